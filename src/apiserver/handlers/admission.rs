@@ -1,0 +1,449 @@
+//! Built-in admission: namespace lifecycle, create-time preparation of server-owned fields
+//! (pod status, service IPs and node ports), and the service IP / NodePort allocators.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+
+use super::Ctx;
+use crate::apiserver::object;
+use crate::apiserver::status::ApiError;
+use crate::resources::registry::ResourceInfo;
+use crate::store::Store;
+
+/// The NodePort range, as kube-apiserver's default `--service-node-port-range`.
+pub const NODE_PORT_RANGE: std::ops::RangeInclusive<u16> = 30000..=32767;
+
+#[derive(Debug, Default)]
+struct Used {
+    ips: BTreeSet<u32>,
+    ports: BTreeSet<u16>,
+}
+
+/// Service cluster IP and NodePort allocators, rebuilt from the store at start.
+#[derive(Debug, Clone)]
+pub struct Allocators {
+    base: u32,
+    size: u32,
+    used: Arc<Mutex<Used>>,
+}
+
+/// Parse `a.b.c.d/n`.
+pub fn parse_cidr(cidr: &str) -> Option<(u32, u32)> {
+    let (ip, bits) = cidr.split_once('/')?;
+    let ip: Ipv4Addr = ip.parse().ok()?;
+    let bits: u32 = bits.parse().ok()?;
+    if !(8..=30).contains(&bits) {
+        return None;
+    }
+    let mask = u32::MAX << (32 - bits);
+    Some((u32::from(ip) & mask, 1u32 << (32 - bits)))
+}
+
+impl Allocators {
+    /// Allocators over a service CIDR (the first address is the `kubernetes` service's).
+    pub fn new(cidr: &str) -> Option<Self> {
+        let (base, size) = parse_cidr(cidr)?;
+        Some(Allocators {
+            base,
+            size,
+            used: Arc::new(Mutex::new(Used::default())),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Used> {
+        self.used.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The first usable address of the range (the `kubernetes` service).
+    pub fn first_ip(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.base + 1)
+    }
+
+    /// Mark what existing services hold as used.
+    pub async fn load(&self, store: &dyn Store) -> Result<(), crate::store::StoreError> {
+        let r = store.range("/registry/services/", None, None, None).await?;
+        let mut used = self.lock();
+        for kv in r.kvs {
+            if let Ok(svc) = serde_json::from_slice::<Value>(&kv.value) {
+                for ip in cluster_ips(&svc) {
+                    used.ips.insert(u32::from(ip));
+                }
+                for p in node_ports(&svc) {
+                    used.ports.insert(p);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn in_range(&self, ip: Ipv4Addr) -> bool {
+        let v = u32::from(ip);
+        v > self.base && v < self.base + self.size - 1
+    }
+
+    /// Reserve a specific or the next free IP.
+    fn take_ip(&self, want: Option<Ipv4Addr>) -> Result<Ipv4Addr, String> {
+        let mut used = self.lock();
+        if let Some(ip) = want {
+            if !self.in_range(ip) {
+                return Err(format!("failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. The range of valid IPs is {}/{}", Ipv4Addr::from(self.base), 32 - self.size.trailing_zeros()));
+            }
+            if !used.ips.insert(u32::from(ip)) {
+                return Err(format!("failed to allocate IP {ip}: provided IP is already allocated"));
+            }
+            return Ok(ip);
+        }
+        // Dynamic allocations start past the first addresses, which stay for static use
+        // (kubernetes, kube-dns), like kube-apiserver's upper-band allocation.
+        let start = self.base + 11.min(self.size / 2);
+        let end = self.base + self.size - 1;
+        for v in (start..end).chain(self.base + 1..start) {
+            if used.ips.insert(v) {
+                return Ok(Ipv4Addr::from(v));
+            }
+        }
+        Err("failed to allocate a serviceIP: range is full".to_string())
+    }
+
+    fn take_port(&self, want: Option<u16>) -> Result<u16, String> {
+        let mut used = self.lock();
+        if let Some(p) = want {
+            if !NODE_PORT_RANGE.contains(&p) {
+                return Err(format!(
+                    "provided port is not in the valid range. The range of valid ports is {}-{}",
+                    NODE_PORT_RANGE.start(),
+                    NODE_PORT_RANGE.end()
+                ));
+            }
+            if !used.ports.insert(p) {
+                return Err("provided port is already allocated".to_string());
+            }
+            return Ok(p);
+        }
+        let span = (NODE_PORT_RANGE.end() - NODE_PORT_RANGE.start()) as u32 + 1;
+        let offset = rand::random::<u32>() % span;
+        for i in 0..span {
+            let p = NODE_PORT_RANGE.start() + ((offset + i) % span) as u16;
+            if used.ports.insert(p) {
+                return Ok(p);
+            }
+        }
+        Err("range is full".to_string())
+    }
+
+    /// Return addresses and ports to the pool.
+    pub fn release(&self, ips: &[Ipv4Addr], ports: &[u16]) {
+        let mut used = self.lock();
+        for ip in ips {
+            used.ips.remove(&u32::from(*ip));
+        }
+        for p in ports {
+            used.ports.remove(p);
+        }
+    }
+}
+
+/// Allocations made for one write; released on drop unless committed.
+pub struct Reservation {
+    alloc: Option<Allocators>,
+    ips: Vec<Ipv4Addr>,
+    ports: Vec<u16>,
+}
+
+impl Reservation {
+    fn none() -> Self {
+        Reservation {
+            alloc: None,
+            ips: Vec::new(),
+            ports: Vec::new(),
+        }
+    }
+
+    /// Keep the allocations (the object was stored).
+    pub fn commit(mut self) {
+        self.alloc = None;
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if let Some(a) = &self.alloc {
+            a.release(&self.ips, &self.ports);
+        }
+    }
+}
+
+/// Cluster IPs a service holds.
+pub fn cluster_ips(svc: &Value) -> Vec<Ipv4Addr> {
+    let mut out: Vec<Ipv4Addr> = svc
+        .pointer("/spec/clusterIPs")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str()?.parse().ok()).collect())
+        .unwrap_or_default();
+    if let Some(ip) = svc
+        .pointer("/spec/clusterIP")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+    {
+        if !out.contains(&ip) {
+            out.push(ip);
+        }
+    }
+    out
+}
+
+/// NodePorts a service holds.
+pub fn node_ports(svc: &Value) -> Vec<u16> {
+    svc.pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .map(|ports| {
+            ports
+                .iter()
+                .filter_map(|p| p.get("nodePort")?.as_u64())
+                .filter_map(|p| u16::try_from(p).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn is_kind(ctx: &Ctx, group: &str, kind: &str) -> bool {
+    ctx.res.group == group && ctx.res.kind == kind
+}
+
+/// NamespaceLifecycle: no new objects in a missing or terminating namespace.
+pub async fn check_namespace_open(ctx: &Ctx, ns: &str) -> Result<(), ApiError> {
+    let key = format!("/registry/namespaces/{ns}");
+    let kv = ctx
+        .state
+        .store
+        .get(&key)
+        .await
+        .map_err(ApiError::internal)?;
+    let Some(kv) = kv else {
+        return Err(ApiError::new(404, "NotFound", format!("namespaces \"{ns}\" not found"))
+            .with_object_details("", "namespaces", ns));
+    };
+    let v: Value = serde_json::from_slice(&kv.value).map_err(ApiError::internal)?;
+    if object::is_deleting(&v) {
+        return Err(ApiError::forbidden(format!(
+            "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+            ctx.res.qualified_resource(),
+            ctx.req.name.as_deref().unwrap_or("")
+        )));
+    }
+    Ok(())
+}
+
+fn qos_class(pod: &Value) -> &'static str {
+    let containers: Vec<&Value> = ["containers", "initContainers"]
+        .iter()
+        .filter_map(|f| pod.pointer(&format!("/spec/{f}"))?.as_array())
+        .flatten()
+        .collect();
+    let mut any = false;
+    let mut guaranteed = true;
+    for c in &containers {
+        let req = c.pointer("/resources/requests").and_then(Value::as_object);
+        let lim = c.pointer("/resources/limits").and_then(Value::as_object);
+        if req.is_some_and(|r| !r.is_empty()) || lim.is_some_and(|l| !l.is_empty()) {
+            any = true;
+        }
+        for res in ["cpu", "memory"] {
+            let l = lim.and_then(|l| l.get(res));
+            let r = req.and_then(|r| r.get(res)).or(l);
+            if l.is_none() || r != l {
+                guaranteed = false;
+            }
+        }
+    }
+    if !any {
+        "BestEffort"
+    } else if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
+}
+
+/// Create-time preparation of server-owned fields (the registry strategies' PrepareForCreate).
+pub fn prepare_create(ctx: &Ctx, obj: &mut Value) -> Result<(), ApiError> {
+    if is_kind(ctx, "", "Pod") {
+        obj["status"] = json!({"phase": "Pending", "qosClass": qos_class(obj)});
+    } else if is_kind(ctx, "", "Service") {
+        obj["status"] = json!({"loadBalancer": {}});
+    } else if ctx.res.has_status_subresource() && obj.get("status").is_none() && !is_kind(ctx, "", "Namespace") {
+        obj["status"] = json!({});
+    }
+    if is_kind(ctx, "", "Namespace") {
+        obj["status"] = json!({"phase": "Active"});
+        label_namespace_name(obj);
+    }
+    Ok(())
+}
+
+/// Every namespace carries its name as the `kubernetes.io/metadata.name` label.
+fn label_namespace_name(obj: &mut Value) {
+    let name = object::name(obj).to_string();
+    let m = object::meta_mut(obj);
+    let labels = m.entry("labels").or_insert_with(|| json!({}));
+    if !labels.is_object() {
+        *labels = json!({});
+    }
+    labels["kubernetes.io/metadata.name"] = json!(name);
+}
+
+/// Update-time preparation: values the server allocated stay unless the user changes them.
+pub fn prepare_update(ctx: &Ctx, old: &Value, new: &mut Value) -> Result<(), ApiError> {
+    if is_kind(ctx, "", "Namespace") {
+        label_namespace_name(new);
+    }
+    if is_kind(ctx, "", "Service") {
+        for f in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+            let missing = new.pointer(&format!("/spec/{f}")).is_none_or(Value::is_null);
+            if missing {
+                if let Some(v) = old.pointer(&format!("/spec/{f}")) {
+                    new["spec"][f] = v.clone();
+                }
+            }
+        }
+        // Keep node ports of ports that are still there (matched by port+protocol).
+        let old_ports = old.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
+        let needs_node_port = matches!(
+            new.pointer("/spec/type").and_then(Value::as_str),
+            Some("NodePort") | Some("LoadBalancer")
+        );
+        if let Some(ports) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
+            for p in ports.iter_mut() {
+                if !needs_node_port {
+                    if let Some(m) = p.as_object_mut() {
+                        m.remove("nodePort");
+                    }
+                    continue;
+                }
+                if p.get("nodePort").is_some_and(|v| !v.is_null()) {
+                    continue;
+                }
+                let same = old_ports.iter().find(|o| {
+                    o.get("port") == p.get("port")
+                        && o.get("protocol").and_then(Value::as_str).unwrap_or("TCP")
+                            == p.get("protocol").and_then(Value::as_str).unwrap_or("TCP")
+                });
+                if let Some(np) = same.and_then(|o| o.get("nodePort")) {
+                    p["nodePort"] = np.clone();
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Allocate cluster IPs and node ports a new or changed service needs.
+pub fn allocate(ctx: &Ctx, obj: &mut Value, old: Option<&Value>) -> Result<Reservation, ApiError> {
+    if !is_kind(ctx, "", "Service") {
+        return Ok(Reservation::none());
+    }
+    let alloc = ctx.state.allocators.clone();
+    let mut res = Reservation {
+        alloc: Some(alloc.clone()),
+        ips: Vec::new(),
+        ports: Vec::new(),
+    };
+    let name = object::name(obj).to_string();
+    let svc_type = obj.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
+    let held_ips = old.map(cluster_ips).unwrap_or_default();
+    let held_ports = old.map(node_ports).unwrap_or_default();
+    if svc_type != "ExternalName" {
+        let requested = obj.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or("").to_string();
+        if requested != "None" {
+            let want: Option<Ipv4Addr> = if requested.is_empty() {
+                None
+            } else {
+                Some(requested.parse().map_err(|_| {
+                    ApiError::invalid_field(&ctx.res, &name, "spec.clusterIPs[0]", &format!("Invalid value: \"{requested}\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
+                })?)
+            };
+            let ip = match want {
+                Some(ip) if held_ips.contains(&ip) => ip,
+                _ => {
+                    let ip = alloc.take_ip(want).map_err(|e| {
+                        ApiError::invalid_field(&ctx.res, &name, "spec.clusterIPs", &format!("Invalid value: [\"{requested}\"]: {e}"))
+                    })?;
+                    res.ips.push(ip);
+                    ip
+                }
+            };
+            obj["spec"]["clusterIP"] = json!(ip.to_string());
+            obj["spec"]["clusterIPs"] = json!([ip.to_string()]);
+        } else {
+            obj["spec"]["clusterIPs"] = json!(["None"]);
+        }
+    }
+    if matches!(svc_type.as_str(), "NodePort" | "LoadBalancer") {
+        if let Some(ports) = obj.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
+            for (i, p) in ports.iter_mut().enumerate() {
+                let want = p.get("nodePort").and_then(Value::as_u64).and_then(|v| u16::try_from(v).ok());
+                if want.is_some_and(|w| held_ports.contains(&w)) {
+                    continue;
+                }
+                let port = alloc.take_port(want).map_err(|e| {
+                    ApiError::invalid_field(
+                        &ctx.res,
+                        &name,
+                        &format!("spec.ports[{i}].nodePort"),
+                        &format!("Invalid value: {}: {e}", want.map(|w| w.to_string()).unwrap_or_default()),
+                    )
+                })?;
+                res.ports.push(port);
+                p["nodePort"] = json!(port);
+            }
+        }
+    }
+    Ok(res)
+}
+
+/// Kinds whose PUT creates a missing object (the strategies' AllowCreateOnUpdate).
+pub fn allow_create_on_update(res: &ResourceInfo) -> bool {
+    matches!(
+        (res.group.as_str(), res.kind.as_str()),
+        ("", "Endpoints") | ("", "Node") | ("", "Event") | ("coordination.k8s.io", "Lease")
+            | ("events.k8s.io", "Event")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocates_ips_and_ports() {
+        let a = Allocators::new("10.96.0.0/24").unwrap();
+        assert_eq!(a.first_ip(), Ipv4Addr::new(10, 96, 0, 1));
+        let ip = a.take_ip(None).unwrap();
+        assert!(a.in_range(ip));
+        assert!(a.take_ip(Some(ip)).is_err(), "double allocation refused");
+        assert!(a.take_ip(Some(Ipv4Addr::new(10, 97, 0, 1))).is_err());
+        a.release(&[ip], &[]);
+        assert_eq!(a.take_ip(Some(ip)).unwrap(), ip);
+        let p = a.take_port(Some(30080)).unwrap();
+        assert_eq!(p, 30080);
+        assert!(a.take_port(Some(30080)).is_err());
+        assert!(a.take_port(Some(80)).is_err());
+        assert!(NODE_PORT_RANGE.contains(&a.take_port(None).unwrap()));
+    }
+
+    #[test]
+    fn qos() {
+        assert_eq!(qos_class(&json!({"spec": {"containers": [{"name": "a"}]}})), "BestEffort");
+        assert_eq!(
+            qos_class(&json!({"spec": {"containers": [{"resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}})),
+            "Guaranteed"
+        );
+        assert_eq!(
+            qos_class(&json!({"spec": {"containers": [{"resources": {"requests": {"cpu": "1"}}}]}})),
+            "Burstable"
+        );
+    }
+}

@@ -1,0 +1,96 @@
+//! Serving the OpenAPI v3 documents: generated once per group-version and cached with the
+//! content hash kubectl uses to cache them on its side.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use super::openapi::{self, ResourceDesc, SubresourceDesc};
+use crate::resources::registry::{Registry, ResourceInfo};
+
+/// Cached documents keyed by `api/v1` / `apis/<g>/<v>`.
+#[derive(Default)]
+pub struct OpenApiCache {
+    docs: Mutex<HashMap<String, (Vec<ResourceInfo>, Bytes, String)>>,
+}
+
+fn gv_path(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
+}
+
+fn describe(r: &ResourceInfo) -> ResourceDesc {
+    ResourceDesc {
+        group: r.group.clone(),
+        version: r.version.clone(),
+        kind: r.kind.clone(),
+        plural: r.plural.clone(),
+        namespaced: r.namespaced,
+        verbs: r.verbs.clone(),
+        subresources: r
+            .subresources
+            .iter()
+            .map(|s| SubresourceDesc {
+                name: s.name.clone(),
+                group: s.group.clone(),
+                version: s.version.clone(),
+                kind: s.kind.clone(),
+                verbs: s.verbs.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn hash(bytes: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA512, bytes);
+    digest.as_ref().iter().map(|b| format!("{b:02X}")).collect()
+}
+
+impl OpenApiCache {
+    /// The document for a group-version path and its hash; None when not served.
+    pub fn document(&self, registry: &Registry, gv: &str) -> Option<(Bytes, String)> {
+        let (group, version) = match gv.split('/').collect::<Vec<_>>().as_slice() {
+            ["api", v] => (String::new(), v.to_string()),
+            ["apis", g, v] => (g.to_string(), v.to_string()),
+            _ => return None,
+        };
+        let resources = registry.resources_of(&group, &version);
+        if resources.is_empty() {
+            return None;
+        }
+        let mut docs = self.docs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((cached_for, bytes, h)) = docs.get(gv) {
+            if *cached_for == resources {
+                return Some((bytes.clone(), h.clone()));
+            }
+        }
+        let descs: Vec<ResourceDesc> = resources.iter().map(describe).collect();
+        let doc = openapi::group_version_document(&group, &version, &descs);
+        let bytes = Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
+        let h = hash(&bytes);
+        docs.insert(gv.to_string(), (resources, bytes.clone(), h.clone()));
+        Some((bytes, h))
+    }
+
+    /// `/openapi/v3`: every group-version with its document's URL and hash.
+    pub fn index(&self, registry: &Registry) -> Value {
+        let mut paths = serde_json::Map::new();
+        for (group, versions) in registry.groups() {
+            for version in versions {
+                let gv = gv_path(&group, &version);
+                if let Some((_, h)) = self.document(registry, &gv) {
+                    paths.insert(
+                        gv.clone(),
+                        json!({"serverRelativeURL": format!("/openapi/v3/{gv}?hash={h}")}),
+                    );
+                }
+            }
+        }
+        json!({"paths": paths})
+    }
+}

@@ -1,0 +1,187 @@
+//! Turns a request's method and path into what it asks for: verb, group, version,
+//! namespace, resource, name and subresource (kube-apiserver's RequestInfo).
+
+use std::collections::HashMap;
+
+use http::Method;
+
+/// What a request addresses.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestInfo {
+    /// Whether it addresses an API resource (`/api/...`, `/apis/...` with a resource).
+    pub is_resource: bool,
+    /// Kubernetes verb: get, list, watch, create, update, patch, delete, deletecollection.
+    pub verb: String,
+    /// The URL path.
+    pub path: String,
+    /// API group ("" for core).
+    pub group: String,
+    /// API version.
+    pub version: String,
+    /// Namespace from the URL.
+    pub namespace: Option<String>,
+    /// Plural resource.
+    pub resource: String,
+    /// Object name.
+    pub name: Option<String>,
+    /// Subresource.
+    pub subresource: Option<String>,
+}
+
+/// Decoded query parameters; repeated keys keep every value.
+#[derive(Clone, Debug, Default)]
+pub struct Query {
+    pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    /// Parse a raw query string.
+    pub fn parse(raw: Option<&str>) -> Self {
+        let pairs = raw
+            .map(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Query { pairs }
+    }
+
+    /// First value of a key.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a key.
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// A boolean flag (`true`, `1`; absent = false).
+    pub fn flag(&self, key: &str) -> bool {
+        matches!(self.get(key), Some("true") | Some("1") | Some("True"))
+    }
+
+    /// A map of the first values.
+    pub fn to_map(&self) -> HashMap<String, String> {
+        let mut m = HashMap::new();
+        for (k, v) in &self.pairs {
+            m.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        m
+    }
+}
+
+/// Parse method + path + query into a [`RequestInfo`].
+pub fn parse(method: &Method, path: &str, query: &Query) -> RequestInfo {
+    let mut info = RequestInfo {
+        path: path.to_string(),
+        verb: method.as_str().to_lowercase(),
+        ..Default::default()
+    };
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let rest: &[&str] = match parts.as_slice() {
+        ["api", version, rest @ ..] => {
+            info.version = version.to_string();
+            rest
+        }
+        ["apis", group, version, rest @ ..] => {
+            info.group = group.to_string();
+            info.version = version.to_string();
+            rest
+        }
+        _ => return info,
+    };
+    if rest.is_empty() {
+        return info;
+    }
+    // Kubernetes still serves the deprecated /watch/ prefix.
+    let (rest, watch_prefix) = match rest {
+        ["watch", rest @ ..] => (rest, true),
+        _ => (rest, false),
+    };
+    let rest: &[&str] = match rest {
+        // `namespaces/<ns>/status|finalize` are subresources of the namespace object.
+        ["namespaces", ns, more @ ..]
+            if !more.is_empty() && !matches!(more, ["status"] | ["finalize"]) =>
+        {
+            info.namespace = Some(ns.to_string());
+            more
+        }
+        _ => rest,
+    };
+    info.is_resource = true;
+    info.resource = rest[0].to_string();
+    if let Some(name) = rest.get(1) {
+        info.name = Some(name.to_string());
+    }
+    if rest.len() > 2 {
+        info.subresource = Some(rest[2..].join("/"));
+    }
+    let is_watch = watch_prefix || query.flag("watch");
+    info.verb = match *method {
+        Method::GET | Method::HEAD => {
+            if is_watch {
+                "watch"
+            } else if info.name.is_some() {
+                "get"
+            } else {
+                "list"
+            }
+        }
+        Method::POST => "create",
+        Method::PUT => "update",
+        Method::PATCH => "patch",
+        Method::DELETE => {
+            if info.name.is_some() {
+                "delete"
+            } else {
+                "deletecollection"
+            }
+        }
+        _ => "unknown",
+    }
+    .to_string();
+    info
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(method: Method, path: &str, q: &str) -> RequestInfo {
+        parse(&method, path, &Query::parse(Some(q)))
+    }
+
+    #[test]
+    fn parses_resource_paths() {
+        let i = p(Method::GET, "/api/v1/namespaces/default/pods/web", "");
+        assert_eq!(
+            (i.verb.as_str(), i.namespace.as_deref(), i.resource.as_str(), i.name.as_deref()),
+            ("get", Some("default"), "pods", Some("web"))
+        );
+        let i = p(Method::GET, "/api/v1/namespaces/default", "");
+        assert_eq!((i.resource.as_str(), i.name.as_deref(), i.namespace), ("namespaces", Some("default"), None));
+        let i = p(Method::GET, "/api/v1/namespaces", "watch=true");
+        assert_eq!(i.verb, "watch");
+        let i = p(Method::PATCH, "/apis/apps/v1/namespaces/ns/deployments/d/scale", "");
+        assert_eq!((i.group.as_str(), i.subresource.as_deref(), i.verb.as_str()), ("apps", Some("scale"), "patch"));
+        let i = p(Method::DELETE, "/api/v1/namespaces/ns/pods", "");
+        assert_eq!(i.verb, "deletecollection");
+        let i = p(Method::GET, "/api/v1/pods", "");
+        assert_eq!((i.verb.as_str(), i.namespace), ("list", None));
+        let i = p(Method::GET, "/api/v1/namespaces/ns/status", "");
+        assert_eq!((i.resource.as_str(), i.name.as_deref(), i.subresource.as_deref()), ("namespaces", Some("ns"), Some("status")));
+        let i = p(Method::GET, "/healthz", "");
+        assert!(!i.is_resource);
+        let i = p(Method::GET, "/apis/apps/v1", "");
+        assert!(!i.is_resource);
+    }
+}

@@ -1,0 +1,162 @@
+//! Request routing: health and version, authentication and authorization, discovery,
+//! OpenAPI, then the resource handlers.
+
+use std::sync::Arc;
+
+use http::{header, HeaderValue, Method, Request, Response};
+use hyper::body::Incoming;
+use serde_json::Value;
+
+use super::authn::{self, UserInfo};
+use super::handlers::{self, Ctx};
+use super::http::{
+    error_response, json_response, negotiate, read_body, text_response, Body,
+};
+use super::request::{self, Query};
+use super::status::ApiError;
+use super::{authz, discovery, version_info, State};
+
+fn header_str<'a>(req: &'a Request<Incoming>, name: header::HeaderName) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Route one request to its answer; never fails (errors become Status responses).
+pub async fn route(state: Arc<State>, user: Option<UserInfo>, req: Request<Incoming>) -> Response<Body> {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let resp = match route_inner(state, user, req).await {
+        Ok(r) => r,
+        Err(e) => error_response(&e),
+    };
+    tracing::debug!(%method, %path, status = resp.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
+    resp
+}
+
+async fn route_inner(state: Arc<State>, user: Option<UserInfo>, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let path = req.uri().path().to_string();
+    let query = Query::parse(req.uri().query());
+    if authn::is_public_path(&path) {
+        return Ok(match path.trim_end_matches('/') {
+            "/version" => json_response(200, &version_info()),
+            _ => text_response(200, "ok"),
+        });
+    }
+    let Some(user) = user else {
+        return Err(ApiError::unauthorized());
+    };
+    let info = request::parse(req.method(), &path, &query);
+    authz::authorize(&user, &info)?;
+    let accept = header_str(&req, header::ACCEPT).map(str::to_string);
+
+    if !info.is_resource {
+        return non_resource(&state, &path, accept.as_deref(), &query, req.method());
+    }
+    let res = state
+        .registry
+        .lookup(&info.group, &info.version, &info.resource)
+        .ok_or_else(ApiError::not_found_path)?;
+    if info.namespace.is_some() && !res.namespaced {
+        return Err(ApiError::not_found_path());
+    }
+    if let Some(sub) = &info.subresource {
+        if res.subresource(sub).is_none() {
+            return Err(ApiError::not_found_path());
+        }
+    }
+    if !res.stored && info.verb != "create" {
+        return Err(ApiError::method_not_allowed());
+    }
+    let output = negotiate(accept.as_deref())?;
+    let content_type = header_str(&req, header::CONTENT_TYPE).unwrap_or("application/json").to_string();
+    let user_agent = header_str(&req, header::USER_AGENT).unwrap_or("").to_string();
+    let body = read_body(req.into_body()).await?;
+    let ctx = Ctx {
+        state,
+        res,
+        req: info,
+        query,
+        output,
+        user,
+        content_type,
+        user_agent,
+    };
+    handlers::handle(ctx, body).await
+}
+
+fn with_content_type(mut resp: Response<Body>, ct: &str) -> Response<Body> {
+    if let Ok(v) = HeaderValue::from_str(ct) {
+        resp.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    resp.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+    resp
+}
+
+fn non_resource(state: &State, path: &str, accept: Option<&str>, query: &Query, method: &Method) -> Result<Response<Body>, ApiError> {
+    if method != Method::GET && method != Method::HEAD {
+        return Err(ApiError::method_not_allowed());
+    }
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let found: Option<Response<Body>> = match parts.as_slice() {
+        [""] => Some(json_response(200, &root_paths(state))),
+        ["api"] | ["apis"] => {
+            let core = parts[0] == "api";
+            Some(match discovery::wants_aggregated(accept) {
+                Some(v) => with_content_type(
+                    json_response(200, &discovery::aggregated(&state.registry, core, v)),
+                    &discovery::aggregated_content_type(v),
+                ),
+                None => with_content_type(
+                    json_response(
+                        200,
+                        &if core {
+                            discovery::api_versions(&state.server_address)
+                        } else {
+                            discovery::api_group_list(&state.registry)
+                        },
+                    ),
+                    "application/json",
+                ),
+            })
+        }
+        ["api", v] => discovery::api_resource_list(&state.registry, "", v).map(|d| json_response(200, &d)),
+        ["apis", g] => discovery::api_group(&state.registry, g).map(|d| json_response(200, &d)),
+        ["apis", g, v] => discovery::api_resource_list(&state.registry, g, v).map(|d| json_response(200, &d)),
+        ["openapi", "v3"] => Some(json_response(200, &state.openapi.index(&state.registry))),
+        ["openapi", "v3", rest @ ..] => {
+            let gv = rest.join("/");
+            state.openapi.document(&state.registry, &gv).map(|(bytes, hash)| {
+                let mut resp = Response::new(super::http::full(bytes));
+                resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                if query.get("hash") == Some(hash.as_str()) {
+                    resp.headers_mut().insert(
+                        header::CACHE_CONTROL,
+                        HeaderValue::from_static("public, immutable"),
+                    );
+                }
+                if let Ok(etag) = HeaderValue::from_str(&format!("\"{hash}\"")) {
+                    resp.headers_mut().insert(header::ETAG, etag);
+                }
+                resp
+            })
+        }
+        _ => None,
+    };
+    found.ok_or_else(ApiError::not_found_path)
+}
+
+/// Paths that list what is served (`/`), like kube-apiserver's root listing.
+pub fn root_paths(state: &State) -> Value {
+    let mut paths = vec!["/api".to_string(), "/api/v1".to_string(), "/apis".to_string()];
+    for (g, vs) in state.registry.groups() {
+        if g.is_empty() {
+            continue;
+        }
+        paths.push(format!("/apis/{g}"));
+        for v in vs {
+            paths.push(format!("/apis/{g}/{v}"));
+        }
+    }
+    paths.extend(["/healthz", "/livez", "/openapi/v3", "/readyz", "/version"].map(String::from));
+    serde_json::json!({"paths": paths})
+}

@@ -1,0 +1,148 @@
+//! Writing kubeconfig entries: one cluster, user and context per profile, merged into an
+//! existing file without touching the other entries.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use serde_yaml::{Mapping, Value};
+
+/// Errors reading or writing a kubeconfig.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeconfigError {
+    /// I/O on the file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The existing file is not a kubeconfig we can merge into.
+    #[error("{path} is not a valid kubeconfig: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// One context's worth of credentials.
+pub struct Entry<'a> {
+    /// Name used for the cluster, user and context.
+    pub name: &'a str,
+    /// `https://host:port`.
+    pub server: &'a str,
+    /// CA certificate, PEM.
+    pub ca_pem: &'a str,
+    /// Client certificate, PEM.
+    pub cert_pem: &'a str,
+    /// Client key, PEM.
+    pub key_pem: &'a str,
+}
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
+}
+
+fn named(name: &str, key: &str, body: Value) -> Value {
+    let mut m = Mapping::new();
+    m.insert("name".into(), name.into());
+    m.insert(key.into(), body);
+    Value::Mapping(m)
+}
+
+fn upsert(list: &mut Vec<Value>, item: Value) {
+    let name = item.get("name").cloned();
+    list.retain(|v| v.get("name") != name.as_ref());
+    list.push(item);
+}
+
+/// Merge `entry` into the kubeconfig at `path` (created when missing) and make it current.
+pub fn merge(path: &Path, entry: &Entry<'_>) -> Result<(), KubeconfigError> {
+    let io = |e| KubeconfigError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let mut doc: Value = match std::fs::read_to_string(path) {
+        Ok(s) if !s.trim().is_empty() => serde_yaml::from_str(&s).map_err(|e| KubeconfigError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?,
+        Ok(_) => Value::Null,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Value::Null,
+        Err(e) => return Err(io(e)),
+    };
+    if !doc.is_mapping() {
+        doc = Value::Mapping(Mapping::new());
+    }
+    let m = doc.as_mapping_mut().ok_or_else(|| KubeconfigError::Invalid {
+        path: path.to_path_buf(),
+        message: "not a mapping".into(),
+    })?;
+    m.insert("apiVersion".into(), "v1".into());
+    m.insert("kind".into(), "Config".into());
+    let mut list = |key: &str, item: Value| {
+        let mut items: Vec<Value> = m
+            .get(key)
+            .and_then(Value::as_sequence)
+            .cloned()
+            .unwrap_or_default();
+        upsert(&mut items, item);
+        m.insert(key.into(), Value::Sequence(items));
+    };
+    let mut cluster = Mapping::new();
+    cluster.insert("server".into(), entry.server.into());
+    cluster.insert("certificate-authority-data".into(), b64(entry.ca_pem).into());
+    list("clusters", named(entry.name, "cluster", Value::Mapping(cluster)));
+    let mut user = Mapping::new();
+    user.insert("client-certificate-data".into(), b64(entry.cert_pem).into());
+    user.insert("client-key-data".into(), b64(entry.key_pem).into());
+    list("users", named(entry.name, "user", Value::Mapping(user)));
+    let mut ctx = Mapping::new();
+    ctx.insert("cluster".into(), entry.name.into());
+    ctx.insert("user".into(), entry.name.into());
+    ctx.insert("namespace".into(), "default".into());
+    list("contexts", named(entry.name, "context", Value::Mapping(ctx)));
+    m.insert("current-context".into(), entry.name.into());
+    if !m.contains_key("preferences") {
+        m.insert("preferences".into(), Value::Mapping(Mapping::new()));
+    }
+    let text = serde_yaml::to_string(&doc).map_err(|e| KubeconfigError::Invalid {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let tmp = path.with_extension("rkube-tmp");
+    std::fs::write(&tmp, text).map_err(io)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    }
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_without_clobbering() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(
+            &path,
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: other\n  cluster: {server: https://x}\ncontexts:\n- name: other\n  context: {cluster: other, user: other}\nusers:\n- name: other\n  user: {token: t}\ncurrent-context: other\n",
+        )
+        .unwrap();
+        let e = Entry { name: "rkube", server: "https://127.0.0.1:1", ca_pem: "ca", cert_pem: "c", key_pem: "k" };
+        merge(&path, &e).unwrap();
+        merge(&path, &e).unwrap();
+        let v: Value = serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(v["current-context"], Value::from("rkube"));
+        assert_eq!(v["clusters"].as_sequence().unwrap().len(), 2);
+        assert_eq!(v["contexts"].as_sequence().unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,10 @@
+//! rkube: a minikube-style local Kubernetes in one Rust binary.
+#![forbid(unsafe_code)]
+
+pub mod apiserver;
+pub mod cli;
+pub mod cluster;
+pub mod node;
+pub mod pki;
+pub mod resources;
+pub mod store;

@@ -1,0 +1,203 @@
+//! The control plane: datastore, PKI, API server with its bootstrap objects, compaction.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::apiserver::{self, authn, Allocators, State};
+use crate::cluster::kubeconfig;
+use crate::pki::{Ca, CertPair};
+use crate::resources::registry::Registry;
+use crate::store::{self, SqliteStore, Store};
+
+/// Errors starting the control plane.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory could not be prepared.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Certificates could not be created or loaded.
+    #[error(transparent)]
+    Pki(#[from] crate::pki::PkiError),
+    /// The datastore could not be opened.
+    #[error("datastore: {0}")]
+    Store(#[from] store::StoreError),
+    /// TLS configuration failed.
+    #[error(transparent)]
+    Tls(#[from] authn::TlsError),
+    /// The port could not be bound.
+    #[error("listening on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The bootstrap objects could not be created.
+    #[error("creating bootstrap objects: {0}")]
+    Bootstrap(String),
+    /// The kubeconfig could not be written.
+    #[error(transparent)]
+    Kubeconfig(#[from] kubeconfig::KubeconfigError),
+    /// A bad setting.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Settings of a control plane.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where state lives (datastore, PKI).
+    pub data_dir: PathBuf,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Extra DNS names and IPs for the serving certificate.
+    pub extra_sans: Vec<String>,
+    /// Service cluster IP range.
+    pub service_cidr: String,
+    /// Where to write (merge) the admin kubeconfig, if anywhere.
+    pub kubeconfig: Option<PathBuf>,
+    /// Context name in that kubeconfig.
+    pub context: String,
+}
+
+impl Config {
+    /// Defaults for a data directory: loopback, a random port, kube's service range.
+    pub fn new(data_dir: PathBuf) -> Self {
+        Config {
+            data_dir,
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            extra_sans: Vec::new(),
+            service_cidr: "10.96.0.0/12".into(),
+            kubeconfig: None,
+            context: "rkube".into(),
+        }
+    }
+}
+
+/// A running control plane.
+pub struct ControlPlane {
+    /// The address the API server listens on.
+    pub addr: SocketAddr,
+    /// `https://addr`.
+    pub server_url: String,
+    /// The admin client certificate.
+    pub admin: CertPair,
+    /// The CA certificate, PEM.
+    pub ca_pem: String,
+    /// Shared API state (for in-process components).
+    pub state: Arc<State>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+fn serving_names(cfg: &Config, service_ip: Ipv4Addr) -> (Vec<String>, Vec<IpAddr>) {
+    let mut dns: Vec<String> = [
+        "localhost",
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
+        "control-plane.rkube.internal",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut ips: Vec<IpAddr> = vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V4(service_ip)];
+    if !cfg.listen.ip().is_unspecified() && !ips.contains(&cfg.listen.ip()) {
+        ips.push(cfg.listen.ip());
+    }
+    for san in &cfg.extra_sans {
+        match san.parse::<IpAddr>() {
+            Ok(ip) if !ips.contains(&ip) => ips.push(ip),
+            Ok(_) => {}
+            Err(_) if !dns.contains(san) => dns.push(san.clone()),
+            Err(_) => {}
+        }
+    }
+    (dns, ips)
+}
+
+fn prepare_dir(path: &Path) -> Result<(), StartError> {
+    std::fs::create_dir_all(path).map_err(|source| StartError::DataDir {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+impl ControlPlane {
+    /// Start everything; returns once the API server accepts connections.
+    pub async fn start(cfg: Config) -> Result<ControlPlane, StartError> {
+        prepare_dir(&cfg.data_dir)?;
+        let pki_dir = cfg.data_dir.join("pki");
+        let allocators = Allocators::new(&cfg.service_cidr)
+            .ok_or_else(|| StartError::Config(format!("invalid service CIDR {:?}: want an IPv4 a.b.c.d/n with n in 8..=30", cfg.service_cidr)))?;
+        let ca = Ca::load_or_create(&pki_dir, "rkubeCA")?;
+        let (dns, ips) = serving_names(&cfg, allocators.first_ip());
+        let serving = ca.serving_cert("apiserver", "kube-apiserver", &dns, &ips)?;
+        let admin = ca.client_cert("admin", "rkube-user", &["system:masters"])?;
+        let tls = authn::server_config(&serving, ca.cert_pem())?;
+
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&cfg.data_dir.join("state.db"))?);
+        allocators.load(store.as_ref()).await?;
+        let listener = TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|source| StartError::Bind { addr: cfg.listen, source })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: cfg.listen, source })?;
+        let server_url = format!("https://{addr}");
+        let state = Arc::new(State::new(store.clone(), Registry::builtin(), allocators, addr.to_string()));
+        apiserver::bootstrap(&state)
+            .await
+            .map_err(|e| StartError::Bootstrap(e.message))?;
+
+        let (shutdown, rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let mut stop = rx.clone();
+        tasks.push(tokio::spawn(apiserver::serve(listener, tls, state.clone(), async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })));
+        // Like kube-apiserver's 5-minute etcd compaction, keeping recent history for watches.
+        tasks.push(store::spawn_compactor(store.clone(), Duration::from_secs(300), 10_000));
+
+        if let Some(path) = &cfg.kubeconfig {
+            kubeconfig::merge(
+                path,
+                &kubeconfig::Entry {
+                    name: &cfg.context,
+                    server: &server_url,
+                    ca_pem: ca.cert_pem(),
+                    cert_pem: &admin.cert_pem,
+                    key_pem: &admin.key_pem,
+                },
+            )?;
+        }
+        Ok(ControlPlane {
+            addr,
+            server_url,
+            admin,
+            ca_pem: ca.cert_pem().to_string(),
+            state,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Stop serving and background work.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! What the cluster serves: the registry of kinds, their defaulting, validation,
+//! version conversion and table printers.
+
+pub mod convert;
+pub mod defaults;
+pub mod printers;
+pub mod registry;
+pub mod validation;

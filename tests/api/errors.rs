@@ -1,0 +1,114 @@
+//! Errors print exactly as on a real cluster.
+
+use crate::support::{namespace, shared, write_file};
+
+#[test]
+fn not_found_and_already_exists() {
+    let k = shared().kubectl();
+    let ns = namespace(&k, "errs");
+    let n = ns.as_str();
+    assert_eq!(
+        k.run(&["-n", n, "get", "deployment", "nope"]).fails(),
+        "Error from server (NotFound): deployments.apps \"nope\" not found\n"
+    );
+    assert_eq!(
+        k.run(&["get", "namespace", "missing-ns"]).fails(),
+        "Error from server (NotFound): namespaces \"missing-ns\" not found\n"
+    );
+    k.run(&["-n", n, "create", "configmap", "dup"]).ok();
+    assert_eq!(
+        k.run(&["-n", n, "create", "configmap", "dup"]).fails(),
+        "error: failed to create configmap: configmaps \"dup\" already exists\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_file(dir.path(), "dup.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dup\n");
+    let f = f.to_str().unwrap();
+    assert_eq!(
+        k.run(&["-n", n, "create", "-f", f]).fails(),
+        format!("Error from server (AlreadyExists): error when creating \"{f}\": configmaps \"dup\" already exists\n")
+    );
+    assert_eq!(
+        k.run(&["-n", "no-such-namespace", "create", "configmap", "x"]).fails(),
+        "error: failed to create configmap: namespaces \"no-such-namespace\" not found\n"
+    );
+}
+
+#[test]
+fn invalid_names_the_field() {
+    let k = shared().kubectl();
+    let ns = namespace(&k, "invalid");
+    let n = ns.as_str();
+    assert_eq!(
+        k.run(&["-n", n, "create", "deployment", "bad", "--image=nginx", "--replicas=-1"]).fails(),
+        "error: failed to create deployment: Deployment.apps \"bad\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_file(
+        dir.path(),
+        "bad.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: bad\nspec:\n  replicas: -1\n  selector:\n    matchLabels:\n      app: x\n  template:\n    metadata:\n      labels:\n        app: y\n    spec:\n      containers:\n      - name: c\n        image: nginx\n",
+    );
+    let err = k.run(&["-n", n, "create", "-f", f.to_str().unwrap()]).fails().to_string();
+    assert!(err.starts_with("The Deployment \"bad\" is invalid: \n"), "{err}");
+    assert!(err.contains("* spec.replicas: Invalid value: -1: must be greater than or equal to 0"), "{err}");
+    assert!(err.contains("* spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"y\"}: `selector` does not match template `labels`"), "{err}");
+    assert_eq!(
+        k.run(&["create", "namespace", "Bad_Name"]).fails(),
+        "The Namespace \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')\n"
+    );
+}
+
+#[test]
+fn strict_decoding_rejects_unknown_fields() {
+    let k = shared().kubectl();
+    let ns = namespace(&k, "strict");
+    let n = ns.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_file(
+        dir.path(),
+        "unknown.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: u\ndata:\n  a: b\nspecc:\n  x: 1\n",
+    );
+    let f = f.to_str().unwrap();
+    assert_eq!(
+        k.run(&["-n", n, "create", "-f", f]).fails(),
+        format!("Error from server (BadRequest): error when creating \"{f}\": ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown field \"specc\"\n")
+    );
+    // With validation relaxed the field is dropped with a warning.
+    let out = k.run(&["-n", n, "create", "-f", f, "--validate=warn"]);
+    assert_eq!(out.ok(), "configmap/u created\n");
+    assert!(out.stderr.contains("Warning: unknown field \"specc\""), "{}", out.stderr);
+    assert!(!k.run(&["-n", n, "get", "cm", "u", "-o", "json"]).ok().contains("specc"));
+}
+
+#[test]
+fn stale_resource_version_conflicts() {
+    let k = shared().kubectl();
+    let ns = namespace(&k, "conflict");
+    let n = ns.as_str();
+    k.run(&["-n", n, "create", "configmap", "c", "--from-literal=a=1"]).ok();
+    let stale = k.run(&["-n", n, "get", "cm", "c", "-o", "yaml"]).ok().to_string();
+    k.run(&["-n", n, "patch", "cm", "c", "--type=merge", "-p", r#"{"data":{"a":"2"}}"#]).ok();
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_file(dir.path(), "stale.yaml", &stale.replace("a: \"1\"", "a: \"3\""));
+    let f = f.to_str().unwrap();
+    assert_eq!(
+        k.run(&["-n", n, "replace", "-f", f]).fails(),
+        format!("Error from server (Conflict): error when replacing \"{f}\": Operation cannot be fulfilled on configmaps \"c\": the object has been modified; please apply your changes to the latest version and try again\n")
+    );
+}
+
+#[test]
+fn no_credentials_is_unauthorized() {
+    let s = shared();
+    let out = std::process::Command::new(crate::support::kubectl_bin())
+        .args(["--server", &s.url, "--insecure-skip-tls-verify", "get", "pods"])
+        .env_remove("KUBECONFIG")
+        .env("HOME", s.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""),
+        "error: You must be logged in to the server (Unauthorized)"
+    );
+}

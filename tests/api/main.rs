@@ -1,0 +1,14 @@
+//! API tests: `rkube server` on a temp dir, driven by the real kubectl, the Python
+//! `kubernetes` client and kube-rs. No Docker needed.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod clients;
+mod discovery;
+mod durability;
+mod errors;
+mod get;
+mod lifecycle;
+mod modify;
+mod writes;

@@ -1,0 +1,241 @@
+//! Shared test support: a running `rkube server` on a temp dir, and real kubectl against it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The project root (where `.tools/` holds kubectl and the Python venv).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The kubectl binary: `$KUBECTL`, else the one the test command installed under `.tools`.
+pub fn kubectl_bin() -> PathBuf {
+    if let Ok(k) = std::env::var("KUBECTL") {
+        return PathBuf::from(k);
+    }
+    let p = root().join(".tools/venv/bin/kubectl");
+    assert!(
+        p.exists(),
+        "kubectl not found at {}: run the README's test command (scripts/test), which installs it",
+        p.display()
+    );
+    p
+}
+
+/// The Python interpreter of the test venv.
+pub fn python_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("RKUBE_TEST_PYTHON") {
+        return PathBuf::from(p);
+    }
+    root().join(".tools/venv/bin/python")
+}
+
+/// A running `rkube server` that exits when this handle (or the test process) goes away.
+pub struct Server {
+    pub child: Child,
+    pub dir: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
+    pub url: String,
+    pub port: u16,
+    stdin: Option<ChildStdin>,
+}
+
+impl Server {
+    /// Start a server on a fresh data dir.
+    pub fn start() -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir)
+    }
+
+    /// Start a server on an existing data dir (restart after a stop or a kill).
+    pub fn start_in(dir: tempfile::TempDir) -> Server {
+        let kubeconfig = dir.path().join("kubeconfig");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rkube"))
+            .args(["server", "--port", "0", "--exit-with-stdin"])
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn rkube server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = lines
+            .next()
+            .expect("server printed nothing")
+            .expect("read server output");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("https://"))
+            .unwrap_or_else(|| panic!("no URL in ready line: {line}"))
+            .to_string();
+        let port = url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let stdin = child.stdin.take();
+        Server { child, dir, kubeconfig, url, port, stdin }
+    }
+
+    /// kubectl with this server's kubeconfig and a private discovery cache.
+    pub fn kubectl(&self) -> Kubectl {
+        Kubectl {
+            kubeconfig: self.kubeconfig.clone(),
+            cache: self.dir.path().join("kube-cache"),
+            env: Vec::new(),
+            stdin: None,
+        }
+    }
+
+    /// Stop by closing stdin and wait, returning the data dir for a restart.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        self.stdin.take();
+        let _ = self.child.wait();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+        dir
+    }
+
+    /// Kill with SIGKILL, returning the data dir.
+    pub fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One server shared by the tests of this binary; each test works in its own namespace.
+pub fn shared() -> &'static Server {
+    static S: OnceLock<Server> = OnceLock::new();
+    S.get_or_init(Server::start)
+}
+
+/// A kubectl invocation builder.
+#[derive(Clone)]
+pub struct Kubectl {
+    kubeconfig: PathBuf,
+    cache: PathBuf,
+    env: Vec<(String, String)>,
+    stdin: Option<String>,
+}
+
+/// Output of one kubectl run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Assert success and return stdout.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "kubectl failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        &self.stdout
+    }
+
+    /// Assert failure and return stderr.
+    #[track_caller]
+    pub fn fails(&self) -> &str {
+        assert_ne!(self.code, 0, "kubectl unexpectedly succeeded:\nstdout: {}", self.stdout);
+        &self.stderr
+    }
+}
+
+impl Kubectl {
+    /// Add an environment variable.
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    /// Feed this to stdin.
+    pub fn stdin(mut self, s: &str) -> Self {
+        self.stdin = Some(s.into());
+        self
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(kubectl_bin());
+        c.arg("--kubeconfig").arg(&self.kubeconfig);
+        c.arg("--cache-dir").arg(&self.cache);
+        c.args(args);
+        c.env_remove("KUBECONFIG");
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// Run to completion (timeout 60 s).
+    pub fn run(&self, args: &[&str]) -> Run {
+        let mut c = self.command(args);
+        c.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = c.spawn().expect("spawn kubectl");
+        if let Some(input) = &self.stdin {
+            let mut sin = child.stdin.take().expect("stdin");
+            sin.write_all(input.as_bytes()).expect("write stdin");
+        }
+        let out = wait_timeout(child, Duration::from_secs(60));
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Start without waiting (for `get -w`).
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        let mut c = self.command(args);
+        c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.spawn().expect("spawn kubectl")
+    }
+}
+
+fn wait_timeout(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return child.wait_with_output().expect("output"),
+            Ok(None) if start.elapsed() > limit => {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("output");
+                panic!(
+                    "kubectl timed out after {limit:?}\nstdout: {}\nstderr: {}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("waiting for kubectl: {e}"),
+        }
+    }
+}
+
+/// A fresh namespace on the shared server.
+pub fn namespace(k: &Kubectl, name: &str) -> String {
+    let ns = format!("{name}-{}", std::process::id());
+    k.run(&["create", "namespace", &ns]).ok();
+    ns
+}
+
+/// Write a file in a temp dir and return its path.
+pub fn write_file(dir: &Path, name: &str, contents: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, contents).expect("write file");
+    p
+}
