@@ -41,6 +41,10 @@ pub fn internal_ctx(state: &Arc<State>, group: &str, version: &str, plural: &str
 
 async fn ensure(ctx: Option<Ctx>, obj: serde_json::Value) -> Result<(), ApiError> {
     let ctx = ctx.ok_or_else(|| ApiError::internal("bootstrap resource not registered"))?;
+    let key = ctx.key(obj["metadata"]["name"].as_str().unwrap_or_default());
+    if ctx.state.store.get(&key).await.map_err(ApiError::internal)?.is_some() {
+        return Ok(());
+    }
     match create_object(&ctx, obj, "kube-apiserver", None).await {
         Ok(_) => Ok(()),
         Err(e) if e.code == 409 => Ok(()),

@@ -102,7 +102,8 @@ fn stale_resource_version_conflicts() {
 fn no_credentials_is_unauthorized() {
     let s = shared();
     let out = std::process::Command::new(crate::support::kubectl_bin())
-        .args(["--server", &s.url, "--insecure-skip-tls-verify", "get", "pods"])
+        .args(["--server", &s.url, "--insecure-skip-tls-verify", "--token", "not-a-valid-token", "get", "pods"])
+        .stdin(std::process::Stdio::null())
         .env_remove("KUBECONFIG")
         .env("HOME", s.dir.path())
         .output()

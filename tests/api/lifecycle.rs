@@ -13,9 +13,12 @@ fn delete_forms() {
         k.run(&["-n", n, "create", "configmap", name, "--from-literal=a=1"]).ok();
     }
     k.run(&["-n", n, "label", "cm", "two", "three", "group=x"]).ok();
-    assert_eq!(k.run(&["-n", n, "delete", "configmap", "one"]).ok(), "configmap \"one\" deleted\n");
+    assert_eq!(
+        k.run(&["-n", n, "delete", "configmap", "one"]).ok(),
+        format!("configmap \"one\" deleted from {n} namespace\n")
+    );
     let out = k.run(&["-n", n, "delete", "cm", "-l", "group=x"]).ok().to_string();
-    assert!(out.contains("configmap \"two\" deleted") && out.contains("configmap \"three\" deleted"), "{out}");
+    assert!(out.contains("configmap \"two\" deleted from") && out.contains("configmap \"three\" deleted from"), "{out}");
     k.run(&["-n", n, "create", "deployment", "d1", "--image=nginx"]).ok();
     k.run(&["-n", n, "create", "deployment", "d2", "--image=nginx"]).ok();
     k.run(&["-n", n, "create", "service", "clusterip", "s1", "--tcp=80"]).ok();
@@ -27,7 +30,10 @@ fn delete_forms() {
     let dir = tempfile::tempdir().unwrap();
     let f = write_file(dir.path(), "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fromfile\ndata:\n  a: b\n");
     k.run(&["-n", n, "apply", "-f", f.to_str().unwrap()]).ok();
-    assert_eq!(k.run(&["-n", n, "delete", "-f", f.to_str().unwrap()]).ok(), "configmap \"fromfile\" deleted\n");
+    assert_eq!(
+        k.run(&["-n", n, "delete", "-f", f.to_str().unwrap()]).ok(),
+        format!("configmap \"fromfile\" deleted from {n} namespace\n")
+    );
 }
 
 #[test]

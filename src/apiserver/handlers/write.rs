@@ -91,7 +91,11 @@ pub fn check_body(ctx: &Ctx, obj: &mut Value, kind: &str, api_version: &str) -> 
     let unknown = match openapi::unknown_fields(group, version, kind, obj) {
         None => Vec::new(),
         Some(Ok(u)) => u,
-        Some(Err(msg)) => return Err(ApiError::bad_request(msg)),
+        Some(Err(msg)) => {
+            return Err(ApiError::bad_request(format!(
+                "{kind} in version \"{version}\" cannot be handled as a {kind}: {msg}"
+            )))
+        }
     };
     if unknown.is_empty() {
         return Ok(Vec::new());
@@ -99,7 +103,7 @@ pub fn check_body(ctx: &Ctx, obj: &mut Value, kind: &str, api_version: &str) -> 
     let texts: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
     match mode {
         FieldValidation::Strict => Err(ApiError::bad_request(format!(
-            "strict decoding error: {}",
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
             texts.join(", ")
         ))),
         FieldValidation::Warn => {
