@@ -7,6 +7,7 @@ mod bootstrap;
 pub mod discovery;
 pub mod handlers;
 pub mod http;
+pub mod normalize;
 pub mod object;
 pub mod openapi;
 mod openapi_cache;

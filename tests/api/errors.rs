@@ -110,6 +110,7 @@ fn no_credentials_is_unauthorized() {
         .unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""),
-        "error: You must be logged in to the server (Unauthorized)"
+        // kubectl's discovery client words a 401 this way (same answer from kube-apiserver).
+        "error: You must be logged in to the server (the server has asked for the client to provide credentials)"
     );
 }

@@ -44,7 +44,10 @@ fn patch_types() {
     k.run(&["-n", n, "patch", "deploy", "web", "--type=json", "-p", r#"[{"op":"replace","path":"/spec/replicas","value":4}]"#]).ok();
     assert_eq!(k.run(&["-n", n, "get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"]).ok(), "4");
     let bad = k.run(&["-n", n, "patch", "deploy", "web", "--type=json", "-p", r#"[{"op":"replace","path":"/spec/nope/deeper","value":1}]"#]);
-    assert!(bad.fails().contains("Error from server"), "{}", bad.stderr);
+    assert_eq!(
+        bad.fails(),
+        "The request is invalid: the server rejected our request due to an error in our request\n"
+    );
     // No change: kubectl says so.
     assert_eq!(
         k.run(&["-n", n, "patch", "deploy", "web", "--type=merge", "-p", r#"{"spec":{"replicas":4}}"#]).ok(),

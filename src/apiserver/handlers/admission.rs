@@ -270,6 +270,10 @@ fn qos_class(pod: &Value) -> &'static str {
 
 /// Create-time preparation of server-owned fields (the registry strategies' PrepareForCreate).
 pub fn prepare_create(ctx: &Ctx, obj: &mut Value) -> Result<(), ApiError> {
+    if is_kind(ctx, "batch", "Job") {
+        let uid = object::meta_str(obj, "uid").unwrap_or("").to_string();
+        crate::resources::defaults::prepare_job_selector(obj, &uid);
+    }
     if is_kind(ctx, "", "Pod") {
         obj["status"] = json!({"phase": "Pending", "qosClass": qos_class(obj)});
     } else if is_kind(ctx, "", "Service") {

@@ -193,6 +193,13 @@ pub fn owner<'a>(
     }
 }
 
+/// Normalize an object to the shape Go's encoding gives it (see `normalize`).
+fn shape(ctx: &Ctx, obj: &mut Value) {
+    let defs = openapi::definitions();
+    let root = openapi::definition_name(&ctx.res.group, &ctx.res.version, &ctx.res.kind).and_then(|n| defs.get(n));
+    crate::apiserver::normalize::normalize(defs, root, obj);
+}
+
 /// Field errors as a 422 Status.
 pub fn invalid(ctx: &Ctx, name: &str, errs: Vec<validation::FieldError>) -> ApiError {
     let causes = errs
@@ -293,6 +300,7 @@ pub async fn create_object(
     }
     defaults::apply_defaults(&ctx.res.group, &ctx.res.kind, &mut obj);
     admission::prepare_create(ctx, &mut obj)?;
+    shape(ctx, &mut obj);
     let attempts = if given_name.is_empty() && generate.is_some() { 8 } else { 1 };
     for attempt in 0..attempts {
         if given_name.is_empty() {
@@ -506,6 +514,7 @@ pub fn finish_update(
         m.remove("resourceVersion");
     }
     object::drop_null_metadata(&mut new);
+    shape(ctx, &mut new);
     if sub.is_none() {
         defaults::apply_defaults(&ctx.res.group, &ctx.res.kind, &mut new);
         admission::prepare_update(ctx, old, &mut new)?;
