@@ -29,7 +29,7 @@ fn create_generators() {
     );
     let secret = k.run(&["-n", n, "get", "secret", "sec", "-o", "jsonpath={.data.password}"]);
     assert_eq!(secret.ok(), "aHVudGVyMg==");
-    let deploy = k.run(&["-n", n, "get", "deploy", "web", "-o", "json"]);
+    let deploy = k.run(&["-n", n, "get", "deploy", "web", "-o", "json", "--show-managed-fields"]);
     let d: serde_json::Value = serde_json::from_str(deploy.ok()).unwrap();
     // Defaults the real server fills in.
     assert_eq!(d["spec"]["strategy"]["type"], "RollingUpdate");
