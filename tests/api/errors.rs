@@ -46,12 +46,12 @@ fn invalid_names_the_field() {
     let f = write_file(
         dir.path(),
         "bad.yaml",
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: bad\nspec:\n  replicas: -1\n  selector:\n    matchLabels:\n      app: x\n  template:\n    metadata:\n      labels:\n        app: y\n    spec:\n      containers:\n      - name: c\n        image: nginx\n",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: bad\nspec:\n  replicas: -1\n  selector:\n    matchLabels:\n      app: x\n  template:\n    metadata:\n      labels:\n        app: other\n    spec:\n      containers:\n      - name: c\n        image: nginx\n",
     );
     let err = k.run(&["-n", n, "create", "-f", f.to_str().unwrap()]).fails().to_string();
     assert!(err.starts_with("The Deployment \"bad\" is invalid: \n"), "{err}");
     assert!(err.contains("* spec.replicas: Invalid value: -1: must be greater than or equal to 0"), "{err}");
-    assert!(err.contains("* spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"y\"}: `selector` does not match template `labels`"), "{err}");
+    assert!(err.contains("* spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"other\"}: `selector` does not match template `labels`"), "{err}");
     assert_eq!(
         k.run(&["create", "namespace", "Bad_Name"]).fails(),
         "The Namespace \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')\n"
