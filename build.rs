@@ -37,20 +37,28 @@ fn package_dir() -> PathBuf {
         .current_dir(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"))
         .output()
         .expect("running cargo metadata");
-    assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("cargo metadata JSON");
     let manifest = meta["packages"]
         .as_array()
         .and_then(|ps| ps.iter().find(|p| p["name"] == "k8s-rs-pb"))
         .and_then(|p| p["manifest_path"].as_str())
         .expect("k8s-rs-pb in cargo metadata");
-    Path::new(manifest).parent().expect("package dir").to_path_buf()
+    Path::new(manifest)
+        .parent()
+        .expect("package dir")
+        .to_path_buf()
 }
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     let root = package_dir().join("src/v1_33");
-    let fds = protox::compile(PROTOS, [&root]).unwrap_or_else(|e| panic!("compiling Kubernetes protos in {}: {e}", root.display()));
+    let fds = protox::compile(PROTOS, [&root])
+        .unwrap_or_else(|e| panic!("compiling Kubernetes protos in {}: {e}", root.display()));
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("kubernetes.fds");
     std::fs::write(&out, fds.encode_to_vec()).expect("writing descriptor set");
 }

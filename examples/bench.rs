@@ -22,7 +22,13 @@ fn report(name: &str, mut s: Vec<Duration>) {
     s.sort_unstable();
     let p = |q: f64| s[(((s.len() - 1) as f64) * q).round() as usize];
     let mean = s.iter().sum::<Duration>() / s.len() as u32;
-    println!("{name:<48} n={:<5} p50={:>10.3?} p99={:>10.3?} mean={:>10.3?}", s.len(), p(0.5), p(0.99), mean);
+    println!(
+        "{name:<48} n={:<5} p50={:>10.3?} p99={:>10.3?} mean={:>10.3?}",
+        s.len(),
+        p(0.5),
+        p(0.99),
+        mean
+    );
 }
 
 fn payload(i: usize) -> String {
@@ -34,7 +40,12 @@ async fn store_latency(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let mut samples = Vec::new();
     for i in 0..1000 {
         let t = Instant::now();
-        store.create(&format!("/registry/configmaps/bench/cm-{i:05}"), Bytes::from(payload(i))).await?;
+        store
+            .create(
+                &format!("/registry/configmaps/bench/cm-{i:05}"),
+                Bytes::from(payload(i)),
+            )
+            .await?;
         samples.push(t.elapsed());
     }
     report("store: create (fsync'd, sequential)", samples);
@@ -91,9 +102,20 @@ fn etcd_latency(dir: &Path) {
     };
     let data = dir.join("etcd");
     let mut child = match Command::new(etcd_bin)
-        .args(["--data-dir", data.to_str().unwrap_or("etcd"), "--listen-client-urls", "http://127.0.0.1:23790",
-               "--advertise-client-urls", "http://127.0.0.1:23790", "--listen-peer-urls", "http://127.0.0.1:23800",
-               "--initial-advertise-peer-urls", "http://127.0.0.1:23800", "--initial-cluster", "default=http://127.0.0.1:23800"])
+        .args([
+            "--data-dir",
+            data.to_str().unwrap_or("etcd"),
+            "--listen-client-urls",
+            "http://127.0.0.1:23790",
+            "--advertise-client-urls",
+            "http://127.0.0.1:23790",
+            "--listen-peer-urls",
+            "http://127.0.0.1:23800",
+            "--initial-advertise-peer-urls",
+            "http://127.0.0.1:23800",
+            "--initial-cluster",
+            "default=http://127.0.0.1:23800",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -108,20 +130,29 @@ fn etcd_latency(dir: &Path) {
     let conn = loop {
         match TcpStream::connect("127.0.0.1:23790") {
             Ok(s) => break Some(s),
-            Err(_) if started.elapsed() < Duration::from_secs(15) => std::thread::sleep(Duration::from_millis(100)),
+            Err(_) if started.elapsed() < Duration::from_secs(15) => {
+                std::thread::sleep(Duration::from_millis(100))
+            }
             Err(_) => break None,
         }
     };
     if let Some(s) = conn {
         let _ = s.set_nodelay(true);
         if let Ok(r) = s.try_clone() {
-            let mut c = Etcd { r: BufReader::new(r), w: s };
+            let mut c = Etcd {
+                r: BufReader::new(r),
+                w: s,
+            };
             let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
             // Let etcd finish electing itself before timing.
             std::thread::sleep(Duration::from_secs(2));
             let mut samples = Vec::new();
             for i in 0..1000 {
-                let body = format!("{{\"key\":\"{}\",\"value\":\"{}\"}}", b64(&format!("/registry/configmaps/bench/cm-{i:05}")), b64(&payload(i)));
+                let body = format!(
+                    "{{\"key\":\"{}\",\"value\":\"{}\"}}",
+                    b64(&format!("/registry/configmaps/bench/cm-{i:05}")),
+                    b64(&payload(i))
+                );
                 let t = Instant::now();
                 if c.post("/v3/kv/put", &body).is_err() {
                     break;
@@ -129,7 +160,10 @@ fn etcd_latency(dir: &Path) {
                 samples.push(t.elapsed());
             }
             if !samples.is_empty() {
-                report("etcd 3.4: put (JSON gateway over HTTP, sequential)", samples);
+                report(
+                    "etcd 3.4: put (JSON gateway over HTTP, sequential)",
+                    samples,
+                );
             }
         }
     }
@@ -139,18 +173,28 @@ fn etcd_latency(dir: &Path) {
 
 fn which(name: &str) -> Result<PathBuf, ()> {
     std::env::var_os("PATH")
-        .and_then(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|p| p.exists()))
+        .and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .find(|p| p.exists())
+        })
         .ok_or(())
 }
 
 fn start_server(dir: &Path) -> Result<(Child, PathBuf), Box<dyn std::error::Error>> {
     let exe = std::env::current_exe()?;
-    let bin = exe.parent().and_then(Path::parent).map(|d| d.join("rkube")).ok_or("no binary dir")?;
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("rkube"))
+        .ok_or("no binary dir")?;
     let kubeconfig = dir.join("kubeconfig");
     let mut child = Command::new(&bin)
         .args(["server", "--port", "0", "--exit-with-stdin"])
-        .arg("--data-dir").arg(dir.join("data"))
-        .arg("--kubeconfig").arg(&kubeconfig)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -162,11 +206,19 @@ fn start_server(dir: &Path) -> Result<(Child, PathBuf), Box<dyn std::error::Erro
 
 fn rss_kib(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 fn cm(name: String) -> ConfigMap {
-    serde_json::from_value(serde_json::json!({"metadata": {"name": name}, "data": {"pad": "x".repeat(900)}})).expect("configmap")
+    serde_json::from_value(
+        serde_json::json!({"metadata": {"name": name}, "data": {"pad": "x".repeat(900)}}),
+    )
+    .expect("configmap")
 }
 
 async fn api_bench(kubeconfig: &Path, pid: u32) -> Result<(), Box<dyn std::error::Error>> {
@@ -174,12 +226,16 @@ async fn api_bench(kubeconfig: &Path, pid: u32) -> Result<(), Box<dyn std::error
     let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
     let client = kube::Client::try_from(cfg)?;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
-    println!("rkube server RSS at start: {} KiB", rss_kib(pid).unwrap_or(0));
+    println!(
+        "rkube server RSS at start: {} KiB",
+        rss_kib(pid).unwrap_or(0)
+    );
 
     let mut samples = Vec::new();
     for i in 0..1000 {
         let t = Instant::now();
-        api.create(&PostParams::default(), &cm(format!("cm-{i:05}"))).await?;
+        api.create(&PostParams::default(), &cm(format!("cm-{i:05}")))
+            .await?;
         samples.push(t.elapsed());
     }
     report("api: create configmap (sequential)", samples);
@@ -208,7 +264,8 @@ async fn api_bench(kubeconfig: &Path, pid: u32) -> Result<(), Box<dyn std::error
         let api = api.clone();
         tasks.push(tokio::spawn(async move {
             for i in 0..50 {
-                api.create(&PostParams::default(), &cm(format!("c-{w}-{i}"))).await?;
+                api.create(&PostParams::default(), &cm(format!("c-{w}-{i}")))
+                    .await?;
             }
             Ok::<_, kube::Error>(())
         }));
@@ -216,14 +273,27 @@ async fn api_bench(kubeconfig: &Path, pid: u32) -> Result<(), Box<dyn std::error
     for task in tasks {
         task.await??;
     }
-    println!("{:<48} {:.0} creates/s", "api: 16 concurrent creators, 800 creates", 800.0 / t.elapsed().as_secs_f64());
+    println!(
+        "{:<48} {:.0} creates/s",
+        "api: 16 concurrent creators, 800 creates",
+        800.0 / t.elapsed().as_secs_f64()
+    );
 
-    let rv = api.list(&ListParams::default().limit(1)).await?.metadata.resource_version.unwrap_or_default();
-    let mut stream = api.watch(&WatchParams::default().timeout(120), &rv).await?.boxed();
+    let rv = api
+        .list(&ListParams::default().limit(1))
+        .await?
+        .metadata
+        .resource_version
+        .unwrap_or_default();
+    let mut stream = api
+        .watch(&WatchParams::default().timeout(120), &rv)
+        .await?
+        .boxed();
     let mut samples = Vec::new();
     for i in 0..200 {
         let t = Instant::now();
-        api.create(&PostParams::default(), &cm(format!("w-{i}"))).await?;
+        api.create(&PostParams::default(), &cm(format!("w-{i}")))
+            .await?;
         loop {
             match stream.next().await {
                 Some(Ok(WatchEvent::Added(_))) => break,
@@ -234,7 +304,10 @@ async fn api_bench(kubeconfig: &Path, pid: u32) -> Result<(), Box<dyn std::error
         samples.push(t.elapsed());
     }
     report("api: create → watch event delivered", samples);
-    println!("rkube server RSS after ~3,000 objects: {} KiB", rss_kib(pid).unwrap_or(0));
+    println!(
+        "rkube server RSS after ~3,000 objects: {} KiB",
+        rss_kib(pid).unwrap_or(0)
+    );
     Ok(())
 }
 
@@ -249,7 +322,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&server_dir)?;
     let started = Instant::now();
     let (mut child, kubeconfig) = start_server(&server_dir)?;
-    println!("{:<48} {:.3?}", "rkube server: start to ready", started.elapsed());
+    println!(
+        "{:<48} {:.3?}",
+        "rkube server: start to ready",
+        started.elapsed()
+    );
     let result = api_bench(&kubeconfig, child.id()).await;
     drop(child.stdin.take());
     let _ = child.wait();

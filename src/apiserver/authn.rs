@@ -58,12 +58,11 @@ pub fn server_config(serving: &CertPair, ca_pem: &str) -> Result<rustls::ServerC
                 what: "serving certificate",
                 message: e.to_string(),
             })?;
-    let key = PrivateKeyDer::from_pem_slice(serving.key_pem.as_bytes()).map_err(|e| {
-        TlsError::Pem {
+    let key =
+        PrivateKeyDer::from_pem_slice(serving.key_pem.as_bytes()).map_err(|e| TlsError::Pem {
             what: "serving key",
             message: e.to_string(),
-        }
-    })?;
+        })?;
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         let cert = cert.map_err(|e| TlsError::Pem {

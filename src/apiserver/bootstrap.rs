@@ -13,7 +13,13 @@ use super::status::ApiError;
 use super::State;
 
 /// A context for the API server's own writes (identity `system:apiserver`).
-pub fn internal_ctx(state: &Arc<State>, group: &str, version: &str, plural: &str, namespace: Option<&str>) -> Option<Ctx> {
+pub fn internal_ctx(
+    state: &Arc<State>,
+    group: &str,
+    version: &str,
+    plural: &str,
+    namespace: Option<&str>,
+) -> Option<Ctx> {
     let res = state.registry.lookup(group, version, plural)?;
     Some(Ctx {
         state: state.clone(),
@@ -42,7 +48,14 @@ pub fn internal_ctx(state: &Arc<State>, group: &str, version: &str, plural: &str
 async fn ensure(ctx: Option<Ctx>, obj: serde_json::Value) -> Result<(), ApiError> {
     let ctx = ctx.ok_or_else(|| ApiError::internal("bootstrap resource not registered"))?;
     let key = ctx.key(obj["metadata"]["name"].as_str().unwrap_or_default());
-    if ctx.state.store.get(&key).await.map_err(ApiError::internal)?.is_some() {
+    if ctx
+        .state
+        .store
+        .get(&key)
+        .await
+        .map_err(ApiError::internal)?
+        .is_some()
+    {
         return Ok(());
     }
     match create_object(&ctx, obj, "kube-apiserver", None).await {

@@ -171,7 +171,9 @@ pub fn api_resource_list(registry: &Registry, group: &str, version: &str) -> Opt
     } else {
         format!("{group}/{version}")
     };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list}))
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list}),
+    )
 }
 
 #[cfg(test)]
@@ -208,7 +210,8 @@ mod tests {
 
     #[test]
     fn accept_detection() {
-        let a = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+        let a =
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
         assert_eq!(wants_aggregated(Some(a)), Some("v2"));
         assert_eq!(wants_aggregated(Some("application/json")), None);
     }

@@ -57,21 +57,17 @@ pub fn negotiate(accept: Option<&str>) -> Result<Output, ApiError> {
             }
         }
         match (media.as_str(), as_.as_deref()) {
-            ("application/json", Some("Table")) => {
-                if g.as_deref() == Some("meta.k8s.io") {
-                    if let Some(v @ ("v1" | "v1beta1")) = v.as_deref() {
-                        return Ok(Output::Table(v.to_string()));
+            ("application/json", Some(as_)) if g.as_deref() == Some("meta.k8s.io") => {
+                let version = match v.as_deref() {
+                    Some(v @ ("v1" | "v1beta1")) => v.to_string(),
+                    _ => continue,
+                };
+                match as_ {
+                    "Table" => return Ok(Output::Table(version)),
+                    "PartialObjectMetadata" | "PartialObjectMetadataList" => {
+                        return Ok(Output::PartialMetadata(version))
                     }
-                }
-            }
-            (
-                "application/json",
-                Some("PartialObjectMetadata") | Some("PartialObjectMetadataList"),
-            ) => {
-                if g.as_deref() == Some("meta.k8s.io") {
-                    if let Some(v @ ("v1" | "v1beta1")) = v.as_deref() {
-                        return Ok(Output::PartialMetadata(v.to_string()));
-                    }
+                    _ => {}
                 }
             }
             ("application/json", None) | ("*/*", _) | ("application/*", _) => {
@@ -147,7 +143,9 @@ where
     match Limited::new(body, MAX_BODY).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 Err(ApiError::too_large())
             } else {
                 Err(ApiError::bad_request(format!("reading request body: {e}")))
@@ -181,9 +179,7 @@ pub fn decode_body(content_type: &str, bytes: &[u8]) -> Result<Value, ApiError> 
         return Err(ApiError::unsupported_media_type(content_type));
     }
     serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::bad_request(format!(
-            "couldn't get version/kind; json parse error: {e}"
-        ))
+        ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
     })
 }
 
@@ -199,8 +195,14 @@ mod tests {
     #[test]
     fn negotiates_like_kubectl() {
         let kubectl_get = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
-        assert_eq!(negotiate(Some(kubectl_get)).unwrap(), Output::Table("v1".into()));
-        assert_eq!(negotiate(Some("application/json, */*")).unwrap(), Output::Json);
+        assert_eq!(
+            negotiate(Some(kubectl_get)).unwrap(),
+            Output::Table("v1".into())
+        );
+        assert_eq!(
+            negotiate(Some("application/json, */*")).unwrap(),
+            Output::Json
+        );
         assert_eq!(
             negotiate(Some("application/vnd.kubernetes.protobuf, */*")).unwrap(),
             Output::Json
@@ -208,7 +210,10 @@ mod tests {
         assert_eq!(negotiate(None).unwrap(), Output::Json);
         assert!(negotiate(Some("application/json;as=Table;v=v2;g=meta.k8s.io")).is_err());
         assert_eq!(
-            negotiate(Some("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1")).unwrap(),
+            negotiate(Some(
+                "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+            ))
+            .unwrap(),
             Output::PartialMetadata("v1".into())
         );
     }
@@ -219,7 +224,9 @@ mod tests {
         assert_eq!(decode_body("application/json", b"{").unwrap_err().code, 400);
         assert!(decode_body("application/apply-patch+yaml", b"a: 1\n").is_ok());
         assert_eq!(
-            decode_body("application/vnd.kubernetes.protobuf", b"x").unwrap_err().code,
+            decode_body("application/vnd.kubernetes.protobuf", b"x")
+                .unwrap_err()
+                .code,
             400
         );
         assert_eq!(decode_body("application/cbor", b"x").unwrap_err().code, 415);

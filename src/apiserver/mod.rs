@@ -57,7 +57,12 @@ pub struct State {
 
 impl State {
     /// New state over a store.
-    pub fn new(store: Arc<dyn Store>, registry: Registry, allocators: Allocators, server_address: String) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        registry: Registry,
+        allocators: Allocators,
+        server_address: String,
+    ) -> Self {
         State {
             store,
             registry,
@@ -128,8 +133,12 @@ pub async fn serve(
     }
 }
 
-async fn serve_connection<S>(io: S, user: Option<authn::UserInfo>, state: Arc<State>, peer: SocketAddr)
-where
+async fn serve_connection<S>(
+    io: S,
+    user: Option<authn::UserInfo>,
+    state: Arc<State>,
+    peer: SocketAddr,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let svc = service_fn(move |req| {

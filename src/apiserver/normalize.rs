@@ -9,7 +9,11 @@ fn resolve<'a>(defs: &'a Map<String, Value>, s: &'a Value) -> &'a Value {
     for _ in 0..8 {
         let r = cur
             .get("$ref")
-            .or_else(|| cur.get("allOf").and_then(|a| a.get(0)).and_then(|x| x.get("$ref")))
+            .or_else(|| {
+                cur.get("allOf")
+                    .and_then(|a| a.get(0))
+                    .and_then(|x| x.get("$ref"))
+            })
             .and_then(Value::as_str)
             .and_then(|r| r.strip_prefix("#/components/schemas/"));
         match r.and_then(|name| defs.get(name)) {
@@ -47,7 +51,9 @@ pub fn normalize(defs: &Map<String, Value>, schema: Option<&Value>, v: &mut Valu
                         let resolved = child_schema.map(|s| resolve(defs, s));
                         match child {
                             Value::Array(a) => a.is_empty() && map_schema.is_none(),
-                            Value::Object(o) => o.is_empty() && map_schema.is_none() && resolved.is_some_and(is_map),
+                            Value::Object(o) => {
+                                o.is_empty() && map_schema.is_none() && resolved.is_some_and(is_map)
+                            }
                             _ => false,
                         }
                     }
@@ -81,8 +87,11 @@ mod tests {
             "spec": {"selector": {}, "paused": null, "template": {"metadata": {"creationTimestamp": null}, "spec": {"containers": [{"name": "c", "resources": {}, "env": []}]}}},
             "status": {}});
         normalize(defs, Some(root), &mut d);
-        assert_eq!(d, json!({"metadata": {"name": "x", "annotations": {"a": "b"}},
+        assert_eq!(
+            d,
+            json!({"metadata": {"name": "x", "annotations": {"a": "b"}},
             "spec": {"selector": {}, "template": {"metadata": {"creationTimestamp": null}, "spec": {"containers": [{"name": "c", "resources": {}}]}}},
-            "status": {}}));
+            "status": {}})
+        );
     }
 }

@@ -6,10 +6,10 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use k8s_openapi::api::{
-    apps::v1 as apps, authentication::v1 as authn, authorization::v1 as authz, autoscaling::v1 as as1,
-    autoscaling::v2 as as2, batch::v1 as batch, coordination::v1 as coord, core::v1 as core,
-    discovery::v1 as disc, events::v1 as events, networking::v1 as net, policy::v1 as policy,
-    rbac::v1 as rbac, scheduling::v1 as sched, storage::v1 as storage,
+    apps::v1 as apps, authentication::v1 as authn, authorization::v1 as authz,
+    autoscaling::v1 as as1, autoscaling::v2 as as2, batch::v1 as batch, coordination::v1 as coord,
+    core::v1 as core, discovery::v1 as disc, events::v1 as events, networking::v1 as net,
+    policy::v1 as policy, rbac::v1 as rbac, scheduling::v1 as sched, storage::v1 as storage,
 };
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiext;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
@@ -123,8 +123,18 @@ kinds![
     ("", "v1", "Event", core::Event),
     ("", "v1", "Node", core::Node),
     ("", "v1", "PersistentVolume", core::PersistentVolume),
-    ("", "v1", "PersistentVolumeClaim", core::PersistentVolumeClaim),
-    ("", "v1", "ReplicationController", core::ReplicationController),
+    (
+        "",
+        "v1",
+        "PersistentVolumeClaim",
+        core::PersistentVolumeClaim
+    ),
+    (
+        "",
+        "v1",
+        "ReplicationController",
+        core::ReplicationController
+    ),
     ("", "v1", "ResourceQuota", core::ResourceQuota),
     ("", "v1", "LimitRange", core::LimitRange),
     ("", "v1", "PodTemplate", core::PodTemplate),
@@ -137,31 +147,121 @@ kinds![
     ("apps", "v1", "ControllerRevision", apps::ControllerRevision),
     ("batch", "v1", "Job", batch::Job),
     ("batch", "v1", "CronJob", batch::CronJob),
-    ("autoscaling", "v1", "HorizontalPodAutoscaler", as1::HorizontalPodAutoscaler),
+    (
+        "autoscaling",
+        "v1",
+        "HorizontalPodAutoscaler",
+        as1::HorizontalPodAutoscaler
+    ),
     ("autoscaling", "v1", "Scale", as1::Scale),
-    ("autoscaling", "v2", "HorizontalPodAutoscaler", as2::HorizontalPodAutoscaler),
+    (
+        "autoscaling",
+        "v2",
+        "HorizontalPodAutoscaler",
+        as2::HorizontalPodAutoscaler
+    ),
     ("networking.k8s.io", "v1", "Ingress", net::Ingress),
     ("networking.k8s.io", "v1", "IngressClass", net::IngressClass),
-    ("networking.k8s.io", "v1", "NetworkPolicy", net::NetworkPolicy),
-    ("storage.k8s.io", "v1", "StorageClass", storage::StorageClass),
+    (
+        "networking.k8s.io",
+        "v1",
+        "NetworkPolicy",
+        net::NetworkPolicy
+    ),
+    (
+        "storage.k8s.io",
+        "v1",
+        "StorageClass",
+        storage::StorageClass
+    ),
     ("rbac.authorization.k8s.io", "v1", "Role", rbac::Role),
-    ("rbac.authorization.k8s.io", "v1", "RoleBinding", rbac::RoleBinding),
-    ("rbac.authorization.k8s.io", "v1", "ClusterRole", rbac::ClusterRole),
-    ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", rbac::ClusterRoleBinding),
+    (
+        "rbac.authorization.k8s.io",
+        "v1",
+        "RoleBinding",
+        rbac::RoleBinding
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRole",
+        rbac::ClusterRole
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRoleBinding",
+        rbac::ClusterRoleBinding
+    ),
     ("coordination.k8s.io", "v1", "Lease", coord::Lease),
-    ("discovery.k8s.io", "v1", "EndpointSlice", disc::EndpointSlice),
+    (
+        "discovery.k8s.io",
+        "v1",
+        "EndpointSlice",
+        disc::EndpointSlice
+    ),
     ("events.k8s.io", "v1", "Event", events::Event),
-    ("policy", "v1", "PodDisruptionBudget", policy::PodDisruptionBudget),
+    (
+        "policy",
+        "v1",
+        "PodDisruptionBudget",
+        policy::PodDisruptionBudget
+    ),
     ("policy", "v1", "Eviction", policy::Eviction),
-    ("scheduling.k8s.io", "v1", "PriorityClass", sched::PriorityClass),
-    ("authentication.k8s.io", "v1", "TokenRequest", authn::TokenRequest),
-    ("authentication.k8s.io", "v1", "TokenReview", authn::TokenReview),
-    ("authentication.k8s.io", "v1", "SelfSubjectReview", authn::SelfSubjectReview),
-    ("authorization.k8s.io", "v1", "SubjectAccessReview", authz::SubjectAccessReview),
-    ("authorization.k8s.io", "v1", "SelfSubjectAccessReview", authz::SelfSubjectAccessReview),
-    ("authorization.k8s.io", "v1", "SelfSubjectRulesReview", authz::SelfSubjectRulesReview),
-    ("authorization.k8s.io", "v1", "LocalSubjectAccessReview", authz::LocalSubjectAccessReview),
-    ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", apiext::CustomResourceDefinition),
+    (
+        "scheduling.k8s.io",
+        "v1",
+        "PriorityClass",
+        sched::PriorityClass
+    ),
+    (
+        "authentication.k8s.io",
+        "v1",
+        "TokenRequest",
+        authn::TokenRequest
+    ),
+    (
+        "authentication.k8s.io",
+        "v1",
+        "TokenReview",
+        authn::TokenReview
+    ),
+    (
+        "authentication.k8s.io",
+        "v1",
+        "SelfSubjectReview",
+        authn::SelfSubjectReview
+    ),
+    (
+        "authorization.k8s.io",
+        "v1",
+        "SubjectAccessReview",
+        authz::SubjectAccessReview
+    ),
+    (
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectAccessReview",
+        authz::SelfSubjectAccessReview
+    ),
+    (
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectRulesReview",
+        authz::SelfSubjectRulesReview
+    ),
+    (
+        "authorization.k8s.io",
+        "v1",
+        "LocalSubjectAccessReview",
+        authz::LocalSubjectAccessReview
+    ),
+    (
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        apiext::CustomResourceDefinition
+    ),
 ];
 
 /// Meta types every document refers to.
@@ -173,29 +273,62 @@ fn meta_schemas(g: &mut schemars::SchemaGenerator) {
 }
 
 /// Patch and list metadata of one field: (strategy, merge key, list type, list map keys).
-type FieldExt = (Option<&'static str>, Option<&'static str>, Option<&'static str>, &'static [&'static str]);
+type FieldExt = (
+    Option<&'static str>,
+    Option<&'static str>,
+    Option<&'static str>,
+    &'static [&'static str],
+);
 
 /// Kubernetes' patch strategies and list types for the fields users patch
 /// (the `patchStrategy`/`patchMergeKey` tags and `+listType` markers of k8s.io/api).
 fn field_extensions(definition: &str, field: &str) -> Option<FieldExt> {
     let short = definition.rsplit('.').next().unwrap_or(definition);
-    let merge = |key: &'static str, keys: &'static [&'static str]| (Some("merge"), Some(key), Some("map"), keys);
+    let merge = |key: &'static str, keys: &'static [&'static str]| {
+        (Some("merge"), Some(key), Some("map"), keys)
+    };
     Some(match (short, field) {
-        ("PodSpec", "containers") | ("PodSpec", "initContainers") | ("PodSpec", "ephemeralContainers") => merge("name", &["name"]),
-        ("PodSpec", "volumes") => (Some("merge,retainKeys"), Some("name"), Some("map"), &["name"]),
-        ("PodSpec", "resourceClaims") => (Some("merge,retainKeys"), Some("name"), Some("map"), &["name"]),
+        ("PodSpec", "containers")
+        | ("PodSpec", "initContainers")
+        | ("PodSpec", "ephemeralContainers") => merge("name", &["name"]),
+        ("PodSpec", "volumes") => (
+            Some("merge,retainKeys"),
+            Some("name"),
+            Some("map"),
+            &["name"],
+        ),
+        ("PodSpec", "resourceClaims") => (
+            Some("merge,retainKeys"),
+            Some("name"),
+            Some("map"),
+            &["name"],
+        ),
         ("PodSpec", "imagePullSecrets") => (Some("merge"), Some("name"), None, &[]),
         ("PodSpec", "hostAliases") => merge("ip", &["ip"]),
-        ("PodSpec", "topologySpreadConstraints") => merge("topologyKey", &["topologyKey", "whenUnsatisfiable"]),
+        ("PodSpec", "topologySpreadConstraints") => {
+            merge("topologyKey", &["topologyKey", "whenUnsatisfiable"])
+        }
         ("PodSpec", "schedulingGates") => merge("name", &["name"]),
-        ("PodSpec", "tolerations") | ("PodSpec", "readinessGates") => (None, None, Some("atomic"), &[]),
-        ("Container", "ports") | ("EphemeralContainer", "ports") => merge("containerPort", &["containerPort", "protocol"]),
+        ("PodSpec", "tolerations") | ("PodSpec", "readinessGates") => {
+            (None, None, Some("atomic"), &[])
+        }
+        ("Container", "ports") | ("EphemeralContainer", "ports") => {
+            merge("containerPort", &["containerPort", "protocol"])
+        }
         ("Container", "env") | ("EphemeralContainer", "env") => merge("name", &["name"]),
-        ("Container", "volumeMounts") | ("EphemeralContainer", "volumeMounts") => merge("mountPath", &["mountPath"]),
-        ("Container", "volumeDevices") | ("EphemeralContainer", "volumeDevices") => merge("devicePath", &["devicePath"]),
-        ("Container", "args") | ("Container", "command") | ("Container", "envFrom") => (None, None, Some("atomic"), &[]),
+        ("Container", "volumeMounts") | ("EphemeralContainer", "volumeMounts") => {
+            merge("mountPath", &["mountPath"])
+        }
+        ("Container", "volumeDevices") | ("EphemeralContainer", "volumeDevices") => {
+            merge("devicePath", &["devicePath"])
+        }
+        ("Container", "args") | ("Container", "command") | ("Container", "envFrom") => {
+            (None, None, Some("atomic"), &[])
+        }
         ("ServiceSpec", "ports") => merge("port", &["port", "protocol"]),
-        ("ServiceSpec", "clusterIPs") | ("ServiceSpec", "ipFamilies") | ("ServiceSpec", "externalIPs") => (None, None, Some("atomic"), &[]),
+        ("ServiceSpec", "clusterIPs")
+        | ("ServiceSpec", "ipFamilies")
+        | ("ServiceSpec", "externalIPs") => (None, None, Some("atomic"), &[]),
         ("ServiceAccount", "secrets") => (Some("merge"), Some("name"), None, &[]),
         ("DeploymentSpec", "strategy") => (Some("retainKeys"), None, None, &[]),
         ("NodeStatus", "addresses") => (Some("merge"), Some("type"), None, &[]),
@@ -205,9 +338,11 @@ fn field_extensions(definition: &str, field: &str) -> Option<FieldExt> {
         ("ObjectMeta", "ownerReferences") => merge("uid", &["uid"]),
         ("ObjectMeta", "finalizers") => (Some("merge"), None, Some("set"), &[]),
         ("LabelSelector", "matchExpressions") => (None, None, Some("atomic"), &[]),
-        ("PolicyRule", _) | ("Role", "rules") | ("ClusterRole", "rules") | ("RoleBinding", "subjects") | ("ClusterRoleBinding", "subjects") => {
-            (None, None, Some("atomic"), &[])
-        }
+        ("PolicyRule", _)
+        | ("Role", "rules")
+        | ("ClusterRole", "rules")
+        | ("RoleBinding", "subjects")
+        | ("ClusterRoleBinding", "subjects") => (None, None, Some("atomic"), &[]),
         (s, "conditions") if s.ends_with("Status") => merge("type", &["type"]),
         _ => return None,
     })
@@ -215,10 +350,16 @@ fn field_extensions(definition: &str, field: &str) -> Option<FieldExt> {
 
 fn annotate(defs: &mut Map<String, Value>) {
     for (name, schema) in defs.iter_mut() {
-        let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else { continue };
+        let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
         for (field, prop) in props.iter_mut() {
-            let Some((strategy, key, list_type, map_keys)) = field_extensions(name, field) else { continue };
-            let Some(p) = prop.as_object_mut() else { continue };
+            let Some((strategy, key, list_type, map_keys)) = field_extensions(name, field) else {
+                continue;
+            };
+            let Some(p) = prop.as_object_mut() else {
+                continue;
+            };
             if let Some(s) = strategy {
                 p.insert("x-kubernetes-patch-strategy".into(), json!(s));
             }
@@ -266,7 +407,14 @@ pub fn definition_name(group: &str, version: &str, kind: &str) -> Option<&'stati
     let names = NAMES.get_or_init(|| {
         kind_table()
             .iter()
-            .filter_map(|e| Some((e.group.to_string(), e.version.to_string(), e.kind.to_string(), definition_of(e.group, e.version, e.kind)?)))
+            .filter_map(|e| {
+                Some((
+                    e.group.to_string(),
+                    e.version.to_string(),
+                    e.kind.to_string(),
+                    definition_of(e.group, e.version, e.kind)?,
+                ))
+            })
             .collect()
     });
     names
@@ -277,8 +425,15 @@ pub fn definition_name(group: &str, version: &str, kind: &str) -> Option<&'stati
 
 /// Unknown fields of a built-in object (Kubernetes paths), an error for type mismatches,
 /// None when the kind is not built in.
-pub fn unknown_fields(group: &str, version: &str, kind: &str, obj: &Value) -> Option<Result<Vec<String>, String>> {
-    let e = kind_table().iter().find(|e| e.group == group && e.version == version && e.kind == kind)?;
+pub fn unknown_fields(
+    group: &str,
+    version: &str,
+    kind: &str,
+    obj: &Value,
+) -> Option<Result<Vec<String>, String>> {
+    let e = kind_table()
+        .iter()
+        .find(|e| e.group == group && e.version == version && e.kind == kind)?;
     Some((e.strict)(obj))
 }
 
@@ -328,7 +483,14 @@ fn json_content(schema: Value) -> Value {
     json!({"application/json": {"schema": schema.clone()}, "application/yaml": {"schema": schema.clone()}, "application/vnd.kubernetes.protobuf": {"schema": schema}})
 }
 
-fn operation(action: &str, id: &str, gvk: &Value, params: Vec<Value>, body: Option<Value>, resp: Value) -> Value {
+fn operation(
+    action: &str,
+    id: &str,
+    gvk: &Value,
+    params: Vec<Value>,
+    body: Option<Value>,
+    resp: Value,
+) -> Value {
     let mut op = json!({
         "description": format!("{action} {}", gvk["kind"].as_str().unwrap_or("")),
         "operationId": id,
@@ -345,22 +507,43 @@ fn operation(action: &str, id: &str, gvk: &Value, params: Vec<Value>, body: Opti
 
 fn upper_first(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
 }
 
 /// The OpenAPI 3.0 document of one group-version.
 pub fn group_version_document(group: &str, version: &str, resources: &[ResourceDesc]) -> Value {
     let defs = definitions();
     let mut paths = Map::new();
-    let mut wanted: BTreeSet<String> = ["io.k8s.apimachinery.pkg.apis.meta.v1.Status", "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions", "io.k8s.apimachinery.pkg.apis.meta.v1.Patch", "io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let prefix = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
+    let mut wanted: BTreeSet<String> = [
+        "io.k8s.apimachinery.pkg.apis.meta.v1.Status",
+        "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions",
+        "io.k8s.apimachinery.pkg.apis.meta.v1.Patch",
+        "io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let prefix = if group.is_empty() {
+        format!("/api/{version}")
+    } else {
+        format!("/apis/{group}/{version}")
+    };
     let id_group = group.split('.').next().map(upper_first).unwrap_or_default();
-    let id_prefix = format!("{}{}", if group.is_empty() { "Core".to_string() } else { id_group }, upper_first(version));
+    let id_prefix = format!(
+        "{}{}",
+        if group.is_empty() {
+            "Core".to_string()
+        } else {
+            id_group
+        },
+        upper_first(version)
+    );
     for r in resources {
-        let Some(def) = definition_name(&r.group, &r.version, &r.kind) else { continue };
+        let Some(def) = definition_name(&r.group, &r.version, &r.kind) else {
+            continue;
+        };
         wanted.insert(def.to_string());
         let gvk = json!({"group": r.group, "version": r.version, "kind": r.kind});
         let obj = schema_ref(def);
@@ -372,21 +555,62 @@ pub fn group_version_document(group: &str, version: &str, resources: &[ResourceD
             "application/strategic-merge-patch+json": {"schema": schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch")},
         }});
         let ns_word = if r.namespaced { "Namespaced" } else { "" };
-        let base = if r.namespaced { format!("{prefix}/namespaces/{{namespace}}/{}", r.plural) } else { format!("{prefix}/{}", r.plural) };
-        let mut common = vec![query_param("pretty", "If 'true', then the output is pretty printed.", "string")];
+        let base = if r.namespaced {
+            format!("{prefix}/namespaces/{{namespace}}/{}", r.plural)
+        } else {
+            format!("{prefix}/{}", r.plural)
+        };
+        let mut common = vec![query_param(
+            "pretty",
+            "If 'true', then the output is pretty printed.",
+            "string",
+        )];
         if r.namespaced {
-            common.push(path_param("namespace", "object name and auth scope, such as for teams and projects"));
+            common.push(path_param(
+                "namespace",
+                "object name and auth scope, such as for teams and projects",
+            ));
         }
         let has = |v: &str| r.verbs.iter().any(|x| x == v);
         let mut coll = Map::new();
         if has("list") {
-            coll.insert("get".into(), operation("list", &format!("list{id_prefix}{ns_word}{}", r.kind), &gvk, list_params(true), None, json!({"type": "object"})));
+            coll.insert(
+                "get".into(),
+                operation(
+                    "list",
+                    &format!("list{id_prefix}{ns_word}{}", r.kind),
+                    &gvk,
+                    list_params(true),
+                    None,
+                    json!({"type": "object"}),
+                ),
+            );
         }
         if has("create") {
-            coll.insert("post".into(), operation("post", &format!("create{id_prefix}{ns_word}{}", r.kind), &gvk, write_params(false), Some(body.clone()), obj.clone()));
+            coll.insert(
+                "post".into(),
+                operation(
+                    "post",
+                    &format!("create{id_prefix}{ns_word}{}", r.kind),
+                    &gvk,
+                    write_params(false),
+                    Some(body.clone()),
+                    obj.clone(),
+                ),
+            );
         }
         if has("deletecollection") {
-            coll.insert("delete".into(), operation("deletecollection", &format!("deletecollection{id_prefix}{ns_word}{}", r.kind), &gvk, list_params(false), None, schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Status")));
+            coll.insert(
+                "delete".into(),
+                operation(
+                    "deletecollection",
+                    &format!("deletecollection{id_prefix}{ns_word}{}", r.kind),
+                    &gvk,
+                    list_params(false),
+                    None,
+                    schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Status"),
+                ),
+            );
         }
         if !coll.is_empty() {
             coll.insert("parameters".into(), json!(common));
@@ -395,16 +619,67 @@ pub fn group_version_document(group: &str, version: &str, resources: &[ResourceD
         let mut item = Map::new();
         let named = format!("{base}/{{name}}");
         if has("get") {
-            item.insert("get".into(), operation("get", &format!("read{id_prefix}{ns_word}{}", r.kind), &gvk, vec![], None, obj.clone()));
+            item.insert(
+                "get".into(),
+                operation(
+                    "get",
+                    &format!("read{id_prefix}{ns_word}{}", r.kind),
+                    &gvk,
+                    vec![],
+                    None,
+                    obj.clone(),
+                ),
+            );
         }
         if has("update") {
-            item.insert("put".into(), operation("put", &format!("replace{id_prefix}{ns_word}{}", r.kind), &gvk, write_params(false), Some(body.clone()), obj.clone()));
+            item.insert(
+                "put".into(),
+                operation(
+                    "put",
+                    &format!("replace{id_prefix}{ns_word}{}", r.kind),
+                    &gvk,
+                    write_params(false),
+                    Some(body.clone()),
+                    obj.clone(),
+                ),
+            );
         }
         if has("patch") {
-            item.insert("patch".into(), operation("patch", &format!("patch{id_prefix}{ns_word}{}", r.kind), &gvk, write_params(true), Some(patch_body.clone()), obj.clone()));
+            item.insert(
+                "patch".into(),
+                operation(
+                    "patch",
+                    &format!("patch{id_prefix}{ns_word}{}", r.kind),
+                    &gvk,
+                    write_params(true),
+                    Some(patch_body.clone()),
+                    obj.clone(),
+                ),
+            );
         }
         if has("delete") {
-            item.insert("delete".into(), operation("delete", &format!("delete{id_prefix}{ns_word}{}", r.kind), &gvk, vec![query_param("gracePeriodSeconds", "The duration in seconds before the object should be deleted.", "integer"), query_param("propagationPolicy", "Whether and how garbage collection will be performed.", "string")], None, schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Status")));
+            item.insert(
+                "delete".into(),
+                operation(
+                    "delete",
+                    &format!("delete{id_prefix}{ns_word}{}", r.kind),
+                    &gvk,
+                    vec![
+                        query_param(
+                            "gracePeriodSeconds",
+                            "The duration in seconds before the object should be deleted.",
+                            "integer",
+                        ),
+                        query_param(
+                            "propagationPolicy",
+                            "Whether and how garbage collection will be performed.",
+                            "string",
+                        ),
+                    ],
+                    None,
+                    schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Status"),
+                ),
+            );
         }
         if !item.is_empty() {
             let mut params = common.clone();
@@ -413,7 +688,9 @@ pub fn group_version_document(group: &str, version: &str, resources: &[ResourceD
             paths.insert(named.clone(), Value::Object(item));
         }
         for s in &r.subresources {
-            let Some(sdef) = definition_name(&s.group, &s.version, &s.kind) else { continue };
+            let Some(sdef) = definition_name(&s.group, &s.version, &s.kind) else {
+                continue;
+            };
             wanted.insert(sdef.to_string());
             let sgvk = json!({"group": s.group, "version": s.version, "kind": s.kind});
             let sobj = schema_ref(sdef);
@@ -422,10 +699,50 @@ pub fn group_version_document(group: &str, version: &str, resources: &[ResourceD
             let mut ops = Map::new();
             for v in &s.verbs {
                 match v.as_str() {
-                    "get" => ops.insert("get".into(), operation("get", &format!("read{id_prefix}{ns_word}{}{sname}", r.kind), &sgvk, vec![], None, sobj.clone())),
-                    "update" => ops.insert("put".into(), operation("put", &format!("replace{id_prefix}{ns_word}{}{sname}", r.kind), &sgvk, write_params(false), Some(sbody.clone()), sobj.clone())),
-                    "patch" => ops.insert("patch".into(), operation("patch", &format!("patch{id_prefix}{ns_word}{}{sname}", r.kind), &sgvk, write_params(true), Some(patch_body.clone()), sobj.clone())),
-                    "create" => ops.insert("post".into(), operation("post", &format!("create{id_prefix}{ns_word}{}{sname}", r.kind), &sgvk, write_params(false), Some(sbody.clone()), sobj.clone())),
+                    "get" => ops.insert(
+                        "get".into(),
+                        operation(
+                            "get",
+                            &format!("read{id_prefix}{ns_word}{}{sname}", r.kind),
+                            &sgvk,
+                            vec![],
+                            None,
+                            sobj.clone(),
+                        ),
+                    ),
+                    "update" => ops.insert(
+                        "put".into(),
+                        operation(
+                            "put",
+                            &format!("replace{id_prefix}{ns_word}{}{sname}", r.kind),
+                            &sgvk,
+                            write_params(false),
+                            Some(sbody.clone()),
+                            sobj.clone(),
+                        ),
+                    ),
+                    "patch" => ops.insert(
+                        "patch".into(),
+                        operation(
+                            "patch",
+                            &format!("patch{id_prefix}{ns_word}{}{sname}", r.kind),
+                            &sgvk,
+                            write_params(true),
+                            Some(patch_body.clone()),
+                            sobj.clone(),
+                        ),
+                    ),
+                    "create" => ops.insert(
+                        "post".into(),
+                        operation(
+                            "post",
+                            &format!("create{id_prefix}{ns_word}{}{sname}", r.kind),
+                            &sgvk,
+                            write_params(false),
+                            Some(sbody.clone()),
+                            sobj.clone(),
+                        ),
+                    ),
                     _ => None,
                 };
             }
@@ -484,23 +801,53 @@ mod tests {
             kind: "Deployment".into(),
             plural: "deployments".into(),
             namespaced: true,
-            verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"].map(String::from).to_vec(),
-            subresources: vec![SubresourceDesc { name: "scale".into(), group: "autoscaling".into(), version: "v1".into(), kind: "Scale".into(), verbs: vec!["get".into(), "patch".into(), "update".into()] }],
+            verbs: [
+                "create",
+                "delete",
+                "deletecollection",
+                "get",
+                "list",
+                "patch",
+                "update",
+                "watch",
+            ]
+            .map(String::from)
+            .to_vec(),
+            subresources: vec![SubresourceDesc {
+                name: "scale".into(),
+                group: "autoscaling".into(),
+                version: "v1".into(),
+                kind: "Scale".into(),
+                verbs: vec!["get".into(), "patch".into(), "update".into()],
+            }],
         }
     }
 
     #[test]
     fn patch_operation_carries_gvk_and_field_validation() {
         let doc = group_version_document("apps", "v1", &[deploy_desc()]);
-        let patch = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
-        assert_eq!(patch["x-kubernetes-group-version-kind"]["kind"], "Deployment");
-        assert!(patch["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"));
-        assert!(patch["requestBody"]["content"].get("application/strategic-merge-patch+json").is_some());
+        let patch =
+            &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
+        assert_eq!(
+            patch["x-kubernetes-group-version-kind"]["kind"],
+            "Deployment"
+        );
+        assert!(patch["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "fieldValidation"));
+        assert!(patch["requestBody"]["content"]
+            .get("application/strategic-merge-patch+json")
+            .is_some());
         let mut refs = Vec::new();
         collect_refs(&doc["paths"], &mut refs);
         collect_refs(&doc["components"], &mut refs);
         for r in refs {
-            assert!(doc["components"]["schemas"].get(&r).is_some(), "unresolved {r}");
+            assert!(
+                doc["components"]["schemas"].get(&r).is_some(),
+                "unresolved {r}"
+            );
         }
     }
 
@@ -511,18 +858,29 @@ mod tests {
         assert_eq!(c["x-kubernetes-patch-strategy"], "merge");
         assert_eq!(c["x-kubernetes-list-type"], "map");
         assert_eq!(c["x-kubernetes-list-map-keys"], json!(["name"]));
-        assert_eq!(definitions()["io.k8s.api.apps.v1.Deployment"]["x-kubernetes-group-version-kind"][0]["kind"], "Deployment");
+        assert_eq!(
+            definitions()["io.k8s.api.apps.v1.Deployment"]["x-kubernetes-group-version-kind"][0]
+                ["kind"],
+            "Deployment"
+        );
     }
 
     #[test]
     fn strict_decoding_names_unknown_fields() {
         let obj = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "labels": {"any": "thing"}},
             "spec": {"foo": 1, "selector": {}, "template": {"spec": {"containers": [{"name": "c", "imagee": "x"}]}}}});
-        let mut unknown = unknown_fields("apps", "v1", "Deployment", &obj).unwrap().unwrap();
+        let mut unknown = unknown_fields("apps", "v1", "Deployment", &obj)
+            .unwrap()
+            .unwrap();
         unknown.sort();
-        assert_eq!(unknown, ["spec.foo", "spec.template.spec.containers[0].imagee"]);
+        assert_eq!(
+            unknown,
+            ["spec.foo", "spec.template.spec.containers[0].imagee"]
+        );
         let bad = json!({"spec": {"replicas": "three"}});
-        assert!(unknown_fields("apps", "v1", "Deployment", &bad).unwrap().is_err());
+        assert!(unknown_fields("apps", "v1", "Deployment", &bad)
+            .unwrap()
+            .is_err());
         assert!(unknown_fields("example.com", "v1", "Thing", &obj).is_none());
     }
 }

@@ -10,10 +10,13 @@ use serde_json::{json, Value};
 use super::openapi::{self, ResourceDesc, SubresourceDesc};
 use crate::resources::registry::{Registry, ResourceInfo};
 
+/// One cached document: the resources it describes, its bytes and their hash.
+type Cached = (Vec<ResourceInfo>, Bytes, String);
+
 /// Cached documents keyed by `api/v1` / `apis/<g>/<v>`.
 #[derive(Default)]
 pub struct OpenApiCache {
-    docs: Mutex<HashMap<String, (Vec<ResourceInfo>, Bytes, String)>>,
+    docs: Mutex<HashMap<String, Cached>>,
 }
 
 fn gv_path(group: &str, version: &str) -> String {

@@ -10,7 +10,9 @@
 use std::sync::OnceLock;
 
 use base64::Engine;
-use prost_reflect::{DescriptorPool, DynamicMessage, MapKey, MessageDescriptor, ReflectMessage, Value as PValue};
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, MapKey, MessageDescriptor, ReflectMessage, Value as PValue,
+};
 use serde_json::{json, Map, Value};
 
 /// The magic prefix of every Kubernetes protobuf body.
@@ -23,7 +25,9 @@ static DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/kubernetes
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProtobufError {
     /// The body does not start with the magic prefix.
-    #[error("provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]")]
+    #[error(
+        "provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]"
+    )]
     NoMagic,
     /// The envelope or the object could not be parsed.
     #[error("unable to decode protobuf body: {0}")]
@@ -40,7 +44,8 @@ pub enum ProtobufError {
 
 fn pool() -> Option<&'static DescriptorPool> {
     static POOL: OnceLock<Option<DescriptorPool>> = OnceLock::new();
-    POOL.get_or_init(|| DescriptorPool::decode(DESCRIPTORS).ok()).as_ref()
+    POOL.get_or_init(|| DescriptorPool::decode(DESCRIPTORS).ok())
+        .as_ref()
 }
 
 /// The protobuf package of an API group version (`apps/v1` → `api.apps.v1`).
@@ -48,7 +53,9 @@ fn package(api_version: &str) -> String {
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     match group {
         "" => format!("api.core.{version}"),
-        "apiextensions.k8s.io" => format!("apiextensions_apiserver.pkg.apis.apiextensions.{version}"),
+        "apiextensions.k8s.io" => {
+            format!("apiextensions_apiserver.pkg.apis.apiextensions.{version}")
+        }
         "meta.k8s.io" => format!("apimachinery.pkg.apis.meta.{version}"),
         g => {
             let short = g.strip_suffix(".k8s.io").unwrap_or(g);
@@ -90,11 +97,13 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
         Some(PValue::Bytes(b)) => b.clone(),
         _ => Default::default(),
     };
-    let desc = message_descriptor(&api_version, &kind).ok_or_else(|| ProtobufError::UnknownKind {
-        api_version: api_version.clone(),
-        kind: kind.clone(),
-    })?;
-    let msg = DynamicMessage::decode(desc, raw).map_err(|e| ProtobufError::Malformed(e.to_string()))?;
+    let desc =
+        message_descriptor(&api_version, &kind).ok_or_else(|| ProtobufError::UnknownKind {
+            api_version: api_version.clone(),
+            kind: kind.clone(),
+        })?;
+    let msg =
+        DynamicMessage::decode(desc, raw).map_err(|e| ProtobufError::Malformed(e.to_string()))?;
     let mut obj = message_to_json(&msg);
     if let Some(m) = obj.as_object_mut() {
         m.insert("apiVersion".into(), json!(api_version));
@@ -129,7 +138,9 @@ fn special(msg: &DynamicMessage) -> Option<Value> {
     };
     Some(match msg.descriptor().full_name() {
         // The zero time is `null` in JSON, as Go's metav1.Time marshals it.
-        "apimachinery.pkg.apis.meta.v1.Time" if int("seconds") == 0 && int("nanos") == 0 => Value::Null,
+        "apimachinery.pkg.apis.meta.v1.Time" if int("seconds") == 0 && int("nanos") == 0 => {
+            Value::Null
+        }
         "apimachinery.pkg.apis.meta.v1.Time" => rfc3339(int("seconds"), int("nanos"), false),
         "apimachinery.pkg.apis.meta.v1.MicroTime" => rfc3339(int("seconds"), int("nanos"), true),
         "apimachinery.pkg.util.intstr.IntOrString" => {
@@ -140,9 +151,8 @@ fn special(msg: &DynamicMessage) -> Option<Value> {
             }
         }
         "apimachinery.pkg.api.resource.Quantity" => json!(string("string")),
-        "apimachinery.pkg.runtime.RawExtension" | "apiextensions_apiserver.pkg.apis.apiextensions.v1.JSON" => {
-            raw_json("raw")
-        }
+        "apimachinery.pkg.runtime.RawExtension"
+        | "apiextensions_apiserver.pkg.apis.apiextensions.v1.JSON" => raw_json("raw"),
         "apimachinery.pkg.apis.meta.v1.FieldsV1" => match raw_json("Raw") {
             Value::Null => json!({}),
             v => v,
@@ -205,7 +215,11 @@ fn value_to_json(v: &PValue) -> Value {
                 })
                 .collect();
             keys.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(keys.into_iter().map(|(k, v)| (k, value_to_json(v))).collect())
+            Value::Object(
+                keys.into_iter()
+                    .map(|(k, v)| (k, value_to_json(v)))
+                    .collect(),
+            )
         }
     }
 }
@@ -213,16 +227,49 @@ fn value_to_json(v: &PValue) -> Value {
 /// Fields that are pointers in the Go types, so a zero value sent on the wire is a real
 /// choice (`replicas: 0`, `runAsUser: 0`, `automountServiceAccountToken: false`).
 const ZERO_IS_A_VALUE: &[&str] = &[
-    "replicas", "parallelism", "completions", "backoffLimit", "backoffLimitPerIndex",
-    "maxFailedIndexes", "activeDeadlineSeconds", "ttlSecondsAfterFinished",
-    "terminationGracePeriodSeconds", "revisionHistoryLimit", "progressDeadlineSeconds",
-    "successfulJobsHistoryLimit", "failedJobsHistoryLimit", "startingDeadlineSeconds",
-    "runAsUser", "runAsGroup", "fsGroup", "automountServiceAccountToken", "runAsNonRoot",
-    "privileged", "allowPrivilegeEscalation", "readOnlyRootFilesystem", "enableServiceLinks",
-    "shareProcessNamespace", "setHostnameAsFQDN", "hostUsers", "suspend", "immutable",
-    "optional", "defaultMode", "mode", "minReplicas", "expirationSeconds",
-    "gracePeriodSeconds", "priority", "minAvailable", "maxUnavailable", "maxSurge",
-    "partition", "ordinals", "seconds", "allowed", "denied",
+    "replicas",
+    "parallelism",
+    "completions",
+    "backoffLimit",
+    "backoffLimitPerIndex",
+    "maxFailedIndexes",
+    "activeDeadlineSeconds",
+    "ttlSecondsAfterFinished",
+    "terminationGracePeriodSeconds",
+    "revisionHistoryLimit",
+    "progressDeadlineSeconds",
+    "successfulJobsHistoryLimit",
+    "failedJobsHistoryLimit",
+    "startingDeadlineSeconds",
+    "runAsUser",
+    "runAsGroup",
+    "fsGroup",
+    "automountServiceAccountToken",
+    "runAsNonRoot",
+    "privileged",
+    "allowPrivilegeEscalation",
+    "readOnlyRootFilesystem",
+    "enableServiceLinks",
+    "shareProcessNamespace",
+    "setHostnameAsFQDN",
+    "hostUsers",
+    "suspend",
+    "immutable",
+    "optional",
+    "defaultMode",
+    "mode",
+    "minReplicas",
+    "expirationSeconds",
+    "gracePeriodSeconds",
+    "priority",
+    "minAvailable",
+    "maxUnavailable",
+    "maxSurge",
+    "partition",
+    "ordinals",
+    "seconds",
+    "allowed",
+    "denied",
 ];
 
 /// Go's protobuf encoder writes every non-pointer field, zero or not, while the same
@@ -308,7 +355,10 @@ mod tests {
         assert_eq!(v["metadata"]["labels"]["app"], "web");
         assert_eq!(v["metadata"]["creationTimestamp"], "2023-11-14T22:13:20Z");
         assert_eq!(v["spec"]["replicas"], 0, "present zero values are kept");
-        assert!(v["spec"].get("paused").is_none(), "absent fields stay absent");
+        assert!(
+            v["spec"].get("paused").is_none(),
+            "absent fields stay absent"
+        );
     }
 
     #[test]
@@ -320,7 +370,11 @@ mod tests {
         set(&mut port, "port", PValue::I32(80));
         set(&mut port, "targetPort", PValue::Message(target));
         let mut spec = msg("api.core.v1.ServiceSpec");
-        set(&mut spec, "ports", PValue::List(vec![PValue::Message(port)]));
+        set(
+            &mut spec,
+            "ports",
+            PValue::List(vec![PValue::Message(port)]),
+        );
         let mut svc = msg("api.core.v1.Service");
         set(&mut svc, "spec", PValue::Message(spec));
         let v = decode(&envelope("v1", "Service", svc.encode_to_vec())).unwrap();
@@ -328,7 +382,10 @@ mod tests {
         assert_eq!(v["spec"]["ports"][0]["port"], 80);
         let mut cm = msg("api.core.v1.ConfigMap");
         let mut data = std::collections::HashMap::new();
-        data.insert(MapKey::String("b".into()), PValue::Bytes(b"hi".to_vec().into()));
+        data.insert(
+            MapKey::String("b".into()),
+            PValue::Bytes(b"hi".to_vec().into()),
+        );
         set(&mut cm, "binaryData", PValue::Map(data));
         let v = decode(&envelope("v1", "ConfigMap", cm.encode_to_vec())).unwrap();
         assert_eq!(v["binaryData"]["b"], "aGk=");
@@ -338,7 +395,10 @@ mod tests {
     #[test]
     fn rejects_garbage_without_panicking() {
         assert_eq!(decode(b"nope"), Err(ProtobufError::NoMagic));
-        assert!(matches!(decode(b"k8s\0\xff\xff\xff"), Err(ProtobufError::Malformed(_))));
+        assert!(matches!(
+            decode(b"k8s\0\xff\xff\xff"),
+            Err(ProtobufError::Malformed(_))
+        ));
         assert!(matches!(
             decode(&envelope("v1", "NoSuchKind", vec![])),
             Err(ProtobufError::UnknownKind { .. })

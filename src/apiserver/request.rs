@@ -164,21 +164,43 @@ mod tests {
     fn parses_resource_paths() {
         let i = p(Method::GET, "/api/v1/namespaces/default/pods/web", "");
         assert_eq!(
-            (i.verb.as_str(), i.namespace.as_deref(), i.resource.as_str(), i.name.as_deref()),
+            (
+                i.verb.as_str(),
+                i.namespace.as_deref(),
+                i.resource.as_str(),
+                i.name.as_deref()
+            ),
             ("get", Some("default"), "pods", Some("web"))
         );
         let i = p(Method::GET, "/api/v1/namespaces/default", "");
-        assert_eq!((i.resource.as_str(), i.name.as_deref(), i.namespace), ("namespaces", Some("default"), None));
+        assert_eq!(
+            (i.resource.as_str(), i.name.as_deref(), i.namespace),
+            ("namespaces", Some("default"), None)
+        );
         let i = p(Method::GET, "/api/v1/namespaces", "watch=true");
         assert_eq!(i.verb, "watch");
-        let i = p(Method::PATCH, "/apis/apps/v1/namespaces/ns/deployments/d/scale", "");
-        assert_eq!((i.group.as_str(), i.subresource.as_deref(), i.verb.as_str()), ("apps", Some("scale"), "patch"));
+        let i = p(
+            Method::PATCH,
+            "/apis/apps/v1/namespaces/ns/deployments/d/scale",
+            "",
+        );
+        assert_eq!(
+            (i.group.as_str(), i.subresource.as_deref(), i.verb.as_str()),
+            ("apps", Some("scale"), "patch")
+        );
         let i = p(Method::DELETE, "/api/v1/namespaces/ns/pods", "");
         assert_eq!(i.verb, "deletecollection");
         let i = p(Method::GET, "/api/v1/pods", "");
         assert_eq!((i.verb.as_str(), i.namespace), ("list", None));
         let i = p(Method::GET, "/api/v1/namespaces/ns/status", "");
-        assert_eq!((i.resource.as_str(), i.name.as_deref(), i.subresource.as_deref()), ("namespaces", Some("ns"), Some("status")));
+        assert_eq!(
+            (
+                i.resource.as_str(),
+                i.name.as_deref(),
+                i.subresource.as_deref()
+            ),
+            ("namespaces", Some("ns"), Some("status"))
+        );
         let i = p(Method::GET, "/healthz", "");
         assert!(!i.is_resource);
         let i = p(Method::GET, "/apis/apps/v1", "");

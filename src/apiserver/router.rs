@@ -9,19 +9,21 @@ use serde_json::Value;
 
 use super::authn::{self, UserInfo};
 use super::handlers::{self, Ctx};
-use super::http::{
-    error_response, json_response, negotiate, read_body, text_response, Body,
-};
+use super::http::{error_response, json_response, negotiate, read_body, text_response, Body};
 use super::request::{self, Query};
 use super::status::ApiError;
 use super::{authz, discovery, version_info, State};
 
-fn header_str<'a>(req: &'a Request<Incoming>, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(req: &Request<Incoming>, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
 /// Route one request to its answer; never fails (errors become Status responses).
-pub async fn route(state: Arc<State>, user: Option<UserInfo>, req: Request<Incoming>) -> Response<Body> {
+pub async fn route(
+    state: Arc<State>,
+    user: Option<UserInfo>,
+    req: Request<Incoming>,
+) -> Response<Body> {
     let started = std::time::Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -33,7 +35,11 @@ pub async fn route(state: Arc<State>, user: Option<UserInfo>, req: Request<Incom
     resp
 }
 
-async fn route_inner(state: Arc<State>, user: Option<UserInfo>, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+async fn route_inner(
+    state: Arc<State>,
+    user: Option<UserInfo>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
     let path = req.uri().path().to_string();
     let query = Query::parse(req.uri().query());
     if authn::is_public_path(&path) {
@@ -68,8 +74,12 @@ async fn route_inner(state: Arc<State>, user: Option<UserInfo>, req: Request<Inc
         return Err(ApiError::method_not_allowed());
     }
     let output = negotiate(accept.as_deref())?;
-    let content_type = header_str(&req, header::CONTENT_TYPE).unwrap_or("application/json").to_string();
-    let user_agent = header_str(&req, header::USER_AGENT).unwrap_or("").to_string();
+    let content_type = header_str(&req, header::CONTENT_TYPE)
+        .unwrap_or("application/json")
+        .to_string();
+    let user_agent = header_str(&req, header::USER_AGENT)
+        .unwrap_or("")
+        .to_string();
     let body = read_body(req.into_body()).await?;
     let ctx = Ctx {
         state,
@@ -88,11 +98,18 @@ fn with_content_type(mut resp: Response<Body>, ct: &str) -> Response<Body> {
     if let Ok(v) = HeaderValue::from_str(ct) {
         resp.headers_mut().insert(header::CONTENT_TYPE, v);
     }
-    resp.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+    resp.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept"));
     resp
 }
 
-fn non_resource(state: &State, path: &str, accept: Option<&str>, query: &Query, method: &Method) -> Result<Response<Body>, ApiError> {
+fn non_resource(
+    state: &State,
+    path: &str,
+    accept: Option<&str>,
+    query: &Query,
+    method: &Method,
+) -> Result<Response<Body>, ApiError> {
     if method != Method::GET && method != Method::HEAD {
         return Err(ApiError::method_not_allowed());
     }
@@ -119,26 +136,36 @@ fn non_resource(state: &State, path: &str, accept: Option<&str>, query: &Query, 
                 ),
             })
         }
-        ["api", v] => discovery::api_resource_list(&state.registry, "", v).map(|d| json_response(200, &d)),
+        ["api", v] => {
+            discovery::api_resource_list(&state.registry, "", v).map(|d| json_response(200, &d))
+        }
         ["apis", g] => discovery::api_group(&state.registry, g).map(|d| json_response(200, &d)),
-        ["apis", g, v] => discovery::api_resource_list(&state.registry, g, v).map(|d| json_response(200, &d)),
+        ["apis", g, v] => {
+            discovery::api_resource_list(&state.registry, g, v).map(|d| json_response(200, &d))
+        }
         ["openapi", "v3"] => Some(json_response(200, &state.openapi.index(&state.registry))),
         ["openapi", "v3", rest @ ..] => {
             let gv = rest.join("/");
-            state.openapi.document(&state.registry, &gv).map(|(bytes, hash)| {
-                let mut resp = Response::new(super::http::full(bytes));
-                resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                if query.get("hash") == Some(hash.as_str()) {
+            state
+                .openapi
+                .document(&state.registry, &gv)
+                .map(|(bytes, hash)| {
+                    let mut resp = Response::new(super::http::full(bytes));
                     resp.headers_mut().insert(
-                        header::CACHE_CONTROL,
-                        HeaderValue::from_static("public, immutable"),
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
                     );
-                }
-                if let Ok(etag) = HeaderValue::from_str(&format!("\"{hash}\"")) {
-                    resp.headers_mut().insert(header::ETAG, etag);
-                }
-                resp
-            })
+                    if query.get("hash") == Some(hash.as_str()) {
+                        resp.headers_mut().insert(
+                            header::CACHE_CONTROL,
+                            HeaderValue::from_static("public, immutable"),
+                        );
+                    }
+                    if let Ok(etag) = HeaderValue::from_str(&format!("\"{hash}\"")) {
+                        resp.headers_mut().insert(header::ETAG, etag);
+                    }
+                    resp
+                })
         }
         _ => None,
     };
@@ -147,7 +174,11 @@ fn non_resource(state: &State, path: &str, accept: Option<&str>, query: &Query, 
 
 /// Paths that list what is served (`/`), like kube-apiserver's root listing.
 pub fn root_paths(state: &State) -> Value {
-    let mut paths = vec!["/api".to_string(), "/api/v1".to_string(), "/apis".to_string()];
+    let mut paths = vec![
+        "/api".to_string(),
+        "/api/v1".to_string(),
+        "/apis".to_string(),
+    ];
     for (g, vs) in state.registry.groups() {
         if g.is_empty() {
             continue;

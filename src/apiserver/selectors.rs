@@ -116,7 +116,8 @@ fn lex(s: &str) -> Vec<Tok> {
             }
             _ => {
                 let start = i;
-                while i < chars.len() && !chars[i].is_whitespace() && !"=!<>,()".contains(chars[i]) {
+                while i < chars.len() && !chars[i].is_whitespace() && !"=!<>,()".contains(chars[i])
+                {
                     i += 1;
                 }
                 let word: String = chars[start..i].iter().collect();
@@ -167,8 +168,14 @@ fn validate_name_part(name: &str) -> Result<(), String> {
         return Err("name part must be no more than 63 characters".into());
     }
     let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
-    let first = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
-    let last = name.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
+    let first = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    let last = name
+        .chars()
+        .last()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
     if !(name.chars().all(ok_char) && first && last) {
         return Err("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')".into());
     }
@@ -212,18 +219,34 @@ impl Parser {
         }
         let key = match self.next() {
             Some(Tok::Ident(k)) => k,
-            Some(t) => return Err(SelectorError(format!("found '{t}', expected: !, identifier, or 'end of string'"))),
+            Some(t) => {
+                return Err(SelectorError(format!(
+                    "found '{t}', expected: !, identifier, or 'end of string'"
+                )))
+            }
             None => return Err(SelectorError("found '', expected: identifier".into())),
         };
         validate_key(&key)?;
         if negate {
             return match self.peek() {
-                None | Some(Tok::Comma) => Ok(Requirement { key, op: LabelOp::DoesNotExist, values: vec![] }),
-                Some(t) => Err(SelectorError(format!("found '{t}', expected: ',' or 'end of string'"))),
+                None | Some(Tok::Comma) => Ok(Requirement {
+                    key,
+                    op: LabelOp::DoesNotExist,
+                    values: vec![],
+                }),
+                Some(t) => Err(SelectorError(format!(
+                    "found '{t}', expected: ',' or 'end of string'"
+                ))),
             };
         }
         let op = match self.peek() {
-            None | Some(Tok::Comma) => return Ok(Requirement { key, op: LabelOp::Exists, values: vec![] }),
+            None | Some(Tok::Comma) => {
+                return Ok(Requirement {
+                    key,
+                    op: LabelOp::Exists,
+                    values: vec![],
+                })
+            }
             Some(Tok::Eq) | Some(Tok::DoubleEq) => LabelOp::Eq,
             Some(Tok::NotEq) => LabelOp::NotEq,
             Some(Tok::In) => LabelOp::In,
@@ -259,9 +282,9 @@ impl Parser {
         for v in &values {
             if matches!(op, LabelOp::Gt | LabelOp::Lt) {
                 if v.parse::<i64>().is_err() {
-                    return Err(SelectorError(format!(
-                        "for 'Gt', 'Lt' operators, the value must be an integer"
-                    )));
+                    return Err(SelectorError(
+                        "for 'Gt', 'Lt' operators, the value must be an integer".into(),
+                    ));
                 }
             } else {
                 validate_value(&key, v)?;
@@ -287,7 +310,11 @@ impl Parser {
                     values.push(String::new());
                     continue;
                 }
-                Some(t) => return Err(SelectorError(format!("found '{t}', expected: ',', ')' or identifier"))),
+                Some(t) => {
+                    return Err(SelectorError(format!(
+                        "found '{t}', expected: ',', ')' or identifier"
+                    )))
+                }
                 None => return Err(SelectorError("found '', expected: ')'".into())),
             }
             match self.next() {
@@ -303,15 +330,26 @@ impl Parser {
 impl LabelSelector {
     /// Parse the `labelSelector` grammar; "" selects everything.
     pub fn parse(s: &str) -> Result<Self, SelectorError> {
-        let mut p = Parser { toks: lex(s), pos: 0 };
+        let mut p = Parser {
+            toks: lex(s),
+            pos: 0,
+        };
         let mut reqs = Vec::new();
         while p.peek().is_some() {
             reqs.push(p.requirement()?);
             match p.next() {
                 None => break,
                 Some(Tok::Comma) if p.peek().is_some() => {}
-                Some(Tok::Comma) => return Err(SelectorError("found '', expected: identifier after ','".into())),
-                Some(t) => return Err(SelectorError(format!("found '{t}', expected: ',' or 'end of string'"))),
+                Some(Tok::Comma) => {
+                    return Err(SelectorError(
+                        "found '', expected: identifier after ','".into(),
+                    ))
+                }
+                Some(t) => {
+                    return Err(SelectorError(format!(
+                        "found '{t}', expected: ',' or 'end of string'"
+                    )))
+                }
             }
         }
         Ok(LabelSelector { reqs })
@@ -322,23 +360,39 @@ impl LabelSelector {
         let mut reqs = Vec::new();
         if let Some(m) = sel.get("matchLabels").and_then(Value::as_object) {
             for (k, v) in m {
-                reqs.push(Requirement { key: k.clone(), op: LabelOp::Eq, values: vec![v.as_str().unwrap_or("").to_string()] });
+                reqs.push(Requirement {
+                    key: k.clone(),
+                    op: LabelOp::Eq,
+                    values: vec![v.as_str().unwrap_or("").to_string()],
+                });
             }
         }
         if let Some(exprs) = sel.get("matchExpressions").and_then(Value::as_array) {
             for e in exprs {
-                let key = e.get("key").and_then(Value::as_str).unwrap_or("").to_string();
+                let key = e
+                    .get("key")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
                 let values: Vec<String> = e
                     .get("values")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let op = match e.get("operator").and_then(Value::as_str) {
                     Some("In") => LabelOp::In,
                     Some("NotIn") => LabelOp::NotIn,
                     Some("Exists") => LabelOp::Exists,
                     Some("DoesNotExist") => LabelOp::DoesNotExist,
-                    Some(o) => return Err(SelectorError(format!("\"{o}\" is not a valid label selector operator"))),
+                    Some(o) => {
+                        return Err(SelectorError(format!(
+                            "\"{o}\" is not a valid label selector operator"
+                        )))
+                    }
                     None => return Err(SelectorError("operator is required".into())),
                 };
                 reqs.push(Requirement { key, op, values });
@@ -360,10 +414,17 @@ impl LabelSelector {
                 LabelOp::Exists => v.is_some(),
                 LabelOp::DoesNotExist => v.is_none(),
                 LabelOp::Gt | LabelOp::Lt => {
-                    let (Some(have), Some(want)) = (v.and_then(|v| v.parse::<i64>().ok()), r.values[0].parse::<i64>().ok()) else {
+                    let (Some(have), Some(want)) = (
+                        v.and_then(|v| v.parse::<i64>().ok()),
+                        r.values[0].parse::<i64>().ok(),
+                    ) else {
                         return false;
                     };
-                    if r.op == LabelOp::Gt { have > want } else { have < want }
+                    if r.op == LabelOp::Gt {
+                        have > want
+                    } else {
+                        have < want
+                    }
                 }
             }
         })
@@ -424,8 +485,16 @@ fn unescape(s: &str) -> Result<String, SelectorError> {
         if c == '\\' {
             match chars.next() {
                 Some(e @ ('\\' | ',' | '=')) => out.push(e),
-                Some(e) => return Err(SelectorError(format!("invalid field selector: invalid escape sequence: \\{e}"))),
-                None => return Err(SelectorError("invalid field selector: unterminated escape sequence".into())),
+                Some(e) => {
+                    return Err(SelectorError(format!(
+                        "invalid field selector: invalid escape sequence: \\{e}"
+                    )))
+                }
+                None => {
+                    return Err(SelectorError(
+                        "invalid field selector: unterminated escape sequence".into(),
+                    ))
+                }
             }
         } else {
             out.push(c);
@@ -471,7 +540,9 @@ impl FieldSelector {
             } else if let Some(i) = part.find('=') {
                 (&part[..i], Op::Eq, &part[i + 1..])
             } else {
-                return Err(SelectorError(format!("invalid selector: '{s}'; can't understand '{part}'")));
+                return Err(SelectorError(format!(
+                    "invalid selector: '{s}'; can't understand '{part}'"
+                )));
             };
             reqs.push((field.trim().to_string(), op, unescape(value)?));
         }
@@ -544,7 +615,10 @@ mod tests {
     fn field_selectors() {
         let f = FieldSelector::parse("metadata.name=x,status.phase!=Failed").unwrap();
         assert_eq!(f.requirements().len(), 2);
-        assert!(f.matches(|k| match k { "metadata.name" => Some("x".into()), _ => Some("Running".into()) }));
+        assert!(f.matches(|k| match k {
+            "metadata.name" => Some("x".into()),
+            _ => Some("Running".into()),
+        }));
         let esc = FieldSelector::parse(r"metadata.name=a\,b").unwrap();
         assert_eq!(esc.requirements()[0].2, "a,b");
         assert!(FieldSelector::parse("nonsense").is_err());

@@ -126,7 +126,9 @@ impl ApiError {
                 summary
             ),
         )
-        .with_details(json!({"name": name, "group": info.group, "kind": info.kind, "causes": causes_json}))
+        .with_details(
+            json!({"name": name, "group": info.group, "kind": info.kind, "causes": causes_json}),
+        )
     }
 
     /// 422 for one invalid field with a plain detail text.
@@ -186,7 +188,11 @@ impl ApiError {
 
     /// 413 for a request body over the limit.
     pub fn too_large() -> Self {
-        Self::new(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728")
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            "Request entity too large: limit is 3145728",
+        )
     }
 
     /// 415 for a content type this endpoint does not take.
@@ -269,7 +275,12 @@ mod tests {
             ApiError::already_exists(&p, "x").message,
             "pods \"x\" already exists"
         );
-        let e = ApiError::invalid_field(&d, "web", "spec.replicas", "Invalid value: -1: must be greater than or equal to 0");
+        let e = ApiError::invalid_field(
+            &d,
+            "web",
+            "spec.replicas",
+            "Invalid value: -1: must be greater than or equal to 0",
+        );
         assert_eq!(
             e.message,
             "Deployment.apps \"web\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"

@@ -44,7 +44,13 @@ pub fn columns(info: &ResourceInfo) -> Vec<Value> {
         .collect()
 }
 
-fn row(info: &ResourceInfo, obj: &Value, include: IncludeObject, meta_version: &str, now: jiff::Timestamp) -> Value {
+fn row(
+    info: &ResourceInfo,
+    obj: &Value,
+    include: IncludeObject,
+    meta_version: &str,
+    now: jiff::Timestamp,
+) -> Value {
     let cells = if printers::columns(&info.group, &info.kind).is_some() {
         printers::cells(&info.group, &info.kind, obj, now)
     } else {

@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 
 /// rkube: a local Kubernetes in one binary.
 #[derive(Debug, Parser)]
-#[command(name = "rkube", version, about = "Local Kubernetes, minikube-style, in one Rust binary")]
+#[command(
+    name = "rkube",
+    version,
+    about = "Local Kubernetes, minikube-style, in one Rust binary"
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

@@ -39,9 +39,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         cfg.kubeconfig = args.kubeconfig.clone();
         cfg.service_cidr = args.service_cidr.clone();
         cfg.extra_sans = args.apiserver_names.clone();
-        let cp = ControlPlane::start(cfg)
-            .await
-            .with_context(|| format!("starting the control plane in {}", args.data_dir.display()))?;
+        let cp = ControlPlane::start(cfg).await.with_context(|| {
+            format!("starting the control plane in {}", args.data_dir.display())
+        })?;
         let kc = args
             .kubeconfig
             .as_ref()

@@ -65,10 +65,12 @@ pub fn merge(path: &Path, entry: &Entry<'_>) -> Result<(), KubeconfigError> {
         source: e,
     };
     let mut doc: Value = match std::fs::read_to_string(path) {
-        Ok(s) if !s.trim().is_empty() => serde_yaml::from_str(&s).map_err(|e| KubeconfigError::Invalid {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?,
+        Ok(s) if !s.trim().is_empty() => {
+            serde_yaml::from_str(&s).map_err(|e| KubeconfigError::Invalid {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?
+        }
         Ok(_) => Value::Null,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Value::Null,
         Err(e) => return Err(io(e)),
@@ -76,10 +78,12 @@ pub fn merge(path: &Path, entry: &Entry<'_>) -> Result<(), KubeconfigError> {
     if !doc.is_mapping() {
         doc = Value::Mapping(Mapping::new());
     }
-    let m = doc.as_mapping_mut().ok_or_else(|| KubeconfigError::Invalid {
-        path: path.to_path_buf(),
-        message: "not a mapping".into(),
-    })?;
+    let m = doc
+        .as_mapping_mut()
+        .ok_or_else(|| KubeconfigError::Invalid {
+            path: path.to_path_buf(),
+            message: "not a mapping".into(),
+        })?;
     m.insert("apiVersion".into(), "v1".into());
     m.insert("kind".into(), "Config".into());
     let mut list = |key: &str, item: Value| {
@@ -93,8 +97,14 @@ pub fn merge(path: &Path, entry: &Entry<'_>) -> Result<(), KubeconfigError> {
     };
     let mut cluster = Mapping::new();
     cluster.insert("server".into(), entry.server.into());
-    cluster.insert("certificate-authority-data".into(), b64(entry.ca_pem).into());
-    list("clusters", named(entry.name, "cluster", Value::Mapping(cluster)));
+    cluster.insert(
+        "certificate-authority-data".into(),
+        b64(entry.ca_pem).into(),
+    );
+    list(
+        "clusters",
+        named(entry.name, "cluster", Value::Mapping(cluster)),
+    );
     let mut user = Mapping::new();
     user.insert("client-certificate-data".into(), b64(entry.cert_pem).into());
     user.insert("client-key-data".into(), b64(entry.key_pem).into());
@@ -103,7 +113,10 @@ pub fn merge(path: &Path, entry: &Entry<'_>) -> Result<(), KubeconfigError> {
     ctx.insert("cluster".into(), entry.name.into());
     ctx.insert("user".into(), entry.name.into());
     ctx.insert("namespace".into(), "default".into());
-    list("contexts", named(entry.name, "context", Value::Mapping(ctx)));
+    list(
+        "contexts",
+        named(entry.name, "context", Value::Mapping(ctx)),
+    );
     m.insert("current-context".into(), entry.name.into());
     if !m.contains_key("preferences") {
         m.insert("preferences".into(), Value::Mapping(Mapping::new()));
@@ -137,7 +150,13 @@ mod tests {
             "apiVersion: v1\nkind: Config\nclusters:\n- name: other\n  cluster: {server: https://x}\ncontexts:\n- name: other\n  context: {cluster: other, user: other}\nusers:\n- name: other\n  user: {token: t}\ncurrent-context: other\n",
         )
         .unwrap();
-        let e = Entry { name: "rkube", server: "https://127.0.0.1:1", ca_pem: "ca", cert_pem: "c", key_pem: "k" };
+        let e = Entry {
+            name: "rkube",
+            server: "https://127.0.0.1:1",
+            ca_pem: "ca",
+            cert_pem: "c",
+            key_pem: "k",
+        };
         merge(&path, &e).unwrap();
         merge(&path, &e).unwrap();
         let v: Value = serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();

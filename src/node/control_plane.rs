@@ -140,8 +140,12 @@ impl ControlPlane {
     pub async fn start(cfg: Config) -> Result<ControlPlane, StartError> {
         prepare_dir(&cfg.data_dir)?;
         let pki_dir = cfg.data_dir.join("pki");
-        let allocators = Allocators::new(&cfg.service_cidr)
-            .ok_or_else(|| StartError::Config(format!("invalid service CIDR {:?}: want an IPv4 a.b.c.d/n with n in 8..=30", cfg.service_cidr)))?;
+        let allocators = Allocators::new(&cfg.service_cidr).ok_or_else(|| {
+            StartError::Config(format!(
+                "invalid service CIDR {:?}: want an IPv4 a.b.c.d/n with n in 8..=30",
+                cfg.service_cidr
+            ))
+        })?;
         let ca = Ca::load_or_create(&pki_dir, "rkubeCA")?;
         let (dns, ips) = serving_names(&cfg, allocators.first_ip());
         let serving = ca.serving_cert("apiserver", "kube-apiserver", &dns, &ips)?;
@@ -152,10 +156,21 @@ impl ControlPlane {
         allocators.load(store.as_ref()).await?;
         let listener = TcpListener::bind(cfg.listen)
             .await
-            .map_err(|source| StartError::Bind { addr: cfg.listen, source })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: cfg.listen, source })?;
+            .map_err(|source| StartError::Bind {
+                addr: cfg.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
         let server_url = format!("https://{addr}");
-        let state = Arc::new(State::new(store.clone(), Registry::builtin(), allocators, addr.to_string()));
+        let state = Arc::new(State::new(
+            store.clone(),
+            Registry::builtin(),
+            allocators,
+            addr.to_string(),
+        ));
         apiserver::bootstrap(&state)
             .await
             .map_err(|e| StartError::Bootstrap(e.message))?;
@@ -163,11 +178,20 @@ impl ControlPlane {
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = Vec::new();
         let mut stop = rx.clone();
-        tasks.push(tokio::spawn(apiserver::serve(listener, tls, state.clone(), async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })));
+        tasks.push(tokio::spawn(apiserver::serve(
+            listener,
+            tls,
+            state.clone(),
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+        )));
         // Like kube-apiserver's 5-minute etcd compaction, keeping recent history for watches.
-        tasks.push(store::spawn_compactor(store.clone(), Duration::from_secs(300), 10_000));
+        tasks.push(store::spawn_compactor(
+            store.clone(),
+            Duration::from_secs(300),
+            10_000,
+        ));
 
         if let Some(path) = &cfg.kubeconfig {
             kubeconfig::merge(

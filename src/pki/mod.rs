@@ -112,7 +112,9 @@ impl Ca {
         let key = KeyPair::generate().map_err(cert_err("ca key"))?;
         let mut params = CertificateParams::new(Vec::<String>::new()).map_err(cert_err("ca"))?;
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, common_name);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
         params.key_usages = vec![
             KeyUsagePurpose::KeyCertSign,
             KeyUsagePurpose::CrlSign,
@@ -166,12 +168,13 @@ impl Ca {
             }
         }
         let key = KeyPair::generate().map_err(cert_err(name))?;
-        let mut params =
-            CertificateParams::new(dns_names.to_vec()).map_err(cert_err(name))?;
+        let mut params = CertificateParams::new(dns_names.to_vec()).map_err(cert_err(name))?;
         params
             .subject_alt_names
             .extend(ips.iter().map(|ip| SanType::IpAddress(*ip)));
-        params.distinguished_name.push(DnType::CommonName, common_name);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
         params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,
             KeyUsagePurpose::KeyEncipherment,
@@ -205,11 +208,11 @@ impl Ca {
         }
         let key = KeyPair::generate().map_err(cert_err(name))?;
         let mut params = CertificateParams::new(Vec::<String>::new()).map_err(cert_err(name))?;
-        params.distinguished_name.push(DnType::CommonName, common_name);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
         for g in groups {
-            params
-                .distinguished_name
-                .push(DnType::OrganizationName, *g);
+            params.distinguished_name.push(DnType::OrganizationName, *g);
         }
         params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,
@@ -251,15 +254,30 @@ mod tests {
             .unwrap();
         assert_eq!(a.cert_pem, b.cert_pem, "same names reuse the certificate");
         let c = ca
-            .serving_cert("apiserver", "kube-apiserver", &["localhost".into(), "node".into()], &ips)
+            .serving_cert(
+                "apiserver",
+                "kube-apiserver",
+                &["localhost".into(), "node".into()],
+                &ips,
+            )
             .unwrap();
         assert_ne!(a.cert_pem, c.cert_pem, "new names re-issue it");
 
-        let admin = ca.client_cert("admin", "rkube-user", &["system:masters"]).unwrap();
+        let admin = ca
+            .client_cert("admin", "rkube-user", &["system:masters"])
+            .unwrap();
         let (_, parsed) = x509_parser::pem::parse_x509_pem(admin.cert_pem.as_bytes()).unwrap();
         let cert = parsed.parse_x509().unwrap();
-        let cn: Vec<_> = cert.subject().iter_common_name().filter_map(|a| a.as_str().ok()).collect();
-        let o: Vec<_> = cert.subject().iter_organization().filter_map(|a| a.as_str().ok()).collect();
+        let cn: Vec<_> = cert
+            .subject()
+            .iter_common_name()
+            .filter_map(|a| a.as_str().ok())
+            .collect();
+        let o: Vec<_> = cert
+            .subject()
+            .iter_organization()
+            .filter_map(|a| a.as_str().ok())
+            .collect();
         assert_eq!(cn, ["rkube-user"]);
         assert_eq!(o, ["system:masters"]);
     }

@@ -16,7 +16,11 @@ fn storage_version(res: &ResourceInfo) -> Option<&'static str> {
 
 /// Convert a stored object to the version the request addressed.
 pub fn to_version(res: &ResourceInfo, obj: &mut Value) {
-    let have = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
+    let have = obj
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let want = res.api_version();
     if have != want && !have.is_empty() {
         between(obj, &res.kind, &have, &want);
@@ -26,7 +30,11 @@ pub fn to_version(res: &ResourceInfo, obj: &mut Value) {
 /// Convert an object to its storage version before it is written.
 pub fn to_storage(res: &ResourceInfo, obj: &mut Value) {
     if let Some(sv) = storage_version(res) {
-        let have = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
+        let have = obj
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         if have != sv {
             between(obj, &res.kind, &have, sv);
         }
@@ -129,9 +137,22 @@ mod tests {
     fn hpa_round_trip() {
         let mut o = json!({"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
             "spec": {"maxReplicas": 5, "targetCPUUtilizationPercentage": 50}});
-        between(&mut o, "HorizontalPodAutoscaler", "autoscaling/v1", "autoscaling/v2");
-        assert_eq!(o["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 50);
-        between(&mut o, "HorizontalPodAutoscaler", "autoscaling/v2", "autoscaling/v1");
+        between(
+            &mut o,
+            "HorizontalPodAutoscaler",
+            "autoscaling/v1",
+            "autoscaling/v2",
+        );
+        assert_eq!(
+            o["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+            50
+        );
+        between(
+            &mut o,
+            "HorizontalPodAutoscaler",
+            "autoscaling/v2",
+            "autoscaling/v1",
+        );
         assert_eq!(o["spec"]["targetCPUUtilizationPercentage"], 50);
         assert_eq!(o["apiVersion"], "autoscaling/v1");
     }

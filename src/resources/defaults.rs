@@ -26,7 +26,10 @@ pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
             }
         }
         ("", "PodTemplate") => {
-            if let Some(spec) = obj.pointer_mut("/template/spec").and_then(Value::as_object_mut) {
+            if let Some(spec) = obj
+                .pointer_mut("/template/spec")
+                .and_then(Value::as_object_mut)
+            {
                 pod_spec(spec);
             }
         }
@@ -99,7 +102,11 @@ pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
                 default(spec, "replicas", json!(1));
                 default(spec, "podManagementPolicy", json!("OrderedReady"));
                 default(spec, "revisionHistoryLimit", json!(10));
-                default(spec, "persistentVolumeClaimRetentionPolicy", json!({"whenDeleted": "Retain", "whenScaled": "Retain"}));
+                default(
+                    spec,
+                    "persistentVolumeClaimRetentionPolicy",
+                    json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
+                );
                 let strategy = spec.entry("updateStrategy").or_insert_with(|| json!({}));
                 if let Some(s) = strategy.as_object_mut() {
                     default(s, "type", json!("RollingUpdate"));
@@ -130,7 +137,10 @@ pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
             }
         }
         ("batch", "Job") => {
-            if let Some(spec) = obj.pointer_mut("/spec/template/spec").and_then(Value::as_object_mut) {
+            if let Some(spec) = obj
+                .pointer_mut("/spec/template/spec")
+                .and_then(Value::as_object_mut)
+            {
                 pod_spec_with_restart(spec, None);
             }
             if let Some(spec) = obj_mut(obj, "spec") {
@@ -144,7 +154,10 @@ pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
                 default(spec, "successfulJobsHistoryLimit", json!(3));
                 default(spec, "failedJobsHistoryLimit", json!(1));
             }
-            if let Some(spec) = obj.pointer_mut("/spec/jobTemplate/spec/template/spec").and_then(Value::as_object_mut) {
+            if let Some(spec) = obj
+                .pointer_mut("/spec/jobTemplate/spec/template/spec")
+                .and_then(Value::as_object_mut)
+            {
                 pod_spec_with_restart(spec, None);
             }
         }
@@ -170,14 +183,20 @@ pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
 }
 
 fn template_defaults(obj: &mut Value) {
-    if let Some(spec) = obj.pointer_mut("/spec/template/spec").and_then(Value::as_object_mut) {
+    if let Some(spec) = obj
+        .pointer_mut("/spec/template/spec")
+        .and_then(Value::as_object_mut)
+    {
         pod_spec(spec);
     }
 }
 
 fn job_spec(spec: &mut Map<String, Value>) {
     let completion_mode_set = spec.contains_key("completionMode");
-    match (spec.get("completions").is_some(), spec.get("parallelism").is_some()) {
+    match (
+        spec.get("completions").is_some(),
+        spec.get("parallelism").is_some(),
+    ) {
         (false, false) => {
             spec.insert("completions".into(), json!(1));
             spec.insert("parallelism".into(), json!(1));
@@ -220,7 +239,12 @@ fn pod_spec_with_restart(spec: &mut Map<String, Value>, restart: Option<&str>) {
     }
     if let Some(vols) = spec.get_mut("volumes").and_then(Value::as_array_mut) {
         for v in vols.iter_mut().filter_map(Value::as_object_mut) {
-            for (src, mode) in [("configMap", 420), ("secret", 420), ("projected", 420), ("downwardAPI", 420)] {
+            for (src, mode) in [
+                ("configMap", 420),
+                ("secret", 420),
+                ("projected", 420),
+                ("downwardAPI", 420),
+            ] {
                 if let Some(s) = v.get_mut(src).and_then(Value::as_object_mut) {
                     default(s, "defaultMode", json!(mode));
                 }
@@ -244,7 +268,11 @@ fn image_tag(image: &str) -> Option<&str> {
 fn container(c: &mut Map<String, Value>) {
     default(c, "terminationMessagePath", json!("/dev/termination-log"));
     default(c, "terminationMessagePolicy", json!("File"));
-    let image = c.get("image").and_then(Value::as_str).unwrap_or("").to_string();
+    let image = c
+        .get("image")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let policy = if image.contains('@') {
         "IfNotPresent"
     } else {
@@ -274,7 +302,11 @@ fn container(c: &mut Map<String, Value>) {
     }
     if let Some(env) = c.get_mut("env").and_then(Value::as_array_mut) {
         for e in env.iter_mut().filter_map(Value::as_object_mut) {
-            if let Some(fr) = e.get_mut("valueFrom").and_then(|v| v.get_mut("fieldRef")).and_then(Value::as_object_mut) {
+            if let Some(fr) = e
+                .get_mut("valueFrom")
+                .and_then(|v| v.get_mut("fieldRef"))
+                .and_then(Value::as_object_mut)
+            {
                 default(fr, "apiVersion", json!("v1"));
             }
         }
@@ -284,7 +316,11 @@ fn container(c: &mut Map<String, Value>) {
 fn service_spec(spec: &mut Map<String, Value>) {
     default(spec, "type", json!("ClusterIP"));
     default(spec, "sessionAffinity", json!("None"));
-    let svc_type = spec.get("type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
+    let svc_type = spec
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP")
+        .to_string();
     if svc_type != "ExternalName" {
         default(spec, "internalTrafficPolicy", json!("Cluster"));
         default(spec, "ipFamilies", json!(["IPv4"]));
@@ -309,7 +345,11 @@ fn service_spec(spec: &mut Map<String, Value>) {
 /// The job registry's create-time selector and labels (`controller-uid`, `job-name`),
 /// unless the user manages the selector.
 pub fn prepare_job_selector(obj: &mut Value, uid: &str) {
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if obj.pointer("/spec/manualSelector").and_then(Value::as_bool) == Some(true) {
         return;
     }
@@ -321,10 +361,15 @@ pub fn prepare_job_selector(obj: &mut Value, uid: &str) {
     });
     if let Some(spec) = obj_mut(obj, "spec") {
         if spec.get("selector").is_none() {
-            spec.insert("selector".into(), json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}));
+            spec.insert(
+                "selector".into(),
+                json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}),
+            );
         }
     }
-    let tmeta = obj.pointer_mut("/spec/template").and_then(|t| obj_mut(t, "metadata"));
+    let tmeta = obj
+        .pointer_mut("/spec/template")
+        .and_then(|t| obj_mut(t, "metadata"));
     if let Some(tm) = tmeta {
         let l = tm.entry("labels").or_insert_with(|| json!({}));
         if let (Some(l), Some(add)) = (l.as_object_mut(), labels.as_object()) {
@@ -358,7 +403,14 @@ mod tests {
 
     #[test]
     fn image_pull_policy() {
-        for (image, want) in [("nginx", "Always"), ("nginx:latest", "Always"), ("nginx:1", "IfNotPresent"), ("localhost:5000/app", "Always"), ("localhost:5000/app:v1", "IfNotPresent"), ("a@sha256:0", "IfNotPresent")] {
+        for (image, want) in [
+            ("nginx", "Always"),
+            ("nginx:latest", "Always"),
+            ("nginx:1", "IfNotPresent"),
+            ("localhost:5000/app", "Always"),
+            ("localhost:5000/app:v1", "IfNotPresent"),
+            ("a@sha256:0", "IfNotPresent"),
+        ] {
             let mut c = json!({"image": image}).as_object().cloned().unwrap();
             container(&mut c);
             assert_eq!(c["imagePullPolicy"], want, "{image}");
@@ -376,7 +428,10 @@ mod tests {
         prepare_job_selector(&mut j, "u1");
         assert_eq!(j["spec"]["backoffLimit"], 6);
         assert_eq!(j["spec"]["completions"], 1);
-        assert_eq!(j["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"], "u1");
+        assert_eq!(
+            j["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+            "u1"
+        );
         assert_eq!(j["spec"]["template"]["metadata"]["labels"]["job-name"], "j");
     }
 }

@@ -25,7 +25,11 @@ fn col(name: &str, ty: &str, priority: i32) -> ColumnDefinition {
     ColumnDefinition {
         name: name.into(),
         type_: ty.into(),
-        format: if name == "Name" { "name".into() } else { String::new() },
+        format: if name == "Name" {
+            "name".into()
+        } else {
+            String::new()
+        },
         description: String::new(),
         priority,
     }
@@ -41,40 +45,253 @@ const I: &str = "integer";
 /// Columns of a kind's printer (group "" = core), None when it has none of its own.
 pub fn columns(group: &str, kind: &str) -> Option<Vec<ColumnDefinition>> {
     Some(match (group, kind) {
-        ("", "Pod") => cols(&[("Name", S, 0), ("Ready", S, 0), ("Status", S, 0), ("Restarts", S, 0), ("Age", S, 0), ("IP", S, 1), ("Node", S, 1), ("Nominated Node", S, 1), ("Readiness Gates", S, 1)]),
-        ("", "PodTemplate") => cols(&[("Template", S, 0), ("Containers", S, 0), ("Images", S, 0), ("Pod Labels", S, 0)]).into_iter().fold(vec![col("Name", S, 0)], |mut v, c| { v.push(c); v }),
-        ("", "ReplicationController") => cols(&[("Name", S, 0), ("Desired", I, 0), ("Current", I, 0), ("Ready", I, 0), ("Age", S, 0), ("Containers", S, 1), ("Images", S, 1), ("Selector", S, 1)]),
-        ("apps", "ReplicaSet") => cols(&[("Name", S, 0), ("Desired", I, 0), ("Current", I, 0), ("Ready", I, 0), ("Age", S, 0), ("Containers", S, 1), ("Images", S, 1), ("Selector", S, 1)]),
-        ("apps", "Deployment") => cols(&[("Name", S, 0), ("Ready", S, 0), ("Up-to-date", I, 0), ("Available", I, 0), ("Age", S, 0), ("Containers", S, 1), ("Images", S, 1), ("Selector", S, 1)]),
-        ("apps", "StatefulSet") => cols(&[("Name", S, 0), ("Ready", S, 0), ("Age", S, 0), ("Containers", S, 1), ("Images", S, 1)]),
-        ("apps", "DaemonSet") => cols(&[("Name", S, 0), ("Desired", I, 0), ("Current", I, 0), ("Ready", I, 0), ("Up-to-date", I, 0), ("Available", I, 0), ("Node Selector", S, 0), ("Age", S, 0), ("Containers", S, 1), ("Images", S, 1), ("Selector", S, 1)]),
-        ("apps", "ControllerRevision") => cols(&[("Name", S, 0), ("Controller", S, 0), ("Revision", I, 0), ("Age", S, 0)]),
-        ("batch", "Job") => cols(&[("Name", S, 0), ("Status", S, 0), ("Completions", S, 0), ("Duration", S, 0), ("Age", S, 0), ("Containers", S, 1), ("Images", S, 1), ("Selector", S, 1)]),
-        ("batch", "CronJob") => cols(&[("Name", S, 0), ("Schedule", S, 0), ("Timezone", S, 0), ("Suspend", "boolean", 0), ("Active", I, 0), ("Last Schedule", S, 0), ("Age", S, 0), ("Containers", S, 1), ("Images", S, 1), ("Selector", S, 1)]),
-        ("", "Service") => cols(&[("Name", S, 0), ("Type", S, 0), ("Cluster-IP", S, 0), ("External-IP", S, 0), ("Port(s)", S, 0), ("Age", S, 0), ("Selector", S, 1)]),
-        ("networking.k8s.io", "Ingress") => cols(&[("Name", S, 0), ("Class", S, 0), ("Hosts", S, 0), ("Address", S, 0), ("Ports", S, 0), ("Age", S, 0)]),
-        ("networking.k8s.io", "IngressClass") => cols(&[("Name", S, 0), ("Controller", S, 0), ("Parameters", S, 0), ("Age", S, 0)]),
-        ("networking.k8s.io", "NetworkPolicy") => cols(&[("Name", S, 0), ("Pod-Selector", S, 0), ("Age", S, 0)]),
+        ("", "Pod") => cols(&[
+            ("Name", S, 0),
+            ("Ready", S, 0),
+            ("Status", S, 0),
+            ("Restarts", S, 0),
+            ("Age", S, 0),
+            ("IP", S, 1),
+            ("Node", S, 1),
+            ("Nominated Node", S, 1),
+            ("Readiness Gates", S, 1),
+        ]),
+        ("", "PodTemplate") => cols(&[
+            ("Template", S, 0),
+            ("Containers", S, 0),
+            ("Images", S, 0),
+            ("Pod Labels", S, 0),
+        ])
+        .into_iter()
+        .fold(vec![col("Name", S, 0)], |mut v, c| {
+            v.push(c);
+            v
+        }),
+        ("", "ReplicationController") => cols(&[
+            ("Name", S, 0),
+            ("Desired", I, 0),
+            ("Current", I, 0),
+            ("Ready", I, 0),
+            ("Age", S, 0),
+            ("Containers", S, 1),
+            ("Images", S, 1),
+            ("Selector", S, 1),
+        ]),
+        ("apps", "ReplicaSet") => cols(&[
+            ("Name", S, 0),
+            ("Desired", I, 0),
+            ("Current", I, 0),
+            ("Ready", I, 0),
+            ("Age", S, 0),
+            ("Containers", S, 1),
+            ("Images", S, 1),
+            ("Selector", S, 1),
+        ]),
+        ("apps", "Deployment") => cols(&[
+            ("Name", S, 0),
+            ("Ready", S, 0),
+            ("Up-to-date", I, 0),
+            ("Available", I, 0),
+            ("Age", S, 0),
+            ("Containers", S, 1),
+            ("Images", S, 1),
+            ("Selector", S, 1),
+        ]),
+        ("apps", "StatefulSet") => cols(&[
+            ("Name", S, 0),
+            ("Ready", S, 0),
+            ("Age", S, 0),
+            ("Containers", S, 1),
+            ("Images", S, 1),
+        ]),
+        ("apps", "DaemonSet") => cols(&[
+            ("Name", S, 0),
+            ("Desired", I, 0),
+            ("Current", I, 0),
+            ("Ready", I, 0),
+            ("Up-to-date", I, 0),
+            ("Available", I, 0),
+            ("Node Selector", S, 0),
+            ("Age", S, 0),
+            ("Containers", S, 1),
+            ("Images", S, 1),
+            ("Selector", S, 1),
+        ]),
+        ("apps", "ControllerRevision") => cols(&[
+            ("Name", S, 0),
+            ("Controller", S, 0),
+            ("Revision", I, 0),
+            ("Age", S, 0),
+        ]),
+        ("batch", "Job") => cols(&[
+            ("Name", S, 0),
+            ("Status", S, 0),
+            ("Completions", S, 0),
+            ("Duration", S, 0),
+            ("Age", S, 0),
+            ("Containers", S, 1),
+            ("Images", S, 1),
+            ("Selector", S, 1),
+        ]),
+        ("batch", "CronJob") => cols(&[
+            ("Name", S, 0),
+            ("Schedule", S, 0),
+            ("Timezone", S, 0),
+            ("Suspend", "boolean", 0),
+            ("Active", I, 0),
+            ("Last Schedule", S, 0),
+            ("Age", S, 0),
+            ("Containers", S, 1),
+            ("Images", S, 1),
+            ("Selector", S, 1),
+        ]),
+        ("", "Service") => cols(&[
+            ("Name", S, 0),
+            ("Type", S, 0),
+            ("Cluster-IP", S, 0),
+            ("External-IP", S, 0),
+            ("Port(s)", S, 0),
+            ("Age", S, 0),
+            ("Selector", S, 1),
+        ]),
+        ("networking.k8s.io", "Ingress") => cols(&[
+            ("Name", S, 0),
+            ("Class", S, 0),
+            ("Hosts", S, 0),
+            ("Address", S, 0),
+            ("Ports", S, 0),
+            ("Age", S, 0),
+        ]),
+        ("networking.k8s.io", "IngressClass") => cols(&[
+            ("Name", S, 0),
+            ("Controller", S, 0),
+            ("Parameters", S, 0),
+            ("Age", S, 0),
+        ]),
+        ("networking.k8s.io", "NetworkPolicy") => {
+            cols(&[("Name", S, 0), ("Pod-Selector", S, 0), ("Age", S, 0)])
+        }
         ("", "Endpoints") => cols(&[("Name", S, 0), ("Endpoints", S, 0), ("Age", S, 0)]),
-        ("discovery.k8s.io", "EndpointSlice") => cols(&[("Name", S, 0), ("AddressType", S, 0), ("Ports", S, 0), ("Endpoints", S, 0), ("Age", S, 0)]),
-        ("", "Node") => cols(&[("Name", S, 0), ("Status", S, 0), ("Roles", S, 0), ("Age", S, 0), ("Version", S, 0), ("Internal-IP", S, 1), ("External-IP", S, 1), ("OS-Image", S, 1), ("Kernel-Version", S, 1), ("Container-Runtime", S, 1)]),
-        ("", "Event") | ("events.k8s.io", "Event") => cols(&[("Last Seen", S, 0), ("Type", S, 0), ("Reason", S, 0), ("Object", S, 0), ("Subobject", S, 1), ("Source", S, 1), ("Message", S, 0), ("First Seen", S, 1), ("Count", S, 1), ("Name", S, 1)]),
+        ("discovery.k8s.io", "EndpointSlice") => cols(&[
+            ("Name", S, 0),
+            ("AddressType", S, 0),
+            ("Ports", S, 0),
+            ("Endpoints", S, 0),
+            ("Age", S, 0),
+        ]),
+        ("", "Node") => cols(&[
+            ("Name", S, 0),
+            ("Status", S, 0),
+            ("Roles", S, 0),
+            ("Age", S, 0),
+            ("Version", S, 0),
+            ("Internal-IP", S, 1),
+            ("External-IP", S, 1),
+            ("OS-Image", S, 1),
+            ("Kernel-Version", S, 1),
+            ("Container-Runtime", S, 1),
+        ]),
+        ("", "Event") | ("events.k8s.io", "Event") => cols(&[
+            ("Last Seen", S, 0),
+            ("Type", S, 0),
+            ("Reason", S, 0),
+            ("Object", S, 0),
+            ("Subobject", S, 1),
+            ("Source", S, 1),
+            ("Message", S, 0),
+            ("First Seen", S, 1),
+            ("Count", S, 1),
+            ("Name", S, 1),
+        ]),
         ("", "Namespace") => cols(&[("Name", S, 0), ("Status", S, 0), ("Age", S, 0)]),
-        ("", "Secret") => cols(&[("Name", S, 0), ("Type", S, 0), ("Data", I, 0), ("Age", S, 0)]),
+        ("", "Secret") => cols(&[
+            ("Name", S, 0),
+            ("Type", S, 0),
+            ("Data", I, 0),
+            ("Age", S, 0),
+        ]),
         ("", "ServiceAccount") => cols(&[("Name", S, 0), ("Secrets", I, 0), ("Age", S, 0)]),
         ("", "ConfigMap") => cols(&[("Name", S, 0), ("Data", I, 0), ("Age", S, 0)]),
-        ("", "PersistentVolume") => cols(&[("Name", S, 0), ("Capacity", S, 0), ("Access Modes", S, 0), ("Reclaim Policy", S, 0), ("Status", S, 0), ("Claim", S, 0), ("StorageClass", S, 0), ("VolumeAttributesClass", S, 0), ("Reason", S, 0), ("Age", S, 0), ("VolumeMode", S, 1)]),
-        ("", "PersistentVolumeClaim") => cols(&[("Name", S, 0), ("Status", S, 0), ("Volume", S, 0), ("Capacity", S, 0), ("Access Modes", S, 0), ("StorageClass", S, 0), ("VolumeAttributesClass", S, 0), ("Age", S, 0), ("VolumeMode", S, 1)]),
-        ("", "ResourceQuota") => cols(&[("Name", S, 0), ("Age", S, 0), ("Request", S, 0), ("Limit", S, 0)]),
+        ("", "PersistentVolume") => cols(&[
+            ("Name", S, 0),
+            ("Capacity", S, 0),
+            ("Access Modes", S, 0),
+            ("Reclaim Policy", S, 0),
+            ("Status", S, 0),
+            ("Claim", S, 0),
+            ("StorageClass", S, 0),
+            ("VolumeAttributesClass", S, 0),
+            ("Reason", S, 0),
+            ("Age", S, 0),
+            ("VolumeMode", S, 1),
+        ]),
+        ("", "PersistentVolumeClaim") => cols(&[
+            ("Name", S, 0),
+            ("Status", S, 0),
+            ("Volume", S, 0),
+            ("Capacity", S, 0),
+            ("Access Modes", S, 0),
+            ("StorageClass", S, 0),
+            ("VolumeAttributesClass", S, 0),
+            ("Age", S, 0),
+            ("VolumeMode", S, 1),
+        ]),
+        ("", "ResourceQuota") => cols(&[
+            ("Name", S, 0),
+            ("Age", S, 0),
+            ("Request", S, 0),
+            ("Limit", S, 0),
+        ]),
         ("", "LimitRange") => cols(&[("Name", S, 0), ("Created At", "date", 0)]),
-        ("autoscaling", "HorizontalPodAutoscaler") => cols(&[("Name", S, 0), ("Reference", S, 0), ("Targets", S, 0), ("MinPods", S, 0), ("MaxPods", I, 0), ("Replicas", I, 0), ("Age", S, 0)]),
-        ("policy", "PodDisruptionBudget") => cols(&[("Name", S, 0), ("Min Available", S, 0), ("Max Unavailable", S, 0), ("Allowed Disruptions", I, 0), ("Age", S, 0)]),
-        ("storage.k8s.io", "StorageClass") => cols(&[("Name", S, 0), ("Provisioner", S, 0), ("ReclaimPolicy", S, 0), ("VolumeBindingMode", S, 0), ("AllowVolumeExpansion", S, 0), ("Age", S, 0)]),
-        ("rbac.authorization.k8s.io", "Role") | ("rbac.authorization.k8s.io", "ClusterRole") => cols(&[("Name", S, 0), ("Created At", "date", 0)]),
-        ("rbac.authorization.k8s.io", "RoleBinding") | ("rbac.authorization.k8s.io", "ClusterRoleBinding") => cols(&[("Name", S, 0), ("Role", S, 0), ("Age", S, 0), ("Users", S, 1), ("Groups", S, 1), ("ServiceAccounts", S, 1)]),
-        ("coordination.k8s.io", "Lease") => cols(&[("Name", S, 0), ("Holder", S, 0), ("Age", S, 0)]),
-        ("scheduling.k8s.io", "PriorityClass") => cols(&[("Name", S, 0), ("Value", I, 0), ("Global-Default", "boolean", 0), ("Age", S, 0), ("PreemptionPolicy", S, 0)]),
-        ("apiextensions.k8s.io", "CustomResourceDefinition") => cols(&[("Name", S, 0), ("Created At", "date", 0)]),
+        ("autoscaling", "HorizontalPodAutoscaler") => cols(&[
+            ("Name", S, 0),
+            ("Reference", S, 0),
+            ("Targets", S, 0),
+            ("MinPods", S, 0),
+            ("MaxPods", I, 0),
+            ("Replicas", I, 0),
+            ("Age", S, 0),
+        ]),
+        ("policy", "PodDisruptionBudget") => cols(&[
+            ("Name", S, 0),
+            ("Min Available", S, 0),
+            ("Max Unavailable", S, 0),
+            ("Allowed Disruptions", I, 0),
+            ("Age", S, 0),
+        ]),
+        ("storage.k8s.io", "StorageClass") => cols(&[
+            ("Name", S, 0),
+            ("Provisioner", S, 0),
+            ("ReclaimPolicy", S, 0),
+            ("VolumeBindingMode", S, 0),
+            ("AllowVolumeExpansion", S, 0),
+            ("Age", S, 0),
+        ]),
+        ("rbac.authorization.k8s.io", "Role") | ("rbac.authorization.k8s.io", "ClusterRole") => {
+            cols(&[("Name", S, 0), ("Created At", "date", 0)])
+        }
+        ("rbac.authorization.k8s.io", "RoleBinding")
+        | ("rbac.authorization.k8s.io", "ClusterRoleBinding") => cols(&[
+            ("Name", S, 0),
+            ("Role", S, 0),
+            ("Age", S, 0),
+            ("Users", S, 1),
+            ("Groups", S, 1),
+            ("ServiceAccounts", S, 1),
+        ]),
+        ("coordination.k8s.io", "Lease") => {
+            cols(&[("Name", S, 0), ("Holder", S, 0), ("Age", S, 0)])
+        }
+        ("scheduling.k8s.io", "PriorityClass") => cols(&[
+            ("Name", S, 0),
+            ("Value", I, 0),
+            ("Global-Default", "boolean", 0),
+            ("Age", S, 0),
+            ("PreemptionPolicy", S, 0),
+        ]),
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            cols(&[("Name", S, 0), ("Created At", "date", 0)])
+        }
         _ => return None,
     })
 }
@@ -86,7 +303,12 @@ pub fn default_columns() -> Vec<ColumnDefinition> {
 
 /// Cells of the default columns.
 pub fn default_cells(obj: &Value, _now: jiff::Timestamp) -> Vec<Value> {
-    vec![json!(name(obj)), obj.pointer("/metadata/creationTimestamp").cloned().unwrap_or(Value::Null)]
+    vec![
+        json!(name(obj)),
+        obj.pointer("/metadata/creationTimestamp")
+            .cloned()
+            .unwrap_or(Value::Null),
+    ]
 }
 
 fn s<'a>(v: &'a Value, p: &str) -> &'a str {
@@ -98,7 +320,10 @@ fn i(v: &Value, p: &str) -> i64 {
 }
 
 fn arr<'a>(v: &'a Value, p: &str) -> &'a [Value] {
-    v.pointer(p).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    v.pointer(p)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 fn name(obj: &Value) -> &str {
@@ -126,7 +351,11 @@ pub fn human_duration(d: Duration) -> String {
     let minutes = secs / 60;
     if minutes < 10 {
         let s = secs % 60;
-        return if s == 0 { format!("{minutes}m") } else { format!("{minutes}m{s}s") };
+        return if s == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{s}s")
+        };
     }
     if minutes < 60 * 3 {
         return format!("{minutes}m");
@@ -134,21 +363,33 @@ pub fn human_duration(d: Duration) -> String {
     let hours = minutes / 60;
     if hours < 8 {
         let m = minutes % 60;
-        return if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") };
+        return if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        };
     }
     if hours < 48 {
         return format!("{hours}h");
     }
     if hours < 24 * 8 {
         let h = hours % 24;
-        return if h == 0 { format!("{}d", hours / 24) } else { format!("{}d{h}h", hours / 24) };
+        return if h == 0 {
+            format!("{}d", hours / 24)
+        } else {
+            format!("{}d{h}h", hours / 24)
+        };
     }
     if hours < 24 * 365 * 2 {
         return format!("{}d", hours / 24);
     }
     if hours < 24 * 365 * 8 {
         let dy = (hours / 24) % 365;
-        return if dy == 0 { format!("{}y", hours / 24 / 365) } else { format!("{}y{dy}d", hours / 24 / 365) };
+        return if dy == 0 {
+            format!("{}y", hours / 24 / 365)
+        } else {
+            format!("{}y{dy}d", hours / 24 / 365)
+        };
     }
     format!("{}y", hours / 24 / 365)
 }
@@ -172,19 +413,32 @@ pub fn age(obj: &Value, now: jiff::Timestamp) -> String {
 }
 
 fn selector_string(sel: Option<&Value>) -> String {
-    let Some(sel) = sel else { return "<none>".into() };
+    let Some(sel) = sel else {
+        return "<none>".into();
+    };
     let mut parts: Vec<String> = Vec::new();
     if sel.get("matchLabels").is_none() && sel.get("matchExpressions").is_none() {
         if let Some(m) = sel.as_object() {
-            parts.extend(m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))));
+            parts.extend(
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))),
+            );
             parts.sort();
             return none_if_empty(parts.join(","));
         }
     }
     if let Some(m) = sel.get("matchLabels").and_then(Value::as_object) {
-        parts.extend(m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))));
+        parts.extend(
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))),
+        );
     }
-    for e in sel.get("matchExpressions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]) {
+    for e in sel
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+    {
         let key = s(e, "/key");
         let vals: Vec<&str> = arr(e, "/values").iter().filter_map(Value::as_str).collect();
         parts.push(match s(e, "/operator") {
@@ -213,7 +467,11 @@ fn containers_images(spec: &Value) -> (String, String) {
 fn labels_string(m: Option<&Value>) -> String {
     let mut parts: Vec<String> = m
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect()
+        })
         .unwrap_or_default();
     parts.sort();
     none_if_empty(parts.join(","))
@@ -227,32 +485,101 @@ pub fn cells(group: &str, kind: &str, o: &Value, now: jiff::Timestamp) -> Vec<Va
         ("", "Pod") => pod_cells(o, now),
         ("", "PodTemplate") => {
             let (c, im) = containers_images(o.pointer("/template/spec").unwrap_or(&Value::Null));
-            vec![n, json!(""), json!(c), json!(im), json!(labels_string(o.pointer("/template/metadata/labels")))]
+            vec![
+                n,
+                json!(""),
+                json!(c),
+                json!(im),
+                json!(labels_string(o.pointer("/template/metadata/labels"))),
+            ]
         }
         ("", "ReplicationController") | ("apps", "ReplicaSet") => {
-            let (c, im) = containers_images(o.pointer("/spec/template/spec").unwrap_or(&Value::Null));
-            vec![n, json!(i(o, "/spec/replicas")), json!(i(o, "/status/replicas")), json!(i(o, "/status/readyReplicas")), a, json!(c), json!(im), json!(selector_string(o.pointer("/spec/selector")))]
+            let (c, im) =
+                containers_images(o.pointer("/spec/template/spec").unwrap_or(&Value::Null));
+            vec![
+                n,
+                json!(i(o, "/spec/replicas")),
+                json!(i(o, "/status/replicas")),
+                json!(i(o, "/status/readyReplicas")),
+                a,
+                json!(c),
+                json!(im),
+                json!(selector_string(o.pointer("/spec/selector"))),
+            ]
         }
         ("apps", "Deployment") => {
-            let (c, im) = containers_images(o.pointer("/spec/template/spec").unwrap_or(&Value::Null));
-            vec![n, json!(format!("{}/{}", i(o, "/status/readyReplicas"), i(o, "/spec/replicas"))), json!(i(o, "/status/updatedReplicas")), json!(i(o, "/status/availableReplicas")), a, json!(c), json!(im), json!(selector_string(o.pointer("/spec/selector")))]
+            let (c, im) =
+                containers_images(o.pointer("/spec/template/spec").unwrap_or(&Value::Null));
+            vec![
+                n,
+                json!(format!(
+                    "{}/{}",
+                    i(o, "/status/readyReplicas"),
+                    i(o, "/spec/replicas")
+                )),
+                json!(i(o, "/status/updatedReplicas")),
+                json!(i(o, "/status/availableReplicas")),
+                a,
+                json!(c),
+                json!(im),
+                json!(selector_string(o.pointer("/spec/selector"))),
+            ]
         }
         ("apps", "StatefulSet") => {
-            let (c, im) = containers_images(o.pointer("/spec/template/spec").unwrap_or(&Value::Null));
-            vec![n, json!(format!("{}/{}", i(o, "/status/readyReplicas"), i(o, "/spec/replicas"))), a, json!(c), json!(im)]
+            let (c, im) =
+                containers_images(o.pointer("/spec/template/spec").unwrap_or(&Value::Null));
+            vec![
+                n,
+                json!(format!(
+                    "{}/{}",
+                    i(o, "/status/readyReplicas"),
+                    i(o, "/spec/replicas")
+                )),
+                a,
+                json!(c),
+                json!(im),
+            ]
         }
         ("apps", "DaemonSet") => {
-            let (c, im) = containers_images(o.pointer("/spec/template/spec").unwrap_or(&Value::Null));
-            vec![n, json!(i(o, "/status/desiredNumberScheduled")), json!(i(o, "/status/currentNumberScheduled")), json!(i(o, "/status/numberReady")), json!(i(o, "/status/updatedNumberScheduled")), json!(i(o, "/status/numberAvailable")), json!(labels_string(o.pointer("/spec/template/spec/nodeSelector"))), a, json!(c), json!(im), json!(selector_string(o.pointer("/spec/selector")))]
+            let (c, im) =
+                containers_images(o.pointer("/spec/template/spec").unwrap_or(&Value::Null));
+            vec![
+                n,
+                json!(i(o, "/status/desiredNumberScheduled")),
+                json!(i(o, "/status/currentNumberScheduled")),
+                json!(i(o, "/status/numberReady")),
+                json!(i(o, "/status/updatedNumberScheduled")),
+                json!(i(o, "/status/numberAvailable")),
+                json!(labels_string(o.pointer("/spec/template/spec/nodeSelector"))),
+                a,
+                json!(c),
+                json!(im),
+                json!(selector_string(o.pointer("/spec/selector"))),
+            ]
         }
         ("apps", "ControllerRevision") => {
-            let owner = arr(o, "/metadata/ownerReferences").iter().find(|r| r.get("controller") == Some(&json!(true)));
-            let controller = owner.map(|r| format!("{}/{}", s(r, "/kind").to_lowercase() + "." + s(r, "/apiVersion").split('/').next().unwrap_or(""), s(r, "/name"))).unwrap_or_else(|| "<none>".into());
+            let owner = arr(o, "/metadata/ownerReferences")
+                .iter()
+                .find(|r| r.get("controller") == Some(&json!(true)));
+            let controller = owner
+                .map(|r| {
+                    format!(
+                        "{}/{}",
+                        s(r, "/kind").to_lowercase()
+                            + "."
+                            + s(r, "/apiVersion").split('/').next().unwrap_or(""),
+                        s(r, "/name")
+                    )
+                })
+                .unwrap_or_else(|| "<none>".into());
             vec![n, json!(controller), json!(i(o, "/revision")), a]
         }
         ("batch", "Job") => job_cells(o, now),
         ("batch", "CronJob") => {
-            let (c, im) = containers_images(o.pointer("/spec/jobTemplate/spec/template/spec").unwrap_or(&Value::Null));
+            let (c, im) = containers_images(
+                o.pointer("/spec/jobTemplate/spec/template/spec")
+                    .unwrap_or(&Value::Null),
+            );
             let last = match s(o, "/status/lastScheduleTime") {
                 "" => "<none>".to_string(),
                 t => since(t, now),
@@ -261,24 +588,73 @@ pub fn cells(group: &str, kind: &str, o: &Value, now: jiff::Timestamp) -> Vec<Va
                 "" => "<none>",
                 t => t,
             };
-            vec![n, json!(s(o, "/spec/schedule")), json!(tz), json!(o.pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false)), json!(arr(o, "/status/active").len()), json!(last), a, json!(c), json!(im), json!(selector_string(o.pointer("/spec/jobTemplate/spec/selector")))]
+            vec![
+                n,
+                json!(s(o, "/spec/schedule")),
+                json!(tz),
+                json!(o
+                    .pointer("/spec/suspend")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)),
+                json!(arr(o, "/status/active").len()),
+                json!(last),
+                a,
+                json!(c),
+                json!(im),
+                json!(selector_string(
+                    o.pointer("/spec/jobTemplate/spec/selector")
+                )),
+            ]
         }
         ("", "Service") => service_cells(o, now),
         ("networking.k8s.io", "Ingress") => {
-            let hosts: Vec<&str> = arr(o, "/spec/rules").iter().map(|r| s(r, "/host")).filter(|h| !h.is_empty()).collect();
-            let addrs: Vec<&str> = arr(o, "/status/loadBalancer/ingress").iter().map(|x| if s(x, "/ip").is_empty() { s(x, "/hostname") } else { s(x, "/ip") }).collect();
-            let ports = if arr(o, "/spec/tls").is_empty() { "80" } else { "80, 443" };
+            let hosts: Vec<&str> = arr(o, "/spec/rules")
+                .iter()
+                .map(|r| s(r, "/host"))
+                .filter(|h| !h.is_empty())
+                .collect();
+            let addrs: Vec<&str> = arr(o, "/status/loadBalancer/ingress")
+                .iter()
+                .map(|x| {
+                    if s(x, "/ip").is_empty() {
+                        s(x, "/hostname")
+                    } else {
+                        s(x, "/ip")
+                    }
+                })
+                .collect();
+            let ports = if arr(o, "/spec/tls").is_empty() {
+                "80"
+            } else {
+                "80, 443"
+            };
             let class = match s(o, "/spec/ingressClassName") {
                 "" => "<none>",
                 c => c,
             };
-            vec![n, json!(class), json!(if hosts.is_empty() { "*".to_string() } else { hosts.join(",") }), json!(addrs.join(",")), json!(ports), a]
+            vec![
+                n,
+                json!(class),
+                json!(if hosts.is_empty() {
+                    "*".to_string()
+                } else {
+                    hosts.join(",")
+                }),
+                json!(addrs.join(",")),
+                json!(ports),
+                a,
+            ]
         }
         ("networking.k8s.io", "IngressClass") => {
-            let params = o.pointer("/spec/parameters").map(|p| format!("{}/{}", s(p, "/kind"), s(p, "/name"))).unwrap_or_else(|| "<none>".into());
+            let params = o
+                .pointer("/spec/parameters")
+                .map(|p| format!("{}/{}", s(p, "/kind"), s(p, "/name")))
+                .unwrap_or_else(|| "<none>".into());
             vec![n, json!(s(o, "/spec/controller")), json!(params), a]
         }
-        ("networking.k8s.io", "NetworkPolicy") => vec![n, json!(selector_string(o.pointer("/spec/podSelector")).replace("<none>", "<none>")), a],
+        ("networking.k8s.io", "NetworkPolicy") => {
+            vec![n, json!(selector_string(o.pointer("/spec/podSelector"))), a]
+        }
         ("", "Endpoints") => {
             let mut eps = Vec::new();
             for sub in arr(o, "/subsets") {
@@ -291,41 +667,119 @@ pub fn cells(group: &str, kind: &str, o: &Value, now: jiff::Timestamp) -> Vec<Va
                     }
                 }
             }
-            let shown = if eps.len() > 3 { format!("{} + {} more...", eps[..3].join(","), eps.len() - 3) } else { eps.join(",") };
+            let shown = if eps.len() > 3 {
+                format!("{} + {} more...", eps[..3].join(","), eps.len() - 3)
+            } else {
+                eps.join(",")
+            };
             vec![n, json!(none_if_empty(shown)), a]
         }
         ("discovery.k8s.io", "EndpointSlice") => {
-            let ports: Vec<String> = arr(o, "/ports").iter().map(|p| i(p, "/port").to_string()).collect();
-            let addrs: Vec<&str> = arr(o, "/endpoints").iter().flat_map(|e| arr(e, "/addresses").iter().filter_map(Value::as_str)).collect();
-            let shown = if addrs.len() > 3 { format!("{} + {} more...", addrs[..3].join(","), addrs.len() - 3) } else { addrs.join(",") };
-            vec![n, json!(s(o, "/addressType")), json!(none_if_empty(ports.join(","))), json!(none_if_empty(shown)), a]
+            let ports: Vec<String> = arr(o, "/ports")
+                .iter()
+                .map(|p| i(p, "/port").to_string())
+                .collect();
+            let addrs: Vec<&str> = arr(o, "/endpoints")
+                .iter()
+                .flat_map(|e| arr(e, "/addresses").iter().filter_map(Value::as_str))
+                .collect();
+            let shown = if addrs.len() > 3 {
+                format!("{} + {} more...", addrs[..3].join(","), addrs.len() - 3)
+            } else {
+                addrs.join(",")
+            };
+            vec![
+                n,
+                json!(s(o, "/addressType")),
+                json!(none_if_empty(ports.join(","))),
+                json!(none_if_empty(shown)),
+                a,
+            ]
         }
         ("", "Node") => node_cells(o, now),
         ("", "Event") | ("events.k8s.io", "Event") => event_cells(o, now),
         ("", "Namespace") => vec![n, json!(s(o, "/status/phase")), a],
         ("", "Secret") => {
-            let count = o.get("data").and_then(Value::as_object).map(|m| m.len()).unwrap_or(0);
+            let count = o
+                .get("data")
+                .and_then(Value::as_object)
+                .map(|m| m.len())
+                .unwrap_or(0);
             vec![n, json!(s(o, "/type")), json!(count), a]
         }
         ("", "ServiceAccount") => vec![n, json!(arr(o, "/secrets").len()), a],
         ("", "ConfigMap") => {
-            let count = o.get("data").and_then(Value::as_object).map(|m| m.len()).unwrap_or(0) + o.get("binaryData").and_then(Value::as_object).map(|m| m.len()).unwrap_or(0);
+            let count = o
+                .get("data")
+                .and_then(Value::as_object)
+                .map(|m| m.len())
+                .unwrap_or(0)
+                + o.get("binaryData")
+                    .and_then(Value::as_object)
+                    .map(|m| m.len())
+                    .unwrap_or(0);
             vec![n, json!(count), a]
         }
         ("", "PersistentVolume") => {
-            let claim = o.pointer("/spec/claimRef").map(|c| format!("{}/{}", s(c, "/namespace"), s(c, "/name"))).unwrap_or_default();
-            vec![n, json!(s(o, "/spec/capacity/storage")), json!(access_modes(arr(o, "/spec/accessModes"))), json!(s(o, "/spec/persistentVolumeReclaimPolicy")), json!(s(o, "/status/phase")), json!(claim), json!(s(o, "/spec/storageClassName")), json!(none_if_empty(s(o, "/spec/volumeAttributesClassName").to_string())), json!(s(o, "/status/reason")), a, json!(s(o, "/spec/volumeMode"))]
+            let claim = o
+                .pointer("/spec/claimRef")
+                .map(|c| format!("{}/{}", s(c, "/namespace"), s(c, "/name")))
+                .unwrap_or_default();
+            vec![
+                n,
+                json!(s(o, "/spec/capacity/storage")),
+                json!(access_modes(arr(o, "/spec/accessModes"))),
+                json!(s(o, "/spec/persistentVolumeReclaimPolicy")),
+                json!(s(o, "/status/phase")),
+                json!(claim),
+                json!(s(o, "/spec/storageClassName")),
+                json!(none_if_empty(
+                    s(o, "/spec/volumeAttributesClassName").to_string()
+                )),
+                json!(s(o, "/status/reason")),
+                a,
+                json!(s(o, "/spec/volumeMode")),
+            ]
         }
         ("", "PersistentVolumeClaim") => {
-            let phase = if o.pointer("/metadata/deletionTimestamp").is_some() { "Terminating" } else { s(o, "/status/phase") };
-            vec![n, json!(phase), json!(s(o, "/spec/volumeName")), json!(s(o, "/status/capacity/storage")), json!(access_modes(arr(o, "/status/accessModes"))), json!(s(o, "/spec/storageClassName")), json!(none_if_empty(s(o, "/spec/volumeAttributesClassName").to_string())), a, json!(s(o, "/spec/volumeMode"))]
+            let phase = if o.pointer("/metadata/deletionTimestamp").is_some() {
+                "Terminating"
+            } else {
+                s(o, "/status/phase")
+            };
+            vec![
+                n,
+                json!(phase),
+                json!(s(o, "/spec/volumeName")),
+                json!(s(o, "/status/capacity/storage")),
+                json!(access_modes(arr(o, "/status/accessModes"))),
+                json!(s(o, "/spec/storageClassName")),
+                json!(none_if_empty(
+                    s(o, "/spec/volumeAttributesClassName").to_string()
+                )),
+                a,
+                json!(s(o, "/spec/volumeMode")),
+            ]
         }
         ("", "ResourceQuota") => {
             let fmt = |which: &str| -> String {
                 let hard = o.pointer("/status/hard").and_then(Value::as_object);
                 let used = o.pointer("/status/used").and_then(Value::as_object);
                 let mut parts: Vec<String> = hard
-                    .map(|h| h.iter().filter(|(k, _)| (which == "limits") == k.starts_with("limits.")).map(|(k, v)| format!("{k}: {}/{}", used.and_then(|u| u.get(k)).and_then(Value::as_str).unwrap_or("0"), v.as_str().unwrap_or(""))).collect())
+                    .map(|h| {
+                        h.iter()
+                            .filter(|(k, _)| (which == "limits") == k.starts_with("limits."))
+                            .map(|(k, v)| {
+                                format!(
+                                    "{k}: {}/{}",
+                                    used.and_then(|u| u.get(k))
+                                        .and_then(Value::as_str)
+                                        .unwrap_or("0"),
+                                    v.as_str().unwrap_or("")
+                                )
+                            })
+                            .collect()
+                    })
                     .unwrap_or_default();
                 parts.sort();
                 parts.join(", ")
@@ -333,33 +787,124 @@ pub fn cells(group: &str, kind: &str, o: &Value, now: jiff::Timestamp) -> Vec<Va
             vec![n, a, json!(fmt("requests")), json!(fmt("limits"))]
         }
         ("autoscaling", "HorizontalPodAutoscaler") => {
-            let reference = format!("{}/{}", s(o, "/spec/scaleTargetRef/kind"), s(o, "/spec/scaleTargetRef/name"));
-            let min = o.pointer("/spec/minReplicas").and_then(Value::as_i64).map(|m| m.to_string()).unwrap_or_else(|| "<unset>".into());
-            vec![n, json!(reference), json!(hpa_targets(o)), json!(min), json!(i(o, "/spec/maxReplicas")), json!(i(o, "/status/currentReplicas")), a]
+            let reference = format!(
+                "{}/{}",
+                s(o, "/spec/scaleTargetRef/kind"),
+                s(o, "/spec/scaleTargetRef/name")
+            );
+            let min = o
+                .pointer("/spec/minReplicas")
+                .and_then(Value::as_i64)
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "<unset>".into());
+            vec![
+                n,
+                json!(reference),
+                json!(hpa_targets(o)),
+                json!(min),
+                json!(i(o, "/spec/maxReplicas")),
+                json!(i(o, "/status/currentReplicas")),
+                a,
+            ]
         }
         ("policy", "PodDisruptionBudget") => {
-            let v = |p: &str| o.pointer(p).map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string())).unwrap_or_else(|| "N/A".into());
-            vec![n, json!(v("/spec/minAvailable")), json!(v("/spec/maxUnavailable")), json!(i(o, "/status/disruptionsAllowed")), a]
+            let v = |p: &str| {
+                o.pointer(p)
+                    .map(|x| {
+                        x.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| x.to_string())
+                    })
+                    .unwrap_or_else(|| "N/A".into())
+            };
+            vec![
+                n,
+                json!(v("/spec/minAvailable")),
+                json!(v("/spec/maxUnavailable")),
+                json!(i(o, "/status/disruptionsAllowed")),
+                a,
+            ]
         }
         ("storage.k8s.io", "StorageClass") => {
             let mut shown = name(o).to_string();
-            if o.pointer("/metadata/annotations/storageclass.kubernetes.io~1is-default-class").and_then(Value::as_str) == Some("true") {
+            if o.pointer("/metadata/annotations/storageclass.kubernetes.io~1is-default-class")
+                .and_then(Value::as_str)
+                == Some("true")
+            {
                 shown.push_str(" (default)");
             }
-            vec![json!(shown), json!(s(o, "/provisioner")), json!(if s(o, "/reclaimPolicy").is_empty() { "Delete" } else { s(o, "/reclaimPolicy") }), json!(if s(o, "/volumeBindingMode").is_empty() { "Immediate" } else { s(o, "/volumeBindingMode") }), json!(o.get("allowVolumeExpansion").and_then(Value::as_bool).unwrap_or(false).to_string()), a]
+            vec![
+                json!(shown),
+                json!(s(o, "/provisioner")),
+                json!(if s(o, "/reclaimPolicy").is_empty() {
+                    "Delete"
+                } else {
+                    s(o, "/reclaimPolicy")
+                }),
+                json!(if s(o, "/volumeBindingMode").is_empty() {
+                    "Immediate"
+                } else {
+                    s(o, "/volumeBindingMode")
+                }),
+                json!(o
+                    .get("allowVolumeExpansion")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+                    .to_string()),
+                a,
+            ]
         }
-        ("rbac.authorization.k8s.io", "Role") | ("rbac.authorization.k8s.io", "ClusterRole") | ("apiextensions.k8s.io", "CustomResourceDefinition") | ("", "LimitRange") => {
-            vec![n, o.pointer("/metadata/creationTimestamp").cloned().unwrap_or(Value::Null)]
+        ("rbac.authorization.k8s.io", "Role")
+        | ("rbac.authorization.k8s.io", "ClusterRole")
+        | ("apiextensions.k8s.io", "CustomResourceDefinition")
+        | ("", "LimitRange") => {
+            vec![
+                n,
+                o.pointer("/metadata/creationTimestamp")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            ]
         }
-        ("rbac.authorization.k8s.io", "RoleBinding") | ("rbac.authorization.k8s.io", "ClusterRoleBinding") => {
+        ("rbac.authorization.k8s.io", "RoleBinding")
+        | ("rbac.authorization.k8s.io", "ClusterRoleBinding") => {
             let subj = |k: &str| -> String {
-                let v: Vec<String> = arr(o, "/subjects").iter().filter(|x| s(x, "/kind") == k).map(|x| if k == "ServiceAccount" { format!("{}/{}", s(x, "/namespace"), s(x, "/name")) } else { s(x, "/name").to_string() }).collect();
+                let v: Vec<String> = arr(o, "/subjects")
+                    .iter()
+                    .filter(|x| s(x, "/kind") == k)
+                    .map(|x| {
+                        if k == "ServiceAccount" {
+                            format!("{}/{}", s(x, "/namespace"), s(x, "/name"))
+                        } else {
+                            s(x, "/name").to_string()
+                        }
+                    })
+                    .collect();
                 v.join(", ")
             };
-            vec![n, json!(format!("{}/{}", s(o, "/roleRef/kind"), s(o, "/roleRef/name"))), a, json!(subj("User")), json!(subj("Group")), json!(subj("ServiceAccount"))]
+            vec![
+                n,
+                json!(format!(
+                    "{}/{}",
+                    s(o, "/roleRef/kind"),
+                    s(o, "/roleRef/name")
+                )),
+                a,
+                json!(subj("User")),
+                json!(subj("Group")),
+                json!(subj("ServiceAccount")),
+            ]
         }
         ("coordination.k8s.io", "Lease") => vec![n, json!(s(o, "/spec/holderIdentity")), a],
-        ("scheduling.k8s.io", "PriorityClass") => vec![n, json!(i(o, "/value")), json!(o.get("globalDefault").and_then(Value::as_bool).unwrap_or(false)), a, json!(s(o, "/preemptionPolicy"))],
+        ("scheduling.k8s.io", "PriorityClass") => vec![
+            n,
+            json!(i(o, "/value")),
+            json!(o
+                .get("globalDefault")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)),
+            a,
+            json!(s(o, "/preemptionPolicy")),
+        ],
         _ => default_cells(o, now),
     }
 }
@@ -397,7 +942,10 @@ fn hpa_targets(o: &Value) -> String {
                     .and_then(Value::as_i64)
                     .map(|u| format!("{u}%"))
                     .unwrap_or_else(|| "<unknown>".into());
-                match m.pointer("/resource/target/averageUtilization").and_then(Value::as_i64) {
+                match m
+                    .pointer("/resource/target/averageUtilization")
+                    .and_then(Value::as_i64)
+                {
                     Some(t) => format!("{res}: {cur}/{t}%"),
                     None => format!("{res}: {cur}/{}", s(m, "/resource/target/averageValue")),
                 }
@@ -422,7 +970,8 @@ fn job_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
             _ => format!("{}/1", i(o, "/status/succeeded")),
         },
     };
-    let is_true = |t: &str| condition(o, "/status/conditions", t).is_some_and(|c| s(c, "/status") == "True");
+    let is_true =
+        |t: &str| condition(o, "/status/conditions", t).is_some_and(|c| s(c, "/status") == "True");
     let status = if is_true("Failed") {
         "Failed"
     } else if is_true("Complete") {
@@ -442,11 +991,22 @@ fn job_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
         ("", _) => String::new(),
         (start, "") => since(start, now),
         (start, end) => match (parse_time(start), parse_time(end)) {
-            (Some(a), Some(b)) => human_duration(Duration::from_secs((b.as_second() - a.as_second()).max(0) as u64)),
+            (Some(a), Some(b)) => human_duration(Duration::from_secs(
+                (b.as_second() - a.as_second()).max(0) as u64,
+            )),
             _ => String::new(),
         },
     };
-    vec![json!(name(o)), json!(status), json!(completions), json!(duration), json!(age(o, now)), json!(c), json!(im), json!(selector_string(o.pointer("/spec/selector")))]
+    vec![
+        json!(name(o)),
+        json!(status),
+        json!(completions),
+        json!(duration),
+        json!(age(o, now)),
+        json!(c),
+        json!(im),
+        json!(selector_string(o.pointer("/spec/selector"))),
+    ]
 }
 
 fn service_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
@@ -458,8 +1018,21 @@ fn service_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
         "" => "<none>",
         c => c,
     };
-    let lb: Vec<&str> = arr(o, "/status/loadBalancer/ingress").iter().map(|x| if s(x, "/ip").is_empty() { s(x, "/hostname") } else { s(x, "/ip") }).filter(|x| !x.is_empty()).collect();
-    let external: Vec<&str> = arr(o, "/spec/externalIPs").iter().filter_map(Value::as_str).collect();
+    let lb: Vec<&str> = arr(o, "/status/loadBalancer/ingress")
+        .iter()
+        .map(|x| {
+            if s(x, "/ip").is_empty() {
+                s(x, "/hostname")
+            } else {
+                s(x, "/ip")
+            }
+        })
+        .filter(|x| !x.is_empty())
+        .collect();
+    let external: Vec<&str> = arr(o, "/spec/externalIPs")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     let external_ip = match ty {
         "ClusterIP" | "NodePort" => none_if_empty(external.join(",")),
         "LoadBalancer" => {
@@ -487,7 +1060,15 @@ fn service_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
             }
         })
         .collect();
-    vec![json!(name(o)), json!(ty), json!(cluster_ip), json!(external_ip), json!(none_if_empty(ports.join(","))), json!(age(o, now)), json!(selector_string(o.pointer("/spec/selector")))]
+    vec![
+        json!(name(o)),
+        json!(ty),
+        json!(cluster_ip),
+        json!(external_ip),
+        json!(none_if_empty(ports.join(","))),
+        json!(age(o, now)),
+        json!(selector_string(o.pointer("/spec/selector"))),
+    ]
 }
 
 fn node_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
@@ -520,21 +1101,50 @@ fn node_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
         })
         .unwrap_or_default();
     roles.sort();
-    let addr = |t: &str| arr(o, "/status/addresses").iter().find(|a| s(a, "/type") == t).map(|a| s(a, "/address").to_string()).unwrap_or_else(|| "<none>".into());
+    let addr = |t: &str| {
+        arr(o, "/status/addresses")
+            .iter()
+            .find(|a| s(a, "/type") == t)
+            .map(|a| s(a, "/address").to_string())
+            .unwrap_or_else(|| "<none>".into())
+    };
     let ni = |f: &str| {
         let v = s(o, &format!("/status/nodeInfo/{f}"));
-        if v.is_empty() { "<unknown>".to_string() } else { v.to_string() }
+        if v.is_empty() {
+            "<unknown>".to_string()
+        } else {
+            v.to_string()
+        }
     };
-    vec![json!(name(o)), json!(status.join(",")), json!(none_if_empty(roles.join(","))), json!(age(o, now)), json!(s(o, "/status/nodeInfo/kubeletVersion")), json!(addr("InternalIP")), json!(addr("ExternalIP")), json!(ni("osImage")), json!(ni("kernelVersion")), json!(ni("containerRuntimeVersion"))]
+    vec![
+        json!(name(o)),
+        json!(status.join(",")),
+        json!(none_if_empty(roles.join(","))),
+        json!(age(o, now)),
+        json!(s(o, "/status/nodeInfo/kubeletVersion")),
+        json!(addr("InternalIP")),
+        json!(addr("ExternalIP")),
+        json!(ni("osImage")),
+        json!(ni("kernelVersion")),
+        json!(ni("containerRuntimeVersion")),
+    ]
 }
 
 fn event_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
     // core/v1 and events.k8s.io/v1 name the same fields differently.
     let pick = |a: &str, b: &str| {
         let x = s(o, a);
-        if x.is_empty() { s(o, b).to_string() } else { x.to_string() }
+        if x.is_empty() {
+            s(o, b).to_string()
+        } else {
+            x.to_string()
+        }
     };
-    let regarding = o.get("involvedObject").or_else(|| o.get("regarding")).cloned().unwrap_or(Value::Null);
+    let regarding = o
+        .get("involvedObject")
+        .or_else(|| o.get("regarding"))
+        .cloned()
+        .unwrap_or(Value::Null);
     let first = pick("/firstTimestamp", "/deprecatedFirstTimestamp");
     let last_ts = {
         let l = pick("/lastTimestamp", "/deprecatedLastTimestamp");
@@ -542,19 +1152,48 @@ fn event_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
             l
         } else {
             let series = s(o, "/series/lastObservedTime").to_string();
-            if !series.is_empty() { series } else { s(o, "/eventTime").to_string() }
+            if !series.is_empty() {
+                series
+            } else {
+                s(o, "/eventTime").to_string()
+            }
         }
     };
-    let first_seen = if first.is_empty() { s(o, "/eventTime").to_string() } else { first };
-    let last_seen = if last_ts.is_empty() { "<unknown>".to_string() } else { since(&last_ts, now) };
-    let object = format!("{}/{}", s(&regarding, "/kind").to_lowercase(), s(&regarding, "/name"));
+    let first_seen = if first.is_empty() {
+        s(o, "/eventTime").to_string()
+    } else {
+        first
+    };
+    let last_seen = if last_ts.is_empty() {
+        "<unknown>".to_string()
+    } else {
+        since(&last_ts, now)
+    };
+    let object = format!(
+        "{}/{}",
+        s(&regarding, "/kind").to_lowercase(),
+        s(&regarding, "/name")
+    );
     let source = {
         let comp = pick("/source/component", "/reportingController");
-        let comp = if comp.is_empty() { pick("/reportingComponent", "/deprecatedSource/component") } else { comp };
+        let comp = if comp.is_empty() {
+            pick("/reportingComponent", "/deprecatedSource/component")
+        } else {
+            comp
+        };
         let host = pick("/source/host", "/deprecatedSource/host");
-        if host.is_empty() { comp } else { format!("{comp}, {host}") }
+        if host.is_empty() {
+            comp
+        } else {
+            format!("{comp}, {host}")
+        }
     };
-    let count = o.get("count").or_else(|| o.get("deprecatedCount")).and_then(Value::as_i64).unwrap_or(1).max(1);
+    let count = o
+        .get("count")
+        .or_else(|| o.get("deprecatedCount"))
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+        .max(1);
     vec![
         json!(last_seen),
         json!(s(o, "/type")),
@@ -563,7 +1202,11 @@ fn event_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
         json!(s(&regarding, "/fieldPath")),
         json!(source),
         json!(pick("/message", "/note").trim()),
-        json!(if first_seen.is_empty() { "<unknown>".to_string() } else { since(&first_seen, now) }),
+        json!(if first_seen.is_empty() {
+            "<unknown>".to_string()
+        } else {
+            since(&first_seen, now)
+        }),
         json!(count),
         json!(name(o)),
     ]
@@ -584,7 +1227,11 @@ fn pod_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
     let mut initializing = false;
     for (idx, c) in init_statuses.iter().enumerate() {
         restarts += i(c, "/restartCount");
-        if let Some(t) = c.pointer("/lastState/terminated/finishedAt").and_then(Value::as_str).and_then(parse_time) {
+        if let Some(t) = c
+            .pointer("/lastState/terminated/finishedAt")
+            .and_then(Value::as_str)
+            .and_then(parse_time)
+        {
             last_restart = last_restart.max(Some(t));
         }
         let term = c.pointer("/state/terminated");
@@ -593,11 +1240,18 @@ fn pod_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
         }
         if let Some(t) = term {
             reason = if s(t, "/reason").is_empty() {
-                if i(t, "/signal") != 0 { format!("Init:Signal:{}", i(t, "/signal")) } else { format!("Init:ExitCode:{}", i(t, "/exitCode")) }
+                if i(t, "/signal") != 0 {
+                    format!("Init:Signal:{}", i(t, "/signal"))
+                } else {
+                    format!("Init:ExitCode:{}", i(t, "/exitCode"))
+                }
             } else {
                 format!("Init:{}", s(t, "/reason"))
             };
-        } else if let Some(w) = c.pointer("/state/waiting").filter(|w| !s(w, "/reason").is_empty() && s(w, "/reason") != "PodInitializing") {
+        } else if let Some(w) = c
+            .pointer("/state/waiting")
+            .filter(|w| !s(w, "/reason").is_empty() && s(w, "/reason") != "PodInitializing")
+        {
             reason = format!("Init:{}", s(w, "/reason"));
         } else {
             reason = format!("Init:{idx}/{init_total}");
@@ -609,10 +1263,17 @@ fn pod_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
         let mut has_running = false;
         for c in arr(o, "/status/containerStatuses").iter().rev() {
             restarts += i(c, "/restartCount");
-            if let Some(t) = c.pointer("/lastState/terminated/finishedAt").and_then(Value::as_str).and_then(parse_time) {
+            if let Some(t) = c
+                .pointer("/lastState/terminated/finishedAt")
+                .and_then(Value::as_str)
+                .and_then(parse_time)
+            {
                 last_restart = last_restart.max(Some(t));
             }
-            if let Some(w) = c.pointer("/state/waiting").filter(|w| !s(w, "/reason").is_empty()) {
+            if let Some(w) = c
+                .pointer("/state/waiting")
+                .filter(|w| !s(w, "/reason").is_empty())
+            {
                 reason = s(w, "/reason").to_string();
             } else if let Some(t) = c.pointer("/state/terminated") {
                 reason = if !s(t, "/reason").is_empty() {
@@ -622,7 +1283,8 @@ fn pod_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
                 } else {
                     format!("ExitCode:{}", i(t, "/exitCode"))
                 };
-            } else if c.pointer("/state/running").is_some() && c.get("ready") == Some(&json!(true)) {
+            } else if c.pointer("/state/running").is_some() && c.get("ready") == Some(&json!(true))
+            {
                 has_running = true;
                 ready += 1;
             } else if c.pointer("/state/running").is_some() {
@@ -630,15 +1292,29 @@ fn pod_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
             }
         }
         if reason == "Completed" && has_running {
-            let pod_ready = condition(o, "/status/conditions", "Ready").is_some_and(|c| s(c, "/status") == "True");
-            reason = if pod_ready { "Running".into() } else { "NotReady".into() };
+            let pod_ready = condition(o, "/status/conditions", "Ready")
+                .is_some_and(|c| s(c, "/status") == "True");
+            reason = if pod_ready {
+                "Running".into()
+            } else {
+                "NotReady".into()
+            };
         }
     }
     if o.pointer("/metadata/deletionTimestamp").is_some() {
-        reason = if s(o, "/status/reason") == "NodeLost" { "Unknown".into() } else { "Terminating".into() };
+        reason = if s(o, "/status/reason") == "NodeLost" {
+            "Unknown".into()
+        } else {
+            "Terminating".into()
+        };
     }
     let restarts_cell = match last_restart {
-        Some(t) if restarts > 0 => format!("{restarts} ({} ago)", human_duration(Duration::from_secs((now.as_second() - t.as_second()).max(0) as u64))),
+        Some(t) if restarts > 0 => format!(
+            "{restarts} ({} ago)",
+            human_duration(Duration::from_secs(
+                (now.as_second() - t.as_second()).max(0) as u64
+            ))
+        ),
         _ => restarts.to_string(),
     };
     let ip = s(o, "/status/podIP");
@@ -646,7 +1322,13 @@ fn pod_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
     let gates_cell = if gates.is_empty() {
         "<none>".to_string()
     } else {
-        let true_count = gates.iter().filter(|g| condition(o, "/status/conditions", s(g, "/conditionType")).is_some_and(|c| s(c, "/status") == "True")).count();
+        let true_count = gates
+            .iter()
+            .filter(|g| {
+                condition(o, "/status/conditions", s(g, "/conditionType"))
+                    .is_some_and(|c| s(c, "/status") == "True")
+            })
+            .count();
         format!("{true_count}/{}", gates.len())
     };
     vec![
@@ -656,16 +1338,27 @@ fn pod_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
         json!(restarts_cell),
         json!(age(o, now)),
         json!(if ip.is_empty() { "<none>" } else { ip }),
-        json!(match s(o, "/spec/nodeName") { "" => "<none>", x => x }),
-        json!(match s(o, "/status/nominatedNodeName") { "" => "<none>", x => x }),
+        json!(match s(o, "/spec/nodeName") {
+            "" => "<none>",
+            x => x,
+        }),
+        json!(match s(o, "/status/nominatedNodeName") {
+            "" => "<none>",
+            x => x,
+        }),
         json!(gates_cell),
     ]
 }
 
 /// Row conditions: pods that finished are marked Completed (kubectl hides them with --show-all=false).
 pub fn row_conditions(group: &str, kind: &str, obj: &Value) -> Option<Value> {
-    if group.is_empty() && kind == "Pod" && matches!(s(obj, "/status/phase"), "Succeeded" | "Failed") {
-        return Some(json!([{"type": "Completed", "status": "True", "reason": s(obj, "/status/phase"), "message": "The pod has completed successfully."}]));
+    if group.is_empty()
+        && kind == "Pod"
+        && matches!(s(obj, "/status/phase"), "Succeeded" | "Failed")
+    {
+        return Some(
+            json!([{"type": "Completed", "status": "True", "reason": s(obj, "/status/phase"), "message": "The pod has completed successfully."}]),
+        );
     }
     None
 }
@@ -680,7 +1373,18 @@ mod tests {
 
     #[test]
     fn durations() {
-        for (secs, want) in [(45, "45s"), (119, "119s"), (192, "3m12s"), (600, "10m"), (25 * 60, "25m"), (5 * 3600 + 3 * 60, "5h3m"), (30 * 3600, "30h"), (3 * 86400 + 4 * 3600, "3d4h"), (120 * 86400, "120d"), (2 * 365 * 86400 + 10 * 86400, "2y10d")] {
+        for (secs, want) in [
+            (45, "45s"),
+            (119, "119s"),
+            (192, "3m12s"),
+            (600, "10m"),
+            (25 * 60, "25m"),
+            (5 * 3600 + 3 * 60, "5h3m"),
+            (30 * 3600, "30h"),
+            (3 * 86400 + 4 * 3600, "3d4h"),
+            (120 * 86400, "120d"),
+            (2 * 365 * 86400 + 10 * 86400, "2y10d"),
+        ] {
             assert_eq!(human_duration(Duration::from_secs(secs)), want);
         }
     }
@@ -688,8 +1392,31 @@ mod tests {
     #[test]
     fn every_row_matches_its_columns() {
         let o = json!({"metadata": {"name": "x", "creationTimestamp": "2026-01-02T03:00:00Z"}});
-        for (g, k) in [("", "Pod"), ("", "Service"), ("apps", "Deployment"), ("batch", "Job"), ("batch", "CronJob"), ("", "Node"), ("", "Event"), ("", "ConfigMap"), ("", "Secret"), ("", "Namespace"), ("apps", "DaemonSet"), ("", "Endpoints"), ("rbac.authorization.k8s.io", "ClusterRoleBinding"), ("autoscaling", "HorizontalPodAutoscaler"), ("", "PersistentVolumeClaim"), ("", "PodTemplate"), ("apps", "ControllerRevision"), ("storage.k8s.io", "StorageClass")] {
-            assert_eq!(columns(g, k).unwrap().len(), cells(g, k, &o, now()).len(), "{g}/{k}");
+        for (g, k) in [
+            ("", "Pod"),
+            ("", "Service"),
+            ("apps", "Deployment"),
+            ("batch", "Job"),
+            ("batch", "CronJob"),
+            ("", "Node"),
+            ("", "Event"),
+            ("", "ConfigMap"),
+            ("", "Secret"),
+            ("", "Namespace"),
+            ("apps", "DaemonSet"),
+            ("", "Endpoints"),
+            ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+            ("autoscaling", "HorizontalPodAutoscaler"),
+            ("", "PersistentVolumeClaim"),
+            ("", "PodTemplate"),
+            ("apps", "ControllerRevision"),
+            ("storage.k8s.io", "StorageClass"),
+        ] {
+            assert_eq!(
+                columns(g, k).unwrap().len(),
+                cells(g, k, &o, now()).len(),
+                "{g}/{k}"
+            );
         }
         assert_eq!(age(&o, now()), "4m5s");
     }

@@ -225,9 +225,15 @@ fn builtin_defs() -> Vec<Def> {
         def("", "v1", "Node", "nodes", false)
             .short(&["no"])
             .subs(&["proxy", "status"]),
-        def("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", true)
-            .short(&["pvc"])
-            .subs(&["status"]),
+        def(
+            "",
+            "v1",
+            "PersistentVolumeClaim",
+            "persistentvolumeclaims",
+            true,
+        )
+        .short(&["pvc"])
+        .subs(&["status"]),
         def("", "v1", "PersistentVolume", "persistentvolumes", false)
             .short(&["pv"])
             .subs(&["status"]),
@@ -247,10 +253,16 @@ fn builtin_defs() -> Vec<Def> {
                 "status",
             ]),
         def("", "v1", "PodTemplate", "podtemplates", true),
-        def("", "v1", "ReplicationController", "replicationcontrollers", true)
-            .short(&["rc"])
-            .all()
-            .subs(&["scale", "status"]),
+        def(
+            "",
+            "v1",
+            "ReplicationController",
+            "replicationcontrollers",
+            true,
+        )
+        .short(&["rc"])
+        .all()
+        .subs(&["scale", "status"]),
         def("", "v1", "ResourceQuota", "resourcequotas", true)
             .short(&["quota"])
             .subs(&["status"]),
@@ -263,7 +275,13 @@ fn builtin_defs() -> Vec<Def> {
             .all()
             .subs(&["proxy", "status"]),
         // apps/v1
-        def("apps", "v1", "ControllerRevision", "controllerrevisions", true),
+        def(
+            "apps",
+            "v1",
+            "ControllerRevision",
+            "controllerrevisions",
+            true,
+        ),
         def("apps", "v1", "DaemonSet", "daemonsets", true)
             .short(&["ds"])
             .all()
@@ -289,7 +307,14 @@ fn builtin_defs() -> Vec<Def> {
             false,
         )
         .create_only(),
-        def("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", false).create_only(),
+        def(
+            "authentication.k8s.io",
+            "v1",
+            "TokenReview",
+            "tokenreviews",
+            false,
+        )
+        .create_only(),
         def(
             "authorization.k8s.io",
             "v1",
@@ -354,22 +379,46 @@ fn builtin_defs() -> Vec<Def> {
         // coordination
         def("coordination.k8s.io", "v1", "Lease", "leases", true),
         // discovery
-        def("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true),
+        def(
+            "discovery.k8s.io",
+            "v1",
+            "EndpointSlice",
+            "endpointslices",
+            true,
+        ),
         // events.k8s.io shares storage with core events
         def("events.k8s.io", "v1", "Event", "events", true)
             .short(&["ev"])
             .storage("events"),
         // networking
-        def("networking.k8s.io", "v1", "IngressClass", "ingressclasses", false),
+        def(
+            "networking.k8s.io",
+            "v1",
+            "IngressClass",
+            "ingressclasses",
+            false,
+        ),
         def("networking.k8s.io", "v1", "Ingress", "ingresses", true)
             .short(&["ing"])
             .subs(&["status"]),
-        def("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", true)
-            .short(&["netpol"]),
+        def(
+            "networking.k8s.io",
+            "v1",
+            "NetworkPolicy",
+            "networkpolicies",
+            true,
+        )
+        .short(&["netpol"]),
         // policy
-        def("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", true)
-            .short(&["pdb"])
-            .subs(&["status"]),
+        def(
+            "policy",
+            "v1",
+            "PodDisruptionBudget",
+            "poddisruptionbudgets",
+            true,
+        )
+        .short(&["pdb"])
+        .subs(&["status"]),
         // rbac
         def(
             "rbac.authorization.k8s.io",
@@ -394,9 +443,23 @@ fn builtin_defs() -> Vec<Def> {
         ),
         def("rbac.authorization.k8s.io", "v1", "Role", "roles", true),
         // scheduling
-        def("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", false).short(&["pc"]),
+        def(
+            "scheduling.k8s.io",
+            "v1",
+            "PriorityClass",
+            "priorityclasses",
+            false,
+        )
+        .short(&["pc"]),
         // storage
-        def("storage.k8s.io", "v1", "StorageClass", "storageclasses", false).short(&["sc"]),
+        def(
+            "storage.k8s.io",
+            "v1",
+            "StorageClass",
+            "storageclasses",
+            false,
+        )
+        .short(&["sc"]),
     ]
 }
 
@@ -586,15 +649,26 @@ mod tests {
         let pods = reg.lookup("", "v1", "pods").expect("pods served");
         assert_eq!(pods.kind, "Pod");
         assert!(pods.namespaced);
-        assert_eq!(pods.key(Some("default"), "web"), "/registry/pods/default/web");
+        assert_eq!(
+            pods.key(Some("default"), "web"),
+            "/registry/pods/default/web"
+        );
         assert_eq!(pods.prefix(None), "/registry/pods/");
         assert_eq!(pods.qualified_resource(), "pods");
-        let deploy = reg.lookup("apps", "v1", "deployments").expect("deployments");
+        let deploy = reg
+            .lookup("apps", "v1", "deployments")
+            .expect("deployments");
         assert_eq!(deploy.qualified_resource(), "deployments.apps");
         assert_eq!(deploy.qualified_kind(), "Deployment.apps");
-        assert_eq!(deploy.subresource("scale").map(|s| s.kind.as_str()), Some("Scale"));
+        assert_eq!(
+            deploy.subresource("scale").map(|s| s.kind.as_str()),
+            Some("Scale")
+        );
         let ns = reg.lookup("", "v1", "namespaces").expect("namespaces");
-        assert_eq!(ns.key(Some("ignored"), "default"), "/registry/namespaces/default");
+        assert_eq!(
+            ns.key(Some("ignored"), "default"),
+            "/registry/namespaces/default"
+        );
     }
 
     #[test]

@@ -10,9 +10,12 @@ use crate::support::Server;
 async fn acknowledged_creates_survive_sigkill() {
     let server = Server::start();
     let kc = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap();
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .unwrap();
     let client = kube::Client::try_from(cfg).unwrap();
-    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> = kube::Api::namespaced(client, "default");
+    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(client, "default");
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
@@ -24,8 +27,10 @@ async fn acknowledged_creates_survive_sigkill() {
             let mut i = 0;
             while !stop.load(Ordering::SeqCst) {
                 let name = format!("durable-{w}-{i}");
-                let cm: k8s_openapi::api::core::v1::ConfigMap =
-                    serde_json::from_value(serde_json::json!({"metadata": {"name": name}, "data": {"i": i.to_string()}})).unwrap();
+                let cm: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(
+                    serde_json::json!({"metadata": {"name": name}, "data": {"i": i.to_string()}}),
+                )
+                .unwrap();
                 match api.create(&Default::default(), &cm).await {
                     Ok(_) => acked.lock().unwrap().push(name),
                     Err(_) => break,
@@ -45,10 +50,21 @@ async fn acknowledged_creates_survive_sigkill() {
     }
     let acked = acked.lock().unwrap().clone();
     let restarted = Server::start_in(dir);
-    let out = restarted.kubectl().run(&["get", "cm", "-n", "default", "-o", "name"]);
-    let present: std::collections::HashSet<String> =
-        out.ok().lines().map(|l| l.trim_start_matches("configmap/").to_string()).collect();
+    let out = restarted
+        .kubectl()
+        .run(&["get", "cm", "-n", "default", "-o", "name"]);
+    let present: std::collections::HashSet<String> = out
+        .ok()
+        .lines()
+        .map(|l| l.trim_start_matches("configmap/").to_string())
+        .collect();
     let missing: Vec<&String> = acked.iter().filter(|n| !present.contains(*n)).collect();
-    assert!(missing.is_empty(), "{} of {} acknowledged creates lost: {:?}", missing.len(), acked.len(), &missing[..missing.len().min(5)]);
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged creates lost: {:?}",
+        missing.len(),
+        acked.len(),
+        &missing[..missing.len().min(5)]
+    );
     assert!(acked.len() >= 150);
 }

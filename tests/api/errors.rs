@@ -21,14 +21,19 @@ fn not_found_and_already_exists() {
         "error: failed to create configmap: configmaps \"dup\" already exists\n"
     );
     let dir = tempfile::tempdir().unwrap();
-    let f = write_file(dir.path(), "dup.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dup\n");
+    let f = write_file(
+        dir.path(),
+        "dup.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dup\n",
+    );
     let f = f.to_str().unwrap();
     assert_eq!(
         k.run(&["-n", n, "create", "-f", f]).fails(),
         format!("Error from server (AlreadyExists): error when creating \"{f}\": configmaps \"dup\" already exists\n")
     );
     assert_eq!(
-        k.run(&["-n", "no-such-namespace", "create", "configmap", "x"]).fails(),
+        k.run(&["-n", "no-such-namespace", "create", "configmap", "x"])
+            .fails(),
         "error: failed to create configmap: namespaces \"no-such-namespace\" not found\n"
     );
 }
@@ -48,9 +53,18 @@ fn invalid_names_the_field() {
         "bad.yaml",
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: bad\nspec:\n  replicas: -1\n  selector:\n    matchLabels:\n      app: x\n  template:\n    metadata:\n      labels:\n        app: other\n    spec:\n      containers:\n      - name: c\n        image: nginx\n",
     );
-    let err = k.run(&["-n", n, "create", "-f", f.to_str().unwrap()]).fails().to_string();
-    assert!(err.starts_with("The Deployment \"bad\" is invalid: \n"), "{err}");
-    assert!(err.contains("* spec.replicas: Invalid value: -1: must be greater than or equal to 0"), "{err}");
+    let err = k
+        .run(&["-n", n, "create", "-f", f.to_str().unwrap()])
+        .fails()
+        .to_string();
+    assert!(
+        err.starts_with("The Deployment \"bad\" is invalid: \n"),
+        "{err}"
+    );
+    assert!(
+        err.contains("* spec.replicas: Invalid value: -1: must be greater than or equal to 0"),
+        "{err}"
+    );
     assert!(err.contains("* spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"other\"}: `selector` does not match template `labels`"), "{err}");
     assert_eq!(
         k.run(&["create", "namespace", "Bad_Name"]).fails(),
@@ -77,8 +91,15 @@ fn strict_decoding_rejects_unknown_fields() {
     // With validation relaxed the field is dropped with a warning.
     let out = k.run(&["-n", n, "create", "-f", f, "--validate=warn"]);
     assert_eq!(out.ok(), "configmap/u created\n");
-    assert!(out.stderr.contains("Warning: unknown field \"specc\""), "{}", out.stderr);
-    assert!(!k.run(&["-n", n, "get", "cm", "u", "-o", "json"]).ok().contains("specc"));
+    assert!(
+        out.stderr.contains("Warning: unknown field \"specc\""),
+        "{}",
+        out.stderr
+    );
+    assert!(!k
+        .run(&["-n", n, "get", "cm", "u", "-o", "json"])
+        .ok()
+        .contains("specc"));
 }
 
 #[test]
@@ -86,11 +107,29 @@ fn stale_resource_version_conflicts() {
     let k = shared().kubectl();
     let ns = namespace(&k, "conflict");
     let n = ns.as_str();
-    k.run(&["-n", n, "create", "configmap", "c", "--from-literal=a=1"]).ok();
-    let stale = k.run(&["-n", n, "get", "cm", "c", "-o", "yaml"]).ok().to_string();
-    k.run(&["-n", n, "patch", "cm", "c", "--type=merge", "-p", r#"{"data":{"a":"2"}}"#]).ok();
+    k.run(&["-n", n, "create", "configmap", "c", "--from-literal=a=1"])
+        .ok();
+    let stale = k
+        .run(&["-n", n, "get", "cm", "c", "-o", "yaml"])
+        .ok()
+        .to_string();
+    k.run(&[
+        "-n",
+        n,
+        "patch",
+        "cm",
+        "c",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"a":"2"}}"#,
+    ])
+    .ok();
     let dir = tempfile::tempdir().unwrap();
-    let f = write_file(dir.path(), "stale.yaml", &stale.replace("a: \"1\"", "a: \"3\""));
+    let f = write_file(
+        dir.path(),
+        "stale.yaml",
+        &stale.replace("a: \"1\"", "a: \"3\""),
+    );
     let f = f.to_str().unwrap();
     assert_eq!(
         k.run(&["-n", n, "replace", "-f", f]).fails(),
@@ -102,7 +141,15 @@ fn stale_resource_version_conflicts() {
 fn no_credentials_is_unauthorized() {
     let s = shared();
     let out = std::process::Command::new(crate::support::kubectl_bin())
-        .args(["--server", &s.url, "--insecure-skip-tls-verify", "--token", "not-a-valid-token", "get", "pods"])
+        .args([
+            "--server",
+            &s.url,
+            "--insecure-skip-tls-verify",
+            "--token",
+            "not-a-valid-token",
+            "get",
+            "pods",
+        ])
         .stdin(std::process::Stdio::null())
         .env_remove("KUBECONFIG")
         .env("HOME", s.dir.path())

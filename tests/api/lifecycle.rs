@@ -10,25 +10,51 @@ fn delete_forms() {
     let ns = namespace(&k, "del");
     let n = ns.as_str();
     for name in ["one", "two", "three"] {
-        k.run(&["-n", n, "create", "configmap", name, "--from-literal=a=1"]).ok();
+        k.run(&["-n", n, "create", "configmap", name, "--from-literal=a=1"])
+            .ok();
     }
-    k.run(&["-n", n, "label", "cm", "two", "three", "group=x"]).ok();
+    k.run(&["-n", n, "label", "cm", "two", "three", "group=x"])
+        .ok();
     assert_eq!(
         k.run(&["-n", n, "delete", "configmap", "one"]).ok(),
         format!("configmap \"one\" deleted from {n} namespace\n")
     );
-    let out = k.run(&["-n", n, "delete", "cm", "-l", "group=x"]).ok().to_string();
-    assert!(out.contains("configmap \"two\" deleted from") && out.contains("configmap \"three\" deleted from"), "{out}");
-    k.run(&["-n", n, "create", "deployment", "d1", "--image=nginx"]).ok();
-    k.run(&["-n", n, "create", "deployment", "d2", "--image=nginx"]).ok();
-    k.run(&["-n", n, "create", "service", "clusterip", "s1", "--tcp=80"]).ok();
-    let out = k.run(&["-n", n, "delete", "deploy,svc", "--all"]).ok().to_string();
-    for line in ["deployment.apps \"d1\" deleted", "deployment.apps \"d2\" deleted", "service \"s1\" deleted"] {
+    let out = k
+        .run(&["-n", n, "delete", "cm", "-l", "group=x"])
+        .ok()
+        .to_string();
+    assert!(
+        out.contains("configmap \"two\" deleted from")
+            && out.contains("configmap \"three\" deleted from"),
+        "{out}"
+    );
+    k.run(&["-n", n, "create", "deployment", "d1", "--image=nginx"])
+        .ok();
+    k.run(&["-n", n, "create", "deployment", "d2", "--image=nginx"])
+        .ok();
+    k.run(&["-n", n, "create", "service", "clusterip", "s1", "--tcp=80"])
+        .ok();
+    let out = k
+        .run(&["-n", n, "delete", "deploy,svc", "--all"])
+        .ok()
+        .to_string();
+    for line in [
+        "deployment.apps \"d1\" deleted",
+        "deployment.apps \"d2\" deleted",
+        "service \"s1\" deleted",
+    ] {
         assert!(out.contains(line), "{line} missing: {out}");
     }
-    assert_eq!(k.run(&["-n", n, "get", "deploy,svc"]).stderr.trim(), format!("No resources found in {n} namespace."));
+    assert_eq!(
+        k.run(&["-n", n, "get", "deploy,svc"]).stderr.trim(),
+        format!("No resources found in {n} namespace.")
+    );
     let dir = tempfile::tempdir().unwrap();
-    let f = write_file(dir.path(), "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fromfile\ndata:\n  a: b\n");
+    let f = write_file(
+        dir.path(),
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fromfile\ndata:\n  a: b\n",
+    );
     k.run(&["-n", n, "apply", "-f", f.to_str().unwrap()]).ok();
     assert_eq!(
         k.run(&["-n", n, "delete", "-f", f.to_str().unwrap()]).ok(),
@@ -41,16 +67,41 @@ fn wait_returns_when_the_condition_holds() {
     let k = shared().kubectl();
     let ns = namespace(&k, "wait");
     let n = ns.as_str();
-    k.run(&["-n", n, "create", "configmap", "w", "--from-literal=state=old"]).ok();
+    k.run(&[
+        "-n",
+        n,
+        "create",
+        "configmap",
+        "w",
+        "--from-literal=state=old",
+    ])
+    .ok();
     let k2 = k.clone();
     let n2 = n.to_string();
     let waiter = std::thread::spawn(move || {
         let started = Instant::now();
-        let r = k2.run(&["-n", &n2, "wait", "configmap/w", "--for=jsonpath={.data.state}=new", "--timeout=30s"]);
+        let r = k2.run(&[
+            "-n",
+            &n2,
+            "wait",
+            "configmap/w",
+            "--for=jsonpath={.data.state}=new",
+            "--timeout=30s",
+        ]);
         (r, started.elapsed())
     });
     std::thread::sleep(Duration::from_millis(1500));
-    k.run(&["-n", n, "patch", "cm", "w", "--type=merge", "-p", r#"{"data":{"state":"new"}}"#]).ok();
+    k.run(&[
+        "-n",
+        n,
+        "patch",
+        "cm",
+        "w",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"state":"new"}}"#,
+    ])
+    .ok();
     let (r, took) = waiter.join().unwrap();
     assert_eq!(r.ok(), "configmap/w condition met\n");
     assert!(took < Duration::from_secs(15), "wait took {took:?}");
@@ -59,7 +110,14 @@ fn wait_returns_when_the_condition_holds() {
     let n3 = n.to_string();
     let waiter = std::thread::spawn(move || {
         let started = Instant::now();
-        let r = k3.run(&["-n", &n3, "wait", "configmap/w", "--for=delete", "--timeout=30s"]);
+        let r = k3.run(&[
+            "-n",
+            &n3,
+            "wait",
+            "configmap/w",
+            "--for=delete",
+            "--timeout=30s",
+        ]);
         (r, started.elapsed())
     });
     std::thread::sleep(Duration::from_millis(1500));

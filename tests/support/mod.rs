@@ -76,11 +76,22 @@ impl Server {
             .find(|w| w.starts_with("https://"))
             .unwrap_or_else(|| panic!("no URL in ready line: {line}"))
             .to_string();
-        let port = url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+        let port = url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port");
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         let stdin = child.stdin.take();
-        Server { child, dir, kubeconfig, url, port, stdin }
+        Server {
+            child,
+            dir,
+            kubeconfig,
+            url,
+            port,
+            stdin,
+        }
     }
 
     /// kubectl with this server's kubeconfig and a private discovery cache.
@@ -97,8 +108,7 @@ impl Server {
     pub fn stop(mut self) -> tempfile::TempDir {
         self.stdin.take();
         let _ = self.child.wait();
-        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
-        dir
+        std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"))
     }
 
     /// Kill with SIGKILL, returning the data dir.
@@ -143,14 +153,22 @@ impl Run {
     /// Assert success and return stdout.
     #[track_caller]
     pub fn ok(&self) -> &str {
-        assert_eq!(self.code, 0, "kubectl failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "kubectl failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
         &self.stdout
     }
 
     /// Assert failure and return stderr.
     #[track_caller]
     pub fn fails(&self) -> &str {
-        assert_ne!(self.code, 0, "kubectl unexpectedly succeeded:\nstdout: {}", self.stdout);
+        assert_ne!(
+            self.code, 0,
+            "kubectl unexpectedly succeeded:\nstdout: {}",
+            self.stdout
+        );
         &self.stderr
     }
 }
@@ -183,7 +201,11 @@ impl Kubectl {
     /// Run to completion (timeout 60 s).
     pub fn run(&self, args: &[&str]) -> Run {
         let mut c = self.command(args);
-        c.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        c.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
         c.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = c.spawn().expect("spawn kubectl");
         if let Some(input) = &self.stdin {
@@ -201,7 +223,9 @@ impl Kubectl {
     /// Start without waiting (for `get -w`).
     pub fn spawn(&self, args: &[&str]) -> Child {
         let mut c = self.command(args);
-        c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         c.spawn().expect("spawn kubectl")
     }
 }

@@ -92,7 +92,9 @@ impl Allocators {
                 return Err(format!("failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. The range of valid IPs is {}/{}", Ipv4Addr::from(self.base), 32 - self.size.trailing_zeros()));
             }
             if !used.ips.insert(u32::from(ip)) {
-                return Err(format!("failed to allocate IP {ip}: provided IP is already allocated"));
+                return Err(format!(
+                    "failed to allocate IP {ip}: provided IP is already allocated"
+                ));
             }
             return Ok(ip);
         }
@@ -223,8 +225,10 @@ pub async fn check_namespace_open(ctx: &Ctx, ns: &str) -> Result<(), ApiError> {
         .await
         .map_err(ApiError::internal)?;
     let Some(kv) = kv else {
-        return Err(ApiError::new(404, "NotFound", format!("namespaces \"{ns}\" not found"))
-            .with_object_details("", "namespaces", ns));
+        return Err(
+            ApiError::new(404, "NotFound", format!("namespaces \"{ns}\" not found"))
+                .with_object_details("", "namespaces", ns),
+        );
     };
     let v: Value = serde_json::from_slice(&kv.value).map_err(ApiError::internal)?;
     if object::is_deleting(&v) {
@@ -278,7 +282,10 @@ pub fn prepare_create(ctx: &Ctx, obj: &mut Value) -> Result<(), ApiError> {
         obj["status"] = json!({"phase": "Pending", "qosClass": qos_class(obj)});
     } else if is_kind(ctx, "", "Service") {
         obj["status"] = json!({"loadBalancer": {}});
-    } else if ctx.res.has_status_subresource() && obj.get("status").is_none() && !is_kind(ctx, "", "Namespace") {
+    } else if ctx.res.has_status_subresource()
+        && obj.get("status").is_none()
+        && !is_kind(ctx, "", "Namespace")
+    {
         obj["status"] = json!({});
     }
     if is_kind(ctx, "", "Namespace") {
@@ -306,7 +313,9 @@ pub fn prepare_update(ctx: &Ctx, old: &Value, new: &mut Value) -> Result<(), Api
     }
     if is_kind(ctx, "", "Service") {
         for f in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
-            let missing = new.pointer(&format!("/spec/{f}")).is_none_or(Value::is_null);
+            let missing = new
+                .pointer(&format!("/spec/{f}"))
+                .is_none_or(Value::is_null);
             if missing {
                 if let Some(v) = old.pointer(&format!("/spec/{f}")) {
                     new["spec"][f] = v.clone();
@@ -314,7 +323,11 @@ pub fn prepare_update(ctx: &Ctx, old: &Value, new: &mut Value) -> Result<(), Api
             }
         }
         // Keep node ports of ports that are still there (matched by port+protocol).
-        let old_ports = old.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
+        let old_ports = old
+            .pointer("/spec/ports")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let needs_node_port = matches!(
             new.pointer("/spec/type").and_then(Value::as_str),
             Some("NodePort") | Some("LoadBalancer")
@@ -356,11 +369,19 @@ pub fn allocate(ctx: &Ctx, obj: &mut Value, old: Option<&Value>) -> Result<Reser
         ports: Vec::new(),
     };
     let name = object::name(obj).to_string();
-    let svc_type = obj.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
+    let svc_type = obj
+        .pointer("/spec/type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP")
+        .to_string();
     let held_ips = old.map(cluster_ips).unwrap_or_default();
     let held_ports = old.map(node_ports).unwrap_or_default();
     if svc_type != "ExternalName" {
-        let requested = obj.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or("").to_string();
+        let requested = obj
+            .pointer("/spec/clusterIP")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         if requested != "None" {
             let want: Option<Ipv4Addr> = if requested.is_empty() {
                 None
@@ -373,7 +394,12 @@ pub fn allocate(ctx: &Ctx, obj: &mut Value, old: Option<&Value>) -> Result<Reser
                 Some(ip) if held_ips.contains(&ip) => ip,
                 _ => {
                     let ip = alloc.take_ip(want).map_err(|e| {
-                        ApiError::invalid_field(&ctx.res, &name, "spec.clusterIPs", &format!("Invalid value: [\"{requested}\"]: {e}"))
+                        ApiError::invalid_field(
+                            &ctx.res,
+                            &name,
+                            "spec.clusterIPs",
+                            &format!("Invalid value: [\"{requested}\"]: {e}"),
+                        )
                     })?;
                     res.ips.push(ip);
                     ip
@@ -388,7 +414,10 @@ pub fn allocate(ctx: &Ctx, obj: &mut Value, old: Option<&Value>) -> Result<Reser
     if matches!(svc_type.as_str(), "NodePort" | "LoadBalancer") {
         if let Some(ports) = obj.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
             for (i, p) in ports.iter_mut().enumerate() {
-                let want = p.get("nodePort").and_then(Value::as_u64).and_then(|v| u16::try_from(v).ok());
+                let want = p
+                    .get("nodePort")
+                    .and_then(Value::as_u64)
+                    .and_then(|v| u16::try_from(v).ok());
                 if want.is_some_and(|w| held_ports.contains(&w)) {
                     continue;
                 }
@@ -397,7 +426,10 @@ pub fn allocate(ctx: &Ctx, obj: &mut Value, old: Option<&Value>) -> Result<Reser
                         &ctx.res,
                         &name,
                         &format!("spec.ports[{i}].nodePort"),
-                        &format!("Invalid value: {}: {e}", want.map(|w| w.to_string()).unwrap_or_default()),
+                        &format!(
+                            "Invalid value: {}: {e}",
+                            want.map(|w| w.to_string()).unwrap_or_default()
+                        ),
                     )
                 })?;
                 res.ports.push(port);
@@ -412,7 +444,10 @@ pub fn allocate(ctx: &Ctx, obj: &mut Value, old: Option<&Value>) -> Result<Reser
 pub fn allow_create_on_update(res: &ResourceInfo) -> bool {
     matches!(
         (res.group.as_str(), res.kind.as_str()),
-        ("", "Endpoints") | ("", "Node") | ("", "Event") | ("coordination.k8s.io", "Lease")
+        ("", "Endpoints")
+            | ("", "Node")
+            | ("", "Event")
+            | ("coordination.k8s.io", "Lease")
             | ("events.k8s.io", "Event")
     )
 }
@@ -440,13 +475,20 @@ mod tests {
 
     #[test]
     fn qos() {
-        assert_eq!(qos_class(&json!({"spec": {"containers": [{"name": "a"}]}})), "BestEffort");
         assert_eq!(
-            qos_class(&json!({"spec": {"containers": [{"resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}})),
+            qos_class(&json!({"spec": {"containers": [{"name": "a"}]}})),
+            "BestEffort"
+        );
+        assert_eq!(
+            qos_class(
+                &json!({"spec": {"containers": [{"resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}})
+            ),
             "Guaranteed"
         );
         assert_eq!(
-            qos_class(&json!({"spec": {"containers": [{"resources": {"requests": {"cpu": "1"}}}]}})),
+            qos_class(
+                &json!({"spec": {"containers": [{"resources": {"requests": {"cpu": "1"}}}]}})
+            ),
             "Burstable"
         );
     }

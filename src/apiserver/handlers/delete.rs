@@ -81,7 +81,9 @@ fn check_preconditions(ctx: &Ctx, obj: &Value, opts: &DeleteOptions) -> Result<(
             return Err(ApiError::conflict_msg(
                 &ctx.res,
                 name,
-                &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {have}"),
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {have}"
+                ),
             ));
         }
     }
@@ -124,7 +126,11 @@ pub enum Deleted {
 }
 
 /// Delete one object by name, following the real server's rules.
-pub async fn delete_object(ctx: &Ctx, name: &str, opts: &DeleteOptions) -> Result<Deleted, ApiError> {
+pub async fn delete_object(
+    ctx: &Ctx,
+    name: &str,
+    opts: &DeleteOptions,
+) -> Result<Deleted, ApiError> {
     let key = ctx.key(name);
     let dry_run = ctx.dry_run()?;
     for _ in 0..16 {
@@ -188,7 +194,11 @@ pub async fn delete_object(ctx: &Ctx, name: &str, opts: &DeleteOptions) -> Resul
                 }
                 let deadline = jiff::Timestamp::now()
                     .checked_add(jiff::SignedDuration::from_secs(grace))
-                    .map(|t| jiff::Timestamp::from_second(t.as_second()).unwrap_or(t).to_string())
+                    .map(|t| {
+                        jiff::Timestamp::from_second(t.as_second())
+                            .unwrap_or(t)
+                            .to_string()
+                    })
                     .unwrap_or_else(|_| now.clone());
                 let m = meta_mut(&mut next);
                 m.insert("deletionTimestamp".into(), json!(deadline));
@@ -204,11 +214,20 @@ pub async fn delete_object(ctx: &Ctx, name: &str, opts: &DeleteOptions) -> Resul
             }
         }
         if dry_run {
-            return Ok(if pending { Deleted::Pending(next) } else { Deleted::Gone(current) });
+            return Ok(if pending {
+                Deleted::Pending(next)
+            } else {
+                Deleted::Gone(current)
+            });
         }
         if pending {
             let bytes = super::write::encode(ctx, &next)?;
-            match ctx.state.store.update(&key, bytes, Some(kv.mod_revision)).await {
+            match ctx
+                .state
+                .store
+                .update(&key, bytes, Some(kv.mod_revision))
+                .await
+            {
                 Ok(kv) => {
                     object::set_resource_version(&mut next, kv.mod_revision);
                     return Ok(Deleted::Pending(next));
@@ -222,9 +241,10 @@ pub async fn delete_object(ctx: &Ctx, name: &str, opts: &DeleteOptions) -> Resul
                 let mut gone = current;
                 object::set_resource_version(&mut gone, kv.mod_revision);
                 if ctx.res.group.is_empty() && ctx.res.kind == "Service" {
-                    ctx.state
-                        .allocators
-                        .release(&super::admission::cluster_ips(&gone), &super::admission::node_ports(&gone));
+                    ctx.state.allocators.release(
+                        &super::admission::cluster_ips(&gone),
+                        &super::admission::node_ports(&gone),
+                    );
                 }
                 return Ok(Deleted::Gone(gone));
             }

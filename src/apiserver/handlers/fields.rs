@@ -22,7 +22,11 @@ fn text(v: Option<&Value>) -> String {
 }
 
 /// The value of a selectable field, `Err` when the kind does not support it.
-pub fn field_value(res: &ResourceInfo, obj: &Value, field: &str) -> Result<Option<String>, Unsupported> {
+pub fn field_value(
+    res: &ResourceInfo,
+    obj: &Value,
+    field: &str,
+) -> Result<Option<String>, Unsupported> {
     let path: Vec<&str> = field.split('.').collect();
     let get = |p: &[&str]| Ok(Some(text(at(obj, p))));
     match field {
@@ -40,7 +44,10 @@ pub fn field_value(res: &ResourceInfo, obj: &Value, field: &str) -> Result<Optio
         | ("", "Pod", "status.nominatedNodeName") => {
             if field == "spec.hostNetwork" {
                 return Ok(Some(
-                    at(obj, &path).and_then(Value::as_bool).unwrap_or(false).to_string(),
+                    at(obj, &path)
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                        .to_string(),
                 ));
             }
             get(&path)
@@ -64,7 +71,10 @@ pub fn field_value(res: &ResourceInfo, obj: &Value, field: &str) -> Result<Optio
         ("", "Secret", "type") => get(&path),
         ("", "Namespace", "status.phase") => get(&path),
         ("", "Node", "spec.unschedulable") => Ok(Some(
-            at(obj, &path).and_then(Value::as_bool).unwrap_or(false).to_string(),
+            at(obj, &path)
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+                .to_string(),
         )),
         ("", "ReplicationController", "status.replicas")
         | ("apps", "ReplicaSet", "status.replicas") => get(&path),
@@ -88,9 +98,18 @@ mod tests {
         let reg = Registry::builtin();
         let pods = reg.lookup("", "v1", "pods").unwrap();
         let pod = json!({"metadata": {"name": "p"}, "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}});
-        assert_eq!(field_value(&pods, &pod, "spec.nodeName"), Ok(Some("n1".into())));
-        assert_eq!(field_value(&pods, &pod, "status.phase"), Ok(Some("Running".into())));
-        assert_eq!(field_value(&pods, &pod, "metadata.name"), Ok(Some("p".into())));
+        assert_eq!(
+            field_value(&pods, &pod, "spec.nodeName"),
+            Ok(Some("n1".into()))
+        );
+        assert_eq!(
+            field_value(&pods, &pod, "status.phase"),
+            Ok(Some("Running".into()))
+        );
+        assert_eq!(
+            field_value(&pods, &pod, "metadata.name"),
+            Ok(Some("p".into()))
+        );
         assert_eq!(field_value(&pods, &pod, "spec.bogus"), Err(Unsupported));
         let cms = reg.lookup("", "v1", "configmaps").unwrap();
         assert_eq!(field_value(&cms, &pod, "status.phase"), Err(Unsupported));

@@ -64,14 +64,18 @@ impl Ctx {
     pub fn field_manager(&self) -> Result<String, ApiError> {
         if let Some(m) = self.query.get("fieldManager").filter(|m| !m.is_empty()) {
             if m.len() > 128 {
-                return Err(ApiError::bad_request(format!(
-                    "fieldManager: Too long: may not be more than 128 bytes"
-                )));
+                return Err(ApiError::bad_request(
+                    "fieldManager: Too long: may not be more than 128 bytes",
+                ));
             }
             return Ok(m.to_string());
         }
         let ua = self.user_agent.split('/').next().unwrap_or("").trim();
-        Ok(if ua.is_empty() { "unknown".to_string() } else { ua.chars().take(128).collect() })
+        Ok(if ua.is_empty() {
+            "unknown".to_string()
+        } else {
+            ua.chars().take(128).collect()
+        })
     }
 
     /// Whether `dryRun=All` was asked; other values are rejected like the real server.

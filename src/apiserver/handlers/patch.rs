@@ -34,7 +34,9 @@ impl PatchType {
             "application/json-patch+json" => Some(PatchType::Json),
             "application/merge-patch+json" => Some(PatchType::Merge),
             "application/strategic-merge-patch+json" => Some(PatchType::Strategic),
-            "application/apply-patch+yaml" | "application/apply-patch+cbor" => Some(PatchType::Apply),
+            "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
+                Some(PatchType::Apply)
+            }
             _ => None,
         }
     }
@@ -55,7 +57,12 @@ fn patch_error(e: p::PatchError) -> ApiError {
 }
 
 /// Apply a non-apply patch document to an object.
-pub fn apply_patch(ctx: &Ctx, pt: PatchType, current: &Value, patch: &Value) -> Result<Value, ApiError> {
+pub fn apply_patch(
+    ctx: &Ctx,
+    pt: PatchType,
+    current: &Value,
+    patch: &Value,
+) -> Result<Value, ApiError> {
     match pt {
         PatchType::Json => p::json_patch(current, patch).map_err(patch_error),
         PatchType::Merge => p::merge_patch(current, patch).map_err(patch_error),
@@ -81,13 +88,19 @@ pub async fn patch(ctx: &Ctx, body: Bytes, sub: Option<&str>) -> Result<Response
         return Err(patch_error(p::PatchError::strategic_merge_unsupported()));
     }
     let patch_doc = decode_body(
-        if pt == PatchType::Apply { "application/apply-patch+yaml" } else { "application/json" },
+        if pt == PatchType::Apply {
+            "application/apply-patch+yaml"
+        } else {
+            "application/json"
+        },
         &body,
     )?;
     let manager = ctx.field_manager()?;
     let force = ctx.query.flag("force");
     if pt != PatchType::Apply && ctx.query.get("force").is_some() {
-        return Err(ApiError::bad_request("force: Forbidden: may not be specified for non-apply patch"));
+        return Err(ApiError::bad_request(
+            "force: Forbidden: may not be specified for non-apply patch",
+        ));
     }
     if pt == PatchType::Apply {
         if ctx.query.get("fieldManager").is_none_or(str::is_empty) {
@@ -103,15 +116,25 @@ pub async fn patch(ctx: &Ctx, body: Bytes, sub: Option<&str>) -> Result<Response
     let result = guaranteed_update(ctx, &name, None, |current| {
         let mut patched = apply_patch(ctx, pt, &current, &patch_doc)?;
         if !patched.is_object() {
-            return Err(ApiError::bad_request("the patched object must be a JSON object"));
+            return Err(ApiError::bad_request(
+                "the patched object must be a JSON object",
+            ));
         }
         // A resourceVersion in the patch is a precondition.
-        if let (Some(want), Some(have)) = (object::resource_version(&patched), object::resource_version(&current)) {
+        if let (Some(want), Some(have)) = (
+            object::resource_version(&patched),
+            object::resource_version(&current),
+        ) {
             if want != have {
                 return Err(ApiError::conflict(&ctx.res, &name));
             }
         }
-        warnings = check_body(ctx, &mut patched, &ctx.res.kind.clone(), &ctx.res.api_version())?;
+        warnings = check_body(
+            ctx,
+            &mut patched,
+            &ctx.res.kind.clone(),
+            &ctx.res.api_version(),
+        )?;
         match finish_update(ctx, &current, patched, sub, &manager, None)? {
             Some(v) => Ok(Change::Write(v)),
             None => Ok(Change::Unchanged),
@@ -130,7 +153,12 @@ async fn apply(
     force: bool,
     sub: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
-    let warnings = check_body(ctx, &mut applied, &ctx.res.kind.clone(), &ctx.res.api_version())?;
+    let warnings = check_body(
+        ctx,
+        &mut applied,
+        &ctx.res.kind.clone(),
+        &ctx.res.api_version(),
+    )?;
     let body_name = object::name(&applied).to_string();
     if body_name != name {
         return Err(ApiError::bad_request(format!(
@@ -150,8 +178,14 @@ async fn apply(
             return Err(ApiError::not_found(&ctx.res, name));
         }
         let api_version = ctx.res.api_version();
-        let merged = p::server_side_apply(None, &applied, force, schema(ctx), &owner(ctx, manager, &api_version, sub, &now))
-            .map_err(patch_error)?;
+        let merged = p::server_side_apply(
+            None,
+            &applied,
+            force,
+            schema(ctx),
+            &owner(ctx, manager, &api_version, sub, &now),
+        )
+        .map_err(patch_error)?;
         let managed = merged.pointer("/metadata/managedFields").cloned();
         let created = create_object(ctx, merged, manager, managed).await?;
         return Ok(respond(ctx, 201, &created, &warnings));
@@ -159,8 +193,14 @@ async fn apply(
     let precondition = object::resource_version(&applied).map(str::to_string);
     let result = guaranteed_update(ctx, name, precondition, |current| {
         let api_version = ctx.res.api_version();
-        let merged = p::server_side_apply(Some(&current), &applied, force, schema(ctx), &owner(ctx, manager, &api_version, sub, &now))
-            .map_err(patch_error)?;
+        let merged = p::server_side_apply(
+            Some(&current),
+            &applied,
+            force,
+            schema(ctx),
+            &owner(ctx, manager, &api_version, sub, &now),
+        )
+        .map_err(patch_error)?;
         let managed = merged.pointer("/metadata/managedFields").cloned();
         if managed.as_ref() == current.pointer("/metadata/managedFields")
             && object::comparable(&merged) == object::comparable(&current)

@@ -160,7 +160,9 @@ pub async fn list_objects(ctx: &Ctx, sel: &Selectors) -> Result<Page, ApiError> 
     if let Some(token) = ctx.query.get("continue").filter(|t| !t.is_empty()) {
         let t = decode_continue(token)?;
         if !t.start.starts_with(&prefix) {
-            return Err(ApiError::bad_request("continue key is not valid: key does not match the request"));
+            return Err(ApiError::bad_request(
+                "continue key is not valid: key does not match the request",
+            ));
         }
         start = Some(t.start);
         at = Some(t.rv);
@@ -168,9 +170,10 @@ pub async fn list_objects(ctx: &Ctx, sel: &Selectors) -> Result<Page, ApiError> 
         ctx.query.get("resourceVersion").filter(|v| !v.is_empty()),
         ctx.query.get("resourceVersionMatch"),
     ) {
-        at = Some(rv.parse().map_err(|_| {
-            ApiError::bad_request(format!("invalid resource version: {rv}"))
-        })?);
+        at = Some(
+            rv.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?,
+        );
     }
     let mut items = Vec::new();
     let mut revision = None;
@@ -206,7 +209,8 @@ pub async fn list_objects(ctx: &Ctx, sel: &Selectors) -> Result<Page, ApiError> 
                 }
             }
         }
-        let more = r.more || (stopped_early && last_key.as_deref() != r.kvs.last().map(|k| k.key.as_str()));
+        let more = r.more
+            || (stopped_early && last_key.as_deref() != r.kvs.last().map(|k| k.key.as_str()));
         let full = limit.is_some_and(|l| items.len() >= l);
         match (more, last_key) {
             (true, Some(k)) if full => {

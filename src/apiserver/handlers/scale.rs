@@ -78,7 +78,12 @@ fn replicas_of(scale: &Value, ctx: &Ctx, name: &str) -> Result<i64, ApiError> {
     }
 }
 
-async fn write_replicas<F>(ctx: &Ctx, name: &str, precondition: Option<String>, mut scale_fn: F) -> Result<Response<Body>, ApiError>
+async fn write_replicas<F>(
+    ctx: &Ctx,
+    name: &str,
+    precondition: Option<String>,
+    mut scale_fn: F,
+) -> Result<Response<Body>, ApiError>
 where
     F: FnMut(&Value) -> Result<Value, ApiError>,
 {
@@ -118,7 +123,10 @@ pub async fn patch(ctx: &Ctx, body: Bytes) -> Result<Response<Body>, ApiError> {
             PatchType::Strategic => apply_patch(ctx, PatchType::Merge, scale, &doc)?,
             other => apply_patch(ctx, other, scale, &doc)?,
         };
-        if let (Some(want), Some(have)) = (object::resource_version(&patched), object::resource_version(scale)) {
+        if let (Some(want), Some(have)) = (
+            object::resource_version(&patched),
+            object::resource_version(scale),
+        ) {
             if want != have {
                 return Err(ApiError::conflict(&ctx.res, &name));
             }

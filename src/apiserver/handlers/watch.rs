@@ -48,7 +48,8 @@ impl Encoder {
             (Output::PartialMetadata(v), _) => partial_metadata(obj, v),
             _ => obj.clone(),
         };
-        let mut line = serde_json::to_vec(&json!({"type": kind, "object": rendered})).unwrap_or_default();
+        let mut line =
+            serde_json::to_vec(&json!({"type": kind, "object": rendered})).unwrap_or_default();
         line.push(b'\n');
         Bytes::from(line)
     }
@@ -81,9 +82,16 @@ pub async fn watch(ctx: Ctx) -> Result<Response<Body>, ApiError> {
         None | Some("") => None,
         Some("true") => Some(true),
         Some("false") => Some(false),
-        Some(v) => return Err(ApiError::bad_request(format!("invalid value for sendInitialEvents: {v}"))),
+        Some(v) => {
+            return Err(ApiError::bad_request(format!(
+                "invalid value for sendInitialEvents: {v}"
+            )))
+        }
     };
-    let rv_match = ctx.query.get("resourceVersionMatch").filter(|s| !s.is_empty());
+    let rv_match = ctx
+        .query
+        .get("resourceVersionMatch")
+        .filter(|s| !s.is_empty());
     if send_initial.is_some() && rv_match != Some("NotOlderThan") {
         return Err(ApiError::new(
             422,
@@ -108,7 +116,10 @@ pub async fn watch(ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let requested: Option<Revision> = if rv.is_empty() || rv == "0" {
         None
     } else {
-        Some(rv.parse().map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?)
+        Some(
+            rv.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}")))?,
+        )
     };
 
     let (initial_items, start) = if initial {
@@ -120,7 +131,10 @@ pub async fn watch(ctx: Ctx) -> Result<Response<Body>, ApiError> {
             .collect();
         (items, page.revision)
     } else {
-        (Vec::new(), requested.unwrap_or_else(|| ctx.state.store.current_revision()))
+        (
+            Vec::new(),
+            requested.unwrap_or_else(|| ctx.state.store.current_revision()),
+        )
     };
 
     let prefix = ctx.res.prefix(ctx.namespace());
@@ -132,7 +146,10 @@ pub async fn watch(ctx: Ctx) -> Result<Response<Body>, ApiError> {
     };
     let stream = match ctx.state.store.watch(&prefix, start).await {
         Ok(s) => Some(s),
-        Err(StoreError::Compacted { requested, compacted }) => {
+        Err(StoreError::Compacted {
+            requested,
+            compacted,
+        }) => {
             let err = ApiError::expired(requested, compacted);
             let _ = tx.try_send(enc.line(&ctx, "ERROR", &err.to_status()));
             None
@@ -207,8 +224,14 @@ pub async fn watch(ctx: Ctx) -> Result<Response<Body>, ApiError> {
 
 /// Turn a store event into a watch event, with selector transitions: an object that
 /// starts matching is ADDED, one that stops matching is DELETED.
-fn translate(ctx: &Ctx, sel: &Selectors, only_name: Option<&str>, ev: &crate::store::Event) -> Option<(&'static str, Value)> {
-    let matches = |o: &Value| sel.matches(&ctx.res, o) && only_name.is_none_or(|n| object::name(o) == n);
+fn translate(
+    ctx: &Ctx,
+    sel: &Selectors,
+    only_name: Option<&str>,
+    ev: &crate::store::Event,
+) -> Option<(&'static str, Value)> {
+    let matches =
+        |o: &Value| sel.matches(&ctx.res, o) && only_name.is_none_or(|n| object::name(o) == n);
     let decode = |kv: &crate::store::KeyValue| ctx.decode(kv).ok();
     match ev.kind {
         EventKind::Created => {
@@ -217,7 +240,11 @@ fn translate(ctx: &Ctx, sel: &Selectors, only_name: Option<&str>, ev: &crate::st
         }
         EventKind::Updated => {
             let obj = decode(&ev.kv)?;
-            let was = ev.prev.as_ref().and_then(decode).is_some_and(|p| matches(&p));
+            let was = ev
+                .prev
+                .as_ref()
+                .and_then(decode)
+                .is_some_and(|p| matches(&p));
             match (was, matches(&obj)) {
                 (true, true) => Some(("MODIFIED", obj)),
                 (false, true) => Some(("ADDED", obj)),

@@ -53,22 +53,28 @@ pub fn respond(ctx: &Ctx, code: u16, obj: &Value, warnings: &Warnings) -> Respon
 
 /// Check apiVersion/kind against the endpoint (filling them when absent, as the decoder's
 /// defaults do) and handle unknown fields according to `fieldValidation`.
-pub fn check_body(ctx: &Ctx, obj: &mut Value, kind: &str, api_version: &str) -> Result<Warnings, ApiError> {
+pub fn check_body(
+    ctx: &Ctx,
+    obj: &mut Value,
+    kind: &str,
+    api_version: &str,
+) -> Result<Warnings, ApiError> {
     if !obj.is_object() {
         return Err(ApiError::bad_request(
             "the body of the request was not a JSON object",
         ));
     }
-    let body_version = obj.get("apiVersion").and_then(Value::as_str).map(str::to_string);
+    let body_version = obj
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     match body_version.as_deref() {
         None | Some("") => obj["apiVersion"] = json!(api_version),
         Some(v) if v == api_version => {}
         Some(v) => {
             // Other served versions of the same kind are converted; anything else is wrong.
             let (g, ver) = v.rsplit_once('/').unwrap_or(("", v));
-            if g == ctx.res.group
-                && ctx.state.registry.lookup_kind(g, ver, kind).is_some()
-            {
+            if g == ctx.res.group && ctx.state.registry.lookup_kind(g, ver, kind).is_some() {
                 convert::between(obj, kind, v, api_version);
             } else {
                 return Err(ApiError::bad_request(format!(
@@ -100,7 +106,10 @@ pub fn check_body(ctx: &Ctx, obj: &mut Value, kind: &str, api_version: &str) -> 
     if unknown.is_empty() {
         return Ok(Vec::new());
     }
-    let texts: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+    let texts: Vec<String> = unknown
+        .iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
     match mode {
         FieldValidation::Strict => Err(ApiError::bad_request(format!(
             "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
@@ -196,7 +205,8 @@ pub fn owner<'a>(
 /// Normalize an object to the shape Go's encoding gives it (see `normalize`).
 fn shape(ctx: &Ctx, obj: &mut Value) {
     let defs = openapi::definitions();
-    let root = openapi::definition_name(&ctx.res.group, &ctx.res.version, &ctx.res.kind).and_then(|n| defs.get(n));
+    let root = openapi::definition_name(&ctx.res.group, &ctx.res.version, &ctx.res.kind)
+        .and_then(|n| defs.get(n));
     crate::apiserver::normalize::normalize(defs, root, obj);
 }
 
@@ -301,7 +311,11 @@ pub async fn create_object(
     defaults::apply_defaults(&ctx.res.group, &ctx.res.kind, &mut obj);
     admission::prepare_create(ctx, &mut obj)?;
     shape(ctx, &mut obj);
-    let attempts = if given_name.is_empty() && generate.is_some() { 8 } else { 1 };
+    let attempts = if given_name.is_empty() && generate.is_some() {
+        8
+    } else {
+        1
+    };
     for attempt in 0..attempts {
         if given_name.is_empty() {
             if let Some(prefix) = &generate {
@@ -312,7 +326,8 @@ pub async fn create_object(
             }
         }
         let name = object::name(&obj).to_string();
-        let errs = validation::validate_create(&ctx.res.group, &ctx.res.kind, &obj, ctx.res.namespaced);
+        let errs =
+            validation::validate_create(&ctx.res.group, &ctx.res.kind, &obj, ctx.res.namespaced);
         if !errs.is_empty() {
             return Err(invalid(ctx, &name, errs));
         }
@@ -398,7 +413,10 @@ where
             return Ok(new);
         }
         // Finalizers gone from an object being deleted: the deletion completes now.
-        if object::is_deleting(&new) && object::finalizers(&new).is_empty() && !namespace_has_spec_finalizers(&new) {
+        if object::is_deleting(&new)
+            && object::finalizers(&new).is_empty()
+            && !namespace_has_spec_finalizers(&new)
+        {
             return match ctx.state.store.delete(&key, Some(kv.mod_revision)).await {
                 Ok(kv) => {
                     object::set_resource_version(&mut new, kv.mod_revision);
@@ -522,12 +540,16 @@ pub fn finish_update(
         // reclaimed at the next start, which is harmless.
         admission::allocate(ctx, &mut new, Some(old))?.commit();
     }
-    let errs = validation::validate_update(&ctx.res.group, &ctx.res.kind, &new, old, ctx.res.namespaced);
+    let errs =
+        validation::validate_update(&ctx.res.group, &ctx.res.kind, &new, old, ctx.res.namespaced);
     if !errs.is_empty() {
         return Err(invalid(ctx, &name, errs));
     }
     if ctx.res.has_generation() && object::spec_part(&new) != object::spec_part(old) {
-        let gen = old_meta.get("generation").and_then(Value::as_i64).unwrap_or(0);
+        let gen = old_meta
+            .get("generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         meta_mut(&mut new).insert("generation".into(), json!(gen + 1));
     }
     let mut old_cmp = object::comparable(old);
@@ -549,7 +571,13 @@ pub fn finish_update(
                 Some(old),
                 &new,
                 schema(ctx),
-                &owner(ctx, manager, &api_version, sub.filter(|s| *s == "status"), &now),
+                &owner(
+                    ctx,
+                    manager,
+                    &api_version,
+                    sub.filter(|s| *s == "status"),
+                    &now,
+                ),
             )
         }
     };
@@ -583,7 +611,9 @@ pub async fn update(ctx: &Ctx, body: Bytes, sub: Option<&str>) -> Result<Respons
     let precondition = object::resource_version(&obj).map(str::to_string);
     if let Some(rv) = &precondition {
         if rv.parse::<i64>().is_err() {
-            return Err(ApiError::bad_request(format!("invalid resource version: {rv}")));
+            return Err(ApiError::bad_request(format!(
+                "invalid resource version: {rv}"
+            )));
         }
     }
     let exists = ctx
@@ -617,7 +647,10 @@ mod tests {
     #[test]
     fn prune_removes_nested_paths() {
         let mut o = json!({"spec": {"foo": 1, "containers": [{"name": "a", "imagee": "x"}]}});
-        prune(&mut o, &["spec.foo".into(), "spec.containers[0].imagee".into()]);
+        prune(
+            &mut o,
+            &["spec.foo".into(), "spec.containers[0].imagee".into()],
+        );
         assert_eq!(o, json!({"spec": {"containers": [{"name": "a"}]}}));
     }
 }
