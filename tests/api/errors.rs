@@ -161,3 +161,38 @@ fn no_credentials_is_unauthorized() {
         "error: You must be logged in to the server (the server has asked for the client to provide credentials)"
     );
 }
+
+#[test]
+fn bad_input_gets_status_errors_and_never_crashes() {
+    let k = shared().kubectl();
+    let ns = namespace(&k, "garbage");
+    let n = ns.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let path = format!("/api/v1/namespaces/{n}/configmaps");
+    let garbage = write_file(dir.path(), "garbage.json", "{not json at all");
+    let out = k.run(&["create", "--raw", &path, "-f", garbage.to_str().unwrap()]);
+    assert!(out.fails().contains("Error from server (BadRequest)"), "{}", out.stderr);
+    let not_object = write_file(dir.path(), "array.json", "[1, 2, 3]");
+    let out = k.run(&["create", "--raw", &path, "-f", not_object.to_str().unwrap()]);
+    assert!(out.fails().contains("Error from server (BadRequest)"), "{}", out.stderr);
+    let big = format!(
+        "{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"big\"}},\"data\":{{\"a\":\"{}\"}}}}",
+        "x".repeat(4 * 1024 * 1024)
+    );
+    let big = write_file(dir.path(), "big.json", &big);
+    let out = k.run(&["create", "--raw", &path, "-f", big.to_str().unwrap()]);
+    assert!(out.fails().contains("Error from server (RequestEntityTooLarge)"), "{}", out.stderr);
+    for (raw, want) in [
+        (format!("{path}?limit=abc"), "(BadRequest)"),
+        (format!("{path}?labelSelector=a%20in%20(b"), "(BadRequest)"),
+        (format!("{path}?fieldSelector=spec.nope%3Dx"), "(BadRequest)"),
+        ("/api/v1/nonexistent".to_string(), "(NotFound)"),
+        ("/apis/nope.example.com/v1/things".to_string(), "(NotFound)"),
+        (format!("{path}?watch=true&sendInitialEvents=true"), "is invalid"),
+    ] {
+        let out = k.run(&["get", "--raw", &raw]);
+        assert!(out.fails().contains(want), "{raw}: {}", out.stderr);
+    }
+    // Still serving.
+    k.run(&["get", "namespaces"]).ok();
+}
