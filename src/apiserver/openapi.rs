@@ -15,39 +15,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiext
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use serde_json::{json, Map, Value};
 
-/// Description of one served resource, from the registry.
-#[derive(Clone, Debug)]
-pub struct ResourceDesc {
-    /// API group.
-    pub group: String,
-    /// API version.
-    pub version: String,
-    /// Kind.
-    pub kind: String,
-    /// Plural resource name.
-    pub plural: String,
-    /// Namespaced or not.
-    pub namespaced: bool,
-    /// Verbs.
-    pub verbs: Vec<String>,
-    /// Subresources.
-    pub subresources: Vec<SubresourceDesc>,
-}
-
-/// Description of a subresource.
-#[derive(Clone, Debug)]
-pub struct SubresourceDesc {
-    /// Name (`status`, `scale`, ...).
-    pub name: String,
-    /// Group of the object it takes and returns.
-    pub group: String,
-    /// Version of that object.
-    pub version: String,
-    /// Kind of that object.
-    pub kind: String,
-    /// Verbs.
-    pub verbs: Vec<String>,
-}
+use crate::resources::registry::ResourceInfo;
 
 type StrictFn = fn(&Value) -> Result<Vec<String>, String>;
 type SchemaFn = fn(&mut schemars::SchemaGenerator);
@@ -513,7 +481,7 @@ fn upper_first(s: &str) -> String {
 }
 
 /// The OpenAPI 3.0 document of one group-version.
-pub fn group_version_document(group: &str, version: &str, resources: &[ResourceDesc]) -> Value {
+pub fn group_version_document(group: &str, version: &str, resources: &[ResourceInfo]) -> Value {
     let defs = definitions();
     let mut paths = Map::new();
     let mut wanted: BTreeSet<String> = [
@@ -794,33 +762,10 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
 mod tests {
     use super::*;
 
-    fn deploy_desc() -> ResourceDesc {
-        ResourceDesc {
-            group: "apps".into(),
-            version: "v1".into(),
-            kind: "Deployment".into(),
-            plural: "deployments".into(),
-            namespaced: true,
-            verbs: [
-                "create",
-                "delete",
-                "deletecollection",
-                "get",
-                "list",
-                "patch",
-                "update",
-                "watch",
-            ]
-            .map(String::from)
-            .to_vec(),
-            subresources: vec![SubresourceDesc {
-                name: "scale".into(),
-                group: "autoscaling".into(),
-                version: "v1".into(),
-                kind: "Scale".into(),
-                verbs: vec!["get".into(), "patch".into(), "update".into()],
-            }],
-        }
+    fn deploy_desc() -> ResourceInfo {
+        crate::resources::registry::Registry::builtin()
+            .lookup("apps", "v1", "deployments")
+            .expect("deployments")
     }
 
     #[test]

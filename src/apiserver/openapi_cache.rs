@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use super::openapi::{self, ResourceDesc, SubresourceDesc};
+use super::openapi;
 use crate::resources::registry::{Registry, ResourceInfo};
 
 /// One cached document: the resources it describes, its bytes and their hash.
@@ -24,28 +24,6 @@ fn gv_path(group: &str, version: &str) -> String {
         format!("api/{version}")
     } else {
         format!("apis/{group}/{version}")
-    }
-}
-
-fn describe(r: &ResourceInfo) -> ResourceDesc {
-    ResourceDesc {
-        group: r.group.clone(),
-        version: r.version.clone(),
-        kind: r.kind.clone(),
-        plural: r.plural.clone(),
-        namespaced: r.namespaced,
-        verbs: r.verbs.clone(),
-        subresources: r
-            .subresources
-            .iter()
-            .map(|s| SubresourceDesc {
-                name: s.name.clone(),
-                group: s.group.clone(),
-                version: s.version.clone(),
-                kind: s.kind.clone(),
-                verbs: s.verbs.clone(),
-            })
-            .collect(),
     }
 }
 
@@ -72,8 +50,7 @@ impl OpenApiCache {
                 return Some((bytes.clone(), h.clone()));
             }
         }
-        let descs: Vec<ResourceDesc> = resources.iter().map(describe).collect();
-        let doc = openapi::group_version_document(&group, &version, &descs);
+        let doc = openapi::group_version_document(&group, &version, &resources);
         let bytes = Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
         let h = hash(&bytes);
         docs.insert(gv.to_string(), (resources, bytes.clone(), h.clone()));

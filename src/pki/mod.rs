@@ -146,6 +146,32 @@ impl Ca {
         Issuer::from_ca_cert_pem(&self.cert_pem, &self.key).map_err(cert_err("ca issuer"))
     }
 
+    /// Sign a leaf certificate for `usage` with a new key and write both files.
+    fn issue(
+        &self,
+        name: &str,
+        mut params: CertificateParams,
+        usage: ExtendedKeyUsagePurpose,
+    ) -> Result<CertPair, PkiError> {
+        let key = KeyPair::generate().map_err(cert_err(name))?;
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        params.extended_key_usages = vec![usage];
+        validity(&mut params);
+        let cert = params
+            .signed_by(&key, &self.issuer()?)
+            .map_err(cert_err(name))?;
+        let pair = CertPair {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        };
+        write(&self.dir.join(format!("{name}.key")), &pair.key_pem, true)?;
+        write(&self.dir.join(format!("{name}.crt")), &pair.cert_pem, false)?;
+        Ok(pair)
+    }
+
     /// The serving certificate `name` for these DNS names and IPs; re-issued when the set changes.
     pub fn serving_cert(
         &self,
@@ -167,7 +193,6 @@ impl Ca {
                 return Ok(CertPair { cert_pem, key_pem });
             }
         }
-        let key = KeyPair::generate().map_err(cert_err(name))?;
         let mut params = CertificateParams::new(dns_names.to_vec()).map_err(cert_err(name))?;
         params
             .subject_alt_names
@@ -175,21 +200,7 @@ impl Ca {
         params
             .distinguished_name
             .push(DnType::CommonName, common_name);
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        validity(&mut params);
-        let cert = params
-            .signed_by(&key, &self.issuer()?)
-            .map_err(cert_err(name))?;
-        let pair = CertPair {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        };
-        write(&key_path, &pair.key_pem, true)?;
-        write(&cert_path, &pair.cert_pem, false)?;
+        let pair = self.issue(name, params, ExtendedKeyUsagePurpose::ServerAuth)?;
         write(&sans_path, &wanted_line, false)?;
         Ok(pair)
     }
@@ -206,7 +217,6 @@ impl Ca {
         if let (Some(cert_pem), Some(key_pem)) = (read(&cert_path)?, read(&key_path)?) {
             return Ok(CertPair { cert_pem, key_pem });
         }
-        let key = KeyPair::generate().map_err(cert_err(name))?;
         let mut params = CertificateParams::new(Vec::<String>::new()).map_err(cert_err(name))?;
         params
             .distinguished_name
@@ -214,22 +224,7 @@ impl Ca {
         for g in groups {
             params.distinguished_name.push(DnType::OrganizationName, *g);
         }
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        validity(&mut params);
-        let cert = params
-            .signed_by(&key, &self.issuer()?)
-            .map_err(cert_err(name))?;
-        let pair = CertPair {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        };
-        write(&key_path, &pair.key_pem, true)?;
-        write(&cert_path, &pair.cert_pem, false)?;
-        Ok(pair)
+        self.issue(name, params, ExtendedKeyUsagePurpose::ClientAuth)
     }
 }
 

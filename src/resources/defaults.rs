@@ -77,17 +77,11 @@ pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
                 default(spec, "replicas", json!(1));
                 default(spec, "revisionHistoryLimit", json!(10));
                 default(spec, "progressDeadlineSeconds", json!(600));
-                let strategy = spec.entry("strategy").or_insert_with(|| json!({}));
-                if let Some(s) = strategy.as_object_mut() {
-                    default(s, "type", json!("RollingUpdate"));
-                    if s.get("type") == Some(&json!("RollingUpdate")) {
-                        let ru = s.entry("rollingUpdate").or_insert_with(|| json!({}));
-                        if let Some(ru) = ru.as_object_mut() {
-                            default(ru, "maxUnavailable", json!("25%"));
-                            default(ru, "maxSurge", json!("25%"));
-                        }
-                    }
-                }
+                rolling_update(
+                    spec,
+                    "strategy",
+                    &[("maxUnavailable", json!("25%")), ("maxSurge", json!("25%"))],
+                );
             }
         }
         ("apps", "ReplicaSet") => {
@@ -107,33 +101,18 @@ pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
                     "persistentVolumeClaimRetentionPolicy",
                     json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
                 );
-                let strategy = spec.entry("updateStrategy").or_insert_with(|| json!({}));
-                if let Some(s) = strategy.as_object_mut() {
-                    default(s, "type", json!("RollingUpdate"));
-                    if s.get("type") == Some(&json!("RollingUpdate")) {
-                        let ru = s.entry("rollingUpdate").or_insert_with(|| json!({}));
-                        if let Some(ru) = ru.as_object_mut() {
-                            default(ru, "partition", json!(0));
-                        }
-                    }
-                }
+                rolling_update(spec, "updateStrategy", &[("partition", json!(0))]);
             }
         }
         ("apps", "DaemonSet") => {
             template_defaults(obj);
             if let Some(spec) = obj_mut(obj, "spec") {
                 default(spec, "revisionHistoryLimit", json!(10));
-                let strategy = spec.entry("updateStrategy").or_insert_with(|| json!({}));
-                if let Some(s) = strategy.as_object_mut() {
-                    default(s, "type", json!("RollingUpdate"));
-                    if s.get("type") == Some(&json!("RollingUpdate")) {
-                        let ru = s.entry("rollingUpdate").or_insert_with(|| json!({}));
-                        if let Some(ru) = ru.as_object_mut() {
-                            default(ru, "maxUnavailable", json!(1));
-                            default(ru, "maxSurge", json!(0));
-                        }
-                    }
-                }
+                rolling_update(
+                    spec,
+                    "updateStrategy",
+                    &[("maxUnavailable", json!(1)), ("maxSurge", json!(0))],
+                );
             }
         }
         ("batch", "Job") => {
@@ -179,6 +158,23 @@ pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
         }
         ("policy", "PodDisruptionBudget") => {}
         _ => {}
+    }
+}
+
+/// A workload's update strategy: `type` defaults to RollingUpdate, which gets these
+/// `rollingUpdate` defaults.
+fn rolling_update(spec: &mut Map<String, Value>, field: &str, rolling: &[(&str, Value)]) {
+    let strategy = spec.entry(field).or_insert_with(|| json!({}));
+    if let Some(s) = strategy.as_object_mut() {
+        default(s, "type", json!("RollingUpdate"));
+        if s.get("type") == Some(&json!("RollingUpdate")) {
+            let ru = s.entry("rollingUpdate").or_insert_with(|| json!({}));
+            if let Some(ru) = ru.as_object_mut() {
+                for (k, v) in rolling {
+                    default(ru, k, v.clone());
+                }
+            }
+        }
     }
 }
 

@@ -171,24 +171,43 @@ fn bad_input_gets_status_errors_and_never_crashes() {
     let path = format!("/api/v1/namespaces/{n}/configmaps");
     let garbage = write_file(dir.path(), "garbage.json", "{not json at all");
     let out = k.run(&["create", "--raw", &path, "-f", garbage.to_str().unwrap()]);
-    assert!(out.fails().contains("Error from server (BadRequest)"), "{}", out.stderr);
+    assert!(
+        out.fails().contains("Error from server (BadRequest)"),
+        "{}",
+        out.stderr
+    );
     let not_object = write_file(dir.path(), "array.json", "[1, 2, 3]");
     let out = k.run(&["create", "--raw", &path, "-f", not_object.to_str().unwrap()]);
-    assert!(out.fails().contains("Error from server (BadRequest)"), "{}", out.stderr);
+    assert!(
+        out.fails().contains("Error from server (BadRequest)"),
+        "{}",
+        out.stderr
+    );
     let big = format!(
         "{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"big\"}},\"data\":{{\"a\":\"{}\"}}}}",
         "x".repeat(4 * 1024 * 1024)
     );
     let big = write_file(dir.path(), "big.json", &big);
     let out = k.run(&["create", "--raw", &path, "-f", big.to_str().unwrap()]);
-    assert!(out.fails().contains("Error from server (RequestEntityTooLarge)"), "{}", out.stderr);
+    assert!(
+        out.fails()
+            .contains("Error from server (RequestEntityTooLarge)"),
+        "{}",
+        out.stderr
+    );
     for (raw, want) in [
         (format!("{path}?limit=abc"), "(BadRequest)"),
         (format!("{path}?labelSelector=a%20in%20(b"), "(BadRequest)"),
-        (format!("{path}?fieldSelector=spec.nope%3Dx"), "(BadRequest)"),
+        (
+            format!("{path}?fieldSelector=spec.nope%3Dx"),
+            "(BadRequest)",
+        ),
         ("/api/v1/nonexistent".to_string(), "(NotFound)"),
         ("/apis/nope.example.com/v1/things".to_string(), "(NotFound)"),
-        (format!("{path}?watch=true&sendInitialEvents=true"), "is invalid"),
+        (
+            format!("{path}?watch=true&sendInitialEvents=true"),
+            "is invalid",
+        ),
     ] {
         let out = k.run(&["get", "--raw", &raw]);
         assert!(out.fails().contains(want), "{raw}: {}", out.stderr);

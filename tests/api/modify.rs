@@ -308,7 +308,8 @@ fn scale_and_describe() {
     k.run(&["-n", n, "run", "solo", "--image=nginx"]).ok();
     // Pods have no scale subresource, so kube-apiserver answers 404 for pods/solo/scale.
     assert_eq!(
-        k.run(&["-n", n, "scale", "pod", "solo", "--replicas=3"]).fails(),
+        k.run(&["-n", n, "scale", "pod", "solo", "--replicas=3"])
+            .fails(),
         "Error from server (NotFound): the server could not find the requested resource\n"
     );
 }

@@ -166,6 +166,17 @@ async fn apply(
         )));
     }
     let now = object::now_rfc3339();
+    let api_version = ctx.res.api_version();
+    let ssa = |live: Option<&Value>| {
+        p::server_side_apply(
+            live,
+            &applied,
+            force,
+            schema(ctx),
+            &owner(ctx, manager, &api_version, sub, &now),
+        )
+        .map_err(patch_error)
+    };
     let exists = ctx
         .state
         .store
@@ -177,30 +188,14 @@ async fn apply(
         if sub.is_some() {
             return Err(ApiError::not_found(&ctx.res, name));
         }
-        let api_version = ctx.res.api_version();
-        let merged = p::server_side_apply(
-            None,
-            &applied,
-            force,
-            schema(ctx),
-            &owner(ctx, manager, &api_version, sub, &now),
-        )
-        .map_err(patch_error)?;
+        let merged = ssa(None)?;
         let managed = merged.pointer("/metadata/managedFields").cloned();
         let created = create_object(ctx, merged, manager, managed).await?;
         return Ok(respond(ctx, 201, &created, &warnings));
     }
     let precondition = object::resource_version(&applied).map(str::to_string);
     let result = guaranteed_update(ctx, name, precondition, |current| {
-        let api_version = ctx.res.api_version();
-        let merged = p::server_side_apply(
-            Some(&current),
-            &applied,
-            force,
-            schema(ctx),
-            &owner(ctx, manager, &api_version, sub, &now),
-        )
-        .map_err(patch_error)?;
+        let merged = ssa(Some(&current))?;
         let managed = merged.pointer("/metadata/managedFields").cloned();
         if managed.as_ref() == current.pointer("/metadata/managedFields")
             && object::comparable(&merged) == object::comparable(&current)
