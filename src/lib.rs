@@ -4,6 +4,7 @@
 pub mod apiserver;
 pub mod cli;
 pub mod cluster;
+pub mod controllers;
 pub mod node;
 pub mod pki;
 pub mod resources;

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::apiserver::{self, authn, Allocators, State};
 use crate::cluster::kubeconfig;
+use crate::controllers;
 use crate::pki::{Ca, CertPair};
 use crate::resources::registry::Registry;
 use crate::store::{self, SqliteStore, Store};
@@ -192,6 +193,17 @@ impl ControlPlane {
             Duration::from_secs(300),
             10_000,
         ));
+        // Controllers are ordinary API clients with their own identity. Until RBAC is
+        // served, authorization admits only system:masters, so that is its group for now.
+        let cm_cert = ca.client_cert(
+            "controller-manager",
+            "system:kube-controller-manager",
+            &["system:masters"],
+        )?;
+        let cm_client = controllers::client(&server_url, ca.cert_pem(), &cm_cert)
+            .await
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        tasks.extend(controllers::spawn_all(cm_client, state.registry.clone()));
 
         if let Some(path) = &cfg.kubeconfig {
             kubeconfig::merge(

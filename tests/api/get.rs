@@ -44,7 +44,10 @@ fn label_selectors_full_grammar() {
     let sel = |s: &str| names(k.run(&["-n", n, "get", "cm", "-l", s, "-o", "name"]).ok());
     assert_eq!(sel("tier=web"), ["a", "c"]);
     // Paging with limit/continue returns every object once.
-    let paged = names(k.run(&["-n", n, "get", "cm", "--chunk-size=1", "-o", "name"]).ok());
+    let paged = names(
+        k.run(&["-n", n, "get", "cm", "--chunk-size=1", "-o", "name"])
+            .ok(),
+    );
     assert_eq!(paged, ["a", "b", "c", "d"]);
     assert_eq!(sel("tier==web,env=prod"), ["a"]);
     assert_eq!(sel("tier!=web"), ["b", "d"]);

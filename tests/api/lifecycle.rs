@@ -126,3 +126,35 @@ fn wait_returns_when_the_condition_holds() {
     assert_eq!(r.ok(), "configmap/w condition met\n");
     assert!(took < Duration::from_secs(15), "wait took {took:?}");
 }
+
+#[test]
+fn deleting_a_namespace_deletes_its_contents() {
+    let k = shared().kubectl();
+    let ns = namespace(&k, "doomed");
+    let n = ns.as_str();
+    k.run(&["-n", n, "create", "configmap", "c", "--from-literal=a=1"])
+        .ok();
+    k.run(&["-n", n, "create", "deployment", "d", "--image=nginx"])
+        .ok();
+    // kubectl waits for the namespace to be gone.
+    assert_eq!(
+        k.run(&["delete", "namespace", n, "--timeout=30s"]).ok(),
+        format!("namespace \"{n}\" deleted\n")
+    );
+    let gone = k.run(&["get", "namespace", n]);
+    assert!(gone.fails().contains("not found"), "{}", gone.stderr);
+    let cms = k.run(&[
+        "get",
+        "configmaps",
+        "-A",
+        "-o",
+        "name",
+        "--field-selector",
+        &format!("metadata.namespace={n}"),
+    ]);
+    assert_eq!(cms.ok(), "");
+    assert_eq!(
+        k.run(&["delete", "namespace", "default"]).fails(),
+        "Error from server (Forbidden): namespaces \"default\" is forbidden: this namespace may not be deleted\n"
+    );
+}

@@ -155,6 +155,11 @@ pub async fn delete_object(
             _ => None,
         };
         if ctx.res.kind == "Namespace" && ctx.res.group.is_empty() {
+            if matches!(name, "default" | "kube-system" | "kube-public") {
+                return Err(ApiError::forbidden(format!(
+                    "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+                )));
+            }
             let has_spec_finalizers = current
                 .pointer("/spec/finalizers")
                 .and_then(Value::as_array)

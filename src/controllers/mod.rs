@@ -1,0 +1,73 @@
+//! Controllers: ordinary API clients (kube-rs over loopback HTTPS, with their own
+//! identity), in the kube-runtime shape — watch, reconcile, requeue.
+
+pub mod namespace;
+
+use std::sync::Arc;
+
+use kube::config::{
+    AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster,
+    NamedContext,
+};
+use tokio::task::JoinHandle;
+
+use crate::pki::CertPair;
+use crate::resources::registry::Registry;
+
+/// Errors building a controller's client.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The kubeconfig for the client could not be used.
+    #[error("controller client: {0}")]
+    Config(String),
+}
+
+/// A kube-rs client for `server` authenticated with `cert`, trusting `ca_pem`.
+pub async fn client(
+    server: &str,
+    ca_pem: &str,
+    cert: &CertPair,
+) -> Result<kube::Client, ClientError> {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let kc = Kubeconfig {
+        clusters: vec![NamedCluster {
+            name: "rkube".into(),
+            cluster: Some(Cluster {
+                server: Some(server.to_string()),
+                certificate_authority_data: Some(b64(ca_pem)),
+                ..Default::default()
+            }),
+            other: Default::default(),
+        }],
+        auth_infos: vec![NamedAuthInfo {
+            name: "rkube".into(),
+            auth_info: Some(AuthInfo {
+                client_certificate_data: Some(b64(&cert.cert_pem)),
+                client_key_data: Some(b64(&cert.key_pem).into()),
+                ..Default::default()
+            }),
+            other: Default::default(),
+        }],
+        contexts: vec![NamedContext {
+            name: "rkube".into(),
+            context: Some(Context {
+                cluster: "rkube".into(),
+                user: Some("rkube".into()),
+                ..Default::default()
+            }),
+            other: Default::default(),
+        }],
+        current_context: Some("rkube".into()),
+        ..Default::default()
+    };
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .map_err(|e| ClientError::Config(e.to_string()))?;
+    kube::Client::try_from(cfg).map_err(|e| ClientError::Config(e.to_string()))
+}
+
+/// Start every controller; they run until their tasks are aborted.
+pub fn spawn_all(client: kube::Client, registry: Registry) -> Vec<JoinHandle<()>> {
+    vec![tokio::spawn(namespace::run(client, Arc::new(registry)))]
+}
