@@ -1,6 +1,7 @@
 //! Controllers: ordinary API clients (kube-rs over loopback HTTPS, with their own
 //! identity), in the kube-runtime shape — watch, reconcile, requeue.
 
+pub mod garbage_collector;
 pub mod namespace;
 
 use std::sync::Arc;
@@ -69,5 +70,9 @@ pub async fn client(
 
 /// Start every controller; they run until their tasks are aborted.
 pub fn spawn_all(client: kube::Client, registry: Registry) -> Vec<JoinHandle<()>> {
-    vec![tokio::spawn(namespace::run(client, Arc::new(registry)))]
+    let registry = Arc::new(registry);
+    vec![
+        tokio::spawn(namespace::run(client.clone(), registry.clone())),
+        tokio::spawn(garbage_collector::run(client, registry)),
+    ]
 }

@@ -158,3 +158,82 @@ fn deleting_a_namespace_deletes_its_contents() {
         "Error from server (Forbidden): namespaces \"default\" is forbidden: this namespace may not be deleted\n"
     );
 }
+
+/// A configmap owned by another one, as controllers make ReplicaSets owned by Deployments.
+fn owned_pair(k: &crate::support::Kubectl, n: &str, owner: &str, dependent: &str) {
+    k.run(&["-n", n, "create", "configmap", owner]).ok();
+    let uid = k
+        .run(&[
+            "-n",
+            n,
+            "get",
+            "cm",
+            owner,
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ])
+        .ok()
+        .to_string();
+    let manifest = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {dependent}\n  ownerReferences:\n  - apiVersion: v1\n    kind: ConfigMap\n    name: {owner}\n    uid: {uid}\n    blockOwnerDeletion: true\n"
+    );
+    k.clone()
+        .stdin(&manifest)
+        .run(&["-n", n, "apply", "-f", "-"])
+        .ok();
+}
+
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn garbage_collector_follows_owner_references() {
+    let k = shared().kubectl();
+    let ns = namespace(&k, "gc");
+    let n = ns.as_str();
+    owned_pair(&k, n, "bg-owner", "bg-dep");
+    owned_pair(&k, n, "orphan-owner", "orphan-dep");
+    owned_pair(&k, n, "fg-owner", "fg-dep");
+
+    k.run(&["-n", n, "delete", "cm", "bg-owner"]).ok();
+    eventually("background dependent deleted", || {
+        k.run(&["-n", n, "get", "cm", "bg-dep"]).code != 0
+    });
+
+    k.run(&["-n", n, "delete", "cm", "orphan-owner", "--cascade=orphan"])
+        .ok();
+    assert!(
+        k.run(&["-n", n, "get", "cm", "orphan-owner"]).code != 0,
+        "owner gone once dependents are orphaned"
+    );
+    assert_eq!(
+        k.run(&[
+            "-n",
+            n,
+            "get",
+            "cm",
+            "orphan-dep",
+            "-o",
+            "jsonpath={.metadata.ownerReferences}"
+        ])
+        .ok(),
+        ""
+    );
+
+    // Foreground: kubectl waits for the owner, which goes only after its dependent.
+    k.run(&["-n", n, "delete", "cm", "fg-owner", "--cascade=foreground"])
+        .ok();
+    assert!(
+        k.run(&["-n", n, "get", "cm", "fg-dep"]).code != 0,
+        "dependent deleted first"
+    );
+    assert!(k.run(&["-n", n, "get", "cm", "fg-owner"]).code != 0);
+}
