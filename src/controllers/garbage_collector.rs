@@ -42,7 +42,7 @@ struct Node {
 }
 
 enum Update {
-    Apply(usize, kube::core::PartialObjectMeta<DynamicObject>),
+    Apply(String, Node),
     Delete(String),
     InitDone(usize),
 }
@@ -148,10 +148,8 @@ pub async fn run(client: kube::Client, registry: Arc<Registry>) {
 
 fn apply(graph: &mut HashMap<String, Node>, synced: &mut HashSet<usize>, u: Update) {
     match u {
-        Update::Apply(kind, m) => {
-            if let Some((uid, node)) = node_of(kind, &m) {
-                graph.insert(uid, node);
-            }
+        Update::Apply(uid, node) => {
+            graph.insert(uid, node);
         }
         Update::Delete(uid) => {
             graph.remove(&uid);
