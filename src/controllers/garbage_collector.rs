@@ -105,7 +105,10 @@ pub async fn run(client: kube::Client, registry: Arc<Registry>) {
             while let Some(ev) = stream.next().await {
                 let update = match ev {
                     Ok(watcher::Event::Apply(m)) | Ok(watcher::Event::InitApply(m)) => {
-                        Update::Apply(i, m)
+                        match node_of(i, &m) {
+                            Some((uid, node)) => Update::Apply(uid, node),
+                            None => continue,
+                        }
                     }
                     Ok(watcher::Event::Delete(m)) => match m.metadata.uid {
                         Some(uid) => Update::Delete(uid),
