@@ -48,20 +48,7 @@ enum Update {
 }
 
 fn kinds(registry: &Registry) -> Vec<ApiResource> {
-    let mut seen = HashSet::new();
-    registry
-        .all()
-        .into_iter()
-        .filter(|r| r.stored && r.verbs.iter().any(|v| v == "watch"))
-        .filter(|r| seen.insert(r.storage.clone()))
-        .map(|r| ApiResource {
-            api_version: r.api_version(),
-            group: r.group,
-            version: r.version,
-            kind: r.kind,
-            plural: r.plural,
-        })
-        .collect()
+    super::stored_kinds(registry, |r| r.verbs.iter().any(|v| v == "watch"))
 }
 
 fn node_of(

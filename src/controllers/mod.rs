@@ -68,6 +68,28 @@ pub async fn client(
     kube::Client::try_from(cfg).map_err(|e| ClientError::Config(e.to_string()))
 }
 
+/// The stored kinds matching `pred`, one per storage (a kind served at two versions is
+/// listed once), as kube-rs resources for dynamic clients.
+pub fn stored_kinds(
+    registry: &Registry,
+    pred: impl Fn(&crate::resources::registry::ResourceInfo) -> bool,
+) -> Vec<kube::discovery::ApiResource> {
+    let mut seen = std::collections::HashSet::new();
+    registry
+        .all()
+        .into_iter()
+        .filter(|r| r.stored && pred(r))
+        .filter(|r| seen.insert(r.storage.clone()))
+        .map(|r| kube::discovery::ApiResource {
+            api_version: r.api_version(),
+            group: r.group,
+            version: r.version,
+            kind: r.kind,
+            plural: r.plural,
+        })
+        .collect()
+}
+
 /// Start every controller; they run until their tasks are aborted.
 pub fn spawn_all(client: kube::Client, registry: Registry) -> Vec<JoinHandle<()>> {
     let registry = Arc::new(registry);

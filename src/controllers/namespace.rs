@@ -53,22 +53,11 @@ fn error_policy(_ns: Arc<Namespace>, err: &Error, _ctx: Arc<Ctx>) -> Action {
     Action::requeue(Duration::from_secs(2))
 }
 
-/// Every namespaced, stored resource once (one version per group and plural).
+/// Every namespaced, stored resource once (one version per storage).
 fn namespaced_resources(registry: &Registry) -> Vec<ApiResource> {
-    let mut seen = std::collections::BTreeSet::new();
-    registry
-        .all()
-        .into_iter()
-        .filter(|r| r.namespaced && r.stored && r.verbs.iter().any(|v| v == "deletecollection"))
-        .filter(|r| seen.insert(r.storage.clone()))
-        .map(|r| ApiResource {
-            api_version: r.api_version(),
-            group: r.group,
-            version: r.version,
-            kind: r.kind,
-            plural: r.plural,
-        })
-        .collect()
+    super::stored_kinds(registry, |r| {
+        r.namespaced && r.verbs.iter().any(|v| v == "deletecollection")
+    })
 }
 
 async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Ctx>) -> Result<Action, Error> {
