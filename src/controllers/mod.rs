@@ -3,6 +3,7 @@
 
 pub mod garbage_collector;
 pub mod namespace;
+pub mod serviceaccounts;
 
 use std::sync::Arc;
 
@@ -91,10 +92,11 @@ pub fn stored_kinds(
 }
 
 /// Start every controller; they run until their tasks are aborted.
-pub fn spawn_all(client: kube::Client, registry: Registry) -> Vec<JoinHandle<()>> {
+pub fn spawn_all(client: kube::Client, registry: Registry, ca_pem: String) -> Vec<JoinHandle<()>> {
     let registry = Arc::new(registry);
     vec![
         tokio::spawn(namespace::run(client.clone(), registry.clone())),
+        tokio::spawn(serviceaccounts::run(client.clone(), ca_pem)),
         tokio::spawn(garbage_collector::run(client, registry)),
     ]
 }

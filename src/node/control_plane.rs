@@ -203,7 +203,11 @@ impl ControlPlane {
         let cm_client = controllers::client(&server_url, ca.cert_pem(), &cm_cert)
             .await
             .map_err(|e| StartError::Config(e.to_string()))?;
-        tasks.extend(controllers::spawn_all(cm_client, state.registry.clone()));
+        tasks.extend(controllers::spawn_all(
+            cm_client,
+            state.registry.clone(),
+            ca.cert_pem().to_string(),
+        ));
 
         if let Some(path) = &cfg.kubeconfig {
             kubeconfig::merge(

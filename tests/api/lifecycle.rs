@@ -237,3 +237,36 @@ fn garbage_collector_follows_owner_references() {
     );
     assert!(k.run(&["-n", n, "get", "cm", "fg-owner"]).code != 0);
 }
+
+#[test]
+fn every_namespace_gets_a_default_service_account_and_the_root_ca() {
+    let k = shared().kubectl();
+    let ns = namespace(&k, "defaults");
+    let n = ns.as_str();
+    eventually("default service account", || {
+        k.run(&["-n", n, "get", "serviceaccount", "default"]).code == 0
+    });
+    eventually("root CA configmap", || {
+        k.run(&["-n", n, "get", "configmap", "kube-root-ca.crt"])
+            .code
+            == 0
+    });
+    let ca = k
+        .run(&[
+            "-n",
+            n,
+            "get",
+            "configmap",
+            "kube-root-ca.crt",
+            "-o",
+            "jsonpath={.data.ca\\.crt}",
+        ])
+        .ok()
+        .to_string();
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
+    k.run(&["-n", n, "delete", "serviceaccount", "default"])
+        .ok();
+    eventually("default service account recreated", || {
+        k.run(&["-n", n, "get", "serviceaccount", "default"]).code == 0
+    });
+}

@@ -250,10 +250,29 @@ fn wait_timeout(mut child: Child, limit: Duration) -> Output {
     }
 }
 
-/// A fresh namespace on the shared server.
+/// A fresh namespace on the shared server, once its controllers have filled it in (the
+/// `default` service account and `kube-root-ca.crt`), so tests see a settled namespace.
 pub fn namespace(k: &Kubectl, name: &str) -> String {
     let ns = format!("{name}-{}", std::process::id());
     k.run(&["create", "namespace", &ns]).ok();
+    let start = Instant::now();
+    while k
+        .run(&[
+            "-n",
+            &ns,
+            "get",
+            "configmap/kube-root-ca.crt",
+            "serviceaccount/default",
+        ])
+        .code
+        != 0
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "namespace {ns} never got its defaults"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     ns
 }
 
