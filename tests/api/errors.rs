@@ -215,3 +215,21 @@ fn bad_input_gets_status_errors_and_never_crashes() {
     // Still serving.
     k.run(&["get", "namespaces"]).ok();
 }
+
+#[test]
+fn wrong_types_are_reported_like_go() {
+    let k = shared().kubectl();
+    let ns = namespace(&k, "types");
+    let n = ns.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let f = write_file(
+        dir.path(),
+        "typed.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: typed\nspec:\n  replicas: three\n  selector:\n    matchLabels:\n      app: t\n  template:\n    metadata:\n      labels:\n        app: t\n    spec:\n      containers:\n      - name: c\n        image: nginx\n",
+    );
+    let f = f.to_str().unwrap();
+    assert_eq!(
+        k.run(&["-n", n, "create", "-f", f]).fails(),
+        format!("Error from server (BadRequest): error when creating \"{f}\": Deployment in version \"v1\" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32\n")
+    );
+}

@@ -13,7 +13,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiext
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use serde_json::Value;
 
-type StrictFn = fn(&Value) -> Result<Vec<String>, String>;
+type StrictFn = fn(&Value) -> Result<Vec<String>, TypeError>;
 type SchemaFn = fn(&mut schemars::SchemaGenerator);
 
 pub(super) struct KindEntry {
@@ -24,14 +24,36 @@ pub(super) struct KindEntry {
     pub(super) strict: StrictFn,
 }
 
-fn strict_decode<T: serde::de::DeserializeOwned>(v: &Value) -> Result<Vec<String>, String> {
+/// A value of the wrong type: where (JSON field names from the root) and serde's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeError {
+    /// Field names from the object's root, without list indexes.
+    pub path: Vec<String>,
+    /// serde's message, e.g. `invalid type: string "x", expected i32`.
+    pub message: String,
+}
+
+fn strict_decode<T: serde::de::DeserializeOwned>(v: &Value) -> Result<Vec<String>, TypeError> {
     let mut unknown = Vec::new();
-    let result: Result<T, _> = serde_ignored::deserialize(v.clone(), |path| {
-        unknown.push(kube_path(&path.to_string()));
-    });
+    let mut record = |path: serde_ignored::Path<'_>| unknown.push(kube_path(&path.to_string()));
+    let de = serde_ignored::Deserializer::new(v.clone(), &mut record);
+    let result: Result<T, _> = serde_path_to_error::deserialize(de);
     match result {
         Ok(_) => Ok(unknown),
-        Err(e) => Err(e.to_string()),
+        Err(e) => {
+            let path = e
+                .path()
+                .iter()
+                .filter_map(|seg| match seg {
+                    serde_path_to_error::Segment::Map { key } => Some(key.clone()),
+                    _ => None,
+                })
+                .collect();
+            Err(TypeError {
+                path,
+                message: e.into_inner().to_string(),
+            })
+        }
     }
 }
 

@@ -61,7 +61,119 @@ pub fn unknown_fields(
     let e = kind_table()
         .iter()
         .find(|e| e.group == group && e.version == version && e.kind == kind)?;
-    Some((e.strict)(obj))
+    let root = definition_of(group, version, kind);
+    Some((e.strict)(obj).map_err(|te| go_type_error(root.as_deref(), &te)))
+}
+
+/// Follow `$ref` / `allOf: [{$ref}]`, returning the definition name when there was one.
+fn resolve<'a>(defs: &'a Map<String, Value>, s: &'a Value) -> (Option<&'a str>, &'a Value) {
+    let r = s
+        .get("$ref")
+        .or_else(|| {
+            s.get("allOf")
+                .and_then(|a| a.get(0))
+                .and_then(|x| x.get("$ref"))
+        })
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/components/schemas/"));
+    match r.and_then(|name| defs.get(name).map(|d| (name, d))) {
+        Some((name, d)) => (Some(name), d),
+        None => (None, s),
+    }
+}
+
+/// The Go type a schema decodes into, as encoding/json names it (`int32`, `v1.PodSpec`).
+fn go_type(defs: &Map<String, Value>, s: &Value) -> String {
+    let (name, s) = resolve(defs, s);
+    let short = |n: &str| {
+        let mut parts = n.rsplit('.');
+        let ty = parts.next().unwrap_or(n).to_string();
+        let pkg = parts.next().unwrap_or("");
+        format!("{pkg}.{ty}")
+    };
+    if let Some(n) = name {
+        return match n {
+            "io.k8s.apimachinery.pkg.util.intstr.IntOrString" => "intstr.IntOrString".into(),
+            "io.k8s.apimachinery.pkg.api.resource.Quantity" => "resource.Quantity".into(),
+            _ if s.get("type").and_then(Value::as_str) != Some("object") => go_type(defs, s),
+            _ => short(n),
+        };
+    }
+    match s.get("type").and_then(Value::as_str) {
+        Some("integer") => match s.get("format").and_then(Value::as_str) {
+            Some(f @ ("int32" | "int64")) => f.to_string(),
+            _ => "int".into(),
+        },
+        Some("number") => "float64".into(),
+        Some("boolean") => "bool".into(),
+        Some("string") => "string".into(),
+        Some("array") => format!(
+            "[]{}",
+            s.get("items").map(|i| go_type(defs, i)).unwrap_or_default()
+        ),
+        Some("object") => match s.get("additionalProperties") {
+            Some(v) if v.is_object() => format!("map[string]{}", go_type(defs, v)),
+            _ => "map[string]interface {}".into(),
+        },
+        _ => "interface {}".into(),
+    }
+}
+
+/// A type mismatch as encoding/json words it: `json: cannot unmarshal string into Go
+/// struct field DeploymentSpec.spec.replicas of type int32`.
+fn go_type_error(root: Option<&str>, te: &kinds::TypeError) -> String {
+    let defs = definitions();
+    let found = te
+        .message
+        .strip_prefix("invalid type: ")
+        .map(|rest| match rest.split([' ', ',']).next().unwrap_or("") {
+            "string" => "string",
+            "integer" | "floating" => "number",
+            "boolean" => "bool",
+            "map" => "object",
+            "sequence" => "array",
+            _ => "",
+        })
+        .filter(|k| !k.is_empty());
+    let (Some(found), Some(root)) = (found, root.and_then(|r| defs.get(r))) else {
+        return te.message.clone();
+    };
+    // Walk to the field, remembering the struct that holds it.
+    let mut cur = root;
+    let mut holder = root_name(root);
+    for (i, seg) in te.path.iter().enumerate() {
+        let (mut name, mut s) = resolve(defs, cur);
+        // A list's fields are its items' fields.
+        if s.get("type").and_then(Value::as_str) == Some("array") {
+            if let Some(items) = s.get("items") {
+                (name, s) = resolve(defs, items);
+            }
+        }
+        if let Some(n) = name {
+            holder = n.rsplit('.').next().unwrap_or(n).to_string();
+        }
+        let Some(next) = s.get("properties").and_then(|p| p.get(seg)) else {
+            return te.message.clone();
+        };
+        if i + 1 == te.path.len() {
+            return format!(
+                "json: cannot unmarshal {found} into Go struct field {holder}.{} of type {}",
+                te.path.join("."),
+                go_type(defs, next)
+            );
+        }
+        cur = next;
+    }
+    te.message.clone()
+}
+
+fn root_name(s: &Value) -> String {
+    s.get("x-kubernetes-group-version-kind")
+        .and_then(|g| g.get(0))
+        .and_then(|g| g.get("kind"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
 }
 
 fn schema_ref(def: &str) -> Value {
@@ -482,9 +594,15 @@ mod tests {
             ["spec.foo", "spec.template.spec.containers[0].imagee"]
         );
         let bad = json!({"spec": {"replicas": "three"}});
-        assert!(unknown_fields("apps", "v1", "Deployment", &bad)
-            .unwrap()
-            .is_err());
+        assert_eq!(
+            unknown_fields("apps", "v1", "Deployment", &bad).unwrap().unwrap_err(),
+            "json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"
+        );
+        let bad = json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "ports": [{"containerPort": "80"}]}]}}}});
+        assert_eq!(
+            unknown_fields("apps", "v1", "Deployment", &bad).unwrap().unwrap_err(),
+            "json: cannot unmarshal string into Go struct field ContainerPort.spec.template.spec.containers.ports.containerPort of type int32"
+        );
         assert!(unknown_fields("example.com", "v1", "Thing", &obj).is_none());
     }
 }
