@@ -5,6 +5,7 @@ mod delete;
 mod fields;
 mod patch;
 mod read;
+mod reviews;
 mod scale;
 mod watch;
 mod write;
@@ -15,7 +16,7 @@ use http::Response;
 use serde_json::Value;
 
 use super::authn::UserInfo;
-use super::http::{Body, Output};
+use super::http::{decode_body, Body, Output};
 use super::object;
 use super::request::{Query, RequestInfo};
 use super::status::ApiError;
@@ -106,6 +107,11 @@ pub async fn handle(ctx: Ctx, body: bytes::Bytes) -> Result<Response<Body>, ApiE
     let verb = ctx.req.verb.clone();
     let sub = ctx.req.subresource.clone();
     match (sub.as_deref(), verb.as_str()) {
+        (None, "create") if !ctx.res.stored => reviews::create(&ctx, body).await,
+        (Some("binding"), "create") if ctx.res.kind == "Pod" => {
+            let binding = decode_body(&ctx.content_type, &body)?;
+            reviews::bind(&ctx, &binding).await
+        }
         (None, "get") => read::get(&ctx).await,
         (None, "list") => read::list(&ctx).await,
         (None, "watch") | (Some(_), "watch") => watch::watch(ctx).await,
