@@ -54,11 +54,9 @@ pub fn labels(obj: &Value) -> Map<String, Value> {
         .unwrap_or_default()
 }
 
-/// `metadata.finalizers` (empty when absent).
-pub fn finalizers(obj: &Value) -> Vec<String> {
-    meta(obj)
-        .and_then(|m| m.get("finalizers"))
-        .and_then(Value::as_array)
+/// The strings of a JSON list (empty when absent or not a list).
+pub fn string_list(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
         .map(|a| {
             a.iter()
                 .filter_map(Value::as_str)
@@ -66,6 +64,11 @@ pub fn finalizers(obj: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// `metadata.finalizers` (empty when absent).
+pub fn finalizers(obj: &Value) -> Vec<String> {
+    string_list(meta(obj).and_then(|m| m.get("finalizers")))
 }
 
 /// Whether `metadata.deletionTimestamp` is set.

@@ -36,7 +36,7 @@ pub async fn create(ctx: &Ctx, body: Bytes) -> Result<Response<Body>, ApiError> 
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_string(),
-                groups: strings(spec.get("groups")),
+                groups: crate::apiserver::object::string_list(spec.get("groups")),
                 uid: spec
                     .get("uid")
                     .and_then(Value::as_str)
@@ -71,17 +71,6 @@ pub async fn create(ctx: &Ctx, body: Bytes) -> Result<Response<Body>, ApiError> 
         obj["metadata"] = json!({});
     }
     Ok(object_response(201, &obj, &ctx.output))
-}
-
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn user_json(u: &UserInfo) -> Value {

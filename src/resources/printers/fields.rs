@@ -149,3 +149,15 @@ pub(super) fn hpa_targets(o: &Value) -> String {
 pub(super) fn condition<'a>(o: &'a Value, p: &str, ty: &str) -> Option<&'a Value> {
     arr(o, p).iter().find(|c| s(c, "/type") == ty)
 }
+
+/// The addresses of a load balancer status (`status.loadBalancer.ingress`): IP, else hostname.
+pub(super) fn lb_addresses(o: &Value) -> Vec<&str> {
+    arr(o, "/status/loadBalancer/ingress")
+        .iter()
+        .map(|x| match s(x, "/ip") {
+            "" => s(x, "/hostname"),
+            ip => ip,
+        })
+        .filter(|a| !a.is_empty())
+        .collect()
+}

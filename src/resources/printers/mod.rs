@@ -202,16 +202,7 @@ pub fn cells(group: &str, kind: &str, o: &Value, now: jiff::Timestamp) -> Vec<Va
                 .map(|r| s(r, "/host"))
                 .filter(|h| !h.is_empty())
                 .collect();
-            let addrs: Vec<&str> = arr(o, "/status/loadBalancer/ingress")
-                .iter()
-                .map(|x| {
-                    if s(x, "/ip").is_empty() {
-                        s(x, "/hostname")
-                    } else {
-                        s(x, "/ip")
-                    }
-                })
-                .collect();
+            let addrs: Vec<&str> = lb_addresses(o);
             let ports = if arr(o, "/spec/tls").is_empty() {
                 "80"
             } else {

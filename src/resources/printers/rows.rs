@@ -64,17 +64,7 @@ pub(super) fn service_cells(o: &Value, now: jiff::Timestamp) -> Vec<Value> {
         "" => "<none>",
         c => c,
     };
-    let lb: Vec<&str> = arr(o, "/status/loadBalancer/ingress")
-        .iter()
-        .map(|x| {
-            if s(x, "/ip").is_empty() {
-                s(x, "/hostname")
-            } else {
-                s(x, "/ip")
-            }
-        })
-        .filter(|x| !x.is_empty())
-        .collect();
+    let lb: Vec<&str> = lb_addresses(o);
     let external: Vec<&str> = arr(o, "/spec/externalIPs")
         .iter()
         .filter_map(Value::as_str)
