@@ -1,19 +1,21 @@
-//! Label and field selectors with apimachinery's grammar and error messages.
+//! Label and field selectors with apimachinery's grammar, validation, matching, string
+//! forms and error messages (pkg/labels/selector.go, pkg/fields/selector.go).
 
 use std::fmt;
 
 use serde_json::{Map, Value};
 
-/// A selector that could not be parsed.
+/// A selector that could not be parsed or built; the message is apimachinery's.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct SelectorError(pub String);
 
-/// A label requirement operator.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A label requirement operator (selection.Operator).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum LabelOp {
-    Eq,
-    NotEq,
+    Equals,
+    DoubleEquals,
+    NotEquals,
     In,
     NotIn,
     Exists,
@@ -22,6 +24,7 @@ enum LabelOp {
     Lt,
 }
 
+/// One label requirement: key, operator and (sorted, unique) values.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Requirement {
     key: String,
@@ -29,432 +32,689 @@ struct Requirement {
     values: Vec<String>,
 }
 
-/// A parsed label selector (requirements ANDed).
+/// A parsed label selector: requirements ANDed, sorted by key.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LabelSelector {
     reqs: Vec<Requirement>,
+    /// labels.Nothing(): what a nil metav1.LabelSelector converts to.
+    nothing: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Ident(String),
-    Eq,
-    DoubleEq,
-    NotEq,
-    Bang,
-    Gt,
-    Lt,
-    Comma,
-    Open,
-    Close,
-    In,
-    NotIn,
-}
+// ---------- validation (api/validate/content) ----------
 
-impl fmt::Display for Tok {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Tok::Ident(s) => write!(f, "{s}"),
-            Tok::Eq => write!(f, "="),
-            Tok::DoubleEq => write!(f, "=="),
-            Tok::NotEq => write!(f, "!="),
-            Tok::Bang => write!(f, "!"),
-            Tok::Gt => write!(f, ">"),
-            Tok::Lt => write!(f, "<"),
-            Tok::Comma => write!(f, ","),
-            Tok::Open => write!(f, "("),
-            Tok::Close => write!(f, ")"),
-            Tok::In => write!(f, "in"),
-            Tok::NotIn => write!(f, "notin"),
+const LABEL_KEY_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
+const LABEL_KEY_MSG: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
+const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const SUBDOMAIN_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
+
+/// content.RegexError: the message, examples and the regex.
+fn regex_error(msg: &str, re: &str, examples: &[&str]) -> String {
+    let mut out = format!("{msg} (e.g. ");
+    for (i, e) in examples.iter().enumerate() {
+        if i > 0 {
+            out.push_str(" or ");
         }
+        out.push_str(&format!("'{e}', "));
     }
-}
-
-fn lex(s: &str) -> Vec<Tok> {
-    let chars: Vec<char> = s.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            c if c.is_whitespace() => i += 1,
-            '=' if chars.get(i + 1) == Some(&'=') => {
-                out.push(Tok::DoubleEq);
-                i += 2;
-            }
-            '=' => {
-                out.push(Tok::Eq);
-                i += 1;
-            }
-            '!' if chars.get(i + 1) == Some(&'=') => {
-                out.push(Tok::NotEq);
-                i += 2;
-            }
-            '!' => {
-                out.push(Tok::Bang);
-                i += 1;
-            }
-            '>' => {
-                out.push(Tok::Gt);
-                i += 1;
-            }
-            '<' => {
-                out.push(Tok::Lt);
-                i += 1;
-            }
-            ',' => {
-                out.push(Tok::Comma);
-                i += 1;
-            }
-            '(' => {
-                out.push(Tok::Open);
-                i += 1;
-            }
-            ')' => {
-                out.push(Tok::Close);
-                i += 1;
-            }
-            _ => {
-                let start = i;
-                while i < chars.len() && !chars[i].is_whitespace() && !"=!<>,()".contains(chars[i])
-                {
-                    i += 1;
-                }
-                let word: String = chars[start..i].iter().collect();
-                out.push(match word.as_str() {
-                    "in" => Tok::In,
-                    "notin" => Tok::NotIn,
-                    _ => Tok::Ident(word),
-                });
-            }
-        }
-    }
+    out.push_str(&format!("regex used for validation is '{re}')"));
     out
 }
 
-fn is_dns_label_char(c: char) -> bool {
-    c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+/// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]` on bytes, like Go's regexp on a string.
+fn matches_label_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    let alnum = |c: u8| c.is_ascii_alphanumeric();
+    !b.is_empty()
+        && alnum(b[0])
+        && alnum(b[b.len() - 1])
+        && b.iter()
+            .all(|&c| alnum(c) || c == b'-' || c == b'_' || c == b'.')
 }
 
-/// Validate a label key (`[prefix/]name`), with apimachinery's messages.
-fn validate_key(key: &str) -> Result<(), SelectorError> {
-    let (prefix, name) = match key.rsplit_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, key),
-    };
-    if let Some(p) = prefix {
-        let ok = !p.is_empty()
-            && p.len() <= 253
-            && p.split('.').all(|l| {
-                !l.is_empty()
-                    && l.chars().all(is_dns_label_char)
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
-            });
-        if !ok {
-            return Err(SelectorError(format!(
-                "invalid label key \"{key}\": prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-            )));
-        }
-    }
-    validate_name_part(name).map_err(|m| SelectorError(format!("invalid label key \"{key}\": {m}")))
-}
-
-fn validate_name_part(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("name part must be non-empty".into());
-    }
-    if name.len() > 63 {
-        return Err("name part must be no more than 63 characters".into());
-    }
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
-    let first = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric());
-    let last = name
-        .chars()
-        .last()
-        .is_some_and(|c| c.is_ascii_alphanumeric());
-    if !(name.chars().all(ok_char) && first && last) {
-        return Err("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')".into());
-    }
-    Ok(())
-}
-
-fn validate_value(key: &str, v: &str) -> Result<(), SelectorError> {
-    if v.is_empty() {
-        return Ok(());
-    }
-    if v.len() > 63 {
-        return Err(SelectorError(format!(
-            "invalid label value: \"{v}\": at key: \"{key}\": must be no more than 63 characters"
-        )));
-    }
-    validate_name_part(v).map_err(|_| {
-        SelectorError(format!("invalid label value: \"{v}\": at key: \"{key}\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"))
+fn matches_subdomain(s: &str) -> bool {
+    s.split('.').all(|l| {
+        let b = l.as_bytes();
+        let ok = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+        !b.is_empty() && ok(b[0]) && ok(b[b.len() - 1]) && b.iter().all(|&c| ok(c) || c == b'-')
     })
 }
 
+/// content.IsLabelKey.
+fn label_key_errors(key: &str) -> Vec<String> {
+    let parts: Vec<&str> = key.split('/').collect();
+    let mut errs = Vec::new();
+    let name = match parts.as_slice() {
+        [name] => *name,
+        [prefix, name] => {
+            if prefix.is_empty() {
+                errs.push("prefix part must be non-empty".to_string());
+            } else {
+                if prefix.len() > 253 {
+                    errs.push("prefix part must be no more than 253 bytes".to_string());
+                }
+                if !matches_subdomain(prefix) {
+                    errs.push(format!(
+                        "prefix part {}",
+                        regex_error(SUBDOMAIN_MSG, SUBDOMAIN_FMT, &["example.com"])
+                    ));
+                }
+            }
+            *name
+        }
+        _ => {
+            return vec![format!(
+                "a valid label key {} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
+                regex_error(LABEL_KEY_MSG, LABEL_KEY_FMT, &["MyName", "my.name", "123-abc"])
+            )]
+        }
+    };
+    if name.is_empty() {
+        errs.push("name part must be non-empty".into());
+    } else if name.len() > 63 {
+        errs.push("name part must be no more than 63 bytes".into());
+    }
+    if !matches_label_name(name) {
+        errs.push(format!(
+            "name part {}",
+            regex_error(
+                LABEL_KEY_MSG,
+                LABEL_KEY_FMT,
+                &["MyName", "my.name", "123-abc"]
+            )
+        ));
+    }
+    errs
+}
+
+/// content.IsLabelValue.
+fn label_value_errors(v: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if v.len() > 63 {
+        errs.push("must be no more than 63 bytes".into());
+    }
+    if !v.is_empty() && !matches_label_name(v) {
+        errs.push(regex_error(
+            LABEL_VALUE_MSG,
+            LABEL_VALUE_FMT,
+            &["MyValue", "my_value", "12345"],
+        ));
+    }
+    errs
+}
+
+/// Go's %q (strconv.Quote) for the bad values of field errors.
+fn go_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A field.Invalid error string: `<path>: Invalid value: <value>: <detail>`.
+fn invalid(path: &str, value: &str, detail: &str) -> String {
+    format!("{path}: Invalid value: {value}: {detail}")
+}
+
+/// validateLabelKey at a path ("<nil>" in the parser, "key" in NewRequirement).
+fn check_key(key: &str, path: &str) -> Result<(), String> {
+    match label_key_errors(key) {
+        e if e.is_empty() => Ok(()),
+        e => Err(invalid(path, &go_quote(key), &e.join("; "))),
+    }
+}
+
+/// utilerrors.NewAggregate(...).Error(): one message, or "[a, b]" (duplicates dropped).
+fn aggregate(errs: Vec<String>) -> Result<(), SelectorError> {
+    let mut seen: Vec<String> = Vec::new();
+    for e in errs {
+        if !seen.contains(&e) {
+            seen.push(e);
+        }
+    }
+    match seen.len() {
+        0 => Ok(()),
+        1 => Err(SelectorError(seen.remove(0))),
+        _ => Err(SelectorError(format!("[{}]", seen.join(", ")))),
+    }
+}
+
+/// JSON rendering of a []string bad value (nil as `null`).
+fn json_strings(v: &[String]) -> String {
+    if v.is_empty() {
+        return "null".into();
+    }
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+impl Requirement {
+    /// labels.NewRequirement with no path prefix.
+    fn new(key: &str, op: LabelOp, mut values: Vec<String>) -> Result<Self, SelectorError> {
+        let mut errs = Vec::new();
+        if let Err(e) = check_key(key, "key") {
+            errs.push(e);
+        }
+        match op {
+            LabelOp::In | LabelOp::NotIn if values.is_empty() => errs.push(invalid(
+                "values",
+                &json_strings(&values),
+                "for 'in', 'notin' operators, values set can't be empty",
+            )),
+            LabelOp::Equals | LabelOp::DoubleEquals | LabelOp::NotEquals if values.len() != 1 => {
+                errs.push(invalid(
+                    "values",
+                    &json_strings(&values),
+                    "exact-match compatibility requires one single value",
+                ))
+            }
+            LabelOp::Exists | LabelOp::DoesNotExist if !values.is_empty() => errs.push(invalid(
+                "values",
+                &json_strings(&values),
+                "values set must be empty for exists and does not exist",
+            )),
+            LabelOp::Gt | LabelOp::Lt => {
+                if values.len() != 1 {
+                    errs.push(invalid(
+                        "values",
+                        &json_strings(&values),
+                        "for 'Gt', 'Lt' operators, exactly one value is required",
+                    ));
+                }
+                for (i, v) in values.iter().enumerate() {
+                    if v.parse::<i64>().is_err() {
+                        errs.push(invalid(
+                            &format!("values[{i}]"),
+                            &go_quote(v),
+                            "for 'Gt', 'Lt' operators, the value must be an integer",
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+        for (i, v) in values.iter().enumerate() {
+            let e = label_value_errors(v);
+            if !e.is_empty() {
+                errs.push(invalid(
+                    &format!("values[{i}][{key}]"),
+                    &go_quote(v),
+                    &e.join("; "),
+                ));
+            }
+        }
+        aggregate(errs)?;
+        // String() prints values sorted (duplicates from a metav1.LabelSelector are kept).
+        values.sort();
+        Ok(Requirement {
+            key: key.to_string(),
+            op,
+            values,
+        })
+    }
+
+    fn matches(&self, labels: &Map<String, Value>) -> bool {
+        let v = labels.get(&self.key).map(|v| v.as_str().unwrap_or(""));
+        let has = |x: &str| self.values.iter().any(|y| y == x);
+        match self.op {
+            LabelOp::In | LabelOp::Equals | LabelOp::DoubleEquals => v.is_some_and(has),
+            LabelOp::NotIn | LabelOp::NotEquals => v.is_none_or(|x| !has(x)),
+            LabelOp::Exists => v.is_some(),
+            LabelOp::DoesNotExist => v.is_none(),
+            LabelOp::Gt | LabelOp::Lt => {
+                let Some(have) = v.and_then(|x| x.parse::<i64>().ok()) else {
+                    return false;
+                };
+                let [want] = self.values.as_slice() else {
+                    return false;
+                };
+                let Ok(want) = want.parse::<i64>() else {
+                    return false;
+                };
+                if self.op == LabelOp::Gt {
+                    have > want
+                } else {
+                    have < want
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for Requirement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let vals = self.values.join(",");
+        match self.op {
+            LabelOp::Exists => write!(f, "{}", self.key),
+            LabelOp::DoesNotExist => write!(f, "!{}", self.key),
+            LabelOp::Equals => write!(f, "{}={vals}", self.key),
+            LabelOp::DoubleEquals => write!(f, "{}=={vals}", self.key),
+            LabelOp::NotEquals => write!(f, "{}!={vals}", self.key),
+            LabelOp::In => write!(f, "{} in ({vals})", self.key),
+            LabelOp::NotIn => write!(f, "{} notin ({vals})", self.key),
+            LabelOp::Gt => write!(f, "{}>{vals}", self.key),
+            LabelOp::Lt => write!(f, "{}<{vals}", self.key),
+        }
+    }
+}
+
+// ---------- lexer and parser (labels.Lexer / labels.Parser) ----------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tok {
+    End,
+    ClosedPar,
+    Comma,
+    DoesNotExist,
+    DoubleEquals,
+    Equals,
+    Gt,
+    Ident,
+    In,
+    Lt,
+    NotEquals,
+    NotIn,
+    OpenPar,
+}
+
+fn special_token(s: &[u8]) -> Option<Tok> {
+    Some(match s {
+        b")" => Tok::ClosedPar,
+        b"," => Tok::Comma,
+        b"!" => Tok::DoesNotExist,
+        b"==" => Tok::DoubleEquals,
+        b"=" => Tok::Equals,
+        b">" => Tok::Gt,
+        b"<" => Tok::Lt,
+        b"!=" => Tok::NotEquals,
+        b"(" => Tok::OpenPar,
+        _ => return None,
+    })
+}
+
+fn is_special(c: u8) -> bool {
+    matches!(c, b'=' | b'!' | b'(' | b')' | b',' | b'>' | b'<')
+}
+
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// Tokenize; a NUL byte ends the input, as in the Go lexer.
+fn lex(input: &str) -> Vec<(Tok, String)> {
+    let b = input.as_bytes();
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    let b = &b[..end];
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        while i < b.len() && is_space(b[i]) {
+            i += 1;
+        }
+        if i >= b.len() {
+            out.push((Tok::End, String::new()));
+            return out;
+        }
+        if is_special(b[i]) {
+            // The longest run of special characters that is still a token.
+            let mut best: Option<(Tok, usize)> = None;
+            let mut j = i;
+            while j < b.len() && is_special(b[j]) {
+                j += 1;
+                match special_token(&b[i..j]) {
+                    Some(t) => best = Some((t, j)),
+                    None if best.is_some() => break,
+                    None => {}
+                }
+            }
+            // Every single special character is a token, so `best` is always set.
+            let (tok, next) = best.unwrap_or((Tok::Ident, j));
+            out.push((tok, String::from_utf8_lossy(&b[i..next]).into_owned()));
+            i = next;
+        } else {
+            let start = i;
+            while i < b.len() && !is_special(b[i]) && !is_space(b[i]) {
+                i += 1;
+            }
+            let word = String::from_utf8_lossy(&b[start..i]).into_owned();
+            let tok = match word.as_str() {
+                "in" => Tok::In,
+                "notin" => Tok::NotIn,
+                _ => Tok::Ident,
+            };
+            out.push((tok, word));
+        }
+    }
+}
+
+/// Whether `in`/`notin` keep their keyword meaning (operators) or are plain values.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ctx {
+    KeyAndOperator,
+    Values,
+}
+
 struct Parser {
-    toks: Vec<Tok>,
+    items: Vec<(Tok, String)>,
     pos: usize,
 }
 
+type PResult<T> = Result<T, String>;
+
 impl Parser {
-    fn peek(&self) -> Option<&Tok> {
-        self.toks.get(self.pos)
+    fn item(&self, pos: usize, ctx: Ctx) -> (Tok, String) {
+        let (t, l) = self
+            .items
+            .get(pos)
+            .cloned()
+            .unwrap_or((Tok::End, String::new()));
+        match t {
+            Tok::In | Tok::NotIn if ctx == Ctx::Values => (Tok::Ident, l),
+            t => (t, l),
+        }
     }
-    fn next(&mut self) -> Option<Tok> {
-        let t = self.toks.get(self.pos).cloned();
+    fn lookahead(&self, ctx: Ctx) -> (Tok, String) {
+        self.item(self.pos, ctx)
+    }
+    fn consume(&mut self, ctx: Ctx) -> (Tok, String) {
+        let it = self.item(self.pos, ctx);
         self.pos += 1;
-        t
+        it
     }
 
-    fn requirement(&mut self) -> Result<Requirement, SelectorError> {
-        let mut negate = false;
-        if self.peek() == Some(&Tok::Bang) {
-            negate = true;
-            self.pos += 1;
+    fn parse(&mut self) -> Result<Vec<Requirement>, SelectorError> {
+        let mut reqs = Vec::new();
+        loop {
+            let (tok, lit) = self.lookahead(Ctx::Values);
+            match tok {
+                Tok::Ident | Tok::DoesNotExist => {
+                    let r = self
+                        .requirement()
+                        .map_err(|e| SelectorError(format!("unable to parse requirement: {e}")))?;
+                    reqs.push(r);
+                    let (t, l) = self.consume(Ctx::Values);
+                    match t {
+                        Tok::End => return Ok(reqs),
+                        Tok::Comma => {
+                            let (t2, l2) = self.lookahead(Ctx::Values);
+                            if t2 != Tok::Ident && t2 != Tok::DoesNotExist {
+                                return Err(SelectorError(format!(
+                                    "found '{l2}', expected: identifier after ','"
+                                )));
+                            }
+                        }
+                        _ => {
+                            return Err(SelectorError(format!(
+                                "found '{l}', expected: ',' or 'end of string'"
+                            )))
+                        }
+                    }
+                }
+                Tok::End => return Ok(reqs),
+                _ => {
+                    return Err(SelectorError(format!(
+                        "found '{lit}', expected: !, identifier, or 'end of string'"
+                    )))
+                }
+            }
         }
-        let key = match self.next() {
-            Some(Tok::Ident(k)) => k,
-            Some(t) => {
-                return Err(SelectorError(format!(
-                    "found '{t}', expected: !, identifier, or 'end of string'"
-                )))
-            }
-            None => return Err(SelectorError("found '', expected: identifier".into())),
-        };
-        validate_key(&key)?;
-        if negate {
-            return match self.peek() {
-                None | Some(Tok::Comma) => Ok(Requirement {
-                    key,
-                    op: LabelOp::DoesNotExist,
-                    values: vec![],
-                }),
-                Some(t) => Err(SelectorError(format!(
-                    "found '{t}', expected: ',' or 'end of string'"
-                ))),
-            };
+    }
+
+    fn requirement(&mut self) -> PResult<Requirement> {
+        let (key, unary) = self.key_and_inferred_operator()?;
+        if let Some(op) = unary {
+            return Requirement::new(&key, op, vec![]).map_err(|e| e.0);
         }
-        let op = match self.peek() {
-            None | Some(Tok::Comma) => {
-                return Ok(Requirement {
-                    key,
-                    op: LabelOp::Exists,
-                    values: vec![],
-                })
-            }
-            Some(Tok::Eq) | Some(Tok::DoubleEq) => LabelOp::Eq,
-            Some(Tok::NotEq) => LabelOp::NotEq,
-            Some(Tok::In) => LabelOp::In,
-            Some(Tok::NotIn) => LabelOp::NotIn,
-            Some(Tok::Gt) => LabelOp::Gt,
-            Some(Tok::Lt) => LabelOp::Lt,
-            Some(t) => {
-                return Err(SelectorError(format!(
-                    "found '{t}', expected: in, notin, =, ==, !=, gt, lt"
-                )))
-            }
-        };
-        self.pos += 1;
+        let op = self.operator()?;
         let values = match op {
             LabelOp::In | LabelOp::NotIn => self.value_set()?,
-            _ => match self.peek() {
-                Some(Tok::Ident(_)) => match self.next() {
-                    Some(Tok::Ident(v)) => vec![v],
-                    _ => vec![],
-                },
-                Some(Tok::In) => {
-                    self.pos += 1;
-                    vec!["in".into()]
-                }
-                Some(Tok::NotIn) => {
-                    self.pos += 1;
-                    vec!["notin".into()]
-                }
-                None | Some(Tok::Comma) => vec![String::new()],
-                Some(t) => return Err(SelectorError(format!("found '{t}', expected: identifier"))),
-            },
+            _ => self.exact_value()?,
         };
-        for v in &values {
-            if matches!(op, LabelOp::Gt | LabelOp::Lt) {
-                if v.parse::<i64>().is_err() {
-                    return Err(SelectorError(
-                        "for 'Gt', 'Lt' operators, the value must be an integer".into(),
-                    ));
-                }
-            } else {
-                validate_value(&key, v)?;
-            }
-        }
-        Ok(Requirement { key, op, values })
+        Requirement::new(&key, op, values).map_err(|e| e.0)
     }
 
-    fn value_set(&mut self) -> Result<Vec<String>, SelectorError> {
-        match self.next() {
-            Some(Tok::Open) => {}
-            Some(t) => return Err(SelectorError(format!("found '{t}', expected: '('"))),
-            None => return Err(SelectorError("found '', expected: '('".into())),
+    /// The key, and Exists/DoesNotExist when no binary operator follows.
+    fn key_and_inferred_operator(&mut self) -> PResult<(String, Option<LabelOp>)> {
+        let (mut tok, mut lit) = self.consume(Ctx::Values);
+        let mut op = None;
+        if tok == Tok::DoesNotExist {
+            op = Some(LabelOp::DoesNotExist);
+            (tok, lit) = self.consume(Ctx::Values);
         }
-        let mut values = Vec::new();
-        loop {
-            match self.next() {
-                Some(Tok::Ident(v)) => values.push(v),
-                Some(Tok::In) => values.push("in".into()),
-                Some(Tok::NotIn) => values.push("notin".into()),
-                Some(Tok::Close) if values.is_empty() => return Ok(vec![String::new()]),
-                Some(Tok::Comma) => {
-                    values.push(String::new());
-                    continue;
-                }
-                Some(t) => {
-                    return Err(SelectorError(format!(
-                        "found '{t}', expected: ',', ')' or identifier"
-                    )))
-                }
-                None => return Err(SelectorError("found '', expected: ')'".into())),
-            }
-            match self.next() {
-                Some(Tok::Comma) => continue,
-                Some(Tok::Close) => return Ok(values),
-                Some(t) => return Err(SelectorError(format!("found '{t}', expected: ',' or ')'"))),
-                None => return Err(SelectorError("found '', expected: ')'".into())),
-            }
+        if tok != Tok::Ident {
+            return Err(format!("found '{lit}', expected: identifier"));
         }
-    }
-}
-
-impl LabelSelector {
-    /// Parse the `labelSelector` grammar; "" selects everything.
-    pub fn parse(s: &str) -> Result<Self, SelectorError> {
-        let mut p = Parser {
-            toks: lex(s),
-            pos: 0,
-        };
-        let mut reqs = Vec::new();
-        while p.peek().is_some() {
-            reqs.push(p.requirement()?);
-            match p.next() {
-                None => break,
-                Some(Tok::Comma) if p.peek().is_some() => {}
-                Some(Tok::Comma) => {
-                    return Err(SelectorError(
-                        "found '', expected: identifier after ','".into(),
-                    ))
-                }
-                Some(t) => {
-                    return Err(SelectorError(format!(
-                        "found '{t}', expected: ',' or 'end of string'"
-                    )))
-                }
-            }
+        // The parser's path is nil, which field.Error prints as "<nil>".
+        check_key(&lit, "<nil>")?;
+        let (next, _) = self.lookahead(Ctx::Values);
+        if (next == Tok::End || next == Tok::Comma) && op.is_none() {
+            op = Some(LabelOp::Exists);
         }
-        Ok(LabelSelector { reqs })
+        Ok((lit, op))
     }
 
-    /// From a `metav1.LabelSelector` object (`matchLabels`, `matchExpressions`).
-    pub fn from_label_selector_json(sel: &Value) -> Result<Self, SelectorError> {
-        let mut reqs = Vec::new();
-        if let Some(m) = sel.get("matchLabels").and_then(Value::as_object) {
-            for (k, v) in m {
-                reqs.push(Requirement {
-                    key: k.clone(),
-                    op: LabelOp::Eq,
-                    values: vec![v.as_str().unwrap_or("").to_string()],
-                });
-            }
-        }
-        if let Some(exprs) = sel.get("matchExpressions").and_then(Value::as_array) {
-            for e in exprs {
-                let key = e
-                    .get("key")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                let values: Vec<String> = e
-                    .get("values")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|v| v.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let op = match e.get("operator").and_then(Value::as_str) {
-                    Some("In") => LabelOp::In,
-                    Some("NotIn") => LabelOp::NotIn,
-                    Some("Exists") => LabelOp::Exists,
-                    Some("DoesNotExist") => LabelOp::DoesNotExist,
-                    Some(o) => {
-                        return Err(SelectorError(format!(
-                            "\"{o}\" is not a valid label selector operator"
-                        )))
-                    }
-                    None => return Err(SelectorError("operator is required".into())),
-                };
-                reqs.push(Requirement { key, op, values });
-            }
-        }
-        reqs.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(LabelSelector { reqs })
-    }
-
-    /// Whether these labels satisfy every requirement.
-    pub fn matches(&self, labels: &Map<String, Value>) -> bool {
-        self.reqs.iter().all(|r| {
-            let v = labels.get(&r.key).and_then(Value::as_str);
-            match r.op {
-                LabelOp::Eq => v == Some(r.values[0].as_str()),
-                LabelOp::NotEq => v != Some(r.values[0].as_str()),
-                LabelOp::In => v.is_some_and(|v| r.values.iter().any(|x| x == v)),
-                LabelOp::NotIn => v.is_none_or(|v| !r.values.iter().any(|x| x == v)),
-                LabelOp::Exists => v.is_some(),
-                LabelOp::DoesNotExist => v.is_none(),
-                LabelOp::Gt | LabelOp::Lt => {
-                    let (Some(have), Some(want)) = (
-                        v.and_then(|v| v.parse::<i64>().ok()),
-                        r.values[0].parse::<i64>().ok(),
-                    ) else {
-                        return false;
-                    };
-                    if r.op == LabelOp::Gt {
-                        have > want
-                    } else {
-                        have < want
-                    }
-                }
+    fn operator(&mut self) -> PResult<LabelOp> {
+        let (tok, lit) = self.consume(Ctx::KeyAndOperator);
+        Ok(match tok {
+            Tok::In => LabelOp::In,
+            Tok::Equals => LabelOp::Equals,
+            Tok::DoubleEquals => LabelOp::DoubleEquals,
+            Tok::Gt => LabelOp::Gt,
+            Tok::Lt => LabelOp::Lt,
+            Tok::NotIn => LabelOp::NotIn,
+            Tok::NotEquals => LabelOp::NotEquals,
+            _ => {
+                return Err(format!(
+                    "found '{lit}', expected: in, notin, =, ==, !=, gt, lt"
+                ))
             }
         })
     }
 
-    /// Whether it selects everything.
+    /// `(a,b,...)`, possibly with empty values; the result is a sorted set.
+    fn value_set(&mut self) -> PResult<Vec<String>> {
+        let (tok, lit) = self.consume(Ctx::Values);
+        if tok != Tok::OpenPar {
+            return Err(format!("found '{lit}' expected: '('"));
+        }
+        let (tok, lit) = self.lookahead(Ctx::Values);
+        match tok {
+            Tok::Ident | Tok::Comma => {
+                let set = self.identifiers()?;
+                let (tok, _) = self.consume(Ctx::Values);
+                if tok != Tok::ClosedPar {
+                    return Err(format!("found '{lit}', expected: ')'"));
+                }
+                Ok(set)
+            }
+            Tok::ClosedPar => {
+                self.consume(Ctx::Values);
+                Ok(vec![String::new()])
+            }
+            _ => Err(format!("found '{lit}', expected: ',', ')' or identifier")),
+        }
+    }
+
+    fn identifiers(&mut self) -> PResult<Vec<String>> {
+        let mut set: Vec<String> = Vec::new();
+        let insert = |set: &mut Vec<String>, v: String| {
+            if !set.contains(&v) {
+                set.push(v);
+            }
+        };
+        loop {
+            let (tok, lit) = self.consume(Ctx::Values);
+            match tok {
+                Tok::Ident => {
+                    insert(&mut set, lit);
+                    let (t2, l2) = self.lookahead(Ctx::Values);
+                    match t2 {
+                        Tok::Comma => continue,
+                        Tok::ClosedPar => {
+                            set.sort();
+                            return Ok(set);
+                        }
+                        _ => return Err(format!("found '{l2}', expected: ',' or ')'")),
+                    }
+                }
+                Tok::Comma => {
+                    if set.is_empty() {
+                        insert(&mut set, String::new());
+                    }
+                    let (t2, _) = self.lookahead(Ctx::Values);
+                    if t2 == Tok::ClosedPar {
+                        insert(&mut set, String::new());
+                        set.sort();
+                        return Ok(set);
+                    }
+                    if t2 == Tok::Comma {
+                        insert(&mut set, String::new());
+                    }
+                }
+                _ => return Err(format!("found '{lit}', expected: ',', or identifier")),
+            }
+        }
+    }
+
+    fn exact_value(&mut self) -> PResult<Vec<String>> {
+        let (tok, _) = self.lookahead(Ctx::Values);
+        if tok == Tok::End || tok == Tok::Comma {
+            return Ok(vec![String::new()]);
+        }
+        let (tok, lit) = self.consume(Ctx::Values);
+        if tok == Tok::Ident {
+            return Ok(vec![lit]);
+        }
+        Err(format!("found '{lit}', expected: identifier"))
+    }
+}
+
+impl LabelSelector {
+    /// Parse the `labelSelector` grammar (labels.Parse); "" selects everything.
+    pub fn parse(s: &str) -> Result<Self, SelectorError> {
+        let mut p = Parser {
+            items: lex(s),
+            pos: 0,
+        };
+        let mut reqs = p.parse()?;
+        reqs.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(LabelSelector {
+            reqs,
+            nothing: false,
+        })
+    }
+
+    /// The selector that matches everything.
+    pub fn everything() -> Self {
+        LabelSelector::default()
+    }
+
+    /// The selector that matches nothing (labels.Nothing()).
+    pub fn nothing() -> Self {
+        LabelSelector {
+            reqs: Vec::new(),
+            nothing: true,
+        }
+    }
+
+    /// metav1.LabelSelectorAsSelector: null selects nothing, `{}` everything.
+    pub fn from_label_selector_json(sel: &Value) -> Result<Self, SelectorError> {
+        if sel.is_null() {
+            return Ok(LabelSelector::nothing());
+        }
+        let mut reqs = Vec::new();
+        if let Some(m) = sel.get("matchLabels").and_then(Value::as_object) {
+            for (k, v) in m {
+                let v = v.as_str().unwrap_or("").to_string();
+                reqs.push(Requirement::new(k, LabelOp::Equals, vec![v])?);
+            }
+        }
+        for e in sel
+            .get("matchExpressions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let key = e.get("key").and_then(Value::as_str).unwrap_or("");
+            let op_name = e.get("operator").and_then(Value::as_str).unwrap_or("");
+            let op = match op_name {
+                "In" => LabelOp::In,
+                "NotIn" => LabelOp::NotIn,
+                "Exists" => LabelOp::Exists,
+                "DoesNotExist" => LabelOp::DoesNotExist,
+                other => {
+                    return Err(SelectorError(format!(
+                        "{} is not a valid label selector operator",
+                        go_quote(other)
+                    )))
+                }
+            };
+            let values: Vec<String> = e
+                .get("values")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|v| v.as_str().unwrap_or("").to_string())
+                .collect();
+            reqs.push(Requirement::new(key, op, values)?);
+        }
+        reqs.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(LabelSelector {
+            reqs,
+            nothing: false,
+        })
+    }
+
+    /// Whether these labels satisfy every requirement (`!=` and `notin` match a missing label).
+    pub fn matches(&self, labels: &Map<String, Value>) -> bool {
+        !self.nothing && self.reqs.iter().all(|r| r.matches(labels))
+    }
+
+    /// Whether the labels of an object (absent = none) satisfy the selector.
+    pub fn matches_opt(&self, labels: Option<&Map<String, Value>>) -> bool {
+        match labels {
+            Some(l) => self.matches(l),
+            None => self.matches(&Map::new()),
+        }
+    }
+
+    /// Whether it places no restriction (Everything); Nothing is not empty.
     pub fn is_empty(&self) -> bool {
-        self.reqs.is_empty()
+        !self.nothing && self.reqs.is_empty()
     }
 }
 
 impl fmt::Display for LabelSelector {
+    /// labels.Selector.String(): requirements joined by commas.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self
-            .reqs
-            .iter()
-            .map(|r| match r.op {
-                LabelOp::Eq => format!("{}={}", r.key, r.values[0]),
-                LabelOp::NotEq => format!("{}!={}", r.key, r.values[0]),
-                LabelOp::In => format!("{} in ({})", r.key, r.values.join(",")),
-                LabelOp::NotIn => format!("{} notin ({})", r.key, r.values.join(",")),
-                LabelOp::Exists => r.key.clone(),
-                LabelOp::DoesNotExist => format!("!{}", r.key),
-                LabelOp::Gt => format!("{}>{}", r.key, r.values[0]),
-                LabelOp::Lt => format!("{}<{}", r.key, r.values[0]),
-            })
-            .collect();
-        write!(f, "{}", parts.join(","))
+        for (i, r) in self.reqs.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{r}")?;
+        }
+        Ok(())
     }
 }
+
+// ---------- field selectors ----------
 
 /// A field requirement operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -472,89 +732,122 @@ impl Op {
     }
 }
 
-/// A parsed field selector.
-#[derive(Clone, Debug, Default)]
+/// A parsed field selector: `field=value` / `field!=value` terms ANDed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FieldSelector {
     reqs: Vec<(String, Op, String)>,
 }
 
-fn unescape(s: &str) -> Result<String, SelectorError> {
-    let mut out = String::new();
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some(e @ ('\\' | ',' | '=')) => out.push(e),
-                Some(e) => {
+/// fields.UnescapeValue: `\\`, `\,` and `\=` are escapes; a bare `,` or `=` is an error.
+fn unescape_field_value(s: &str) -> Result<String, SelectorError> {
+    let mut out = String::with_capacity(s.len());
+    let mut in_slash = false;
+    for c in s.chars() {
+        if in_slash {
+            match c {
+                '\\' | ',' | '=' => out.push(c),
+                other => {
                     return Err(SelectorError(format!(
-                        "invalid field selector: invalid escape sequence: \\{e}"
+                        "invalid field selector: invalid escape sequence: \\{other}"
                     )))
                 }
-                None => {
-                    return Err(SelectorError(
-                        "invalid field selector: unterminated escape sequence".into(),
-                    ))
-                }
             }
-        } else {
-            out.push(c);
+            in_slash = false;
+            continue;
         }
+        match c {
+            '\\' => in_slash = true,
+            // Go prints the rune with %v: its code point number.
+            ',' | '=' => {
+                return Err(SelectorError(format!(
+                    "invalid field selector: unescaped character in value: {}",
+                    c as u32
+                )))
+            }
+            c => out.push(c),
+        }
+    }
+    if in_slash {
+        return Err(SelectorError(
+            "invalid field selector: invalid escape sequence: \\".into(),
+        ));
     }
     Ok(out)
 }
 
-/// Split on commas not escaped with a backslash.
-fn split_unescaped(s: &str, sep: char) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut cur = String::new();
-    let mut escaped = false;
-    for c in s.chars() {
-        if escaped {
-            cur.push(c);
-            escaped = false;
+/// fields.EscapeValue.
+fn escape_field_value(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace(',', "\\,")
+        .replace('=', "\\=")
+}
+
+/// Split on commas not escaped with a backslash (escapes are kept in the terms).
+fn split_terms(s: &str) -> Vec<&str> {
+    if s.is_empty() {
+        return Vec::new();
+    }
+    let mut terms = Vec::new();
+    let mut start = 0;
+    let mut in_slash = false;
+    for (i, c) in s.char_indices() {
+        if in_slash {
+            in_slash = false;
         } else if c == '\\' {
-            cur.push(c);
-            escaped = true;
-        } else if c == sep {
-            parts.push(std::mem::take(&mut cur));
-        } else {
-            cur.push(c);
+            in_slash = true;
+        } else if c == ',' {
+            terms.push(&s[start..i]);
+            start = i + 1;
         }
     }
-    parts.push(cur);
-    parts
+    terms.push(&s[start..]);
+    terms
+}
+
+/// The first operator in a term (`!=`, then `==`, then `=` at each position).
+fn split_term(term: &str) -> Option<(&str, Op, &str)> {
+    for (i, _) in term.char_indices() {
+        let rest = &term[i..];
+        for (text, op) in [("!=", Op::NotEq), ("==", Op::Eq), ("=", Op::Eq)] {
+            if let Some(value) = rest.strip_prefix(text) {
+                return Some((&term[..i], op, value));
+            }
+        }
+    }
+    None
 }
 
 impl FieldSelector {
-    /// Parse `field=value,field!=value` (with `\` escapes).
+    /// Parse `field=value,field!=value` (fields.ParseSelector), with `\` escapes in values.
     pub fn parse(s: &str) -> Result<Self, SelectorError> {
+        let mut parts = split_terms(s);
+        parts.sort_unstable();
         let mut reqs = Vec::new();
-        if s.trim().is_empty() {
-            return Ok(FieldSelector { reqs });
-        }
-        for part in split_unescaped(s, ',') {
-            let (field, op, value) = if let Some(i) = part.find("!=") {
-                (&part[..i], Op::NotEq, &part[i + 2..])
-            } else if let Some(i) = part.find("==") {
-                (&part[..i], Op::Eq, &part[i + 2..])
-            } else if let Some(i) = part.find('=') {
-                (&part[..i], Op::Eq, &part[i + 1..])
-            } else {
+        for part in parts {
+            if part.is_empty() {
+                continue;
+            }
+            let Some((lhs, op, rhs)) = split_term(part) else {
                 return Err(SelectorError(format!(
                     "invalid selector: '{s}'; can't understand '{part}'"
                 )));
             };
-            reqs.push((field.trim().to_string(), op, unescape(value)?));
+            let value = unescape_field_value(rhs)?;
+            // A term with neither field nor value ("=") selects everything and is dropped.
+            if lhs.is_empty() && value.is_empty() {
+                continue;
+            }
+            reqs.push((lhs.to_string(), op, value));
         }
         Ok(FieldSelector { reqs })
     }
 
-    /// The requirements.
+    /// The requirements, in the selector's (sorted) order.
     pub fn requirements(&self) -> &[(String, Op, String)] {
         &self.reqs
     }
 
-    /// Whether an object (given a field getter) matches.
+    /// Whether an object matches, given its field getter (a missing field reads as "").
     pub fn matches(&self, get: impl Fn(&str) -> Option<String>) -> bool {
         self.reqs.iter().all(|(f, op, v)| {
             let have = get(f).unwrap_or_default();
@@ -564,63 +857,27 @@ impl FieldSelector {
             }
         })
     }
+
+    /// Whether it places no restriction.
+    pub fn is_empty(&self) -> bool {
+        self.reqs.is_empty()
+    }
+}
+
+impl fmt::Display for FieldSelector {
+    /// fields.Selector.String(), values escaped.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (field, op, value)) in self.reqs.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            let sym = if op.is_eq() { "=" } else { "!=" };
+            write!(f, "{field}{sym}{}", escape_field_value(value))?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn labels(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap_or_default()
-    }
-
-    #[test]
-    fn label_grammar() {
-        let l = labels(json!({"tier": "web", "env": "prod", "n": "5"}));
-        let m = |s: &str| LabelSelector::parse(s).unwrap().matches(&l);
-        assert!(m(""));
-        assert!(m("tier=web"));
-        assert!(m("tier==web,env=prod"));
-        assert!(!m("tier!=web"));
-        assert!(m("missing!=x"));
-        assert!(m("env in (prod, staging)"));
-        assert!(!m("env notin (prod)"));
-        assert!(m("missing notin (prod)"));
-        assert!(m("tier"));
-        assert!(m("!missing"));
-        assert!(!m("!tier"));
-        assert!(m("n>4") && !m("n<4"));
-        assert!(m("tier in (web),!missing,env"));
-    }
-
-    #[test]
-    fn label_errors() {
-        assert!(LabelSelector::parse("a in (b").is_err());
-        assert!(LabelSelector::parse("a in b").is_err());
-        assert!(LabelSelector::parse("a=b,").is_err());
-        assert!(LabelSelector::parse("Bad Key=x").is_err());
-        assert!(LabelSelector::parse("a=-bad-").is_err());
-        assert!(LabelSelector::parse("n>x").is_err());
-    }
-
-    #[test]
-    fn label_selector_objects_render() {
-        let s = LabelSelector::from_label_selector_json(&json!({"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}]})).unwrap();
-        assert_eq!(s.to_string(), "app=web,tier in (a,b)");
-        assert!(s.matches(&labels(json!({"app": "web", "tier": "a"}))));
-    }
-
-    #[test]
-    fn field_selectors() {
-        let f = FieldSelector::parse("metadata.name=x,status.phase!=Failed").unwrap();
-        assert_eq!(f.requirements().len(), 2);
-        assert!(f.matches(|k| match k {
-            "metadata.name" => Some("x".into()),
-            _ => Some("Running".into()),
-        }));
-        let esc = FieldSelector::parse(r"metadata.name=a\,b").unwrap();
-        assert_eq!(esc.requirements()[0].2, "a,b");
-        assert!(FieldSelector::parse("nonsense").is_err());
-    }
-}
+#[path = "selectors_tests.rs"]
+mod tests;

@@ -65,7 +65,7 @@ fn invalid_names_the_field() {
         err.contains("* spec.replicas: Invalid value: -1: must be greater than or equal to 0"),
         "{err}"
     );
-    assert!(err.contains("* spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"other\"}: `selector` does not match template `labels`"), "{err}");
+    assert!(err.contains("* spec.template.metadata.labels: Invalid value: {\"app\":\"other\"}: `selector` does not match template `labels`"), "{err}");
     assert_eq!(
         k.run(&["create", "namespace", "Bad_Name"]).fails(),
         "The Namespace \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')\n"

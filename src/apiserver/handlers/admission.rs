@@ -332,6 +332,15 @@ pub fn prepare_update(ctx: &Ctx, old: &Value, new: &mut Value) -> Result<(), Api
             new.pointer("/spec/type").and_then(Value::as_str),
             Some("NodePort") | Some("LoadBalancer")
         );
+        // Fields that only mean something for externally reachable types go with the type
+        // (upstream's dropTypeDependentFields).
+        if !needs_node_port {
+            if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.remove("externalTrafficPolicy");
+                spec.remove("healthCheckNodePort");
+                spec.remove("allocateLoadBalancerNodePorts");
+            }
+        }
         if let Some(ports) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
             for p in ports.iter_mut() {
                 if !needs_node_port {

@@ -75,7 +75,7 @@ impl Selectors {
     /// Parse `labelSelector` and `fieldSelector` (400 on syntax errors or unknown fields).
     pub fn from_query(ctx: &Ctx) -> Result<Self, ApiError> {
         let labels = LabelSelector::parse(ctx.query.get("labelSelector").unwrap_or(""))
-            .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
         let fields = FieldSelector::parse(ctx.query.get("fieldSelector").unwrap_or(""))
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         for (field, _, _) in fields.requirements() {

@@ -308,15 +308,16 @@ pub async fn create_object(
             m.remove("status");
         }
     }
-    defaults::apply_defaults(&ctx.res.group, &ctx.res.kind, &mut obj);
-    admission::prepare_create(ctx, &mut obj)?;
-    shape(ctx, &mut obj);
     let attempts = if given_name.is_empty() && generate.is_some() {
         8
     } else {
         1
     };
+    let base = obj;
+    let mut last_name = given_name.clone();
     for attempt in 0..attempts {
+        let mut obj = base.clone();
+        // The name comes first: defaulting and admission may derive from it (job labels).
         if given_name.is_empty() {
             if let Some(prefix) = &generate {
                 meta_mut(&mut obj).insert(
@@ -325,7 +326,11 @@ pub async fn create_object(
                 );
             }
         }
+        defaults::apply_defaults(&ctx.res.group, &ctx.res.kind, &mut obj);
+        admission::prepare_create(ctx, &mut obj)?;
+        shape(ctx, &mut obj);
         let name = object::name(&obj).to_string();
+        last_name = name.clone();
         let errs =
             validation::validate_create(&ctx.res.group, &ctx.res.kind, &obj, ctx.res.namespaced);
         if !errs.is_empty() {
@@ -367,7 +372,7 @@ pub async fn create_object(
             Err(e) => return Err(store_error(ctx, &name, e)),
         }
     }
-    Err(ApiError::already_exists(&ctx.res, object::name(&obj)))
+    Err(ApiError::already_exists(&ctx.res, &last_name))
 }
 
 /// What an update callback wants done.

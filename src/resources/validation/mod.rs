@@ -1,477 +1,68 @@
 //! Validation of built-in objects with kube-apiserver's field errors and message texts
 //! (apimachinery's field.Error and util/validation, pkg/apis/*/validation).
+//!
+//! Objects arrive defaulted, in their v1 JSON form. Errors come back in the order
+//! kube-apiserver reports them: metadata first, then the spec, then update rules.
 
+mod apps;
+mod batch;
+mod core;
+mod cron;
 mod field;
+mod meta;
 mod names;
+mod networking;
+mod other;
+mod pod;
+mod probe;
+mod quantity;
+mod rbac;
+mod selector;
 
-use std::collections::BTreeSet;
+use serde_json::Value;
 
-use serde_json::{Map, Value};
-
-use field::go_value;
 pub use field::{ErrorType, FieldError};
-use names::{dns_label_errors, metadata_errors};
+use names::NameRule;
 
-fn non_negative(errs: &mut Vec<FieldError>, obj: &Value, pointer: &str, field: &str) {
-    if let Some(v) = obj.pointer(pointer) {
-        if v.as_i64().is_some_and(|n| n < 0) {
-            errs.push(FieldError::invalid(
-                field,
-                v,
-                "must be greater than or equal to 0",
-            ));
-        }
-    }
-}
-
-fn container_errors(
-    errs: &mut Vec<FieldError>,
-    path: &str,
-    containers: &[Value],
-    volumes: &BTreeSet<String>,
-    names: &mut BTreeSet<String>,
-) {
-    for (i, c) in containers.iter().enumerate() {
-        let f = format!("{path}[{i}]");
-        let name = c.get("name").and_then(Value::as_str).unwrap_or("");
-        if name.is_empty() {
-            errs.push(FieldError::required(&format!("{f}.name"), ""));
-        } else {
-            errs.extend(dns_label_errors(&format!("{f}.name"), name));
-            if !names.insert(name.to_string()) {
-                errs.push(FieldError::new(
-                    ErrorType::Duplicate,
-                    &format!("{f}.name"),
-                    Some(format!("{name:?}")),
-                    "",
-                ));
-            }
-        }
-        if c.get("image")
-            .and_then(Value::as_str)
-            .is_none_or(|s| s.trim().is_empty())
-        {
-            errs.push(FieldError::required(&format!("{f}.image"), ""));
-        }
-        for (j, p) in c
-            .get("ports")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let pf = format!("{f}.ports[{j}]");
-            match p.get("containerPort").and_then(Value::as_i64) {
-                Some(n) if (1..=65535).contains(&n) => {}
-                Some(n) => errs.push(FieldError::invalid(
-                    &format!("{pf}.containerPort"),
-                    &Value::from(n),
-                    "must be between 1 and 65535, inclusive",
-                )),
-                None => errs.push(FieldError::required(&format!("{pf}.containerPort"), "")),
-            }
-            if let Some(proto) = p.get("protocol").and_then(Value::as_str) {
-                if !matches!(proto, "TCP" | "UDP" | "SCTP") {
-                    errs.push(FieldError::new(
-                        ErrorType::NotSupported,
-                        &format!("{pf}.protocol"),
-                        Some(format!("{proto:?}")),
-                        "supported values: \"SCTP\", \"TCP\", \"UDP\"",
-                    ));
-                }
-            }
-        }
-        for (j, m) in c
-            .get("volumeMounts")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let vname = m.get("name").and_then(Value::as_str).unwrap_or("");
-            if !volumes.contains(vname) {
-                errs.push(FieldError::new(
-                    ErrorType::NotFound,
-                    &format!("{f}.volumeMounts[{j}].name"),
-                    Some(format!("{vname:?}")),
-                    "",
-                ));
-            }
-        }
-    }
-}
-
-fn pod_spec_errors(errs: &mut Vec<FieldError>, spec: &Value, path: &str, allowed_restart: &[&str]) {
-    let volumes: BTreeSet<String> = spec
-        .get("volumes")
-        .and_then(Value::as_array)
-        .map(|v| {
-            v.iter()
-                .filter_map(|x| x.get("name").and_then(Value::as_str).map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut names = BTreeSet::new();
-    let containers = spec
-        .get("containers")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
-    if containers.is_empty() {
-        errs.push(FieldError::required(&format!("{path}.containers"), ""));
-    }
-    if let Some(init) = spec.get("initContainers").and_then(Value::as_array) {
-        container_errors(
-            errs,
-            &format!("{path}.initContainers"),
-            init,
-            &volumes,
-            &mut names,
-        );
-    }
-    container_errors(
-        errs,
-        &format!("{path}.containers"),
-        containers,
-        &volumes,
-        &mut names,
-    );
-    if let Some(r) = spec.get("restartPolicy").and_then(Value::as_str) {
-        if !allowed_restart.contains(&r) {
-            let supported: Vec<String> = allowed_restart.iter().map(|s| format!("{s:?}")).collect();
-            errs.push(FieldError::new(
-                ErrorType::NotSupported,
-                &format!("{path}.restartPolicy"),
-                Some(format!("{r:?}")),
-                format!("supported values: {}", supported.join(", ")),
-            ));
-        }
-    }
-    non_negative(
-        errs,
-        spec,
-        "/terminationGracePeriodSeconds",
-        &format!("{path}.terminationGracePeriodSeconds"),
-    );
-}
-
-fn selector_matches_template(errs: &mut Vec<FieldError>, obj: &Value, required: bool) {
-    let selector = obj.pointer("/spec/selector");
-    let labels = obj
-        .pointer("/spec/template/metadata/labels")
-        .cloned()
-        .unwrap_or(Value::Object(Map::new()));
-    match selector {
-        None | Some(Value::Null) if required => {
-            errs.push(FieldError::required("spec.selector", ""))
-        }
-        Some(sel) => {
-            let empty = sel
-                .get("matchLabels")
-                .and_then(Value::as_object)
-                .is_none_or(Map::is_empty)
-                && sel
-                    .get("matchExpressions")
-                    .and_then(Value::as_array)
-                    .is_none_or(Vec::is_empty);
-            if empty && required {
-                errs.push(FieldError::invalid(
-                    "spec.selector",
-                    sel,
-                    "empty selector is invalid for deployment",
-                ));
-                return;
-            }
-            let ok = match crate::apiserver::selectors::LabelSelector::from_label_selector_json(sel)
-            {
-                Ok(s) => s.matches(labels.as_object().unwrap_or(&Map::new())),
-                Err(_) => false,
-            };
-            if !ok {
-                errs.push(FieldError::invalid(
-                    "spec.template.metadata.labels",
-                    &labels,
-                    "`selector` does not match template `labels`",
-                ));
-            }
-        }
-        _ => {}
+/// How a kind's `metadata.name` is checked.
+fn name_rule(group: &str, kind: &str) -> NameRule {
+    match (group, kind) {
+        ("", "Namespace") | ("apps", "StatefulSet") => NameRule::Label,
+        ("", "Service") => NameRule::Dns1035,
+        ("rbac.authorization.k8s.io", _) => NameRule::PathSegment,
+        _ => NameRule::Subdomain,
     }
 }
 
 fn spec_errors(group: &str, kind: &str, obj: &Value) -> Vec<FieldError> {
-    let mut errs = Vec::new();
-    match (group, kind) {
-        ("", "Pod") => {
-            if let Some(spec) = obj.get("spec") {
-                pod_spec_errors(&mut errs, spec, "spec", &["Always", "OnFailure", "Never"]);
-            } else {
-                errs.push(FieldError::required("spec.containers", ""));
-            }
-        }
-        ("apps", "Deployment")
-        | ("apps", "ReplicaSet")
-        | ("apps", "StatefulSet")
-        | ("apps", "DaemonSet")
-        | ("", "ReplicationController") => {
-            non_negative(&mut errs, obj, "/spec/replicas", "spec.replicas");
-            non_negative(
-                &mut errs,
-                obj,
-                "/spec/minReadySeconds",
-                "spec.minReadySeconds",
-            );
-            non_negative(
-                &mut errs,
-                obj,
-                "/spec/revisionHistoryLimit",
-                "spec.revisionHistoryLimit",
-            );
-            if kind != "ReplicationController" {
-                selector_matches_template(&mut errs, obj, true);
-            }
-            if let Some(spec) = obj.pointer("/spec/template/spec") {
-                pod_spec_errors(&mut errs, spec, "spec.template.spec", &["Always"]);
-            }
-            if kind == "Deployment" {
-                if let Some(t) = obj.pointer("/spec/strategy/type").and_then(Value::as_str) {
-                    if !matches!(t, "RollingUpdate" | "Recreate") {
-                        errs.push(FieldError::new(
-                            ErrorType::NotSupported,
-                            "spec.strategy.type",
-                            Some(format!("{t:?}")),
-                            "supported values: \"Recreate\", \"RollingUpdate\"",
-                        ));
-                    }
-                }
-            }
-        }
-        ("batch", "Job") => {
-            non_negative(&mut errs, obj, "/spec/parallelism", "spec.parallelism");
-            non_negative(&mut errs, obj, "/spec/completions", "spec.completions");
-            non_negative(&mut errs, obj, "/spec/backoffLimit", "spec.backoffLimit");
-            selector_matches_template(&mut errs, obj, false);
-            if let Some(spec) = obj.pointer("/spec/template/spec") {
-                pod_spec_errors(
-                    &mut errs,
-                    spec,
-                    "spec.template.spec",
-                    &["OnFailure", "Never"],
-                );
-            }
-        }
-        ("batch", "CronJob") => {
-            let schedule = obj
-                .pointer("/spec/schedule")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            if schedule.is_empty() {
-                errs.push(FieldError::required("spec.schedule", ""));
-            } else if !cron_ok(schedule) {
-                errs.push(FieldError::invalid(
-                    "spec.schedule",
-                    &Value::String(schedule.into()),
-                    "unparseable cron expression",
-                ));
-            }
-            if let Some(p) = obj
-                .pointer("/spec/concurrencyPolicy")
-                .and_then(Value::as_str)
-            {
-                if !matches!(p, "Allow" | "Forbid" | "Replace") {
-                    errs.push(FieldError::new(
-                        ErrorType::NotSupported,
-                        "spec.concurrencyPolicy",
-                        Some(format!("{p:?}")),
-                        "supported values: \"Allow\", \"Forbid\", \"Replace\"",
-                    ));
-                }
-            }
-            if let Some(spec) = obj.pointer("/spec/jobTemplate/spec/template/spec") {
-                pod_spec_errors(
-                    &mut errs,
-                    spec,
-                    "spec.jobTemplate.spec.template.spec",
-                    &["OnFailure", "Never"],
-                );
-            }
-        }
-        ("", "Service") => service_errors(&mut errs, obj),
-        ("", "ConfigMap") | ("", "Secret") => {
-            for field in ["data", "binaryData", "stringData"] {
-                for k in obj
-                    .get(field)
-                    .and_then(Value::as_object)
-                    .into_iter()
-                    .flatten()
-                    .map(|(k, _)| k)
-                {
-                    let ok = !k.is_empty()
-                        && k.len() <= 253
-                        && k.chars()
-                            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-                    if !ok {
-                        errs.push(FieldError::invalid(&format!("{field}[{k}]"), &Value::String(k.clone()), "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"));
-                    }
-                }
-            }
-        }
-        ("autoscaling", "HorizontalPodAutoscaler") => {
-            let max = obj
-                .pointer("/spec/maxReplicas")
-                .and_then(Value::as_i64)
-                .unwrap_or(0);
-            let min = obj
-                .pointer("/spec/minReplicas")
-                .and_then(Value::as_i64)
-                .unwrap_or(1);
-            if max < 1 {
-                errs.push(FieldError::invalid(
-                    "spec.maxReplicas",
-                    &Value::from(max),
-                    "must be greater than or equal to 1",
-                ));
-            } else if min > max {
-                errs.push(FieldError::invalid(
-                    "spec.maxReplicas",
-                    &Value::from(max),
-                    "must be greater than or equal to `minReplicas`",
-                ));
-            }
-        }
-        ("rbac.authorization.k8s.io", "Role") | ("rbac.authorization.k8s.io", "ClusterRole") => {
-            for (i, r) in obj
-                .get("rules")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                if r.get("verbs")
-                    .and_then(Value::as_array)
-                    .is_none_or(Vec::is_empty)
-                {
-                    errs.push(FieldError::required(
-                        &format!("rules[{i}].verbs"),
-                        "verbs must contain at least one value",
-                    ));
-                }
-            }
-        }
-        _ => {}
-    }
-    errs
-}
-
-fn cron_ok(s: &str) -> bool {
-    if s.starts_with('@') {
-        return matches!(
-            s,
-            "@yearly" | "@annually" | "@monthly" | "@weekly" | "@daily" | "@midnight" | "@hourly"
-        ) || s.starts_with("@every ");
-    }
-    let fields: Vec<&str> = s
-        .split_whitespace()
-        .filter(|f| !f.starts_with("CRON_TZ=") && !f.starts_with("TZ="))
-        .collect();
-    fields.len() == 5
-        && fields.iter().all(|f| {
-            f.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "*/,-?".contains(c))
-        })
-}
-
-fn service_errors(errs: &mut Vec<FieldError>, obj: &Value) {
-    let ty = obj
-        .pointer("/spec/type")
-        .and_then(Value::as_str)
-        .unwrap_or("ClusterIP");
-    if !matches!(
-        ty,
-        "ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalName"
-    ) {
-        errs.push(FieldError::new(
-            ErrorType::NotSupported,
-            "spec.type",
-            Some(format!("{ty:?}")),
-            "supported values: \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\"",
-        ));
-    }
-    let ports = obj
-        .pointer("/spec/ports")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
-    let headless = obj.pointer("/spec/clusterIP").and_then(Value::as_str) == Some("None");
-    if ports.is_empty() && ty != "ExternalName" && !headless {
-        errs.push(FieldError::required("spec.ports", ""));
-    }
-    let mut names = BTreeSet::new();
-    for (i, p) in ports.iter().enumerate() {
-        let f = format!("spec.ports[{i}]");
-        let name = p.get("name").and_then(Value::as_str).unwrap_or("");
-        if ports.len() > 1 && name.is_empty() {
-            errs.push(FieldError::required(&format!("{f}.name"), ""));
-        }
-        if !name.is_empty() && !names.insert(name.to_string()) {
-            errs.push(FieldError::new(
-                ErrorType::Duplicate,
-                &format!("{f}.name"),
-                Some(format!("{name:?}")),
-                "",
-            ));
-        }
-        match p.get("port").and_then(Value::as_i64) {
-            Some(n) if (1..=65535).contains(&n) => {}
-            Some(n) => errs.push(FieldError::invalid(
-                &format!("{f}.port"),
-                &Value::from(n),
-                "must be between 1 and 65535, inclusive",
-            )),
-            None => errs.push(FieldError::required(&format!("{f}.port"), "")),
-        }
-        if let Some(np) = p.get("nodePort").and_then(Value::as_i64) {
-            if np != 0 && ty == "ClusterIP" {
-                errs.push(FieldError::new(
-                    ErrorType::Forbidden,
-                    &format!("{f}.nodePort"),
-                    None,
-                    "may not be used when `type` is 'ClusterIP'",
-                ));
-            }
-        }
-        if let Some(proto) = p.get("protocol").and_then(Value::as_str) {
-            if !matches!(proto, "TCP" | "UDP" | "SCTP") {
-                errs.push(FieldError::new(
-                    ErrorType::NotSupported,
-                    &format!("{f}.protocol"),
-                    Some(format!("{proto:?}")),
-                    "supported values: \"SCTP\", \"TCP\", \"UDP\"",
-                ));
-            }
-        }
+    match group {
+        "" => core::spec_errors(kind, obj),
+        "apps" => apps::spec_errors(kind, obj),
+        "batch" => batch::spec_errors(kind, obj),
+        "networking.k8s.io" => networking::spec_errors(kind, obj),
+        "rbac.authorization.k8s.io" => rbac::spec_errors(kind, obj),
+        _ => other::spec_errors(group, kind, obj),
     }
 }
 
-/// Validate a new object.
+fn update_rule_errors(group: &str, kind: &str, new: &Value, old: &Value) -> Vec<FieldError> {
+    match group {
+        "" => core::update_errors(kind, new, old),
+        "apps" => apps::update_errors(kind, new, old),
+        "batch" => batch::update_errors(kind, new, old),
+        "rbac.authorization.k8s.io" => rbac::update_errors(kind, new, old),
+        _ => other::update_errors(group, kind, new, old),
+    }
+}
+
+/// Validate a new object (group "" = core); unknown kinds get metadata checks only.
 pub fn validate_create(group: &str, kind: &str, obj: &Value, namespaced: bool) -> Vec<FieldError> {
-    let mut errs = metadata_errors(group, kind, obj, namespaced);
+    let mut errs = meta::create_errors(obj, namespaced, name_rule(group, kind));
     errs.extend(spec_errors(group, kind, obj));
     errs
 }
 
-fn immutable(errs: &mut Vec<FieldError>, new: &Value, old: &Value, pointer: &str, field: &str) {
-    if new.pointer(pointer) != old.pointer(pointer) {
-        errs.push(FieldError::new(
-            ErrorType::Invalid,
-            field,
-            new.pointer(pointer).map(go_value),
-            "field is immutable",
-        ));
-    }
-}
-
-/// Validate an update against the stored object (also checks immutable fields).
+/// Validate an update against the stored object, including immutable fields.
 pub fn validate_update(
     group: &str,
     kind: &str,
@@ -479,129 +70,122 @@ pub fn validate_update(
     old: &Value,
     namespaced: bool,
 ) -> Vec<FieldError> {
-    let mut errs = validate_create(group, kind, new, namespaced);
-    match (group, kind) {
-        ("apps", "Deployment")
-        | ("apps", "ReplicaSet")
-        | ("apps", "DaemonSet")
-        | ("apps", "StatefulSet") => {
-            immutable(&mut errs, new, old, "/spec/selector", "spec.selector");
-        }
-        ("batch", "Job") => {
-            immutable(&mut errs, new, old, "/spec/selector", "spec.selector");
-            immutable(&mut errs, new, old, "/spec/completions", "spec.completions");
-        }
-        ("", "ConfigMap") | ("", "Secret")
-            if old.get("immutable").and_then(Value::as_bool) == Some(true) =>
-        {
-            for f in ["data", "binaryData"] {
-                if new.get(f) != old.get(f) {
-                    errs.push(FieldError::new(
-                        ErrorType::Forbidden,
-                        f,
-                        None,
-                        "field is immutable when `immutable` is set",
-                    ));
-                }
-            }
-        }
-        ("", "Service") => {
-            let old_ip = old
-                .pointer("/spec/clusterIP")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let new_ip = new
-                .pointer("/spec/clusterIP")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            if !old_ip.is_empty()
-                && !new_ip.is_empty()
-                && old_ip != new_ip
-                && new.pointer("/spec/type").and_then(Value::as_str) != Some("ExternalName")
-            {
-                errs.push(FieldError::new(
-                    ErrorType::Invalid,
-                    "spec.clusterIPs[0]",
-                    Some(format!("[]string{{{new_ip:?}}}")),
-                    "may not change once set",
-                ));
-            }
-        }
-        ("", "PersistentVolumeClaim") => immutable(
-            &mut errs,
-            new,
-            old,
-            "/spec/resources/requests/storage",
-            "spec",
-        ),
-        _ => {}
+    let mut errs = meta::update_errors(new, old);
+    if namespaced
+        && new
+            .pointer("/metadata/namespace")
+            .is_none_or(Value::is_null)
+    {
+        errs.push(FieldError::required("metadata.namespace", ""));
     }
+    errs.extend(spec_errors(group, kind, new));
+    errs.extend(update_rule_errors(group, kind, new, old));
     errs
 }
 
 #[cfg(test)]
 mod tests {
-    use super::names::DNS1123_LABEL_MSG;
     use super::*;
     use serde_json::json;
 
+    fn msgs(errs: &[FieldError]) -> Vec<String> {
+        errs.iter().map(FieldError::message).collect()
+    }
+
+    /// What `kubectl create deployment x --image=nginx --replicas=-1` sends, defaulted.
+    fn deployment(replicas: i64) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "x", "namespace": "default", "labels": {"app": "x"}},
+            "spec": {"replicas": replicas, "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600,
+                "selector": {"matchLabels": {"app": "x"}},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}},
+                "template": {"metadata": {"labels": {"app": "x"}}, "spec": {
+                    "restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "terminationGracePeriodSeconds": 30,
+                    "schedulerName": "default-scheduler", "securityContext": {},
+                    "containers": [{"name": "nginx", "image": "nginx", "imagePullPolicy": "Always",
+                        "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File", "resources": {}}]}}}})
+    }
+
     #[test]
-    fn messages_match_kube() {
-        let d = json!({"metadata": {"name": "bad", "namespace": "n"}, "spec": {"replicas": -1,
-            "selector": {"matchLabels": {"app": "x"}},
-            "template": {"metadata": {"labels": {"app": "y"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}});
-        let errs = validate_create("apps", "Deployment", &d, true);
-        let msgs: Vec<String> = errs.iter().map(FieldError::message).collect();
-        assert_eq!(msgs, [
-            "spec.replicas: Invalid value: -1: must be greater than or equal to 0",
-            "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"y\"}: `selector` does not match template `labels`",
-        ]);
-        let ns = json!({"metadata": {"name": "Bad_Name"}});
+    fn kubectl_visible_messages() {
+        assert!(validate_create("apps", "Deployment", &deployment(3), true).is_empty());
         assert_eq!(
-            validate_create("", "Namespace", &ns, false)[0].message(),
-            format!("metadata.name: Invalid value: \"Bad_Name\": {DNS1123_LABEL_MSG}")
+            msgs(&validate_create(
+                "apps",
+                "Deployment",
+                &deployment(-1),
+                true
+            )),
+            ["spec.replicas: Invalid value: -1: must be greater than or equal to 0"]
         );
-        let none = json!({"metadata": {"namespace": "n"}});
+        let ns = json!({"metadata": {"name": "Bad_Name"}, "spec": {"finalizers": ["kubernetes"]}});
         assert_eq!(
-            validate_create("", "ConfigMap", &none, true)[0].message(),
-            "metadata.name: Required value: name or generateName is required"
+            msgs(&validate_create("", "Namespace", &ns, false)),
+            ["metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"]
+        );
+        let cm = json!({"metadata": {"namespace": "default"}});
+        assert_eq!(
+            msgs(&validate_create("", "ConfigMap", &cm, true)),
+            ["metadata.name: Required value: name or generateName is required"]
+        );
+        let mut bad_labels = deployment(1);
+        bad_labels["spec"]["template"]["metadata"]["labels"] = json!({"app": "y"});
+        assert_eq!(
+            msgs(&validate_create("apps", "Deployment", &bad_labels, true)),
+            ["spec.template.metadata.labels: Invalid value: {\"app\":\"y\"}: `selector` does not match template `labels`"]
         );
     }
 
     #[test]
-    fn pods_services_and_updates() {
-        let p = json!({"metadata": {"name": "p", "namespace": "n"}, "spec": {"containers": [{"name": "a", "image": "", "ports": [{"containerPort": 70000}]}]}});
-        let msgs: Vec<String> = validate_create("", "Pod", &p, true)
-            .iter()
-            .map(FieldError::message)
-            .collect();
+    fn name_rules_per_kind() {
+        let named = |n: &str| json!({"metadata": {"name": n, "namespace": "d"}, "spec": {"type": "ClusterIP", "sessionAffinity": "None", "clusterIP": "None"}});
         assert!(
-            msgs.contains(&"spec.containers[0].image: Required value".to_string()),
-            "{msgs:?}"
+            msgs(&validate_create("", "Service", &named("1svc"), true))[0]
+                .contains("a DNS-1035 label")
         );
-        assert!(
-            msgs.iter().any(|m| m
-                .starts_with("spec.containers[0].ports[0].containerPort: Invalid value: 70000")),
-            "{msgs:?}"
-        );
-        let s = json!({"metadata": {"name": "s", "namespace": "n"}, "spec": {"ports": []}});
+        assert!(validate_create("", "Service", &named("svc"), true).is_empty());
+        assert!(validate_create("", "ConfigMap", &named("a.b"), true).is_empty());
         assert_eq!(
-            validate_create("", "Service", &s, true)[0].message(),
-            "spec.ports: Required value"
+            msgs(&validate_create(
+                "rbac.authorization.k8s.io",
+                "ClusterRole",
+                &json!({"metadata": {"name": "a:b/c"}}),
+                false
+            )),
+            ["metadata.name: Invalid value: \"a:b/c\": may not contain '/'"]
         );
-        let old = json!({"metadata": {"name": "d", "namespace": "n"}, "spec": {"selector": {"matchLabels": {"a": "1"}}, "template": {"metadata": {"labels": {"a": "1", "b": "2"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}}});
-        let mut new = old.clone();
-        new["spec"]["selector"] = json!({"matchLabels": {"b": "2"}});
-        let msgs: Vec<String> = validate_update("apps", "Deployment", &new, &old, true)
-            .iter()
-            .map(FieldError::message)
-            .collect();
-        assert!(
-            msgs.iter()
-                .any(|m| m.starts_with("spec.selector: Invalid value")
-                    && m.ends_with("field is immutable")),
-            "{msgs:?}"
+        assert!(validate_create(
+            "rbac.authorization.k8s.io",
+            "ClusterRole",
+            &json!({"metadata": {"name": "system:controller:x"}}),
+            false
+        )
+        .is_empty());
+        assert!(validate_create(
+            "example.com",
+            "Widget",
+            &json!({"metadata": {"name": "w", "namespace": "d"}}),
+            true
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn updates() {
+        let old = deployment(1);
+        let mut new = deployment(2);
+        assert!(validate_update("apps", "Deployment", &new, &old, true).is_empty());
+        new["spec"]["selector"] = json!({"matchLabels": {"app": "x", "tier": "web"}});
+        new["spec"]["template"]["metadata"]["labels"]["tier"] = json!("web");
+        assert_eq!(
+            msgs(&validate_update("apps", "Deployment", &new, &old, true)),
+            ["spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"x\",\"tier\":\"web\"}}: field is immutable"]
         );
-        assert!(cron_ok("*/5 * * * *") && cron_ok("@hourly") && !cron_ok("every minute"));
+        let cm_old = json!({"metadata": {"name": "c", "namespace": "d"}, "immutable": true, "data": {"a": "1"}});
+        let cm_new = json!({"metadata": {"name": "c", "namespace": "d"}, "immutable": true, "data": {"a": "2"}});
+        assert_eq!(
+            msgs(&validate_update("", "ConfigMap", &cm_new, &cm_old, true)),
+            ["data: Forbidden: field is immutable when `immutable` is set"]
+        );
     }
 }
