@@ -23,6 +23,7 @@ use serde_json::Value;
 
 pub use field::{ErrorType, FieldError};
 use names::NameRule;
+pub(crate) use names::{label_value, qualified_name};
 
 /// How a kind's `metadata.name` is checked.
 fn name_rule(group: &str, kind: &str) -> NameRule {
