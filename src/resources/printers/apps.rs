@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
-use super::duration::{since, timestamp};
+use super::duration::age_cell;
 use super::fields::*;
 use super::{cols, ColumnDefinition};
 
@@ -116,10 +116,7 @@ impl Kind {
     /// Cells of one object.
     pub(super) fn cells(self, o: &Value, now: Timestamp) -> Vec<Value> {
         let n = json!(name(o));
-        let age = json!(since(
-            timestamp(o.pointer("/metadata/creationTimestamp")),
-            now
-        ));
+        let age = age_cell(o, now);
         let (c, im) = containers(o.pointer("/spec/template/spec"));
         match self {
             Kind::Deployment => {

@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
-use super::duration::{human_duration_signed, since, timestamp};
+use super::duration::{age_cell, human_duration_signed, since, timestamp};
 use super::fields::*;
 use super::{cols, ColumnDefinition};
 
@@ -68,10 +68,7 @@ impl Kind {
     /// Cells of one object.
     pub(super) fn cells(self, o: &Value, now: Timestamp) -> Vec<Value> {
         let n = json!(name(o));
-        let age = json!(since(
-            timestamp(o.pointer("/metadata/creationTimestamp")),
-            now
-        ));
+        let age = age_cell(o, now);
         match self {
             Kind::Job => {
                 let (c, im) = containers(o.pointer("/spec/template/spec"));

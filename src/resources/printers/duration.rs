@@ -81,6 +81,14 @@ pub fn age(obj: &Value, now: Timestamp) -> String {
     since(timestamp(obj.pointer("/metadata/creationTimestamp")), now)
 }
 
+/// The Age cell: time since `metadata.creationTimestamp`.
+pub(super) fn age_cell(o: &Value, now: Timestamp) -> Value {
+    Value::String(since(
+        timestamp(o.pointer("/metadata/creationTimestamp")),
+        now,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
