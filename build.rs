@@ -33,7 +33,10 @@ const PROTOS: &[&str] = &[
 fn package_dir() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--offline"])
+        // Filtered to the target being built: without it cargo wants every platform's
+        // dependencies downloaded, which --offline on a fresh machine refuses.
+        .args(["metadata", "--format-version", "1", "--offline", "--filter-platform"])
+        .arg(std::env::var("TARGET").expect("TARGET"))
         .current_dir(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"))
         .output()
         .expect("running cargo metadata");
