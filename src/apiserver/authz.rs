@@ -1,18 +1,34 @@
-//! Authorization of requests, with the real Forbidden messages.
-//!
-//! Until RBAC is served, only members of `system:masters` (the admin client certificate)
-//! are authorized; every other authenticated user gets the real 403.
+//! Authorization of requests: members of `system:masters` always (kube-apiserver's
+//! privileged-group authorizer), everyone else by RBAC, with the real Forbidden messages.
 
 use super::authn::UserInfo;
+use super::rbac::Decision;
 use super::request::RequestInfo;
 use super::status::ApiError;
+use super::State;
+
+/// The group whose members bypass RBAC.
+pub const MASTERS: &str = "system:masters";
+
+/// Decide a request: Allow with the reason access reviews report, or Deny.
+pub fn decide(state: &State, user: &UserInfo, req: &RequestInfo) -> Decision {
+    if user.in_group(MASTERS) {
+        return Decision::Allow(String::new());
+    }
+    state.authorizer.decide(user, req)
+}
 
 /// Authorize a request or explain the refusal as kube-apiserver does.
-pub fn authorize(user: &UserInfo, req: &RequestInfo) -> Result<(), ApiError> {
-    if user.in_group("system:masters") {
-        return Ok(());
+pub fn authorize(state: &State, user: &UserInfo, req: &RequestInfo) -> Result<(), ApiError> {
+    match decide(state, user, req) {
+        Decision::Allow(_) => Ok(()),
+        Decision::Deny => Err(ApiError::forbidden_with(
+            forbidden_message(user, req),
+            req.name.as_deref(),
+            req.group.as_str(),
+            &req.resource,
+        )),
     }
-    Err(ApiError::forbidden(forbidden_message(user, req)))
 }
 
 /// The message of a 403, e.g. `pods is forbidden: User "x" cannot list resource "pods" in
@@ -69,13 +85,21 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            authorize(&u, &req).unwrap_err().message,
+            forbidden_message(&u, &req),
             "pods is forbidden: User \"bob\" cannot list resource \"pods\" in API group \"\" in the namespace \"y\""
         );
-        let admin = UserInfo {
-            groups: vec!["system:masters".into()],
-            ..u
+        let get = RequestInfo {
+            verb: "get".into(),
+            group: "apps".into(),
+            resource: "deployments".into(),
+            subresource: Some("scale".into()),
+            name: Some("web".into()),
+            namespace: None,
+            ..req
         };
-        assert!(authorize(&admin, &req).is_ok());
+        assert_eq!(
+            forbidden_message(&u, &get),
+            "deployments.apps \"web\" is forbidden: User \"bob\" cannot get resource \"deployments/scale\" in API group \"apps\" at the cluster scope"
+        );
     }
 }

@@ -1,13 +1,14 @@
-//! Objects every cluster has from its first start: the four system namespaces and the
-//! `kubernetes` service.
+//! Objects every cluster has from its first start: the four system namespaces, the
+//! `kubernetes` service and the bootstrap RBAC policy.
 
 use std::sync::Arc;
 
 use serde_json::json;
 
 use super::authn::UserInfo;
-use super::handlers::{create_object, Ctx};
+use super::handlers::{create_object, guaranteed_update, Change, Ctx};
 use super::http::Output;
+use super::rbac::{aggregation, policy};
 use super::request::{Query, RequestInfo};
 use super::status::ApiError;
 use super::State;
@@ -47,6 +48,10 @@ pub fn internal_ctx(
 
 async fn ensure(ctx: Option<Ctx>, obj: serde_json::Value) -> Result<(), ApiError> {
     let ctx = ctx.ok_or_else(|| ApiError::internal("bootstrap resource not registered"))?;
+    ensure_in(&ctx, obj).await
+}
+
+async fn ensure_in(ctx: &Ctx, obj: serde_json::Value) -> Result<(), ApiError> {
     let key = ctx.key(obj["metadata"]["name"].as_str().unwrap_or_default());
     if ctx
         .state
@@ -58,15 +63,77 @@ async fn ensure(ctx: Option<Ctx>, obj: serde_json::Value) -> Result<(), ApiError
     {
         return Ok(());
     }
-    match create_object(&ctx, obj, "kube-apiserver", None).await {
+    match create_object(ctx, obj, "kube-apiserver", None).await {
         Ok(_) => Ok(()),
         Err(e) if e.code == 409 => Ok(()),
         Err(e) => Err(e),
     }
 }
 
+const RBAC: &str = "rbac.authorization.k8s.io";
+
+fn autoupdate(obj: &serde_json::Value) -> bool {
+    obj.pointer("/metadata/annotations/rbac.authorization.kubernetes.io~1autoupdate")
+        .and_then(serde_json::Value::as_str)
+        != Some("false")
+}
+
+/// Create the bootstrap roles and bindings, bring annotated ones back to this version's
+/// policy (as kube-apiserver's RBAC reconciliation does at start), and fill aggregated
+/// ClusterRoles.
+async fn rbac_policy(state: &Arc<State>) -> Result<(), ApiError> {
+    let ctx = |plural: &str| {
+        internal_ctx(state, RBAC, "v1", plural, None)
+            .ok_or_else(|| ApiError::internal("RBAC kinds are not registered"))
+    };
+    let roles_ctx = ctx("clusterroles")?;
+    for role in policy::cluster_roles() {
+        ensure_in(&roles_ctx, role.clone()).await?;
+        if role.get("aggregationRule").is_some() {
+            continue;
+        }
+        let name = role["metadata"]["name"].as_str().unwrap_or_default();
+        guaranteed_update(&roles_ctx, name, None, |mut current| {
+            if !autoupdate(&current) || current.get("rules") == role.get("rules") {
+                return Ok(Change::Unchanged);
+            }
+            current["rules"] = role["rules"].clone();
+            Ok(Change::Write(current))
+        })
+        .await?;
+    }
+    let bindings_ctx = ctx("clusterrolebindings")?;
+    for binding in policy::cluster_role_bindings() {
+        ensure_in(&bindings_ctx, binding).await?;
+    }
+    // Aggregate over every stored ClusterRole, including ones users added.
+    let prefix = roles_ctx.res.prefix(None);
+    let listed = state
+        .store
+        .range(&prefix, None, None, None)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut all: Vec<serde_json::Value> = listed
+        .kvs
+        .iter()
+        .filter_map(|kv| serde_json::from_slice(&kv.value).ok())
+        .collect();
+    for name in aggregation::settle(&mut all) {
+        let Some(role) = all.iter().find(|r| r["metadata"]["name"] == name.as_str()) else {
+            continue;
+        };
+        guaranteed_update(&roles_ctx, &name, None, |mut current| {
+            current["rules"] = role["rules"].clone();
+            Ok(Change::Write(current))
+        })
+        .await?;
+    }
+    Ok(())
+}
+
 /// Create the bootstrap objects that are missing.
 pub async fn bootstrap(state: &Arc<State>) -> Result<(), ApiError> {
+    rbac_policy(state).await?;
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         ensure(
             internal_ctx(state, "", "v1", "namespaces", None),

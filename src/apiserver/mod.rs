@@ -7,17 +7,21 @@ mod bootstrap;
 pub mod discovery;
 pub mod handlers;
 pub mod http;
+pub mod impersonation;
 pub mod normalize;
 pub mod object;
 pub mod openapi;
 mod openapi_cache;
 pub mod patch;
 pub mod protobuf;
+pub mod rbac;
 pub mod request;
 mod router;
+pub mod sa_authn;
 pub mod selectors;
 pub mod status;
 pub mod table;
+pub mod tokens;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -53,6 +57,10 @@ pub struct State {
     pub server_address: String,
     /// Cached OpenAPI documents.
     openapi: openapi_cache::OpenApiCache,
+    /// The RBAC authorizer.
+    pub authorizer: rbac::Authorizer,
+    /// Signs and verifies service-account tokens.
+    pub tokens: Arc<tokens::TokenIssuer>,
 }
 
 impl State {
@@ -62,6 +70,7 @@ impl State {
         registry: Registry,
         allocators: Allocators,
         server_address: String,
+        tokens: Arc<tokens::TokenIssuer>,
     ) -> Self {
         State {
             store,
@@ -69,6 +78,8 @@ impl State {
             allocators,
             server_address,
             openapi: openapi_cache::OpenApiCache::default(),
+            authorizer: rbac::Authorizer::default(),
+            tokens,
         }
     }
 }

@@ -12,7 +12,7 @@ use super::handlers::{self, Ctx};
 use super::http::{error_response, json_response, negotiate, read_body, text_response, Body};
 use super::request::{self, Query};
 use super::status::ApiError;
-use super::{authz, discovery, version_info, State};
+use super::{authz, discovery, impersonation, sa_authn, version_info, State};
 
 fn header_str(req: &Request<Incoming>, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
@@ -48,11 +48,21 @@ async fn route_inner(
             _ => text_response(200, "ok"),
         });
     }
-    let Some(user) = user else {
-        return Err(ApiError::unauthorized());
+    // Like kube-apiserver's union authenticator: a client certificate first, then a
+    // service-account bearer token; anything else is 401.
+    let user = match (user, sa_authn::bearer_token(req.headers())) {
+        (Some(u), _) => u,
+        (None, Some(token)) => sa_authn::authenticate(&state, token)
+            .await
+            .map_err(|reason| {
+                tracing::debug!(%path, %reason, "bearer token refused");
+                ApiError::unauthorized()
+            })?,
+        (None, None) => return Err(ApiError::unauthorized()),
     };
+    let user = impersonation::apply(&state, user, req.headers())?;
     let info = request::parse(req.method(), &path, &query);
-    authz::authorize(&user, &info)?;
+    authz::authorize(&state, &user, &info)?;
     let accept = header_str(&req, header::ACCEPT).map(str::to_string);
 
     if !info.is_resource {

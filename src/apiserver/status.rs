@@ -163,6 +163,27 @@ impl ApiError {
         Self::new(403, "Forbidden", message)
     }
 
+    /// 403 naming the object refused (`details` as kube-apiserver fills them; an empty
+    /// resource means a non-resource URL).
+    pub fn forbidden_with(
+        message: impl Into<String>,
+        name: Option<&str>,
+        group: &str,
+        resource: &str,
+    ) -> Self {
+        let mut details = serde_json::Map::new();
+        if let Some(n) = name.filter(|n| !n.is_empty()) {
+            details.insert("name".into(), json!(n));
+        }
+        if !group.is_empty() {
+            details.insert("group".into(), json!(group));
+        }
+        if !resource.is_empty() {
+            details.insert("kind".into(), json!(resource));
+        }
+        Self::forbidden(message).with_details(Value::Object(details))
+    }
+
     /// 405.
     pub fn method_not_allowed() -> Self {
         Self::new(

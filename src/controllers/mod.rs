@@ -1,7 +1,9 @@
 //! Controllers: ordinary API clients (kube-rs over loopback HTTPS, with their own
 //! identity), in the kube-runtime shape — watch, reconcile, requeue.
 
+pub mod clusterrole_aggregation;
 pub mod garbage_collector;
+pub mod legacy_tokens;
 pub mod namespace;
 pub mod serviceaccounts;
 
@@ -97,6 +99,7 @@ pub fn spawn_all(client: kube::Client, registry: Registry, ca_pem: String) -> Ve
     vec![
         tokio::spawn(namespace::run(client.clone(), registry.clone())),
         tokio::spawn(serviceaccounts::run(client.clone(), ca_pem)),
+        tokio::spawn(clusterrole_aggregation::run(client.clone())),
         tokio::spawn(garbage_collector::run(client, registry)),
     ]
 }

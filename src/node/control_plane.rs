@@ -166,18 +166,26 @@ impl ControlPlane {
             source,
         })?;
         let server_url = format!("https://{addr}");
+        let tokens = Arc::new(
+            apiserver::tokens::TokenIssuer::load_or_create(&pki_dir)
+                .map_err(|e| StartError::Config(e.to_string()))?,
+        );
         let state = Arc::new(State::new(
             store.clone(),
             Registry::builtin(),
             allocators,
             addr.to_string(),
+            tokens,
         ));
         apiserver::bootstrap(&state)
             .await
             .map_err(|e| StartError::Bootstrap(e.message))?;
+        let mut tasks = state
+            .authorizer
+            .start(store.clone(), &state.registry)
+            .await?;
 
         let (shutdown, rx) = watch::channel(false);
-        let mut tasks = Vec::new();
         let mut stop = rx.clone();
         tasks.push(tokio::spawn(apiserver::serve(
             listener,
@@ -193,16 +201,18 @@ impl ControlPlane {
             Duration::from_secs(300),
             10_000,
         ));
-        // Controllers are ordinary API clients with their own identity. Until RBAC is
-        // served, authorization admits only system:masters, so that is its group for now.
-        let cm_cert = ca.client_cert(
-            "controller-manager",
-            "system:kube-controller-manager",
-            &["system:masters"],
-        )?;
+        // Controllers are ordinary API clients with their own identity, authorized by the
+        // bootstrap `system:kube-controller-manager` ClusterRole.
+        let cm_cert =
+            ca.client_cert("controller-manager", "system:kube-controller-manager", &[])?;
         let cm_client = controllers::client(&server_url, ca.cert_pem(), &cm_cert)
             .await
             .map_err(|e| StartError::Config(e.to_string()))?;
+        tasks.push(tokio::spawn(controllers::legacy_tokens::run(
+            cm_client.clone(),
+            state.tokens.clone(),
+            ca.cert_pem().to_string(),
+        )));
         tasks.extend(controllers::spawn_all(
             cm_client,
             state.registry.clone(),

@@ -12,4 +12,5 @@ mod errors;
 mod get;
 mod lifecycle;
 mod modify;
+mod rbac;
 mod writes;

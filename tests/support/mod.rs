@@ -104,6 +104,36 @@ impl Server {
         }
     }
 
+    /// kubectl that authenticates only with `token` (None: no credentials at all), trusting
+    /// this server's CA, with its own kubeconfig beside the admin one.
+    pub fn kubectl_as(&self, token: Option<&str>) -> Kubectl {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let admin: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(&self.kubeconfig).expect("kubeconfig"))
+                .expect("kubeconfig YAML");
+        let cluster = admin["clusters"][0]["cluster"].clone();
+        let user = match token {
+            Some(t) => serde_json::json!({"token": t}),
+            None => serde_json::json!({}),
+        };
+        let config = serde_json::json!({
+            "apiVersion": "v1", "kind": "Config",
+            "clusters": [{"name": "c", "cluster": cluster}],
+            "users": [{"name": "u", "user": user}],
+            "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+            "current-context": "x",
+        });
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let path = self.dir.path().join(format!("kubeconfig-token-{n}"));
+        std::fs::write(&path, serde_yaml::to_string(&config).expect("yaml")).expect("write");
+        Kubectl {
+            kubeconfig: path,
+            cache: self.dir.path().join(format!("kube-cache-{n}")),
+            env: Vec::new(),
+            stdin: None,
+        }
+    }
+
     /// Stop by closing stdin and wait, returning the data dir for a restart.
     pub fn stop(mut self) -> tempfile::TempDir {
         self.stdin.take();

@@ -7,6 +7,7 @@ mod patch;
 mod read;
 mod reviews;
 mod scale;
+mod token_request;
 mod watch;
 mod write;
 
@@ -108,6 +109,9 @@ pub async fn handle(ctx: Ctx, body: bytes::Bytes) -> Result<Response<Body>, ApiE
     let sub = ctx.req.subresource.clone();
     match (sub.as_deref(), verb.as_str()) {
         (None, "create") if !ctx.res.stored => reviews::create(&ctx, body).await,
+        (Some("token"), "create") if ctx.res.kind == "ServiceAccount" => {
+            token_request::create(&ctx, body).await
+        }
         (Some("binding"), "create") if ctx.res.kind == "Pod" => {
             let binding = decode_body(&ctx.content_type, &body)?;
             reviews::bind(&ctx, &binding).await
@@ -133,4 +137,4 @@ pub async fn handle(ctx: Ctx, body: bytes::Bytes) -> Result<Response<Body>, ApiE
     }
 }
 
-pub(crate) use write::create_object;
+pub(crate) use write::{create_object, guaranteed_update, Change};

@@ -12,7 +12,9 @@ use super::Ctx;
 use crate::apiserver::authn::UserInfo;
 use crate::apiserver::authz;
 use crate::apiserver::http::{decode_body, object_response, Body};
+use crate::apiserver::rbac::Decision;
 use crate::apiserver::request::RequestInfo;
+use crate::apiserver::sa_authn;
 use crate::apiserver::status::ApiError;
 
 /// Answer a create of a virtual resource.
@@ -27,7 +29,7 @@ pub async fn create(ctx: &Ctx, body: Bytes) -> Result<Response<Body>, ApiError> 
     obj["kind"] = json!(ctx.res.kind);
     let status = match ctx.res.kind.as_str() {
         "SelfSubjectReview" => json!({"userInfo": user_json(&ctx.user)}),
-        "SelfSubjectAccessReview" => access(&ctx.user, &obj["spec"], None),
+        "SelfSubjectAccessReview" => access(ctx, &ctx.user, &obj["spec"], None),
         "LocalSubjectAccessReview" | "SubjectAccessReview" => {
             let spec = &obj["spec"];
             let user = UserInfo {
@@ -53,16 +55,19 @@ pub async fn create(ctx: &Ctx, body: Bytes) -> Result<Response<Body>, ApiError> 
                         "spec.resourceAttributes.namespace must match namespace: {ns}"
                     )));
                 }
-                access(&user, spec, Some(&ns))
+                access(ctx, &user, spec, Some(&ns))
             } else {
-                access(&user, spec, None)
+                access(ctx, &user, spec, None)
             }
         }
-        "SelfSubjectRulesReview" => rules(&ctx.user),
-        // Only client certificates authenticate until service-account tokens are served.
-        "TokenReview" => {
-            json!({"authenticated": false, "error": "token authentication is not enabled on this server", "user": {}})
+        "SelfSubjectRulesReview" => {
+            let ns = obj
+                .pointer("/spec/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            rules(ctx, &ctx.user, ns)
         }
+        "TokenReview" => token_review(ctx, &obj["spec"]).await,
         "Binding" => return bind(ctx, &obj).await,
         _ => return Err(ApiError::method_not_allowed()),
     };
@@ -82,7 +87,7 @@ fn user_json(u: &UserInfo) -> Value {
 }
 
 /// Evaluate an access review's attributes with the server's own authorizer.
-fn access(user: &UserInfo, spec: &Value, namespace: Option<&str>) -> Value {
+fn access(ctx: &Ctx, user: &UserInfo, spec: &Value, namespace: Option<&str>) -> Value {
     let req = if let Some(ra) = spec.get("resourceAttributes").filter(|v| v.is_object()) {
         let s = |k: &str| ra.get(k).and_then(Value::as_str).unwrap_or("").to_string();
         let ns = namespace
@@ -118,22 +123,54 @@ fn access(user: &UserInfo, spec: &Value, namespace: Option<&str>) -> Value {
             ..Default::default()
         }
     };
-    match authz::authorize(user, &req) {
-        Ok(()) => json!({"allowed": true, "reason": "allowed by the system:masters group"}),
-        Err(_) => json!({"allowed": false}),
+    match authz::decide(&ctx.state, user, &req) {
+        Decision::Allow(reason) if reason.is_empty() => json!({"allowed": true}),
+        Decision::Allow(reason) => json!({"allowed": true, "reason": reason}),
+        Decision::Deny => json!({"allowed": false}),
     }
 }
 
-/// The rules the requester has (everything for system:masters, nothing else yet).
-fn rules(user: &UserInfo) -> Value {
-    if user.in_group("system:masters") {
-        json!({
-            "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
-            "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
-            "incomplete": false,
-        })
-    } else {
-        json!({"resourceRules": [], "nonResourceRules": [], "incomplete": false})
+/// What the requester may do in a namespace (`kubectl auth can-i --list`). Members of
+/// system:masters are answered from RBAC like everyone else: the bootstrap
+/// `cluster-admin` binding gives them everything.
+fn rules(ctx: &Ctx, user: &UserInfo, namespace: &str) -> Value {
+    let mut resource_rules = Vec::new();
+    let mut non_resource_rules = Vec::new();
+    for rule in ctx.state.authorizer.rules_for(user, namespace) {
+        if let Some(urls) = rule.non_resource_urls.filter(|u| !u.is_empty()) {
+            non_resource_rules.push(json!({"verbs": rule.verbs, "nonResourceURLs": urls}));
+        }
+        if let Some(resources) = rule.resources.filter(|r| !r.is_empty()) {
+            let mut r = json!({
+                "verbs": rule.verbs,
+                "apiGroups": rule.api_groups.unwrap_or_default(),
+                "resources": resources,
+            });
+            if let Some(names) = rule.resource_names.filter(|n| !n.is_empty()) {
+                r["resourceNames"] = json!(names);
+            }
+            resource_rules.push(r);
+        }
+    }
+    json!({"resourceRules": resource_rules, "nonResourceRules": non_resource_rules, "incomplete": false})
+}
+
+/// TokenReview: whether a service-account token is valid, and for whom.
+async fn token_review(ctx: &Ctx, spec: &Value) -> Value {
+    let token = spec.get("token").and_then(Value::as_str).unwrap_or("");
+    let audiences: Vec<String> = match spec.get("audiences").and_then(Value::as_array) {
+        Some(a) if !a.is_empty() => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        _ => vec![crate::apiserver::tokens::ISSUER.to_string()],
+    };
+    match sa_authn::authenticate_for(&ctx.state, token, &audiences).await {
+        Ok((user, audiences)) => {
+            json!({"authenticated": true, "user": user_json(&user), "audiences": audiences})
+        }
+        Err(reason) => json!({"authenticated": false, "user": {}, "error": reason}),
     }
 }
 

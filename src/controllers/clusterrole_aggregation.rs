@@ -1,0 +1,88 @@
+//! The ClusterRole aggregation controller: keeps the rules of every ClusterRole with an
+//! `aggregationRule` equal to the union of the ClusterRoles its selectors match, so that
+//! a CRD installer's `aggregate-to-view` role extends `view`, `edit` and `admin` at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::rbac::v1::ClusterRole;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
+use kube::ResourceExt;
+use serde_json::{json, Value};
+
+use crate::apiserver::rbac::aggregation::aggregated_rules;
+
+/// Errors of one reconcile pass.
+#[derive(Debug, thiserror::Error)]
+#[error("clusterrole {name}: {source}")]
+pub struct Error {
+    name: String,
+    source: kube::Error,
+}
+
+struct Ctx {
+    api: Api<ClusterRole>,
+    roles: Store<ClusterRole>,
+}
+
+/// Run until aborted.
+pub async fn run(client: kube::Client) {
+    let api: Api<ClusterRole> = Api::all(client);
+    let controller = Controller::new(api.clone(), watcher::Config::default());
+    let roles = controller.store();
+    // Any role's change may change any aggregate, so every change re-checks them all.
+    let changes = watcher::watcher(api.clone(), watcher::Config::default()).map(|_| ());
+    controller
+        .reconcile_all_on(changes)
+        .run(reconcile, error_policy, Arc::new(Ctx { api, roles }))
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "clusterrole aggregation");
+            }
+        })
+        .await;
+}
+
+fn error_policy(_role: Arc<ClusterRole>, err: &Error, _ctx: Arc<Ctx>) -> Action {
+    tracing::warn!(error = %err, "clusterrole aggregation controller");
+    Action::requeue(Duration::from_secs(2))
+}
+
+async fn reconcile(role: Arc<ClusterRole>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    if role.aggregation_rule.is_none() {
+        return Ok(Action::await_change());
+    }
+    let all: Vec<Value> = ctx
+        .roles
+        .state()
+        .iter()
+        .filter_map(|r| serde_json::to_value(r.as_ref()).ok())
+        .collect();
+    let Ok(me) = serde_json::to_value(role.as_ref()) else {
+        return Ok(Action::await_change());
+    };
+    let Some(rules) = aggregated_rules(&me, &all) else {
+        return Ok(Action::await_change());
+    };
+    let current = me.get("rules").cloned().unwrap_or(json!([]));
+    if current == json!(rules) || (current.is_null() && rules.is_empty()) {
+        return Ok(Action::await_change());
+    }
+    let name = role.name_any();
+    ctx.api
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"rules": rules})),
+        )
+        .await
+        .map_err(|source| Error {
+            name: name.clone(),
+            source,
+        })?;
+    Ok(Action::await_change())
+}
