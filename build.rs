@@ -35,7 +35,13 @@ fn package_dir() -> PathBuf {
     let out = Command::new(cargo)
         // Filtered to the target being built: without it cargo wants every platform's
         // dependencies downloaded, which --offline on a fresh machine refuses.
-        .args(["metadata", "--format-version", "1", "--offline", "--filter-platform"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--filter-platform",
+        ])
         .arg(std::env::var("TARGET").expect("TARGET"))
         .current_dir(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"))
         .output()
