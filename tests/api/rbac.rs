@@ -511,3 +511,92 @@ fn bootstrap_policy_and_aggregation() {
         (!r.stdout.contains("crontabs")).then_some(())
     });
 }
+
+#[test]
+fn namespace_admins_cannot_escalate() {
+    let s = shared();
+    let k = s.kubectl();
+    let ns = namespace(&k, "rbac-esc");
+    let n = ns.as_str();
+    k.run(&["-n", n, "create", "serviceaccount", "lead"]).ok();
+    k.run(&[
+        "-n",
+        n,
+        "create",
+        "rolebinding",
+        "lead-admin",
+        "--clusterrole=admin",
+        &format!("--serviceaccount={n}:lead"),
+    ])
+    .ok();
+    let lead = s.kubectl_as(Some(&token_for(&k, n, "lead")));
+    eventually("the admin binding", || {
+        (lead.run(&["-n", n, "get", "pods"]).code == 0).then_some(())
+    });
+    // Roles and bindings within what the admin holds are fine.
+    lead.run(&[
+        "-n",
+        n,
+        "create",
+        "role",
+        "pod-reader",
+        "--verb=get,list",
+        "--resource=pods",
+    ])
+    .ok();
+    lead.run(&[
+        "-n",
+        n,
+        "create",
+        "rolebinding",
+        "dev-edit",
+        "--clusterrole=edit",
+        "--user=dev",
+    ])
+    .ok();
+    // Granting more than they hold is refused with the real message.
+    let r = lead.run(&[
+        "-n",
+        n,
+        "create",
+        "role",
+        "nodes",
+        "--verb=get",
+        "--resource=nodes",
+    ]);
+    assert!(
+        r.fails().contains(&format!(
+            "roles.rbac.authorization.k8s.io \"nodes\" is forbidden: user \"system:serviceaccount:{n}:lead\" (groups=[\"system:serviceaccounts\" \"system:serviceaccounts:{n}\" \"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:\n{{APIGroups:[\"\"], Resources:[\"nodes\"], Verbs:[\"get\"]}}"
+        )),
+        "{}",
+        r.stderr
+    );
+    let r = lead.run(&[
+        "-n",
+        n,
+        "create",
+        "rolebinding",
+        "me-root",
+        "--clusterrole=cluster-admin",
+        "--user=dev",
+    ]);
+    assert!(
+        r.fails()
+            .contains("is attempting to grant RBAC permissions not currently held"),
+        "{}",
+        r.stderr
+    );
+    let r = lead.run(&[
+        "create",
+        "clusterrole",
+        "x",
+        "--verb=get",
+        "--resource=pods",
+    ]);
+    assert!(
+        r.fails()
+            .contains("cannot create resource \"clusterroles\""),
+        "{}",
+        r.stderr
+    );
+}

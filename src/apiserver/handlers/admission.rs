@@ -274,6 +274,9 @@ fn qos_class(pod: &Value) -> &'static str {
 
 /// Create-time preparation of server-owned fields (the registry strategies' PrepareForCreate).
 pub fn prepare_create(ctx: &Ctx, obj: &mut Value) -> Result<(), ApiError> {
+    if ctx.res.group == "rbac.authorization.k8s.io" {
+        crate::apiserver::rbac::escalation::check(&ctx.state, &ctx.user, &ctx.res.kind, obj, None)?;
+    }
     if is_kind(ctx, "batch", "Job") {
         let uid = object::meta_str(obj, "uid").unwrap_or("").to_string();
         crate::resources::defaults::prepare_job_selector(obj, &uid);
@@ -308,6 +311,15 @@ fn label_namespace_name(obj: &mut Value) {
 
 /// Update-time preparation: values the server allocated stay unless the user changes them.
 pub fn prepare_update(ctx: &Ctx, old: &Value, new: &mut Value) -> Result<(), ApiError> {
+    if ctx.res.group == "rbac.authorization.k8s.io" {
+        crate::apiserver::rbac::escalation::check(
+            &ctx.state,
+            &ctx.user,
+            &ctx.res.kind,
+            new,
+            Some(old),
+        )?;
+    }
     if is_kind(ctx, "", "Namespace") {
         label_namespace_name(new);
     }

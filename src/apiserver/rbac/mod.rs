@@ -5,6 +5,7 @@
 //! informer caches the same way).
 
 pub mod aggregation;
+pub mod escalation;
 pub mod policy;
 pub mod rules;
 
@@ -248,6 +249,19 @@ impl Authorizer {
             }
         });
         decision
+    }
+
+    /// The rules of a Role (in `namespace`) or ClusterRole, if it exists.
+    pub fn role_rules(&self, kind: &str, namespace: &str, name: &str) -> Option<Vec<PolicyRule>> {
+        let policy = self.policy.read().unwrap_or_else(|e| e.into_inner());
+        let role_ref = RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            kind: kind.into(),
+            name: name.into(),
+        };
+        policy
+            .role_rules(&role_ref, namespace)
+            .map(<[PolicyRule]>::to_vec)
     }
 
     /// Every rule that applies to `user` in `namespace` (SelfSubjectRulesReview).

@@ -594,6 +594,12 @@ fn controller_manager_rules() -> Vec<Value> {
         rule(&["create"], &["discovery.k8s.io"], &["endpointslices"]),
         rule(&["create"], &["coordination.k8s.io"], &["leases"]),
         rule(&["update"], &[""], &["namespaces/finalize"]),
+        // The aggregation controller writes rules it does not hold itself.
+        rule(
+            &["escalate"],
+            &["rbac.authorization.k8s.io"],
+            &["clusterroles"],
+        ),
         rule(&["create"], &["authentication.k8s.io"], &["tokenreviews"]),
         rule(
             &["create"],
