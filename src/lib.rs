@@ -7,5 +7,6 @@ pub mod cluster;
 pub mod controllers;
 pub mod node;
 pub mod pki;
+pub mod proxy;
 pub mod resources;
 pub mod store;

@@ -12,5 +12,6 @@ mod errors;
 mod get;
 mod lifecycle;
 mod modify;
+mod proxy;
 mod rbac;
 mod writes;

@@ -1,0 +1,126 @@
+//! The service proxy: user-space TCP and UDP forwarding from each Service's ClusterIPs
+//! and NodePorts to its ready endpoints, following Services and EndpointSlices.
+//!
+//! A frontend listens only while its service has ready endpoints, so a connection to a
+//! service without endpoints is refused at once by the kernel, like kube-proxy's REJECT
+//! rule. Established connections are tasks of their own and outlive endpoint changes.
+
+mod pool;
+pub mod table;
+mod tcp;
+mod udp;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::Api;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use pool::Pool;
+use table::{Frontend, Protocol};
+
+/// Settings of the proxy.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Node addresses NodePorts listen on.
+    pub node_ips: Vec<IpAddr>,
+    /// Whether to listen on ClusterIPs (the node must hold them as local addresses).
+    pub cluster_ips: bool,
+}
+
+struct Running {
+    pool: Arc<Pool>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Follow Services and EndpointSlices and forward until the future is dropped.
+pub async fn run(client: kube::Client, cfg: Config) {
+    let changed = Arc::new(Notify::new());
+    let services = follow::<Service>(Api::all(client.clone()), changed.clone());
+    let slices = follow::<EndpointSlice>(Api::all(client), changed.clone());
+    let mut running: HashMap<(SocketAddr, Protocol), Running> = HashMap::new();
+    loop {
+        changed.notified().await;
+        // Let a burst of changes (a rollout, a namespace deletion) settle into one sync.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let svcs = services.0.state();
+        let sls = slices.0.state();
+        let svc_refs: Vec<&Service> = svcs.iter().map(AsRef::as_ref).collect();
+        let slice_refs: Vec<&EndpointSlice> = sls.iter().map(AsRef::as_ref).collect();
+        let mut wanted = table::frontends(&svc_refs, &slice_refs, &cfg.node_ips);
+        if !cfg.cluster_ips {
+            wanted.retain(|f| cfg.node_ips.contains(&f.listen.ip()));
+        }
+        sync(&mut running, wanted).await;
+    }
+}
+
+/// A reflector store for `api`, kept current by a background task that pokes `changed`.
+fn follow<K>(api: Api<K>, changed: Arc<Notify>) -> (Store<K>, JoinHandle<()>)
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = reflector::reflector(writer, watcher::watcher(api, watcher::Config::default()))
+        .default_backoff();
+    let task = tokio::spawn(async move {
+        futures::pin_mut!(stream);
+        while let Some(event) = stream.next().await {
+            if let Err(e) = event {
+                tracing::debug!(error = %e, "proxy watch");
+            }
+            changed.notify_one();
+        }
+    });
+    (reader, task)
+}
+
+async fn sync(running: &mut HashMap<(SocketAddr, Protocol), Running>, wanted: Vec<Frontend>) {
+    let mut keep = std::collections::HashSet::new();
+    for f in wanted {
+        if f.backends.is_empty() {
+            continue;
+        }
+        let key = (f.listen, f.protocol);
+        keep.insert(key);
+        if let Some(r) = running.get(&key) {
+            r.pool.update(f.backends, f.affinity_seconds);
+            continue;
+        }
+        let pool = Arc::new(Pool::new(f.backends, f.affinity_seconds));
+        let started = match f.protocol {
+            Protocol::Tcp => tcp::listen(f.listen, pool.clone()).await,
+            Protocol::Udp => udp::listen(f.listen, pool.clone()).await,
+        };
+        match started {
+            Ok(task) => {
+                tracing::debug!(service = %f.service, listen = %f.listen, "proxy listening");
+                running.insert(key, Running { pool, task });
+            }
+            Err(e) => {
+                tracing::warn!(service = %f.service, listen = %f.listen, error = %e, "proxy cannot listen");
+            }
+        }
+    }
+    running.retain(|key, _| keep.contains(key));
+}
