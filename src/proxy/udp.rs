@@ -69,14 +69,9 @@ async fn open_flow(
     let (frontend, flows, reply) = (frontend.clone(), flows.clone(), upstream.clone());
     tokio::spawn(async move {
         let mut buf = vec![0u8; 65_536];
-        loop {
-            match tokio::time::timeout(IDLE, reply.recv(&mut buf)).await {
-                Ok(Ok(n)) => {
-                    let _ = frontend.send_to(&buf[..n], client).await;
-                }
-                // Idle, or the backend is gone (ICMP refused): end the flow.
-                _ => break,
-            }
+        // Until idle, or the backend is gone (ICMP refused): then the flow ends.
+        while let Ok(Ok(n)) = tokio::time::timeout(IDLE, reply.recv(&mut buf)).await {
+            let _ = frontend.send_to(&buf[..n], client).await;
         }
         flows
             .lock()
