@@ -5,6 +5,8 @@ pub mod apiserver;
 pub mod cli;
 pub mod cluster;
 pub mod controllers;
+pub mod dns;
+pub mod informer;
 pub mod node;
 pub mod pki;
 pub mod proxy;

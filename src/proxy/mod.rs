@@ -15,14 +15,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{watcher, WatchStreamExt};
 use kube::Api;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+
+use crate::informer::Informer;
 
 use pool::Pool;
 use table::{Frontend, Protocol};
@@ -50,15 +49,15 @@ impl Drop for Running {
 /// Follow Services and EndpointSlices and forward until the future is dropped.
 pub async fn run(client: kube::Client, cfg: Config) {
     let changed = Arc::new(Notify::new());
-    let services = follow::<Service>(Api::all(client.clone()), changed.clone());
-    let slices = follow::<EndpointSlice>(Api::all(client), changed.clone());
+    let services = Informer::<Service>::start(Api::all(client.clone()), changed.clone());
+    let slices = Informer::<EndpointSlice>::start(Api::all(client), changed.clone());
     let mut running: HashMap<(SocketAddr, Protocol), Running> = HashMap::new();
     loop {
         changed.notified().await;
         // Let a burst of changes (a rollout, a namespace deletion) settle into one sync.
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let svcs = services.0.state();
-        let sls = slices.0.state();
+        let svcs = services.list();
+        let sls = slices.list();
         let svc_refs: Vec<&Service> = svcs.iter().map(AsRef::as_ref).collect();
         let slice_refs: Vec<&EndpointSlice> = sls.iter().map(AsRef::as_ref).collect();
         let mut wanted = table::frontends(&svc_refs, &slice_refs, &cfg.node_ips);
@@ -67,32 +66,6 @@ pub async fn run(client: kube::Client, cfg: Config) {
         }
         sync(&mut running, wanted).await;
     }
-}
-
-/// A reflector store for `api`, kept current by a background task that pokes `changed`.
-fn follow<K>(api: Api<K>, changed: Arc<Notify>) -> (Store<K>, JoinHandle<()>)
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(writer, watcher::watcher(api, watcher::Config::default()))
-        .default_backoff();
-    let task = tokio::spawn(async move {
-        futures::pin_mut!(stream);
-        while let Some(event) = stream.next().await {
-            if let Err(e) = event {
-                tracing::debug!(error = %e, "proxy watch");
-            }
-            changed.notify_one();
-        }
-    });
-    (reader, task)
 }
 
 async fn sync(running: &mut HashMap<(SocketAddr, Protocol), Running>, wanted: Vec<Frontend>) {

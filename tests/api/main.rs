@@ -7,6 +7,7 @@ mod support;
 mod access;
 mod clients;
 mod discovery;
+mod dns;
 mod durability;
 mod errors;
 mod get;
