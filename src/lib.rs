@@ -12,3 +12,4 @@ pub mod pki;
 pub mod proxy;
 pub mod resources;
 pub mod store;
+pub mod streams;
