@@ -4,6 +4,7 @@
 pub mod authn;
 pub mod authz;
 mod bootstrap;
+pub mod crd;
 pub mod discovery;
 pub mod handlers;
 pub mod http;
@@ -61,6 +62,8 @@ pub struct State {
     pub authorizer: rbac::Authorizer,
     /// Signs and verifies service-account tokens.
     pub tokens: Arc<tokens::TokenIssuer>,
+    /// Established CustomResourceDefinitions.
+    pub crds: crd::Crds,
 }
 
 impl State {
@@ -80,6 +83,7 @@ impl State {
             openapi: openapi_cache::OpenApiCache::default(),
             authorizer: rbac::Authorizer::default(),
             tokens,
+            crds: crd::Crds::default(),
         }
     }
 }

@@ -153,12 +153,15 @@ fn non_resource(
         ["apis", g, v] => {
             discovery::api_resource_list(&state.registry, g, v).map(|d| json_response(200, &d))
         }
-        ["openapi", "v3"] => Some(json_response(200, &state.openapi.index(&state.registry))),
+        ["openapi", "v3"] => Some(json_response(
+            200,
+            &state.openapi.index(&state.registry, &state.crds),
+        )),
         ["openapi", "v3", rest @ ..] => {
             let gv = rest.join("/");
             state
                 .openapi
-                .document(&state.registry, &gv)
+                .document(&state.registry, &state.crds, &gv)
                 .map(|(bytes, hash)| {
                     let mut resp = Response::new(super::http::full(bytes));
                     resp.headers_mut().insert(

@@ -2,6 +2,8 @@
 
 use serde_json::{json, Map, Value};
 
+use super::crd;
+use super::crd::definition::Version;
 use crate::resources::printers;
 use crate::resources::registry::ResourceInfo;
 
@@ -36,8 +38,11 @@ pub fn partial_metadata(obj: &Value, meta_version: &str) -> Value {
     })
 }
 
-/// Column definitions for a resource.
-pub fn columns(info: &ResourceInfo) -> Vec<Value> {
+/// Column definitions for a resource (a custom resource's come from its CRD version).
+pub fn columns(info: &ResourceInfo, custom: Option<&Version>) -> Vec<Value> {
+    if let Some(v) = custom {
+        return crd::columns::definitions(v);
+    }
     let cols = printers::columns(&info.group, &info.kind).unwrap_or_else(printers::default_columns);
     cols.iter()
         .map(|c| serde_json::to_value(c).unwrap_or(Value::Null))
@@ -46,12 +51,15 @@ pub fn columns(info: &ResourceInfo) -> Vec<Value> {
 
 fn row(
     info: &ResourceInfo,
+    custom: Option<&Version>,
     obj: &Value,
     include: IncludeObject,
     meta_version: &str,
     now: jiff::Timestamp,
 ) -> Value {
-    let cells = if printers::columns(&info.group, &info.kind).is_some() {
+    let cells = if let Some(v) = custom {
+        crd::columns::cells(v, obj, now)
+    } else if printers::columns(&info.group, &info.kind).is_some() {
         printers::cells(&info.group, &info.kind, obj, now)
     } else {
         printers::default_cells(obj, now)
@@ -76,6 +84,7 @@ fn row(
 /// A Table of these objects.
 pub fn table(
     info: &ResourceInfo,
+    custom: Option<&Version>,
     objs: &[Value],
     include: IncludeObject,
     meta_version: &str,
@@ -85,13 +94,13 @@ pub fn table(
     let now = jiff::Timestamp::now();
     let rows: Vec<Value> = objs
         .iter()
-        .map(|o| row(info, o, include, meta_version, now))
+        .map(|o| row(info, custom, o, include, meta_version, now))
         .collect();
     json!({
         "kind": "Table",
         "apiVersion": format!("meta.k8s.io/{meta_version}"),
         "metadata": list_meta,
-        "columnDefinitions": if with_columns { Value::Array(columns(info)) } else { Value::Array(vec![]) },
+        "columnDefinitions": if with_columns { Value::Array(columns(info, custom)) } else { Value::Array(vec![]) },
         "rows": rows,
     })
 }

@@ -184,6 +184,8 @@ impl ControlPlane {
             .authorizer
             .start(store.clone(), &state.registry)
             .await?;
+        // CRDs are served before the first request, so clients never see them missing.
+        tasks.push(apiserver::crd::controller::start(state.clone()).await?);
 
         let (shutdown, rx) = watch::channel(false);
         let mut stop = rx.clone();

@@ -442,6 +442,17 @@ fn builtin_defs() -> Vec<Def> {
             true,
         ),
         def("rbac.authorization.k8s.io", "v1", "Role", "roles", true),
+        // apiextensions
+        def(
+            "apiextensions.k8s.io",
+            "v1",
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+            false,
+        )
+        .short(&["crd", "crds"])
+        .subs(&["status"])
+        .storage("apiextensions.k8s.io/customresourcedefinitions"),
         // scheduling
         def(
             "scheduling.k8s.io",

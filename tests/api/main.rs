@@ -6,6 +6,7 @@ mod support;
 
 mod access;
 mod clients;
+mod crds;
 mod discovery;
 mod dns;
 mod durability;

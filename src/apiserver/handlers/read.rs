@@ -19,6 +19,7 @@ pub fn render_one(ctx: &Ctx, code: u16, obj: &Value) -> Response<Body> {
         Output::Table(v) => {
             let t = table(
                 &ctx.res,
+                ctx.state.crds.version_of(&ctx.res).as_ref(),
                 std::slice::from_ref(obj),
                 IncludeObject::parse(ctx.query.get("includeObject")),
                 v,
@@ -255,6 +256,7 @@ pub async fn list(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let body = match &ctx.output {
         Output::Table(v) => table(
             &ctx.res,
+            ctx.state.crds.version_of(&ctx.res).as_ref(),
             &page.items,
             IncludeObject::parse(ctx.query.get("includeObject")),
             v,

@@ -32,8 +32,49 @@ fn selector_string(sel: Option<&Value>) -> String {
         .unwrap_or_default()
 }
 
+/// Where an object keeps its replica counts and selector: the built-in fields, or the
+/// paths a CRD's scale subresource names (`.spec.replicas` style, as JSON pointers).
+struct Paths {
+    spec: String,
+    status: String,
+    selector: Option<String>,
+    /// A custom resource's selector is already a string.
+    selector_is_string: bool,
+}
+
+fn pointer(json_path: &str) -> String {
+    json_path.replace('.', "/")
+}
+
+fn paths(ctx: &Ctx) -> Paths {
+    match ctx.state.crds.version_of(&ctx.res).and_then(|v| v.scale) {
+        Some(sc) => Paths {
+            spec: pointer(&sc.spec_replicas),
+            status: pointer(&sc.status_replicas),
+            selector: sc.label_selector.as_deref().map(pointer),
+            selector_is_string: true,
+        },
+        None => Paths {
+            spec: "/spec/replicas".into(),
+            status: "/status/replicas".into(),
+            selector: Some("/spec/selector".into()),
+            selector_is_string: false,
+        },
+    }
+}
+
 /// The Scale of an object.
-fn scale_of(obj: &Value) -> Value {
+fn scale_of(ctx: &Ctx, obj: &Value) -> Value {
+    let p = paths(ctx);
+    let selector = match (&p.selector, p.selector_is_string) {
+        (Some(ptr), true) => obj
+            .pointer(ptr)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        (Some(ptr), false) => selector_string(obj.pointer(ptr)),
+        (None, _) => String::new(),
+    };
     let m = object::meta(obj).cloned().unwrap_or_default();
     json!({
         "kind": "Scale",
@@ -45,10 +86,10 @@ fn scale_of(obj: &Value) -> Value {
             "resourceVersion": m.get("resourceVersion"),
             "creationTimestamp": m.get("creationTimestamp"),
         },
-        "spec": {"replicas": obj.pointer("/spec/replicas").cloned().unwrap_or(json!(0))},
+        "spec": {"replicas": obj.pointer(&p.spec).cloned().unwrap_or(json!(0))},
         "status": {
-            "replicas": obj.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
-            "selector": selector_string(obj.pointer("/spec/selector")),
+            "replicas": obj.pointer(&p.status).cloned().unwrap_or(json!(0)),
+            "selector": selector,
         },
     })
 }
@@ -57,7 +98,7 @@ fn scale_of(obj: &Value) -> Value {
 pub async fn get(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let name = ctx.req.name.clone().unwrap_or_default();
     let obj = get_object(ctx, &name).await?;
-    Ok(object_response(200, &scale_of(&obj), &ctx.output))
+    Ok(object_response(200, &scale_of(ctx, &obj), &ctx.output))
 }
 
 fn replicas_of(scale: &Value, ctx: &Ctx, name: &str) -> Result<i64, ApiError> {
@@ -89,17 +130,17 @@ where
 {
     let manager = ctx.field_manager()?;
     let updated = guaranteed_update(ctx, name, precondition, |current| {
-        let new_scale = scale_fn(&scale_of(&current))?;
+        let new_scale = scale_fn(&scale_of(ctx, &current))?;
         let replicas = replicas_of(&new_scale, ctx, name)?;
         let mut next = current.clone();
-        next["spec"]["replicas"] = json!(replicas);
+        set_at(&mut next, &paths(ctx).spec, json!(replicas));
         match finish_update(ctx, &current, next, None, &manager, None)? {
             Some(v) => Ok(Change::Write(v)),
             None => Ok(Change::Unchanged),
         }
     })
     .await?;
-    Ok(object_response(200, &scale_of(&updated), &ctx.output))
+    Ok(object_response(200, &scale_of(ctx, &updated), &ctx.output))
 }
 
 /// PUT .../scale.
@@ -134,4 +175,23 @@ pub async fn patch(ctx: &Ctx, body: Bytes) -> Result<Response<Body>, ApiError> {
         Ok(patched)
     })
     .await
+}
+
+/// Set the value at a JSON pointer, creating objects along the way.
+fn set_at(obj: &mut Value, ptr: &str, value: Value) {
+    let mut cur = obj;
+    let parts: Vec<&str> = ptr.split('/').filter(|p| !p.is_empty()).collect();
+    for (i, part) in parts.iter().enumerate() {
+        if !cur.is_object() {
+            *cur = json!({});
+        }
+        let Some(map) = cur.as_object_mut() else {
+            return;
+        };
+        if i + 1 == parts.len() {
+            map.insert(part.to_string(), value);
+            return;
+        }
+        cur = map.entry(part.to_string()).or_insert_with(|| json!({}));
+    }
 }

@@ -38,6 +38,7 @@ impl Encoder {
                 self.sent_columns = true;
                 table(
                     &ctx.res,
+                    ctx.state.crds.version_of(&ctx.res).as_ref(),
                     std::slice::from_ref(obj),
                     self.include,
                     v,

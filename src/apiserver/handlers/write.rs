@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::read::{render_one, store_error};
 use super::{admission, Ctx};
+use crate::apiserver::crd;
 use crate::apiserver::http::{add_warning, decode_body, Body};
 use crate::apiserver::object::{self, meta_mut};
 use crate::apiserver::status::{ApiError, Cause};
@@ -95,7 +96,7 @@ pub fn check_body(
     let mode = FieldValidation::from_query(ctx)?;
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     let unknown = match openapi::unknown_fields(group, version, kind, obj) {
-        None => Vec::new(),
+        None => crd::admission::unknown_fields(ctx, obj).unwrap_or_default(),
         Some(Ok(u)) => u,
         Some(Err(msg)) => {
             return Err(ApiError::bad_request(format!(
@@ -327,12 +328,15 @@ pub async fn create_object(
             }
         }
         defaults::apply_defaults(&ctx.res.group, &ctx.res.kind, &mut obj);
+        crd::admission::apply_defaults(ctx, &mut obj);
+        crd::admission::prepare_create(ctx, &mut obj);
         admission::prepare_create(ctx, &mut obj)?;
         shape(ctx, &mut obj);
         let name = object::name(&obj).to_string();
         last_name = name.clone();
-        let errs =
+        let mut errs =
             validation::validate_create(&ctx.res.group, &ctx.res.kind, &obj, ctx.res.namespaced);
+        errs.extend(crd::admission::validate(ctx, &obj));
         if !errs.is_empty() {
             return Err(invalid(ctx, &name, errs));
         }
@@ -540,13 +544,15 @@ pub fn finish_update(
     shape(ctx, &mut new);
     if sub.is_none() {
         defaults::apply_defaults(&ctx.res.group, &ctx.res.kind, &mut new);
+        crd::admission::apply_defaults(ctx, &mut new);
         admission::prepare_update(ctx, old, &mut new)?;
         // The object is stored right after; an allocation lost to a failed write is only
         // reclaimed at the next start, which is harmless.
         admission::allocate(ctx, &mut new, Some(old))?.commit();
     }
-    let errs =
+    let mut errs =
         validation::validate_update(&ctx.res.group, &ctx.res.kind, &new, old, ctx.res.namespaced);
+    errs.extend(crd::admission::validate(ctx, &new));
     if !errs.is_empty() {
         return Err(invalid(ctx, &name, errs));
     }

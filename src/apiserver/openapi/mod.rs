@@ -251,9 +251,23 @@ fn upper_first(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The OpenAPI 3.0 document of one group-version.
-pub fn group_version_document(group: &str, version: &str, resources: &[ResourceInfo]) -> Value {
+/// The component name of a custom resource's schema (`com.example.stable.v1.CronTab`,
+/// the reversed group as kube-apiserver names them).
+pub fn custom_definition_name(group: &str, version: &str, kind: &str) -> String {
+    let reversed: Vec<&str> = group.split('.').rev().collect();
+    format!("{}.{version}.{kind}", reversed.join("."))
+}
+
+/// The OpenAPI 3.0 document of one group-version; `custom` holds the component schemas
+/// of custom resources (named by [`custom_definition_name`]).
+pub fn group_version_document(
+    group: &str,
+    version: &str,
+    resources: &[ResourceInfo],
+    custom: &Map<String, Value>,
+) -> Value {
     let defs = definitions();
+    let lookup = |name: &str| defs.get(name).or_else(|| custom.get(name));
     let mut paths = Map::new();
     let mut wanted: BTreeSet<String> = [
         "io.k8s.apimachinery.pkg.apis.meta.v1.Status",
@@ -280,7 +294,12 @@ pub fn group_version_document(group: &str, version: &str, resources: &[ResourceI
         upper_first(version)
     );
     for r in resources {
-        let Some(def) = definition_name(&r.group, &r.version, &r.kind) else {
+        let custom_name = custom_definition_name(&r.group, &r.version, &r.kind);
+        let Some(def) = definition_name(&r.group, &r.version, &r.kind).or_else(|| {
+            custom
+                .contains_key(&custom_name)
+                .then_some(custom_name.as_str())
+        }) else {
             continue;
         };
         wanted.insert(def.to_string());
@@ -500,7 +519,7 @@ pub fn group_version_document(group: &str, version: &str, resources: &[ResourceI
         if schemas.contains_key(&name) {
             continue;
         }
-        let Some(s) = defs.get(&name) else { continue };
+        let Some(s) = lookup(&name) else { continue };
         collect_refs(s, &mut todo);
         schemas.insert(name, s.clone());
     }
@@ -541,7 +560,7 @@ mod tests {
 
     #[test]
     fn patch_operation_carries_gvk_and_field_validation() {
-        let doc = group_version_document("apps", "v1", &[deploy_desc()]);
+        let doc = group_version_document("apps", "v1", &[deploy_desc()], &Map::new());
         let patch =
             &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
         assert_eq!(

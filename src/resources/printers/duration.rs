@@ -62,14 +62,14 @@ pub fn human_duration_signed(d: SignedDuration) -> String {
 }
 
 /// A timestamp field (RFC 3339 string) of a JSON object; None when absent, empty or unparsable.
-pub(super) fn timestamp(v: Option<&Value>) -> Option<Timestamp> {
+pub fn timestamp(v: Option<&Value>) -> Option<Timestamp> {
     v.and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .and_then(|s| s.parse::<Timestamp>().ok())
 }
 
 /// translateTimestampSince: "<unknown>" for a missing time, else the human age.
-pub(super) fn since(t: Option<Timestamp>, now: Timestamp) -> String {
+pub fn since(t: Option<Timestamp>, now: Timestamp) -> String {
     match t {
         None => "<unknown>".into(),
         Some(t) => human_duration_signed(now.duration_since(t)),

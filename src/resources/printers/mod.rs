@@ -6,7 +6,7 @@ mod apps;
 mod batch;
 mod core;
 mod docs;
-mod duration;
+pub mod duration;
 mod fields;
 mod other;
 mod pod;

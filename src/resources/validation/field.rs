@@ -41,7 +41,8 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(kind: ErrorType, field: &str, bad_value: Option<Value>, detail: &str) -> Self {
+    /// An error of any kind.
+    pub fn new(kind: ErrorType, field: &str, bad_value: Option<Value>, detail: &str) -> Self {
         FieldError {
             kind,
             field: field.to_string(),
@@ -50,11 +51,11 @@ impl FieldError {
         }
     }
 
-    pub(super) fn required(field: &str, detail: &str) -> Self {
+    pub fn required(field: &str, detail: &str) -> Self {
         Self::new(ErrorType::Required, field, None, detail)
     }
 
-    pub(super) fn invalid(field: &str, value: impl Into<Value>, detail: &str) -> Self {
+    pub fn invalid(field: &str, value: impl Into<Value>, detail: &str) -> Self {
         Self::new(ErrorType::Invalid, field, Some(value.into()), detail)
     }
 
@@ -66,7 +67,7 @@ impl FieldError {
         Self::new(ErrorType::NotFound, field, Some(value.into()), "")
     }
 
-    pub(super) fn not_supported(field: &str, value: impl Into<Value>, valid: &[&str]) -> Self {
+    pub fn not_supported(field: &str, value: impl Into<Value>, valid: &[&str]) -> Self {
         let detail = if valid.is_empty() {
             String::new()
         } else {
@@ -76,11 +77,11 @@ impl FieldError {
         Self::new(ErrorType::NotSupported, field, Some(value.into()), &detail)
     }
 
-    pub(super) fn forbidden(field: &str, detail: &str) -> Self {
+    pub fn forbidden(field: &str, detail: &str) -> Self {
         Self::new(ErrorType::Forbidden, field, None, detail)
     }
 
-    pub(super) fn too_long(field: &str, max_bytes: usize) -> Self {
+    pub fn too_long(field: &str, max_bytes: usize) -> Self {
         let unit = if max_bytes == 1 { "byte" } else { "bytes" };
         let detail = format!("may not be more than {max_bytes} {unit}");
         Self::new(ErrorType::TooLong, field, None, &detail)
