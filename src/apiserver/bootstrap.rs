@@ -134,6 +134,13 @@ async fn rbac_policy(state: &Arc<State>) -> Result<(), ApiError> {
 /// Create the bootstrap objects that are missing.
 pub async fn bootstrap(state: &Arc<State>) -> Result<(), ApiError> {
     rbac_policy(state).await?;
+    for apiservice in super::aggregator::local_apiservices(state) {
+        ensure(
+            internal_ctx(state, "apiregistration.k8s.io", "v1", "apiservices", None),
+            apiservice,
+        )
+        .await?;
+    }
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         ensure(
             internal_ctx(state, "", "v1", "namespaces", None),

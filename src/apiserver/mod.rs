@@ -1,6 +1,7 @@
 //! The Kubernetes API server: HTTPS with client-certificate authentication, discovery,
 //! OpenAPI, and generic REST over the registry's resources backed by the store.
 
+pub mod aggregator;
 pub mod authn;
 pub mod authz;
 mod bootstrap;
@@ -64,6 +65,8 @@ pub struct State {
     pub tokens: Arc<tokens::TokenIssuer>,
     /// Established CustomResourceDefinitions.
     pub crds: crd::Crds,
+    /// Group-versions proxied to APIService backends.
+    pub aggregator: aggregator::Aggregator,
 }
 
 impl State {
@@ -84,6 +87,7 @@ impl State {
             authorizer: rbac::Authorizer::default(),
             tokens,
             crds: crd::Crds::default(),
+            aggregator: aggregator::Aggregator::default(),
         }
     }
 }

@@ -12,7 +12,7 @@ use super::handlers::{self, Ctx};
 use super::http::{error_response, json_response, negotiate, read_body, text_response, Body};
 use super::request::{self, Query};
 use super::status::ApiError;
-use super::{authz, discovery, impersonation, sa_authn, version_info, State};
+use super::{aggregator, authz, discovery, impersonation, sa_authn, version_info, State};
 
 fn header_str(req: &Request<Incoming>, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
@@ -63,6 +63,26 @@ async fn route_inner(
     let user = impersonation::apply(&state, user, req.headers())?;
     let info = request::parse(req.method(), &path, &query);
     authz::authorize(&state, &user, &info)?;
+    if let Some(target) = aggregated_target(&state, &path) {
+        let method = req.method().clone();
+        let path_and_query = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| path.clone());
+        let headers = req.headers().clone();
+        let body = read_body(req.into_body()).await?;
+        return aggregator::proxy(
+            &state,
+            &target,
+            &user,
+            method,
+            &path_and_query,
+            &headers,
+            body,
+        )
+        .await;
+    }
     let accept = header_str(&req, header::ACCEPT).map(str::to_string);
 
     if !info.is_resource {
@@ -102,6 +122,16 @@ async fn route_inner(
         user_agent,
     };
     handlers::handle(ctx, body).await
+}
+
+/// The backend of an aggregated group-version the path falls under.
+fn aggregated_target(state: &State, path: &str) -> Option<aggregator::backend::Target> {
+    let mut parts = path.trim_start_matches('/').split('/');
+    if parts.next()? != "apis" {
+        return None;
+    }
+    let (group, version) = (parts.next()?, parts.next()?);
+    state.aggregator.target(group, version)
 }
 
 fn with_content_type(mut resp: Response<Body>, ct: &str) -> Response<Body> {

@@ -9,7 +9,6 @@ use futures::StreamExt;
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use kube::ResourceExt;
 use serde_json::{json, Value};
@@ -26,19 +25,17 @@ pub struct Error {
 
 struct Ctx {
     api: Api<ClusterRole>,
-    roles: Store<ClusterRole>,
 }
 
 /// Run until aborted.
 pub async fn run(client: kube::Client) {
     let api: Api<ClusterRole> = Api::all(client);
     let controller = Controller::new(api.clone(), watcher::Config::default());
-    let roles = controller.store();
     // Any role's change may change any aggregate, so every change re-checks them all.
     let changes = watcher::watcher(api.clone(), watcher::Config::default()).map(|_| ());
     controller
         .reconcile_all_on(changes)
-        .run(reconcile, error_policy, Arc::new(Ctx { api, roles }))
+        .run(reconcile, error_policy, Arc::new(Ctx { api }))
         .for_each(|res| async move {
             if let Err(e) = res {
                 tracing::debug!(error = %e, "clusterrole aggregation");
@@ -56,11 +53,21 @@ async fn reconcile(role: Arc<ClusterRole>, ctx: Arc<Ctx>) -> Result<Action, Erro
     if role.aggregation_rule.is_none() {
         return Ok(Action::await_change());
     }
-    let all: Vec<Value> = ctx
-        .roles
-        .state()
+    // A fresh list, not the reflector: the change that triggered this pass may not have
+    // reached the controller's own cache yet, and a stale source would settle on old rules.
+    let name = role.name_any();
+    let listed = ctx
+        .api
+        .list(&Default::default())
+        .await
+        .map_err(|source| Error {
+            name: name.clone(),
+            source,
+        })?;
+    let all: Vec<Value> = listed
+        .items
         .iter()
-        .filter_map(|r| serde_json::to_value(r.as_ref()).ok())
+        .filter_map(|r| serde_json::to_value(r).ok())
         .collect();
     let Ok(me) = serde_json::to_value(role.as_ref()) else {
         return Ok(Action::await_change());
@@ -72,7 +79,6 @@ async fn reconcile(role: Arc<ClusterRole>, ctx: Arc<Ctx>) -> Result<Action, Erro
     if current == json!(rules) || (current.is_null() && rules.is_empty()) {
         return Ok(Action::await_change());
     }
-    let name = role.name_any();
     ctx.api
         .patch(
             &name,

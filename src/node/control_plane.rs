@@ -186,6 +186,7 @@ impl ControlPlane {
             .await?;
         // CRDs are served before the first request, so clients never see them missing.
         tasks.push(apiserver::crd::controller::start(state.clone()).await?);
+        tasks.push(apiserver::aggregator::start(state.clone()).await);
 
         let (shutdown, rx) = watch::channel(false);
         let mut stop = rx.clone();

@@ -453,6 +453,15 @@ fn builtin_defs() -> Vec<Def> {
         .short(&["crd", "crds"])
         .subs(&["status"])
         .storage("apiextensions.k8s.io/customresourcedefinitions"),
+        // apiregistration
+        def(
+            "apiregistration.k8s.io",
+            "v1",
+            "APIService",
+            "apiservices",
+            false,
+        )
+        .subs(&["status"]),
         // scheduling
         def(
             "scheduling.k8s.io",

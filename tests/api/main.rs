@@ -5,6 +5,7 @@
 mod support;
 
 mod access;
+mod aggregation;
 mod clients;
 mod crds;
 mod discovery;

@@ -11,6 +11,7 @@ use k8s_openapi::api::{
 };
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiext;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
+use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1 as apireg;
 use serde_json::Value;
 
 type StrictFn = fn(&Value) -> Result<Vec<String>, TypeError>;
@@ -247,6 +248,12 @@ kinds![
         "v1",
         "CustomResourceDefinition",
         apiext::CustomResourceDefinition
+    ),
+    (
+        "apiregistration.k8s.io",
+        "v1",
+        "APIService",
+        apireg::APIService
     ),
 ];
 

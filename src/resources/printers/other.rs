@@ -23,6 +23,7 @@ pub(super) enum Kind {
     PodDisruptionBudget,
     PriorityClass,
     RuntimeClass,
+    ApiService,
     MutatingWebhookConfiguration,
     ValidatingWebhookConfiguration,
 }
@@ -43,6 +44,7 @@ impl Kind {
             ("policy", "PodDisruptionBudget") => Kind::PodDisruptionBudget,
             ("scheduling.k8s.io", "PriorityClass") => Kind::PriorityClass,
             ("node.k8s.io", "RuntimeClass") => Kind::RuntimeClass,
+            ("apiregistration.k8s.io", "APIService") => Kind::ApiService,
             ("admissionregistration.k8s.io", "MutatingWebhookConfiguration") => {
                 Kind::MutatingWebhookConfiguration
             }
@@ -133,6 +135,12 @@ impl Kind {
                 ("Global-Default", "boolean", 0, "PriorityClass.globalDefault"),
                 ("Age", "string", 0, "age"),
                 ("PreemptionPolicy", "string", 0, "PriorityClass.preemptionPolicy"),
+            ]),
+            Kind::ApiService => cols(&[
+                ("Name", "string", 0, "name"),
+                ("Service", "string", 0, ""),
+                ("Available", "string", 0, ""),
+                ("Age", "string", 0, "age"),
             ]),
             // The real printer describes Handler with ObjectMeta's (missing) "handler" doc: "".
             Kind::RuntimeClass => cols(&[
@@ -255,6 +263,29 @@ impl Kind {
                 json!(slice_endpoints(arr(o, "/endpoints"))),
                 age,
             ],
+            Kind::ApiService => {
+                let service = match o.pointer("/spec/service").filter(|v| !v.is_null()) {
+                    Some(svc) => format!(
+                        "{}/{}",
+                        svc.get("namespace").and_then(Value::as_str).unwrap_or(""),
+                        svc.get("name").and_then(Value::as_str).unwrap_or("")
+                    ),
+                    None => "Local".to_string(),
+                };
+                let available = o
+                    .pointer("/status/conditions")
+                    .and_then(Value::as_array)
+                    .and_then(|c| c.iter().find(|x| x["type"] == "Available"))
+                    .map(|c| {
+                        let status = c["status"].as_str().unwrap_or("Unknown");
+                        match c["reason"].as_str() {
+                            Some(r) if status != "True" => format!("{status} ({r})"),
+                            _ => status.to_string(),
+                        }
+                    })
+                    .unwrap_or_else(|| "Unknown".to_string());
+                vec![n, json!(service), json!(available), age]
+            }
             Kind::PodDisruptionBudget => {
                 let ios = |p: &str| match o.pointer(p) {
                     None | Some(Value::Null) => "N/A".to_string(),
