@@ -375,3 +375,121 @@ spec:
     );
     let _ = namespace;
 }
+
+#[test]
+fn python_client_uses_custom_objects_and_rbac() {
+    let s = shared();
+    let k = s.kubectl();
+    let ns = namespace(&k, "crd-py");
+    let dir = tempfile::tempdir().unwrap();
+    let crd = CRONTAB_CRD
+        .replace("crontabs.stable.example.com", "crontabs.py.example.com")
+        .replace("group: stable.example.com", "group: py.example.com")
+        .replace("shortNames: [ct]", "shortNames: [pyct]");
+    apply(&k, dir.path(), "crd.yaml", &crd, &[]).ok();
+    k.run(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/crontabs.py.example.com",
+    ])
+    .ok();
+    k.run(&["-n", &ns, "create", "serviceaccount", "reader"])
+        .ok();
+    k.run(&[
+        "-n",
+        &ns,
+        "create",
+        "role",
+        "crontab-reader",
+        "--verb=get,list",
+        "--resource=crontabs.py.example.com",
+    ])
+    .ok();
+    k.run(&[
+        "-n",
+        &ns,
+        "create",
+        "rolebinding",
+        "reader",
+        "--role=crontab-reader",
+        &format!("--serviceaccount={ns}:reader"),
+    ])
+    .ok();
+    let token = k
+        .run(&["-n", &ns, "create", "token", "reader"])
+        .ok()
+        .trim()
+        .to_string();
+    // The admin creates at v1beta1; the object is stored at v1 and read at either.
+    let script = r#"
+import sys, time, kubernetes
+from kubernetes import client, config
+kubeconfig, ns, token = sys.argv[1], sys.argv[2], sys.argv[3]
+admin = config.new_client_from_config(config_file=kubeconfig)
+co = client.CustomObjectsApi(admin)
+co.create_namespaced_custom_object("py.example.com", "v1beta1", ns, "crontabs",
+    {"apiVersion": "py.example.com/v1beta1", "kind": "CronTab", "metadata": {"name": "nightly"},
+     "spec": {"cronSpec": "0 3 * * *"}})
+got = co.get_namespaced_custom_object("py.example.com", "v1", ns, "crontabs", "nightly")
+print("read", got["apiVersion"], got["spec"]["cronSpec"])
+conf = client.Configuration()
+conf.host = admin.configuration.host
+conf.ssl_ca_cert = admin.configuration.ssl_ca_cert
+conf.api_key = {"authorization": "Bearer " + token}
+reader = client.CustomObjectsApi(client.ApiClient(conf))
+items = reader.list_namespaced_custom_object("py.example.com", "v1", ns, "crontabs")["items"]
+print("listed", [i["metadata"]["name"] for i in items])
+try:
+    reader.delete_namespaced_custom_object("py.example.com", "v1", ns, "crontabs", "nightly")
+    print("delete allowed")
+except client.exceptions.ApiException as e:
+    print("delete", e.status, e.reason)
+"#;
+    let out = std::process::Command::new(crate::support::python_bin())
+        .arg("-c")
+        .arg(script)
+        .arg(&s.kubeconfig)
+        .arg(&ns)
+        .arg(&token)
+        .output()
+        .expect("python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("read py.example.com/v1 0 3 * * *"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("listed ['nightly']"), "{stdout}");
+    assert!(stdout.contains("delete 403 Forbidden"), "{stdout}");
+    k.run(&["delete", "crd", "crontabs.py.example.com"]).ok();
+}
+
+#[test]
+fn crds_and_their_objects_survive_a_restart() {
+    let server = crate::support::Server::start();
+    let k = server.kubectl();
+    let dir = tempfile::tempdir().unwrap();
+    apply(&k, dir.path(), "crd.yaml", CRONTAB_CRD, &[]).ok();
+    k.run(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/crontabs.stable.example.com",
+    ])
+    .ok();
+    let obj = "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata:\n  name: keep\n  namespace: default\nspec:\n  cronSpec: \"0 0 * * *\"\n";
+    until("the resource", || {
+        (apply(&k, dir.path(), "o.yaml", obj, &[]).code == 0).then_some(())
+    });
+    let data = server.stop();
+    let server = crate::support::Server::start_in(data);
+    let k = server.kubectl();
+    assert_eq!(
+        k.run(&["get", "ct", "keep", "-o", "jsonpath={.spec.cronSpec}"])
+            .ok(),
+        "0 0 * * *"
+    );
+}

@@ -234,6 +234,12 @@ pub fn encode(ctx: &Ctx, obj: &Value) -> Result<Bytes, ApiError> {
     let mut v = obj.clone();
     object::meta_mut(&mut v).remove("resourceVersion");
     convert::to_storage(&ctx.res, &mut v);
+    // Custom resources are stored at their CRD's storage version (conversion "None").
+    if let Some(def) = ctx.state.crds.get(&ctx.res.group, &ctx.res.plural) {
+        if let Some(sv) = def.storage_version() {
+            v["apiVersion"] = json!(format!("{}/{sv}", def.group));
+        }
+    }
     serde_json::to_vec(&v)
         .map(Bytes::from)
         .map_err(|e| ApiError::internal(format!("encoding object: {e}")))
