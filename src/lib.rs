@@ -11,5 +11,6 @@ pub mod node;
 pub mod pki;
 pub mod proxy;
 pub mod resources;
+pub mod scheduler;
 pub mod store;
 pub mod streams;

@@ -28,6 +28,10 @@ pub struct Args {
     /// Exit when standard input closes (test harnesses use this so no server outlives them).
     #[arg(long, hide = true)]
     pub exit_with_stdin: bool,
+    /// Run a simulated node of this name: a TEST DOUBLE of the kubelet for API tests; pods
+    /// bound to it are reported Running without running anything.
+    #[arg(long, hide = true)]
+    pub simulated_node: Option<String>,
 }
 
 /// Run until SIGINT or SIGTERM.
@@ -39,6 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         cfg.kubeconfig = args.kubeconfig.clone();
         cfg.service_cidr = args.service_cidr.clone();
         cfg.extra_sans = args.apiserver_names.clone();
+        cfg.simulated_node = args.simulated_node.clone();
         let cp = ControlPlane::start(cfg).await.with_context(|| {
             format!("starting the control plane in {}", args.data_dir.display())
         })?;

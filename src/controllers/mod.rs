@@ -2,6 +2,7 @@
 //! identity), in the kube-runtime shape — watch, reconcile, requeue.
 
 pub mod clusterrole_aggregation;
+pub mod events;
 pub mod garbage_collector;
 pub mod legacy_tokens;
 pub mod namespace;

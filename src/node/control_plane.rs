@@ -70,6 +70,8 @@ pub struct Config {
     pub kubeconfig: Option<PathBuf>,
     /// Context name in that kubeconfig.
     pub context: String,
+    /// Run the kubelet test double as a node of this name (API tests only).
+    pub simulated_node: Option<String>,
 }
 
 impl Config {
@@ -82,6 +84,7 @@ impl Config {
             service_cidr: "10.96.0.0/12".into(),
             kubeconfig: None,
             context: "rkube".into(),
+            simulated_node: None,
         }
     }
 }
@@ -221,6 +224,23 @@ impl ControlPlane {
             state.registry.clone(),
             ca.cert_pem().to_string(),
         ));
+
+        let scheduler_cert = ca.client_cert("scheduler", "system:kube-scheduler", &[])?;
+        let scheduler_client = controllers::client(&server_url, ca.cert_pem(), &scheduler_cert)
+            .await
+            .map_err(|e| StartError::Config(e.to_string()))?;
+        tasks.push(tokio::spawn(crate::scheduler::run(scheduler_client)));
+        if let Some(node) = &cfg.simulated_node {
+            let cert = ca.client_cert(
+                &format!("node-{node}"),
+                &format!("system:node:{node}"),
+                &["system:nodes"],
+            )?;
+            let client = controllers::client(&server_url, ca.cert_pem(), &cert)
+                .await
+                .map_err(|e| StartError::Config(e.to_string()))?;
+            tasks.push(tokio::spawn(super::simulated::run(client, node.clone())));
+        }
 
         if let Some(path) = &cfg.kubeconfig {
             kubeconfig::merge(

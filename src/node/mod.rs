@@ -2,3 +2,4 @@
 //! `rkube server` (and, with the Docker issue, by `rkube node` inside the node container).
 
 pub mod control_plane;
+pub mod simulated;

@@ -22,6 +22,7 @@ mod selector;
 use serde_json::Value;
 
 pub use field::{ErrorType, FieldError};
+pub use quantity::nanos as quantity_nanos;
 use names::NameRule;
 pub(crate) use names::{label_value, qualified_name};
 

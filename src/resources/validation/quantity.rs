@@ -212,3 +212,8 @@ mod tests {
         assert!(q("-1").is_negative() && q("1n").is_positive());
     }
 }
+
+/// A quantity in nano-units (`"100m"` → 100_000_000), for comparisons outside validation.
+pub fn nanos(s: &str) -> Option<i128> {
+    Quantity::parse(s).map(|q| q.nanos)
+}

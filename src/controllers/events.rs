@@ -1,0 +1,136 @@
+//! Recording core/v1 Events the way client-go's recorder does: one Event per object,
+//! reason and message, repeated occurrences counted on the same Event.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, Time};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::Resource;
+use serde_json::json;
+
+/// Normal or Warning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    /// Routine.
+    Normal,
+    /// Something went wrong.
+    Warning,
+}
+
+/// Publishes Events for one component.
+#[derive(Clone)]
+pub struct Recorder {
+    client: kube::Client,
+    component: String,
+    host: String,
+    seen: Arc<Mutex<HashMap<(String, String, String), (String, i32)>>>,
+}
+
+/// A reference to `obj` for `involvedObject`.
+pub fn reference<K: Resource<DynamicType = ()>>(obj: &K) -> ObjectReference {
+    ObjectReference {
+        api_version: Some(K::api_version(&()).into_owned()),
+        kind: Some(K::kind(&()).into_owned()),
+        name: obj.meta().name.clone(),
+        namespace: obj.meta().namespace.clone(),
+        uid: obj.meta().uid.clone(),
+        resource_version: obj.meta().resource_version.clone(),
+        field_path: None,
+    }
+}
+
+impl Recorder {
+    /// A recorder for `component` (e.g. `deployment-controller`) on `host`.
+    pub fn new(client: kube::Client, component: &str, host: &str) -> Self {
+        Recorder {
+            client,
+            component: component.to_string(),
+            host: host.to_string(),
+            seen: Arc::default(),
+        }
+    }
+
+    /// Record an event about `obj`; failures are logged, never fatal.
+    pub async fn publish(&self, obj: &ObjectReference, kind: EventType, reason: &str, message: &str) {
+        if let Err(e) = self.try_publish(obj, kind, reason, message).await {
+            tracing::debug!(error = %e, reason, "recording event");
+        }
+    }
+
+    async fn try_publish(
+        &self,
+        obj: &ObjectReference,
+        kind: EventType,
+        reason: &str,
+        message: &str,
+    ) -> Result<(), kube::Error> {
+        let ns = obj.namespace.clone().unwrap_or_else(|| "default".into());
+        let api: Api<Event> = Api::namespaced(self.client.clone(), &ns);
+        let now = jiff::Timestamp::now();
+        let key = (
+            obj.uid.clone().unwrap_or_default(),
+            reason.to_string(),
+            message.to_string(),
+        );
+        let previous = self
+            .seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some((name, count)) = previous {
+            let patch = json!({"count": count + 1, "lastTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()});
+            if api
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .is_ok()
+            {
+                self.seen
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key, (name, count + 1));
+                return Ok(());
+            }
+        }
+        let name = format!(
+            "{}.{:x}",
+            obj.name.clone().unwrap_or_default(),
+            now.as_nanosecond() as u64
+        );
+        let time = Time(now);
+        let event = Event {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.clone()),
+                namespace: Some(ns),
+                ..Default::default()
+            },
+            involved_object: obj.clone(),
+            reason: Some(reason.to_string()),
+            message: Some(message.to_string()),
+            type_: Some(match kind {
+                EventType::Normal => "Normal".into(),
+                EventType::Warning => "Warning".into(),
+            }),
+            count: Some(1),
+            first_timestamp: Some(time.clone()),
+            last_timestamp: Some(time),
+            source: Some(EventSource {
+                component: Some(self.component.clone()),
+                host: Some(self.host.clone()).filter(|h| !h.is_empty()),
+            }),
+            reporting_component: Some(self.component.clone()),
+            reporting_instance: Some(self.host.clone()),
+            event_time: None::<MicroTime>,
+            ..Default::default()
+        };
+        api.create(&PostParams::default(), &event).await?;
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, (name, 1));
+        Ok(())
+    }
+}
+
