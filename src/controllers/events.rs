@@ -19,13 +19,16 @@ pub enum EventType {
     Warning,
 }
 
+/// What makes two events the same: involved object uid, reason, message.
+type EventKey = (String, String, String);
+
 /// Publishes Events for one component.
 #[derive(Clone)]
 pub struct Recorder {
     client: kube::Client,
     component: String,
     host: String,
-    seen: Arc<Mutex<HashMap<(String, String, String), (String, i32)>>>,
+    seen: Arc<Mutex<HashMap<EventKey, (String, i32)>>>,
 }
 
 /// A reference to `obj` for `involvedObject`.
@@ -53,7 +56,13 @@ impl Recorder {
     }
 
     /// Record an event about `obj`; failures are logged, never fatal.
-    pub async fn publish(&self, obj: &ObjectReference, kind: EventType, reason: &str, message: &str) {
+    pub async fn publish(
+        &self,
+        obj: &ObjectReference,
+        kind: EventType,
+        reason: &str,
+        message: &str,
+    ) {
         if let Err(e) = self.try_publish(obj, kind, reason, message).await {
             tracing::debug!(error = %e, reason, "recording event");
         }
@@ -133,4 +142,3 @@ impl Recorder {
         Ok(())
     }
 }
-

@@ -2,10 +2,13 @@
 //! identity), in the kube-runtime shape — watch, reconcile, requeue.
 
 pub mod clusterrole_aggregation;
+pub mod deployment;
 pub mod events;
 pub mod garbage_collector;
 pub mod legacy_tokens;
 pub mod namespace;
+pub mod pods;
+pub mod replicaset;
 pub mod serviceaccounts;
 
 use std::sync::Arc;
@@ -101,6 +104,8 @@ pub fn spawn_all(client: kube::Client, registry: Registry, ca_pem: String) -> Ve
         tokio::spawn(namespace::run(client.clone(), registry.clone())),
         tokio::spawn(serviceaccounts::run(client.clone(), ca_pem)),
         tokio::spawn(clusterrole_aggregation::run(client.clone())),
+        tokio::spawn(replicaset::run(client.clone())),
+        tokio::spawn(deployment::run(client.clone())),
         tokio::spawn(garbage_collector::run(client, registry)),
     ]
 }

@@ -25,7 +25,9 @@ use serde_json::{json, Value};
 const ANNOTATION: &str = "rkube.io/simulate";
 
 fn now() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// Register `name` and serve it until the future is dropped.
@@ -82,10 +84,9 @@ async fn register(client: &kube::Client, name: &str) -> Result<(), kube::Error> 
 async fn update_status(client: &kube::Client, name: &str) -> Result<(), kube::Error> {
     let nodes: Api<Node> = Api::all(client.clone());
     let t = now();
-    let cond = |kind: &str, status: &str, reason: &str, message: &str| {
-        json!({"type": kind, "status": status, "lastHeartbeatTime": t, "lastTransitionTime": t, "reason": reason, "message": message})
-    };
-    let capacity = json!({"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "100Gi"});
+    let cond = |kind: &str, status: &str, reason: &str, message: &str| json!({"type": kind, "status": status, "lastHeartbeatTime": t, "lastTransitionTime": t, "reason": reason, "message": message});
+    let capacity =
+        json!({"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "100Gi"});
     let status = json!({"status": {
         "capacity": capacity, "allocatable": capacity,
         "conditions": [
@@ -108,7 +109,9 @@ async fn update_status(client: &kube::Client, name: &str) -> Result<(), kube::Er
 async fn heartbeat(client: kube::Client, name: String) {
     let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
     loop {
-        let t = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        let t = jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+            .to_string();
         let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
             "metadata": {"name": name, "namespace": "kube-node-lease"},
             "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": t}});
@@ -146,10 +149,21 @@ async fn sync_pod(
     if phase == "Succeeded" || phase == "Failed" {
         return Ok(());
     }
-    let mode = pod.annotations().get(ANNOTATION).cloned().unwrap_or_default();
+    let mode = pod
+        .annotations()
+        .get(ANNOTATION)
+        .cloned()
+        .unwrap_or_default();
     let spec = pod.spec.clone().unwrap_or_default();
-    let restart = spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
-    let started = status.start_time.as_ref().map(|t| t.0.to_string()).unwrap_or_else(now);
+    let restart = spec
+        .restart_policy
+        .clone()
+        .unwrap_or_else(|| "Always".into());
+    let started = status
+        .start_time
+        .as_ref()
+        .map(|t| t.0.to_string())
+        .unwrap_or_else(now);
     let t = now();
     let exit = match mode.as_str() {
         "succeed" => Some(0),
@@ -189,9 +203,7 @@ async fn sync_pod(
                    "restartCount": restarts, "state": state})
         })
         .collect();
-    let cond = |kind: &str, ok: bool| {
-        json!({"type": kind, "status": if ok { "True" } else { "False" }, "lastProbeTime": null, "lastTransitionTime": t})
-    };
+    let cond = |kind: &str, ok: bool| json!({"type": kind, "status": if ok { "True" } else { "False" }, "lastProbeTime": null, "lastTransitionTime": t});
     let pod_ip = format!("10.244.{}.{}", (ip / 250) % 250, ip % 250 + 2);
     let patch = json!({"status": {
         "phase": finished.unwrap_or("Running"),

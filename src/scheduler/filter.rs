@@ -49,12 +49,24 @@ pub fn requests(pod: &Pod) -> BTreeMap<String, i128> {
     let mut sum: BTreeMap<String, i128> = BTreeMap::new();
     let Some(spec) = &pod.spec else { return sum };
     for c in &spec.containers {
-        for (k, q) in c.resources.as_ref().and_then(|r| r.requests.as_ref()).into_iter().flatten() {
+        for (k, q) in c
+            .resources
+            .as_ref()
+            .and_then(|r| r.requests.as_ref())
+            .into_iter()
+            .flatten()
+        {
             *sum.entry(k.clone()).or_default() += quantity_nanos(&q.0).unwrap_or(0);
         }
     }
     for c in spec.init_containers.iter().flatten() {
-        for (k, q) in c.resources.as_ref().and_then(|r| r.requests.as_ref()).into_iter().flatten() {
+        for (k, q) in c
+            .resources
+            .as_ref()
+            .and_then(|r| r.requests.as_ref())
+            .into_iter()
+            .flatten()
+        {
             let v = quantity_nanos(&q.0).unwrap_or(0);
             let e = sum.entry(k.clone()).or_default();
             *e = (*e).max(v);
@@ -65,8 +77,12 @@ pub fn requests(pod: &Pod) -> BTreeMap<String, i128> {
 
 fn tolerates(tolerations: &[Toleration], taint: &Taint) -> bool {
     tolerations.iter().any(|t| {
-        let effect_ok = t.effect.as_deref().is_none_or(|e| e.is_empty() || e == taint.effect);
-        let key_ok = t.key.as_deref().is_none_or(|k| k.is_empty()) || t.key.as_deref() == Some(taint.key.as_str());
+        let effect_ok = t
+            .effect
+            .as_deref()
+            .is_none_or(|e| e.is_empty() || e == taint.effect);
+        let key_ok = t.key.as_deref().is_none_or(|k| k.is_empty())
+            || t.key.as_deref() == Some(taint.key.as_str());
         let value_ok = match t.operator.as_deref().unwrap_or("Equal") {
             "Exists" => true,
             _ => t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
@@ -89,10 +105,17 @@ fn expression_matches(labels: &BTreeMap<String, String>, e: &Value) -> bool {
         "Exists" => have.is_some(),
         "DoesNotExist" => have.is_none(),
         "Gt" | "Lt" => {
-            let (Some(h), Some(v)) = (have.and_then(|h| h.parse::<i64>().ok()), values.first().and_then(|v| v.parse::<i64>().ok())) else {
+            let (Some(h), Some(v)) = (
+                have.and_then(|h| h.parse::<i64>().ok()),
+                values.first().and_then(|v| v.parse::<i64>().ok()),
+            ) else {
                 return false;
             };
-            if e["operator"] == "Gt" { h > v } else { h < v }
+            if e["operator"] == "Gt" {
+                h > v
+            } else {
+                h < v
+            }
         }
         _ => false,
     }
@@ -114,7 +137,10 @@ fn affinity_matches(pod: &Value, node: &Node) -> bool {
         return true;
     };
     let mut fields = BTreeMap::new();
-    fields.insert("metadata.name".to_string(), node.metadata.name.clone().unwrap_or_default());
+    fields.insert(
+        "metadata.name".to_string(),
+        node.metadata.name.clone().unwrap_or_default(),
+    );
     // Terms are ORed; expressions within a term are ANDed.
     terms.iter().any(|term| {
         let exprs_ok = term
@@ -152,12 +178,29 @@ fn active<'a>(pods: &'a [&'a Pod], node: &str) -> Vec<&'a Pod> {
 pub fn rejects(pod: &Pod, node: &Node, pods: &[&Pod]) -> Vec<Reject> {
     let mut out = Vec::new();
     let name = node.metadata.name.clone().unwrap_or_default();
-    if node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false) {
+    if node
+        .spec
+        .as_ref()
+        .and_then(|s| s.unschedulable)
+        .unwrap_or(false)
+    {
         out.push(Reject::Unschedulable);
     }
-    let tolerations = pod.spec.as_ref().and_then(|s| s.tolerations.clone()).unwrap_or_default();
-    for taint in node.spec.as_ref().and_then(|s| s.taints.as_ref()).into_iter().flatten() {
-        if (taint.effect == "NoSchedule" || taint.effect == "NoExecute") && !tolerates(&tolerations, taint) {
+    let tolerations = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.tolerations.clone())
+        .unwrap_or_default();
+    for taint in node
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        if (taint.effect == "NoSchedule" || taint.effect == "NoExecute")
+            && !tolerates(&tolerations, taint)
+        {
             out.push(Reject::Taint(format!(
                 "{{{}: {}}}",
                 taint.key,
@@ -175,8 +218,13 @@ pub fn rejects(pod: &Pod, node: &Node, pods: &[&Pod]) -> Vec<Reject> {
         if *need == 0 {
             continue;
         }
-        let Some(cap) = allocatable(node, resource) else { continue };
-        let used: i128 = here.iter().map(|p| requests(p).get(resource).copied().unwrap_or(0)).sum();
+        let Some(cap) = allocatable(node, resource) else {
+            continue;
+        };
+        let used: i128 = here
+            .iter()
+            .map(|p| requests(p).get(resource).copied().unwrap_or(0))
+            .sum();
         if used + need > cap {
             out.push(Reject::Insufficient(resource.clone()));
         }
@@ -224,15 +272,33 @@ pub fn score(pod: &Pod, node: &Node, pods: &[&Pod]) -> i128 {
     let want = requests(pod);
     let mut free = 0i128;
     for r in ["cpu", "memory"] {
-        let Some(cap) = allocatable(node, r).filter(|c| *c > 0) else { continue };
-        let used: i128 = here.iter().map(|p| requests(p).get(r).copied().unwrap_or(0)).sum::<i128>()
+        let Some(cap) = allocatable(node, r).filter(|c| *c > 0) else {
+            continue;
+        };
+        let used: i128 = here
+            .iter()
+            .map(|p| requests(p).get(r).copied().unwrap_or(0))
+            .sum::<i128>()
             + want.get(r).copied().unwrap_or(0);
         free += (cap - used).max(0) * 100 / cap;
     }
-    let owner = pod.metadata.owner_references.as_ref().and_then(|o| o.first()).map(|o| o.uid.clone());
+    let owner = pod
+        .metadata
+        .owner_references
+        .as_ref()
+        .and_then(|o| o.first())
+        .map(|o| o.uid.clone());
     let siblings = here
         .iter()
-        .filter(|p| p.metadata.owner_references.as_ref().and_then(|o| o.first()).map(|o| o.uid.clone()) == owner && owner.is_some())
+        .filter(|p| {
+            p.metadata
+                .owner_references
+                .as_ref()
+                .and_then(|o| o.first())
+                .map(|o| o.uid.clone())
+                == owner
+                && owner.is_some()
+        })
         .count() as i128;
     free - siblings * 10
 }

@@ -36,11 +36,7 @@ pub async fn run(client: kube::Client) {
         let all_pods = pods.list();
         let mut placed: Vec<Pod> = Vec::new();
         let all_nodes = nodes.list();
-        let pending: Vec<Arc<Pod>> = all_pods
-            .iter()
-            .filter(|p| is_pending(p))
-            .cloned()
-            .collect();
+        let pending: Vec<Arc<Pod>> = all_pods.iter().filter(|p| is_pending(p)).cloned().collect();
         for pod in pending {
             let mut view: Vec<&Pod> = all_pods.iter().map(AsRef::as_ref).collect();
             view.extend(placed.iter());
@@ -85,9 +81,10 @@ pub async fn run(client: kube::Client) {
             }
         }
         reported.retain(|k, _| {
-            all_pods
-                .iter()
-                .any(|p| format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any()) == *k && is_pending(p))
+            all_pods.iter().any(|p| {
+                format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any()) == *k
+                    && is_pending(p)
+            })
         });
     }
 }
@@ -107,17 +104,26 @@ fn is_pending(p: &Pod) -> bool {
 
 /// `0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No
 /// preemption victims found for incoming pod.`
-fn failure_message(nodes: usize, rejects: &BTreeMap<String, usize>, preemption_helps: usize) -> String {
+fn failure_message(
+    nodes: usize,
+    rejects: &BTreeMap<String, usize>,
+    preemption_helps: usize,
+) -> String {
     if nodes == 0 {
         return "no nodes available to schedule pods".into();
     }
     let reasons: Vec<String> = rejects.iter().map(|(r, n)| format!("{n} {r}")).collect();
     let mut preemption = Vec::new();
     if preemption_helps > 0 {
-        preemption.push(format!("{preemption_helps} No preemption victims found for incoming pod"));
+        preemption.push(format!(
+            "{preemption_helps} No preemption victims found for incoming pod"
+        ));
     }
     if nodes > preemption_helps {
-        preemption.push(format!("{} Preemption is not helpful for scheduling", nodes - preemption_helps));
+        preemption.push(format!(
+            "{} Preemption is not helpful for scheduling",
+            nodes - preemption_helps
+        ));
     }
     format!(
         "0/{nodes} nodes are available: {}. preemption: 0/{nodes} nodes are available: {}.",
@@ -136,7 +142,12 @@ async fn bind(client: &kube::Client, recorder: &Recorder, pod: &Pod, node: &str)
         "target": {"apiVersion": "v1", "kind": "Node", "name": node},
     });
     match api
-        .create_subresource::<serde_json::Value, serde_json::Value>("binding", &name, &PostParams::default(), &binding)
+        .create_subresource::<serde_json::Value, serde_json::Value>(
+            "binding",
+            &name,
+            &PostParams::default(),
+            &binding,
+        )
         .await
     {
         Ok(_) => {
@@ -159,18 +170,29 @@ async fn bind(client: &kube::Client, recorder: &Recorder, pod: &Pod, node: &str)
 
 async fn mark_unschedulable(client: &kube::Client, recorder: &Recorder, pod: &Pod, message: &str) {
     let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace().unwrap_or_default());
-    let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
     let patch = json!({"status": {"conditions": [{
         "type": "PodScheduled", "status": "False", "lastProbeTime": null, "lastTransitionTime": now,
         "reason": "Unschedulable", "message": message,
     }]}});
     if let Err(e) = api
-        .patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Strategic(&patch))
+        .patch_status(
+            &pod.name_any(),
+            &PatchParams::default(),
+            &Patch::Strategic(&patch),
+        )
         .await
     {
         tracing::debug!(error = %e, "marking pod unschedulable");
     }
     recorder
-        .publish(&reference(pod), EventType::Warning, "FailedScheduling", message)
+        .publish(
+            &reference(pod),
+            EventType::Warning,
+            "FailedScheduling",
+            message,
+        )
         .await;
 }

@@ -17,4 +17,5 @@ mod lifecycle;
 mod modify;
 mod proxy;
 mod rbac;
+mod workloads;
 mod writes;

@@ -53,9 +53,22 @@ impl Server {
 
     /// Start a server on an existing data dir (restart after a stop or a kill).
     pub fn start_in(dir: tempfile::TempDir) -> Server {
+        Self::start_with(dir, &[])
+    }
+
+    /// Start a server with the simulated node (the kubelet test double) named `node`.
+    pub fn start_with_node(node: &str) -> Server {
+        Self::start_with(
+            tempfile::tempdir().expect("temp dir"),
+            &["--simulated-node", node],
+        )
+    }
+
+    fn start_with(dir: tempfile::TempDir, extra: &[&str]) -> Server {
         let kubeconfig = dir.path().join("kubeconfig");
         let mut child = Command::new(env!("CARGO_BIN_EXE_rkube"))
             .args(["server", "--port", "0", "--exit-with-stdin"])
+            .args(extra)
             .arg("--data-dir")
             .arg(dir.path().join("data"))
             .arg("--kubeconfig")
@@ -154,6 +167,12 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// One server with a simulated node `node-1`, shared by the workload tests.
+pub fn shared_with_node() -> &'static Server {
+    static S: OnceLock<Server> = OnceLock::new();
+    S.get_or_init(|| Server::start_with_node("node-1"))
 }
 
 /// One server shared by the tests of this binary; each test works in its own namespace.

@@ -22,9 +22,9 @@ mod selector;
 use serde_json::Value;
 
 pub use field::{ErrorType, FieldError};
-pub use quantity::nanos as quantity_nanos;
 use names::NameRule;
 pub(crate) use names::{label_value, qualified_name};
+pub use quantity::nanos as quantity_nanos;
 
 /// How a kind's `metadata.name` is checked.
 fn name_rule(group: &str, kind: &str) -> NameRule {

@@ -167,6 +167,11 @@ impl Quantity {
     }
 }
 
+/// A quantity in nano-units (`"100m"` → 100_000_000), for comparisons outside validation.
+pub fn nanos(s: &str) -> Option<i128> {
+    Quantity::parse(s).map(|q| q.nanos)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,9 +216,4 @@ mod tests {
         assert_eq!(q("1000m").cmp(&q("1")), Ordering::Equal);
         assert!(q("-1").is_negative() && q("1n").is_positive());
     }
-}
-
-/// A quantity in nano-units (`"100m"` → 100_000_000), for comparisons outside validation.
-pub fn nanos(s: &str) -> Option<i128> {
-    Quantity::parse(s).map(|q| q.nanos)
 }

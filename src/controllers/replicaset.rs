@@ -1,0 +1,236 @@
+//! The ReplicaSet controller: keeps `spec.replicas` pods matching the selector, adopting
+//! orphans and releasing pods that stopped matching, deleting surplus pods in
+//! ActivePods order, and reporting replica counts in status.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use kube::ResourceExt;
+use serde_json::json;
+
+use super::events::{reference, EventType, Recorder};
+use super::pods::{self, controller_ref, controller_uid, deletion_rank, is_active, is_available};
+use crate::apiserver::selectors::LabelSelector;
+
+/// Most pods created or deleted in one pass (kube's burstReplicas).
+const BURST: usize = 500;
+
+/// Errors of one reconcile pass.
+#[derive(Debug, thiserror::Error)]
+#[error("replicaset {name}: {source}")]
+pub struct Error {
+    name: String,
+    source: kube::Error,
+}
+
+struct Ctx {
+    client: kube::Client,
+    recorder: Recorder,
+}
+
+/// Run until aborted.
+pub async fn run(client: kube::Client) {
+    let sets: Api<ReplicaSet> = Api::all(client.clone());
+    let pods: Api<Pod> = Api::all(client.clone());
+    let recorder = Recorder::new(client.clone(), "replicaset-controller", "");
+    Controller::new(sets, watcher::Config::default())
+        .owns(pods, watcher::Config::default())
+        .run(reconcile, error_policy, Arc::new(Ctx { client, recorder }))
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "replicaset reconcile");
+            }
+        })
+        .await;
+}
+
+fn error_policy(_rs: Arc<ReplicaSet>, err: &Error, _ctx: Arc<Ctx>) -> Action {
+    tracing::debug!(error = %err, "replicaset controller");
+    Action::requeue(Duration::from_secs(1))
+}
+
+/// The selector of a ReplicaSet as a label selector.
+pub fn selector(rs: &ReplicaSet) -> LabelSelector {
+    let sel = serde_json::to_value(&rs.spec.selector).unwrap_or_default();
+    LabelSelector::from_label_selector_json(&sel).unwrap_or_else(|_| LabelSelector::nothing())
+}
+
+fn labels_json(p: &Pod) -> serde_json::Map<String, serde_json::Value> {
+    p.labels()
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect()
+}
+
+async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    if rs.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let name = rs.name_any();
+    let ns = rs.namespace().unwrap_or_default();
+    let uid = rs.uid().unwrap_or_default();
+    let err = |source| Error {
+        name: name.clone(),
+        source,
+    };
+    let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    let sel = selector(&rs);
+    let all = pods_api.list(&ListParams::default()).await.map_err(err)?;
+    let owner = controller_ref("apps/v1", "ReplicaSet", &name, &uid);
+    let mut owned: Vec<Pod> = Vec::new();
+    for p in all.items {
+        let matches = sel.matches(&labels_json(&p));
+        match controller_uid(&p) {
+            Some(u) if u == uid && matches => owned.push(p),
+            Some(u) if u == uid => {
+                // No longer matching: release it.
+                let refs: Vec<_> = p
+                    .owner_references()
+                    .iter()
+                    .filter(|o| o.uid != uid)
+                    .cloned()
+                    .collect();
+                let patch = json!({"metadata": {"ownerReferences": refs, "uid": p.uid()}});
+                let _ = pods_api
+                    .patch(
+                        &p.name_any(),
+                        &PatchParams::default(),
+                        &Patch::Merge(&patch),
+                    )
+                    .await;
+            }
+            None if matches && is_active(&p) => {
+                let mut refs = p.owner_references().to_vec();
+                refs.push(owner.clone());
+                let patch = json!({"metadata": {"ownerReferences": refs, "uid": p.uid()}});
+                if pods_api
+                    .patch(
+                        &p.name_any(),
+                        &PatchParams::default(),
+                        &Patch::Merge(&patch),
+                    )
+                    .await
+                    .is_ok()
+                {
+                    owned.push(p);
+                }
+            }
+            _ => {}
+        }
+    }
+    let active: Vec<&Pod> = owned.iter().filter(|p| is_active(p)).collect();
+    let want = rs.spec.replicas.unwrap_or(1).max(0) as usize;
+    let reference = reference(rs.as_ref());
+    if active.len() < want {
+        let template = rs.spec.template.clone().unwrap_or_default();
+        // Slow start: 1, 2, 4, ... so a broken template fails fast.
+        let mut remaining = (want - active.len()).min(BURST);
+        let mut batch = 1;
+        'outer: while remaining > 0 {
+            let n = batch.min(remaining);
+            for _ in 0..n {
+                match pods::create_from_template(&ctx.client, &ns, &template, &name, owner.clone())
+                    .await
+                {
+                    Ok(p) => {
+                        ctx.recorder
+                            .publish(
+                                &reference,
+                                EventType::Normal,
+                                "SuccessfulCreate",
+                                &format!("Created pod: {}", p.name_any()),
+                            )
+                            .await;
+                    }
+                    Err(e) => {
+                        ctx.recorder
+                            .publish(
+                                &reference,
+                                EventType::Warning,
+                                "FailedCreate",
+                                &format!("Error creating: {e}"),
+                            )
+                            .await;
+                        break 'outer;
+                    }
+                }
+            }
+            remaining -= n;
+            batch *= 2;
+        }
+    } else if active.len() > want {
+        let mut victims = active.clone();
+        victims.sort_by_key(|p| deletion_rank(p));
+        for p in victims.into_iter().take((active.len() - want).min(BURST)) {
+            let pn = p.name_any();
+            match pods_api.delete(&pn, &DeleteParams::default()).await {
+                Ok(_) => {
+                    ctx.recorder
+                        .publish(
+                            &reference,
+                            EventType::Normal,
+                            "SuccessfulDelete",
+                            &format!("Deleted pod: {pn}"),
+                        )
+                        .await
+                }
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => return Err(err(e)),
+            }
+        }
+    }
+    // Status from the pods as they are now (creations show up on the next pass).
+    let now = jiff::Timestamp::now();
+    let min_ready = rs.spec.min_ready_seconds.unwrap_or(0) as i64;
+    let template_labels = rs
+        .spec
+        .template
+        .as_ref()
+        .and_then(|t| t.metadata.as_ref())
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default();
+    let replicas = active.len();
+    let fully_labeled = active
+        .iter()
+        .filter(|p| {
+            template_labels
+                .iter()
+                .all(|(k, v)| p.labels().get(k) == Some(v))
+        })
+        .count();
+    let ready = active
+        .iter()
+        .filter(|p| pods::ready_since(p).is_some())
+        .count();
+    let available = active
+        .iter()
+        .filter(|p| is_available(p, min_ready, now))
+        .count();
+    let status = rs.status.clone().unwrap_or_default();
+    let generation = rs.metadata.generation;
+    let changed = status.replicas != replicas as i32
+        || status.fully_labeled_replicas.unwrap_or(0) != fully_labeled as i32
+        || status.ready_replicas.unwrap_or(0) != ready as i32
+        || status.available_replicas.unwrap_or(0) != available as i32
+        || status.observed_generation != generation;
+    if changed {
+        let sets: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
+        let patch = json!({"status": {
+            "replicas": replicas, "fullyLabeledReplicas": fully_labeled, "readyReplicas": ready,
+            "availableReplicas": available, "observedGeneration": generation,
+        }});
+        sets.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(err)?;
+    }
+    if ready > available && min_ready > 0 {
+        return Ok(Action::requeue(Duration::from_secs(min_ready as u64)));
+    }
+    Ok(Action::requeue(Duration::from_secs(30)))
+}

@@ -1,0 +1,331 @@
+//! Workloads on the simulated node (the kubelet test double): Deployments roll through
+//! ReplicaSets, the scheduler binds pods, and unschedulable pods say why.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{namespace, shared_with_node, Kubectl};
+
+fn until<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "timed out: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn ready_pods(k: &Kubectl, ns: &str, selector: &str) -> usize {
+    let out = k
+        .run(&["-n", ns, "get", "pods", "-l", selector, "-o", "jsonpath={range .items[*]}{.metadata.deletionTimestamp}{\"|\"}{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}"])
+        .ok()
+        .to_string();
+    out.lines().filter(|l| *l == "|True").count()
+}
+
+fn pod_names(k: &Kubectl, ns: &str, selector: &str) -> Vec<String> {
+    k.run(&["-n", ns, "get", "pods", "-l", selector, "-o", "name"])
+        .ok()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn deployment_scales_heals_rolls_and_undoes() {
+    let k = shared_with_node().kubectl();
+    let ns = namespace(&k, "deploy");
+    let n = ns.as_str();
+    k.run(&[
+        "-n",
+        n,
+        "create",
+        "deployment",
+        "web",
+        "--image=nginx:1",
+        "--replicas=3",
+    ])
+    .ok();
+    k.run(&["-n", n, "rollout", "status", "deploy/web", "--timeout=30s"])
+        .ok();
+    let row = k.run(&["-n", n, "get", "deploy", "web"]).ok().to_string();
+    assert!(
+        row.lines()
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>()[1..4]
+            == ["3/3", "3", "3"],
+        "{row}"
+    );
+    let rs = k
+        .run(&["-n", n, "get", "rs", "-o", "name"])
+        .ok()
+        .to_string();
+    assert_eq!(rs.lines().count(), 1, "{rs}");
+    assert!(rs.starts_with("replicaset.apps/web-"), "{rs}");
+
+    // Scale up and down.
+    k.run(&["-n", n, "scale", "deploy/web", "--replicas=5"])
+        .ok();
+    until("5 ready", 30, || {
+        (ready_pods(&k, n, "app=web") == 5).then_some(())
+    });
+    k.run(&["-n", n, "scale", "deploy/web", "--replicas=2"])
+        .ok();
+    until("2 pods", 30, || {
+        (pod_names(&k, n, "app=web").len() == 2).then_some(())
+    });
+
+    // A deleted pod comes back; a standalone pod does not.
+    let victim = pod_names(&k, n, "app=web")[0].clone();
+    k.run(&["-n", n, "delete", &victim, "--wait=false"]).ok();
+    until("replacement", 30, || {
+        let names = pod_names(&k, n, "app=web");
+        (names.len() == 2 && !names.contains(&victim) && ready_pods(&k, n, "app=web") == 2)
+            .then_some(())
+    });
+    k.run(&["-n", n, "run", "alone", "--image=busybox"]).ok();
+    until("alone running", 30, || {
+        (ready_pods(&k, n, "run=alone") == 1).then_some(())
+    });
+    k.run(&["-n", n, "delete", "pod", "alone"]).ok();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(pod_names(&k, n, "run=alone").is_empty());
+
+    // A new image rolls out through a second ReplicaSet, with history and undo.
+    k.run(&[
+        "-n",
+        n,
+        "annotate",
+        "deploy/web",
+        "kubernetes.io/change-cause=image nginx:2",
+    ])
+    .ok();
+    k.run(&["-n", n, "set", "image", "deploy/web", "nginx=nginx:2"])
+        .ok();
+    k.run(&["-n", n, "rollout", "status", "deploy/web", "--timeout=60s"])
+        .ok();
+    let images = k
+        .run(&[
+            "-n",
+            n,
+            "get",
+            "pods",
+            "-l",
+            "app=web",
+            "-o",
+            "jsonpath={.items[*].spec.containers[0].image}",
+        ])
+        .ok()
+        .to_string();
+    assert!(
+        images.split_whitespace().all(|i| i == "nginx:2"),
+        "{images}"
+    );
+    let history = k
+        .run(&["-n", n, "rollout", "history", "deploy/web"])
+        .ok()
+        .to_string();
+    assert!(history.contains("image nginx:2"), "{history}");
+    assert_eq!(
+        history
+            .lines()
+            .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+            .count(),
+        2,
+        "{history}"
+    );
+    k.run(&["-n", n, "rollout", "undo", "deploy/web"]).ok();
+    k.run(&["-n", n, "rollout", "status", "deploy/web", "--timeout=60s"])
+        .ok();
+    let image = k
+        .run(&[
+            "-n",
+            n,
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ])
+        .ok()
+        .to_string();
+    assert_eq!(image, "nginx:1");
+    let before = pod_names(&k, n, "app=web");
+    k.run(&["-n", n, "rollout", "restart", "deploy/web"]).ok();
+    k.run(&["-n", n, "rollout", "status", "deploy/web", "--timeout=60s"])
+        .ok();
+    until("restarted pods", 30, || {
+        let after = pod_names(&k, n, "app=web");
+        (after.len() == 2 && after.iter().all(|p| !before.contains(p))).then_some(())
+    });
+    let events = k
+        .run(&["-n", n, "describe", "deploy", "web"])
+        .ok()
+        .to_string();
+    assert!(events.contains("ScalingReplicaSet"), "{events}");
+
+    // Orphaning keeps the ReplicaSets and pods; a normal delete removes them.
+    k.run(&["-n", n, "delete", "deploy", "web", "--cascade=orphan"])
+        .ok();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!k.run(&["-n", n, "get", "rs", "-o", "name"]).ok().is_empty());
+    k.run(&[
+        "-n",
+        n,
+        "create",
+        "deployment",
+        "db",
+        "--image=postgres",
+        "--replicas=2",
+    ])
+    .ok();
+    k.run(&["-n", n, "rollout", "status", "deploy/db", "--timeout=30s"])
+        .ok();
+    k.run(&["-n", n, "delete", "deploy", "db"]).ok();
+    until("db pods gone", 30, || {
+        pod_names(&k, n, "app=db").is_empty().then_some(())
+    });
+    let left = k
+        .run(&["-n", n, "get", "rs", "-l", "app=db", "-o", "name"])
+        .ok()
+        .to_string();
+    assert!(left.trim().is_empty(), "{left}");
+}
+
+#[test]
+fn rolling_update_respects_surge_and_unavailability() {
+    let k = shared_with_node().kubectl();
+    let ns = namespace(&k, "surge");
+    let n = ns.as_str();
+    k.run(&[
+        "-n",
+        n,
+        "create",
+        "deployment",
+        "api",
+        "--image=app:1",
+        "--replicas=4",
+    ])
+    .ok();
+    k.run(&["-n", n, "rollout", "status", "deploy/api", "--timeout=30s"])
+        .ok();
+    // Default strategy: maxSurge 25% (1), maxUnavailable 25% (1) of 4.
+    let mut watch = k.spawn(&[
+        "-n",
+        n,
+        "get",
+        "pods",
+        "-l",
+        "app=api",
+        "-w",
+        "--no-headers",
+        "--output-watch-events",
+    ]);
+    k.run(&["-n", n, "set", "image", "deploy/api", "app=app:2"])
+        .ok();
+    k.run(&["-n", n, "rollout", "status", "deploy/api", "--timeout=60s"])
+        .ok();
+    let _ = watch.kill();
+    let seen = String::from_utf8_lossy(&watch.wait_with_output().unwrap().stdout).to_string();
+    // Pods alive at once, from the watch: never above replicas + maxSurge.
+    let mut alive = std::collections::HashSet::new();
+    let mut peak = 0;
+    for line in seen.lines() {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        match cols.as_slice() {
+            ["ADDED" | "MODIFIED", name, ..] => {
+                alive.insert(name.to_string());
+            }
+            ["DELETED", name, ..] => {
+                alive.remove(*name);
+            }
+            _ => {}
+        }
+        peak = peak.max(alive.len());
+    }
+    assert!((4..=5).contains(&peak), "peak {peak}:\n{seen}");
+    // The ReplicaSets record the same bound.
+    let max_seen = k
+        .run(&[
+            "-n",
+            n,
+            "get",
+            "rs",
+            "-l",
+            "app=api",
+            "-o",
+            "jsonpath={.items[*].metadata.annotations.deployment\\.kubernetes\\.io/max-replicas}",
+        ])
+        .ok()
+        .split_whitespace()
+        .map(|m| m.parse::<i32>().unwrap())
+        .max()
+        .unwrap();
+    assert_eq!(max_seen, 5);
+    let status = k
+        .run(&["-n", n, "get", "deploy", "api", "-o", "jsonpath={.status.updatedReplicas} {.status.availableReplicas} {.status.conditions[?(@.type==\"Progressing\")].reason}"])
+        .ok()
+        .to_string();
+    assert_eq!(status, "4 4 NewReplicaSetAvailable");
+}
+
+#[test]
+fn pod_that_fits_nowhere_stays_pending_with_the_reason() {
+    let k = shared_with_node().kubectl();
+    let ns = namespace(&k, "sched");
+    let n = ns.as_str();
+    k.run(&["-n", n, "run", "huge", "--image=x", "--overrides={\"spec\":{\"containers\":[{\"name\":\"huge\",\"image\":\"x\",\"resources\":{\"requests\":{\"cpu\":\"64\"}}}]}}"])
+        .ok();
+    let described = until("FailedScheduling", 30, || {
+        let d = k
+            .run(&["-n", n, "describe", "pod", "huge"])
+            .ok()
+            .to_string();
+        d.contains("FailedScheduling").then_some(d)
+    });
+    assert!(
+        described.contains("0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."),
+        "{described}"
+    );
+    let phase = k
+        .run(&[
+            "-n",
+            n,
+            "get",
+            "pod",
+            "huge",
+            "-o",
+            "jsonpath={.status.phase}",
+        ])
+        .ok()
+        .to_string();
+    assert_eq!(phase, "Pending");
+    k.run(&["-n", n, "run", "small", "--image=x"]).ok();
+    let described = until("Scheduled", 30, || {
+        let d = k
+            .run(&["-n", n, "describe", "pod", "small"])
+            .ok()
+            .to_string();
+        d.contains("Successfully assigned").then_some(d)
+    });
+    assert!(
+        described.contains(&format!("Successfully assigned {n}/small to node-1")),
+        "{described}"
+    );
+    let node = k.run(&["get", "nodes"]).ok().to_string();
+    assert!(
+        node.lines()
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>()[..2]
+            == ["node-1", "Ready"],
+        "{node}"
+    );
+}
