@@ -3,6 +3,7 @@
 
 pub mod clusterrole_aggregation;
 pub mod deployment;
+pub mod endpoints;
 pub mod events;
 pub mod garbage_collector;
 pub mod legacy_tokens;
@@ -106,6 +107,7 @@ pub fn spawn_all(client: kube::Client, registry: Registry, ca_pem: String) -> Ve
         tokio::spawn(clusterrole_aggregation::run(client.clone())),
         tokio::spawn(replicaset::run(client.clone())),
         tokio::spawn(deployment::run(client.clone())),
+        tokio::spawn(endpoints::run(client.clone())),
         tokio::spawn(garbage_collector::run(client, registry)),
     ]
 }

@@ -329,3 +329,133 @@ fn pod_that_fits_nowhere_stays_pending_with_the_reason() {
         "{node}"
     );
 }
+
+#[test]
+fn endpoints_and_slices_track_ready_pods() {
+    let k = shared_with_node().kubectl();
+    let ns = namespace(&k, "eps");
+    let n = ns.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let f = crate::support::write_file(
+        dir.path(),
+        "app.yaml",
+        &format!(
+            r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web, namespace: {n}}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers:
+      - name: web
+        image: echo
+        ports: [{{name: http, containerPort: 8080}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: {n}}}
+spec:
+  selector: {{app: web}}
+  ports: [{{name: http, port: 80, targetPort: http}}]
+"#
+        ),
+    );
+    k.run(&["apply", "-f", f.to_str().unwrap()]).ok();
+    k.run(&["-n", n, "rollout", "status", "deploy/web", "--timeout=30s"])
+        .ok();
+    let ips = until("two endpoints", 30, || {
+        let r = k.run(&[
+            "-n",
+            n,
+            "get",
+            "endpoints",
+            "web",
+            "-o",
+            "jsonpath={.subsets[0].addresses[*].ip}:{.subsets[0].ports[0].port}",
+        ]);
+        (r.code == 0
+            && r.stdout
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .count()
+                == 2)
+            .then(|| r.stdout.clone())
+    });
+    assert!(ips.ends_with(":8080"), "{ips}");
+    let slice = k
+        .run(&[
+            "-n",
+            n,
+            "get",
+            "endpointslices",
+            "-l",
+            "kubernetes.io/service-name=web",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .to_string();
+    let v: serde_json::Value = serde_json::from_str(&slice).unwrap();
+    let item = &v["items"][0];
+    assert_eq!(item["ports"][0]["port"], 8080, "{slice}");
+    assert_eq!(
+        item["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"],
+        "endpointslice-controller.k8s.io"
+    );
+    assert_eq!(item["endpoints"].as_array().unwrap().len(), 2);
+    assert_eq!(item["endpoints"][0]["targetRef"]["kind"], "Pod");
+    let described = k.run(&["-n", n, "describe", "svc", "web"]).ok().to_string();
+    let line = described
+        .lines()
+        .find(|l| l.starts_with("Endpoints:"))
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(line.matches(":8080").count(), 2, "{described}");
+
+    // A pod that turns not ready leaves the ready addresses.
+    let pod = k
+        .run(&[
+            "-n",
+            n,
+            "get",
+            "pods",
+            "-l",
+            "app=web",
+            "-o",
+            "jsonpath={.items[0].metadata.name}",
+        ])
+        .ok()
+        .to_string();
+    k.run(&[
+        "-n",
+        n,
+        "annotate",
+        "pod",
+        &pod,
+        "rkube.io/simulate=not-ready",
+    ])
+    .ok();
+    until("not-ready address", 30, || {
+        let r = k.run(&[
+            "-n",
+            n,
+            "get",
+            "endpoints",
+            "web",
+            "-o",
+            "jsonpath={.subsets[0].notReadyAddresses[*].targetRef.name}",
+        ]);
+        (r.stdout.trim() == pod).then_some(())
+    });
+    // Deleting the service removes its Endpoints and slices.
+    k.run(&["-n", n, "delete", "svc", "web"]).ok();
+    until("endpoints gone", 30, || {
+        let r = k.run(&["-n", n, "get", "endpoints,endpointslices", "-o", "name"]);
+        r.stdout.trim().is_empty().then_some(())
+    });
+}
