@@ -70,6 +70,9 @@ fn error_policy(_s: Arc<Service>, err: &Error, _c: Arc<kube::Client>) -> Action 
     Action::requeue(Duration::from_secs(1))
 }
 
+/// A pod's resolved service ports: (name, target port, protocol) per service port.
+type PortMapping = Vec<(String, i32, String)>;
+
 /// A service port's target on one pod: a number, or a named container port.
 fn target_port(tp: Option<&IntOrString>, port: i32, pod: &Pod) -> Option<i32> {
     match tp {
