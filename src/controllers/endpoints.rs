@@ -117,9 +117,8 @@ async fn reconcile(svc: Arc<Service>, client: Arc<kube::Client>) -> Result<Actio
     let publish_not_ready = spec.publish_not_ready_addresses.unwrap_or(false);
     let ports = spec.ports.clone().unwrap_or_default();
     // Endpoints grouped by their resolved ports (one slice per distinct port mapping).
-    let mut groups: BTreeMap<Vec<(String, i32, String)>, Vec<Value>> = BTreeMap::new();
-    let mut subsets: BTreeMap<Vec<(String, i32, String)>, (Vec<Value>, Vec<Value>)> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<PortMapping, Vec<Value>> = BTreeMap::new();
+    let mut subsets: BTreeMap<PortMapping, (Vec<Value>, Vec<Value>)> = BTreeMap::new();
     for pod in &pods {
         let Some(ip) = pod
             .status
