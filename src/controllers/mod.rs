@@ -6,6 +6,7 @@ pub mod deployment;
 pub mod endpoints;
 pub mod events;
 pub mod garbage_collector;
+pub mod job;
 pub mod legacy_tokens;
 pub mod namespace;
 pub mod pods;
@@ -108,6 +109,7 @@ pub fn spawn_all(client: kube::Client, registry: Registry, ca_pem: String) -> Ve
         tokio::spawn(replicaset::run(client.clone())),
         tokio::spawn(deployment::run(client.clone())),
         tokio::spawn(endpoints::run(client.clone())),
+        tokio::spawn(job::run(client.clone())),
         tokio::spawn(garbage_collector::run(client, registry)),
     ]
 }

@@ -459,3 +459,101 @@ spec:
         r.stdout.trim().is_empty().then_some(())
     });
 }
+
+fn job_yaml(ns: &str, name: &str, mode: &str, extra: &str) -> String {
+    format!(
+        r#"apiVersion: batch/v1
+kind: Job
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+{extra}
+  template:
+    metadata:
+      annotations: {{rkube.io/simulate: {mode}}}
+    spec:
+      restartPolicy: Never
+      containers: [{{name: work, image: busybox, command: ["sh", "-c", "true"]}}]
+"#
+    )
+}
+
+#[test]
+fn jobs_complete_or_stop_at_the_backoff_limit() {
+    let k = shared_with_node().kubectl();
+    let ns = namespace(&k, "jobs");
+    let n = ns.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let f = crate::support::write_file(
+        dir.path(),
+        "ok.yaml",
+        &job_yaml(
+            n,
+            "batch",
+            "succeed",
+            "  completions: 3\n  parallelism: 2\n  completionMode: Indexed",
+        ),
+    );
+    k.run(&["apply", "-f", f.to_str().unwrap()]).ok();
+    k.run(&[
+        "-n",
+        n,
+        "wait",
+        "--for=condition=Complete",
+        "job/batch",
+        "--timeout=60s",
+    ])
+    .ok();
+    let row = k.run(&["-n", n, "get", "job", "batch"]).ok().to_string();
+    let cols: Vec<&str> = row.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(cols[1..3], ["Complete", "3/3"], "{row}");
+    let indexes = k
+        .run(&[
+            "-n",
+            n,
+            "get",
+            "job",
+            "batch",
+            "-o",
+            "jsonpath={.status.completedIndexes}",
+        ])
+        .ok()
+        .to_string();
+    assert_eq!(indexes, "0-2");
+
+    let f = crate::support::write_file(
+        dir.path(),
+        "bad.yaml",
+        &job_yaml(n, "broken", "fail", "  backoffLimit: 1"),
+    );
+    k.run(&["apply", "-f", f.to_str().unwrap()]).ok();
+    k.run(&[
+        "-n",
+        n,
+        "wait",
+        "--for=condition=Failed",
+        "job/broken",
+        "--timeout=60s",
+    ])
+    .ok();
+    let reason = k
+        .run(&[
+            "-n",
+            n,
+            "get",
+            "job",
+            "broken",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Failed\")].reason} {.status.failed}",
+        ])
+        .ok()
+        .to_string();
+    assert_eq!(reason, "BackoffLimitExceeded 2");
+    let described = k
+        .run(&["-n", n, "describe", "job", "broken"])
+        .ok()
+        .to_string();
+    assert!(
+        described.contains("Job has reached the specified backoff limit"),
+        "{described}"
+    );
+}
