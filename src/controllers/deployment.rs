@@ -5,17 +5,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::controller::Action;
 use kube::ResourceExt;
 use serde_json::{json, Value};
 
-use super::events::{reference, EventType, Recorder};
+use super::events::{reference, EventType};
 use super::pods::{controller_ref, controller_uid};
+use super::workload::{self, Ctx, Error};
 
 const REVISION: &str = "deployment.kubernetes.io/revision";
 const DESIRED: &str = "deployment.kubernetes.io/desired-replicas";
@@ -23,38 +22,9 @@ const MAX_REPLICAS: &str = "deployment.kubernetes.io/max-replicas";
 const CHANGE_CAUSE: &str = "kubernetes.io/change-cause";
 const HASH_LABEL: &str = "pod-template-hash";
 
-/// Errors of one reconcile pass.
-#[derive(Debug, thiserror::Error)]
-#[error("deployment {name}: {source}")]
-pub struct Error {
-    name: String,
-    source: kube::Error,
-}
-
-struct Ctx {
-    client: kube::Client,
-    recorder: Recorder,
-}
-
 /// Run until aborted.
 pub async fn run(client: kube::Client) {
-    let deployments: Api<Deployment> = Api::all(client.clone());
-    let sets: Api<ReplicaSet> = Api::all(client.clone());
-    let recorder = Recorder::new(client.clone(), "deployment-controller", "");
-    Controller::new(deployments, watcher::Config::default())
-        .owns(sets, watcher::Config::default())
-        .run(reconcile, error_policy, Arc::new(Ctx { client, recorder }))
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "deployment reconcile");
-            }
-        })
-        .await;
-}
-
-fn error_policy(_d: Arc<Deployment>, err: &Error, _ctx: Arc<Ctx>) -> Action {
-    tracing::debug!(error = %err, "deployment controller");
-    Action::requeue(Duration::from_secs(1))
+    workload::run::<Deployment, ReplicaSet, _, _>(client, "deployment-controller", reconcile).await;
 }
 
 /// Keys sorted at every level, so equal templates hash equally.

@@ -7,55 +7,25 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{EnvVar, Pod};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::controller::Action;
 use kube::ResourceExt;
 use serde_json::json;
 
-use super::events::{reference, EventType, Recorder};
+use super::events::{reference, EventType};
 use super::pods::{self, controller_ref, controller_uid};
+use super::workload::{self, Ctx, Error};
 
 const INDEX_ANNOTATION: &str = "batch.kubernetes.io/job-completion-index";
 /// First retry delay; it doubles per failure up to `MAX_BACKOFF` (the job controller's).
 const BASE_BACKOFF: Duration = Duration::from_secs(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(360);
 
-/// Errors of one reconcile pass.
-#[derive(Debug, thiserror::Error)]
-#[error("job {name}: {source}")]
-pub struct Error {
-    name: String,
-    source: kube::Error,
-}
-
-struct Ctx {
-    client: kube::Client,
-    recorder: Recorder,
-}
-
 /// Run until aborted.
 pub async fn run(client: kube::Client) {
-    let jobs: Api<Job> = Api::all(client.clone());
-    let pods: Api<Pod> = Api::all(client.clone());
-    let recorder = Recorder::new(client.clone(), "job-controller", "");
-    Controller::new(jobs, watcher::Config::default())
-        .owns(pods, watcher::Config::default())
-        .run(reconcile, error_policy, Arc::new(Ctx { client, recorder }))
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "job reconcile");
-            }
-        })
-        .await;
-}
-
-fn error_policy(_j: Arc<Job>, err: &Error, _ctx: Arc<Ctx>) -> Action {
-    tracing::debug!(error = %err, "job controller");
-    Action::requeue(Duration::from_secs(1))
+    workload::run::<Job, Pod, _, _>(client, "job-controller", reconcile).await;
 }
 
 fn phase(p: &Pod) -> &str {

@@ -12,6 +12,7 @@ pub mod namespace;
 pub mod pods;
 pub mod replicaset;
 pub mod serviceaccounts;
+pub mod workload;
 
 use std::sync::Arc;
 

@@ -5,54 +5,24 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::controller::Action;
 use kube::ResourceExt;
 use serde_json::json;
 
-use super::events::{reference, EventType, Recorder};
+use super::events::{reference, EventType};
 use super::pods::{self, controller_ref, controller_uid, deletion_rank, is_active, is_available};
+use super::workload::{self, Ctx, Error};
 use crate::apiserver::selectors::LabelSelector;
 
 /// Most pods created or deleted in one pass (kube's burstReplicas).
 const BURST: usize = 500;
 
-/// Errors of one reconcile pass.
-#[derive(Debug, thiserror::Error)]
-#[error("replicaset {name}: {source}")]
-pub struct Error {
-    name: String,
-    source: kube::Error,
-}
-
-struct Ctx {
-    client: kube::Client,
-    recorder: Recorder,
-}
-
 /// Run until aborted.
 pub async fn run(client: kube::Client) {
-    let sets: Api<ReplicaSet> = Api::all(client.clone());
-    let pods: Api<Pod> = Api::all(client.clone());
-    let recorder = Recorder::new(client.clone(), "replicaset-controller", "");
-    Controller::new(sets, watcher::Config::default())
-        .owns(pods, watcher::Config::default())
-        .run(reconcile, error_policy, Arc::new(Ctx { client, recorder }))
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "replicaset reconcile");
-            }
-        })
-        .await;
-}
-
-fn error_policy(_rs: Arc<ReplicaSet>, err: &Error, _ctx: Arc<Ctx>) -> Action {
-    tracing::debug!(error = %err, "replicaset controller");
-    Action::requeue(Duration::from_secs(1))
+    workload::run::<ReplicaSet, Pod, _, _>(client, "replicaset-controller", reconcile).await;
 }
 
 /// The selector of a ReplicaSet as a label selector.

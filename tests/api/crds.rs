@@ -2,9 +2,7 @@
 //! printed with their columns, validated and pruned by their schema, explained, scaled,
 //! and deleted together with their objects.
 
-use std::time::{Duration, Instant};
-
-use crate::support::{namespace, shared, write_file, Kubectl};
+use crate::support::{eventually, namespace, shared, write_file, Kubectl};
 
 /// A CRD in the style of the Kubernetes docs' CronTab (as projects ship in install YAML).
 const CRONTAB_CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
@@ -79,20 +77,6 @@ spec:
         x-kubernetes-preserve-unknown-fields: true
 "#;
 
-fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "timed out: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn apply(
     k: &Kubectl,
     dir: &std::path::Path,
@@ -133,7 +117,7 @@ fn crontab_crd_is_served_validated_printed_and_deleted() {
         "{conds}"
     );
 
-    let resources = until("discovery", || {
+    let resources = eventually("discovery", 15, || {
         let r = k.run(&["api-resources", "--api-group=stable.example.com"]);
         r.stdout.contains("crontabs").then_some(r.stdout)
     });
@@ -306,7 +290,7 @@ fn crontab_crd_is_served_validated_printed_and_deleted() {
         "crd/crontabs.stable.example.com",
     ])
     .ok();
-    let after = until("the recreated resource", || {
+    let after = eventually("the recreated resource", 15, || {
         let r = k.run(&["-n", n, "get", "crontabs", "-o", "name"]);
         (r.code == 0).then_some(r.stdout)
     });
@@ -348,7 +332,7 @@ spec:
     ])
     .ok();
     let obj = "apiVersion: things.example.org/v1alpha1\nkind: ClusterThing\nmetadata:\n  name: big\nspec:\n  size: 3\n";
-    until("the cluster-scoped resource", || {
+    eventually("the cluster-scoped resource", 15, || {
         (apply(&k, dir.path(), "o.yaml", obj, &[]).code == 0).then_some(())
     });
     let table = k.run(&["get", "clusterthings"]).ok().to_string();
@@ -481,7 +465,7 @@ fn crds_and_their_objects_survive_a_restart() {
     ])
     .ok();
     let obj = "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata:\n  name: keep\n  namespace: default\nspec:\n  cronSpec: \"0 0 * * *\"\n";
-    until("the resource", || {
+    eventually("the resource", 15, || {
         (apply(&k, dir.path(), "o.yaml", obj, &[]).code == 0).then_some(())
     });
     let data = server.stop();

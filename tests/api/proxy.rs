@@ -4,9 +4,9 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{namespace, shared, write_file};
+use crate::support::{eventually, namespace, shared, write_file};
 
 /// A TCP backend on `ip` that answers every connection with its own name.
 fn tcp_backend(rt: &tokio::runtime::Runtime, ip: &str, port: u16, name: &'static str) {
@@ -60,20 +60,6 @@ fn ask_udp(port: u16) -> Option<String> {
     let mut buf = [0u8; 64];
     let (n, _) = s.recv_from(&mut buf).ok()?;
     Some(String::from_utf8_lossy(&buf[..n]).into_owned())
-}
-
-fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "timed out: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn free_port() -> u16 {
@@ -180,11 +166,11 @@ fn nodeport_forwarding_follows_endpoints() {
         &slice_yaml(n, backend, (true, true)),
     );
     k.run(&["apply", "-f", slice.to_str().unwrap()]).ok();
-    until("forwarding", || ask_tcp(tcp_port).ok());
+    eventually("forwarding", 15, || ask_tcp(tcp_port).ok());
     let answers: Vec<String> = (0..6).map(|_| ask_tcp(tcp_port).unwrap()).collect();
     assert!(answers.contains(&"a:hi".to_string()), "{answers:?}");
     assert!(answers.contains(&"b:hi".to_string()), "{answers:?}");
-    let udp = until("udp forwarding", || ask_udp(udp_port));
+    let udp = eventually("udp forwarding", 15, || ask_udp(udp_port));
     assert!(udp == "a:ping" || udp == "b:ping", "{udp}");
 
     // An endpoint that is not ready gets no traffic.
@@ -194,7 +180,7 @@ fn nodeport_forwarding_follows_endpoints() {
         &slice_yaml(n, backend, (false, true)),
     );
     k.run(&["apply", "-f", slice.to_str().unwrap()]).ok();
-    until("readiness to be followed", || {
+    eventually("readiness to be followed", 15, || {
         (0..4)
             .map(|_| ask_tcp(tcp_port).unwrap_or_default())
             .all(|a| a == "b:hi")
@@ -204,7 +190,7 @@ fn nodeport_forwarding_follows_endpoints() {
     // No ready endpoint left: refused again.
     k.run(&["-n", n, "delete", "endpointslice", "web-manual"])
         .ok();
-    until("refusal", || {
+    eventually("refusal", 15, || {
         ask_tcp(tcp_port)
             .err()
             .filter(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)

@@ -2,30 +2,13 @@
 //! tokens from `kubectl create token` and legacy token Secrets, impersonation, and 401s
 //! for missing or forged credentials.
 
-use std::time::{Duration, Instant};
-
-use crate::support::{namespace, shared, write_file, Kubectl};
+use crate::support::{eventually, namespace, shared, write_file, Kubectl};
 
 fn token_for(k: &Kubectl, ns: &str, sa: &str) -> String {
     k.run(&["-n", ns, "create", "token", sa])
         .ok()
         .trim()
         .to_string()
-}
-
-/// Retry `f` for a few seconds: RBAC changes reach the authorizer through a watch.
-fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -60,7 +43,7 @@ fn service_account_bound_to_view_in_one_namespace() {
     let ci = s.kubectl_as(Some(&token));
     let user = format!("system:serviceaccount:{n}:ci");
 
-    let listed = eventually("the binding to take effect", || {
+    let listed = eventually("the binding to take effect", 10, || {
         let r = ci.run(&["-n", n, "get", "configmaps", "-o", "name"]);
         (r.code == 0).then_some(r.stdout)
     });
@@ -321,7 +304,7 @@ fn token_requests_validate_and_bind() {
         "--grace-period=0",
         "--force",
     ]);
-    eventually("the pod-bound token to die", || {
+    eventually("the pod-bound token to die", 10, || {
         let r = tk.run(&["auth", "whoami"]);
         (r.code != 0).then_some(())
     });
@@ -342,7 +325,7 @@ fn legacy_token_secret_is_filled_and_works() {
     );
     k.run(&["-n", n, "apply", "-f", secret.to_str().unwrap()])
         .ok();
-    let token = eventually("the token controller to fill the secret", || {
+    let token = eventually("the token controller to fill the secret", 10, || {
         let r = k.run(&[
             "-n",
             n,
@@ -445,7 +428,7 @@ fn impersonation_needs_permission() {
         &format!("--serviceaccount={n}:ci"),
     ])
     .ok();
-    let who = eventually("impersonation rights", || {
+    let who = eventually("impersonation rights", 10, || {
         let r = ci.run(&[
             "auth",
             "whoami",
@@ -500,13 +483,13 @@ fn bootstrap_policy_and_aggregation() {
     );
     k.run(&["apply", "-f", role.to_str().unwrap()]).ok();
     for agg in ["view", "edit", "admin"] {
-        eventually("aggregation", || {
+        eventually("aggregation", 10, || {
             let r = k.run(&["get", "clusterrole", agg, "-o", "json"]);
             r.stdout.contains("crontabs").then_some(())
         });
     }
     k.run(&["delete", "clusterrole", "crontab-viewer"]).ok();
-    eventually("de-aggregation", || {
+    eventually("de-aggregation", 10, || {
         let r = k.run(&["get", "clusterrole", "admin", "-o", "json"]);
         (!r.stdout.contains("crontabs")).then_some(())
     });
@@ -530,7 +513,7 @@ fn namespace_admins_cannot_escalate() {
     ])
     .ok();
     let lead = s.kubectl_as(Some(&token_for(&k, n, "lead")));
-    eventually("the admin binding", || {
+    eventually("the admin binding", 10, || {
         (lead.run(&["-n", n, "get", "pods"]).code == 0).then_some(())
     });
     // Roles and bindings within what the admin holds are fine.

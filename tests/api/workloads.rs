@@ -1,23 +1,9 @@
 //! Workloads on the simulated node (the kubelet test double): Deployments roll through
 //! ReplicaSets, the scheduler binds pods, and unschedulable pods say why.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{namespace, shared_with_node, Kubectl};
-
-fn until<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(secs),
-            "timed out: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
+use crate::support::{eventually, namespace, shared_with_node, Kubectl};
 
 fn ready_pods(k: &Kubectl, ns: &str, selector: &str) -> usize {
     let out = k
@@ -72,25 +58,25 @@ fn deployment_scales_heals_rolls_and_undoes() {
     // Scale up and down.
     k.run(&["-n", n, "scale", "deploy/web", "--replicas=5"])
         .ok();
-    until("5 ready", 30, || {
+    eventually("5 ready", 30, || {
         (ready_pods(&k, n, "app=web") == 5).then_some(())
     });
     k.run(&["-n", n, "scale", "deploy/web", "--replicas=2"])
         .ok();
-    until("2 pods", 30, || {
+    eventually("2 pods", 30, || {
         (pod_names(&k, n, "app=web").len() == 2).then_some(())
     });
 
     // A deleted pod comes back; a standalone pod does not.
     let victim = pod_names(&k, n, "app=web")[0].clone();
     k.run(&["-n", n, "delete", &victim, "--wait=false"]).ok();
-    until("replacement", 30, || {
+    eventually("replacement", 30, || {
         let names = pod_names(&k, n, "app=web");
         (names.len() == 2 && !names.contains(&victim) && ready_pods(&k, n, "app=web") == 2)
             .then_some(())
     });
     k.run(&["-n", n, "run", "alone", "--image=busybox"]).ok();
-    until("alone running", 30, || {
+    eventually("alone running", 30, || {
         (ready_pods(&k, n, "run=alone") == 1).then_some(())
     });
     k.run(&["-n", n, "delete", "pod", "alone"]).ok();
@@ -160,7 +146,7 @@ fn deployment_scales_heals_rolls_and_undoes() {
     k.run(&["-n", n, "rollout", "restart", "deploy/web"]).ok();
     k.run(&["-n", n, "rollout", "status", "deploy/web", "--timeout=60s"])
         .ok();
-    until("restarted pods", 30, || {
+    eventually("restarted pods", 30, || {
         let after = pod_names(&k, n, "app=web");
         (after.len() == 2 && after.iter().all(|p| !before.contains(p))).then_some(())
     });
@@ -188,7 +174,7 @@ fn deployment_scales_heals_rolls_and_undoes() {
     k.run(&["-n", n, "rollout", "status", "deploy/db", "--timeout=30s"])
         .ok();
     k.run(&["-n", n, "delete", "deploy", "db"]).ok();
-    until("db pods gone", 30, || {
+    eventually("db pods gone", 30, || {
         pod_names(&k, n, "app=db").is_empty().then_some(())
     });
     let left = k
@@ -282,7 +268,7 @@ fn pod_that_fits_nowhere_stays_pending_with_the_reason() {
     let n = ns.as_str();
     k.run(&["-n", n, "run", "huge", "--image=x", "--overrides={\"spec\":{\"containers\":[{\"name\":\"huge\",\"image\":\"x\",\"resources\":{\"requests\":{\"cpu\":\"64\"}}}]}}"])
         .ok();
-    let described = until("FailedScheduling", 30, || {
+    let described = eventually("FailedScheduling", 30, || {
         let d = k
             .run(&["-n", n, "describe", "pod", "huge"])
             .ok()
@@ -307,7 +293,7 @@ fn pod_that_fits_nowhere_stays_pending_with_the_reason() {
         .to_string();
     assert_eq!(phase, "Pending");
     k.run(&["-n", n, "run", "small", "--image=x"]).ok();
-    let described = until("Scheduled", 30, || {
+    let described = eventually("Scheduled", 30, || {
         let d = k
             .run(&["-n", n, "describe", "pod", "small"])
             .ok()
@@ -366,7 +352,7 @@ spec:
     k.run(&["apply", "-f", f.to_str().unwrap()]).ok();
     k.run(&["-n", n, "rollout", "status", "deploy/web", "--timeout=30s"])
         .ok();
-    let ips = until("two endpoints", 30, || {
+    let ips = eventually("two endpoints", 30, || {
         let r = k.run(&[
             "-n",
             n,
@@ -440,7 +426,7 @@ spec:
         "rkube.io/simulate=not-ready",
     ])
     .ok();
-    until("not-ready address", 30, || {
+    eventually("not-ready address", 30, || {
         let r = k.run(&[
             "-n",
             n,
@@ -454,7 +440,7 @@ spec:
     });
     // Deleting the service removes its Endpoints and slices.
     k.run(&["-n", n, "delete", "svc", "web"]).ok();
-    until("endpoints gone", 30, || {
+    eventually("endpoints gone", 30, || {
         let r = k.run(&["-n", n, "get", "endpoints,endpointslices", "-o", "name"]);
         r.stdout.trim().is_empty().then_some(())
     });

@@ -331,3 +331,20 @@ pub fn write_file(dir: &Path, name: &str, contents: &str) -> PathBuf {
     std::fs::write(&p, contents).expect("write file");
     p
 }
+
+/// Poll `f` every 50 ms until it gives a value, failing the test after `secs` seconds
+/// (for state that controllers and watches settle asynchronously).
+#[track_caller]
+pub fn eventually<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "timed out after {secs} s: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

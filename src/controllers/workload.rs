@@ -1,0 +1,58 @@
+//! The shape the workload controllers share: a kube-runtime Controller over one kind that
+//! owns another, with an event recorder, retrying failed passes after a second.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::Api;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher;
+use kube::Resource;
+use serde::de::DeserializeOwned;
+
+use super::events::Recorder;
+
+/// A failed reconcile pass over the named object.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {source}")]
+pub struct Error {
+    /// The object.
+    pub name: String,
+    /// The failed API call.
+    pub source: kube::Error,
+}
+
+/// What a workload controller reconciles with.
+pub struct Ctx {
+    /// The controller's client.
+    pub client: kube::Client,
+    /// Its event recorder.
+    pub recorder: Recorder,
+}
+
+/// Run the controller `component` for `K` objects owning `C` objects until aborted.
+pub async fn run<K, C, F, Fut>(client: kube::Client, component: &'static str, reconcile: F)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    C: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    F: FnMut(Arc<K>, Arc<Ctx>) -> Fut,
+    Fut: Future<Output = Result<Action, Error>> + Send + 'static,
+{
+    let recorder = Recorder::new(client.clone(), component, "");
+    let error_policy = move |_obj: Arc<K>, err: &Error, _ctx: Arc<Ctx>| {
+        tracing::debug!(error = %err, component, "reconcile failed");
+        Action::requeue(Duration::from_secs(1))
+    };
+    Controller::new(Api::<K>::all(client.clone()), watcher::Config::default())
+        .owns(Api::<C>::all(client.clone()), watcher::Config::default())
+        .run(reconcile, error_policy, Arc::new(Ctx { client, recorder }))
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, component, "reconcile");
+            }
+        })
+        .await;
+}
