@@ -31,11 +31,7 @@ fn python_client_crud_and_watch() {
 }
 
 async fn client() -> kube::Client {
-    let kc = kube::config::Kubeconfig::read_from(&shared().kubeconfig).expect("kubeconfig");
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-        .await
-        .expect("config");
-    kube::Client::try_from(cfg).expect("client")
+    crate::support::kube_client(&shared().kubeconfig).await
 }
 
 fn cm(name: &str, v: &str) -> ConfigMap {

@@ -161,11 +161,7 @@ endpoints:
     let listen: SocketAddr = ([127, 0, 0, 1], free_udp_port()).into();
     let kubeconfig = s.kubeconfig.clone();
     rt.spawn(async move {
-        let kc = kube::config::Kubeconfig::read_from(&kubeconfig).unwrap();
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-            .await
-            .unwrap();
-        let client = kube::Client::try_from(cfg).unwrap();
+        let client = crate::support::kube_client(&kubeconfig).await;
         let cfg = rkube::dns::Config {
             listen,
             domain: "cluster.local".into(),

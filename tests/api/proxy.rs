@@ -136,11 +136,7 @@ fn nodeport_forwarding_follows_endpoints() {
     udp_backend(&rt, "127.0.0.3", backend, "b");
     let kubeconfig = s.kubeconfig.clone();
     rt.spawn(async move {
-        let kc = kube::config::Kubeconfig::read_from(&kubeconfig).unwrap();
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-            .await
-            .unwrap();
-        let client = kube::Client::try_from(cfg).unwrap();
+        let client = crate::support::kube_client(&kubeconfig).await;
         rkube::proxy::run(
             client,
             rkube::proxy::Config {

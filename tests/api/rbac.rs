@@ -11,6 +11,17 @@ fn token_for(k: &Kubectl, ns: &str, sa: &str) -> String {
         .to_string()
 }
 
+/// A service account in `ns` bound to `clusterrole` there, and a token for it.
+fn account_with(k: &Kubectl, ns: &str, sa: &str, clusterrole: &str) -> String {
+    k.run(&["-n", ns, "create", "serviceaccount", sa]).ok();
+    let binding = format!("{sa}-{clusterrole}");
+    let subject = format!("--serviceaccount={ns}:{sa}");
+    let role = format!("--clusterrole={clusterrole}");
+    k.run(&["-n", ns, "create", "rolebinding", &binding, &role, &subject])
+        .ok();
+    token_for(k, ns, sa)
+}
+
 #[test]
 fn service_account_bound_to_view_in_one_namespace() {
     let s = shared();
@@ -18,7 +29,6 @@ fn service_account_bound_to_view_in_one_namespace() {
     let ns = namespace(&k, "rbac-view");
     let other = namespace(&k, "rbac-other");
     let n = ns.as_str();
-    k.run(&["-n", n, "create", "serviceaccount", "ci"]).ok();
     k.run(&[
         "-n",
         n,
@@ -28,17 +38,7 @@ fn service_account_bound_to_view_in_one_namespace() {
         "--from-literal=a=b",
     ])
     .ok();
-    k.run(&[
-        "-n",
-        n,
-        "create",
-        "rolebinding",
-        "ci-view",
-        "--clusterrole=view",
-        &format!("--serviceaccount={n}:ci"),
-    ])
-    .ok();
-    let token = token_for(&k, n, "ci");
+    let token = account_with(&k, n, "ci", "view");
     assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
     let ci = s.kubectl_as(Some(&token));
     let user = format!("system:serviceaccount:{n}:ci");
@@ -388,18 +388,7 @@ fn impersonation_needs_permission() {
     ]);
     r.ok();
     // An account with only view rights may not impersonate.
-    k.run(&["-n", n, "create", "serviceaccount", "ci"]).ok();
-    k.run(&[
-        "-n",
-        n,
-        "create",
-        "rolebinding",
-        "ci-view",
-        "--clusterrole=view",
-        &format!("--serviceaccount={n}:ci"),
-    ])
-    .ok();
-    let ci = s.kubectl_as(Some(&token_for(&k, n, "ci")));
+    let ci = s.kubectl_as(Some(&account_with(&k, n, "ci", "view")));
     let path = format!("/api/v1/namespaces/{n}/pods");
     let r = ci.run(&["get", "--raw", &path, "--as=admin"]);
     assert!(
@@ -501,18 +490,7 @@ fn namespace_admins_cannot_escalate() {
     let k = s.kubectl();
     let ns = namespace(&k, "rbac-esc");
     let n = ns.as_str();
-    k.run(&["-n", n, "create", "serviceaccount", "lead"]).ok();
-    k.run(&[
-        "-n",
-        n,
-        "create",
-        "rolebinding",
-        "lead-admin",
-        "--clusterrole=admin",
-        &format!("--serviceaccount={n}:lead"),
-    ])
-    .ok();
-    let lead = s.kubectl_as(Some(&token_for(&k, n, "lead")));
+    let lead = s.kubectl_as(Some(&account_with(&k, n, "lead", "admin")));
     eventually("the admin binding", 10, || {
         (lead.run(&["-n", n, "get", "pods"]).code == 0).then_some(())
     });

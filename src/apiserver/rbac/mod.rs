@@ -151,60 +151,41 @@ impl Policy {
         namespace: &str,
         visit: &mut dyn FnMut(&dyn Fn() -> String, &PolicyRule) -> bool,
     ) {
-        for (name, b) in &self.cluster_bindings {
-            for subject in b
+        // Cluster-wide bindings first, then the namespace's; `""` marks a cluster binding.
+        let cluster = self.cluster_bindings.iter().map(|(n, b)| ("", n, b));
+        let local = (!namespace.is_empty())
+            .then(|| self.bindings.get(namespace))
+            .flatten()
+            .into_iter()
+            .flat_map(|m| m.iter().map(|(n, b)| (namespace, n, b)));
+        for (ns, name, b) in cluster.chain(local) {
+            let Some(subject) = b
                 .subjects
                 .iter()
-                .filter(|s| rules::subject_matches(s, user, ""))
-            {
-                let Some(found) = self.role_rules(&b.role_ref, "") else {
-                    continue;
+                .find(|s| rules::subject_matches(s, user, ns))
+            else {
+                continue;
+            };
+            let Some(found) = self.role_rules(&b.role_ref, ns) else {
+                continue;
+            };
+            let source = || {
+                let binding = if ns.is_empty() {
+                    format!("ClusterRoleBinding {name:?}")
+                } else {
+                    format!("RoleBinding \"{name}/{ns}\"")
                 };
-                let source = || {
-                    format!(
-                        "ClusterRoleBinding {name:?} of {} {:?} to {}",
-                        b.role_ref.kind,
-                        b.role_ref.name,
-                        describe_subject(subject)
-                    )
-                };
-                for rule in found {
-                    if visit(&source, rule) {
-                        return;
-                    }
+                format!(
+                    "{binding} of {} {:?} to {}",
+                    b.role_ref.kind,
+                    b.role_ref.name,
+                    describe_subject(subject)
+                )
+            };
+            for rule in found {
+                if visit(&source, rule) {
+                    return;
                 }
-                break;
-            }
-        }
-        if namespace.is_empty() {
-            return;
-        }
-        let Some(in_ns) = self.bindings.get(namespace) else {
-            return;
-        };
-        for (name, b) in in_ns {
-            for subject in b
-                .subjects
-                .iter()
-                .filter(|s| rules::subject_matches(s, user, namespace))
-            {
-                let Some(found) = self.role_rules(&b.role_ref, namespace) else {
-                    continue;
-                };
-                let source = || {
-                    format!(
-                        "RoleBinding \"{name}/{namespace}\" of {} {:?} to {}",
-                        b.role_ref.kind,
-                        b.role_ref.name,
-                        describe_subject(subject)
-                    )
-                };
-                for rule in found {
-                    if visit(&source, rule) {
-                        return;
-                    }
-                }
-                break;
             }
         }
     }
