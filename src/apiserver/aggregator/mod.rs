@@ -121,17 +121,7 @@ fn resources_of(group: &str, version: &str, list: &Value) -> Vec<ResourceInfo> {
         .and_then(Value::as_array)
         .map(|a| a.iter().collect())
         .unwrap_or_default();
-    let strings = |v: &Value, k: &str| -> Vec<String> {
-        v.get(k)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let strings = |v: &Value, k: &str| object::string_list(v.get(k));
     let mut out = Vec::new();
     for r in &items {
         let Some(name) = r.get("name").and_then(Value::as_str) else {

@@ -85,15 +85,7 @@ fn s(v: &Value, ptr: &str) -> String {
 }
 
 fn strings(v: &Value, ptr: &str) -> Vec<String> {
-    v.pointer(ptr)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+    crate::apiserver::object::string_list(v.pointer(ptr))
 }
 
 const VERBS: &[&str] = &[
