@@ -108,6 +108,7 @@ pub fn spawn_all(client: kube::Client, registry: Registry, ca_pem: String) -> Ve
         tokio::spawn(serviceaccounts::run(client.clone(), ca_pem)),
         tokio::spawn(clusterrole_aggregation::run(client.clone())),
         tokio::spawn(replicaset::run(client.clone())),
+        tokio::spawn(replicaset::run_rc(client.clone())),
         tokio::spawn(deployment::run(client.clone())),
         tokio::spawn(endpoints::run(client.clone())),
         tokio::spawn(job::run(client.clone())),

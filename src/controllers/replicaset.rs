@@ -1,12 +1,12 @@
-//! The ReplicaSet controller: keeps `spec.replicas` pods matching the selector, adopting
-//! orphans and releasing pods that stopped matching, deleting surplus pods in
-//! ActivePods order, and reporting replica counts in status.
+//! The ReplicaSet and ReplicationController controllers: keep `spec.replicas` pods
+//! matching the selector, adopting orphans and releasing pods that stopped matching,
+//! deleting surplus pods in ActivePods order, and reporting replica counts in status.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ObjectReference, Pod, PodTemplateSpec, ReplicationController};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::ResourceExt;
@@ -20,9 +20,108 @@ use crate::apiserver::selectors::LabelSelector;
 /// Most pods created or deleted in one pass (kube's burstReplicas).
 const BURST: usize = 500;
 
-/// Run until aborted.
+/// Run the ReplicaSet controller until aborted.
 pub async fn run(client: kube::Client) {
     workload::run::<ReplicaSet, Pod, _, _>(client, "replicaset-controller", reconcile).await;
+}
+
+/// Run the ReplicationController controller until aborted.
+pub async fn run_rc(client: kube::Client) {
+    workload::run::<ReplicationController, Pod, _, _>(
+        client,
+        "replication-controller",
+        reconcile_rc,
+    )
+    .await;
+}
+
+/// What both controllers keep replicated, read from a ReplicaSet or a
+/// ReplicationController.
+struct Replicated {
+    name: String,
+    ns: String,
+    uid: String,
+    api_version: &'static str,
+    kind: &'static str,
+    selector: LabelSelector,
+    replicas: usize,
+    template: PodTemplateSpec,
+    min_ready: i64,
+    generation: Option<i64>,
+    /// The current status, as JSON.
+    status: serde_json::Value,
+    reference: ObjectReference,
+}
+
+async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    if rs.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let r = Replicated {
+        name: rs.name_any(),
+        ns: rs.namespace().unwrap_or_default(),
+        uid: rs.uid().unwrap_or_default(),
+        api_version: "apps/v1",
+        kind: "ReplicaSet",
+        selector: selector(&rs),
+        replicas: rs.spec.replicas.unwrap_or(1).max(0) as usize,
+        template: rs.spec.template.clone().unwrap_or_default(),
+        min_ready: i64::from(rs.spec.min_ready_seconds.unwrap_or(0)),
+        generation: rs.metadata.generation,
+        status: serde_json::to_value(&rs.status).unwrap_or_default(),
+        reference: reference(rs.as_ref()),
+    };
+    let (status, action) = sync(&ctx, &r).await?;
+    if let Some(status) = status {
+        Api::<ReplicaSet>::namespaced(ctx.client.clone(), &r.ns)
+            .patch_status(&r.name, &PatchParams::default(), &Patch::Merge(&status))
+            .await
+            .map_err(|source| Error {
+                name: r.name.clone(),
+                source,
+            })?;
+    }
+    Ok(action)
+}
+
+async fn reconcile_rc(rc: Arc<ReplicationController>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    if rc.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let spec = rc.spec.clone().unwrap_or_default();
+    // An RC's selector is a plain map; it defaults to the template's labels.
+    let labels = spec
+        .selector
+        .clone()
+        .or_else(|| spec.template.as_ref()?.metadata.as_ref()?.labels.clone())
+        .unwrap_or_default();
+    let selector = LabelSelector::from_label_selector_json(&json!({"matchLabels": labels}))
+        .unwrap_or_else(|_| LabelSelector::nothing());
+    let r = Replicated {
+        name: rc.name_any(),
+        ns: rc.namespace().unwrap_or_default(),
+        uid: rc.uid().unwrap_or_default(),
+        api_version: "v1",
+        kind: "ReplicationController",
+        selector,
+        replicas: spec.replicas.unwrap_or(1).max(0) as usize,
+        template: spec.template.clone().unwrap_or_default(),
+        min_ready: i64::from(spec.min_ready_seconds.unwrap_or(0)),
+        generation: rc.metadata.generation,
+        status: serde_json::to_value(&rc.status).unwrap_or_default(),
+        reference: reference(rc.as_ref()),
+    };
+    let (status, action) = sync(&ctx, &r).await?;
+    if let Some(status) = status {
+        Api::<ReplicationController>::namespaced(ctx.client.clone(), &r.ns)
+            .patch_status(&r.name, &PatchParams::default(), &Patch::Merge(&status))
+            .await
+            .map_err(|source| Error {
+                name: r.name.clone(),
+                source,
+            })?;
+    }
+    Ok(action)
 }
 
 /// The selector of a ReplicaSet as a label selector.
@@ -38,32 +137,28 @@ fn labels_json(p: &Pod) -> serde_json::Map<String, serde_json::Value> {
         .collect()
 }
 
-async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
-    if rs.metadata.deletion_timestamp.is_some() {
-        return Ok(Action::await_change());
-    }
-    let name = rs.name_any();
-    let ns = rs.namespace().unwrap_or_default();
-    let uid = rs.uid().unwrap_or_default();
+/// Create or delete pods toward the wanted count; the status to write, if it changed.
+async fn sync(ctx: &Ctx, r: &Replicated) -> Result<(Option<serde_json::Value>, Action), Error> {
+    let (name, ns, uid) = (&r.name, &r.ns, &r.uid);
     let err = |source| Error {
         name: name.clone(),
         source,
     };
-    let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    let sel = selector(&rs);
+    let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+    let sel = &r.selector;
     let all = pods_api.list(&ListParams::default()).await.map_err(err)?;
-    let owner = controller_ref("apps/v1", "ReplicaSet", &name, &uid);
+    let owner = controller_ref(r.api_version, r.kind, name, uid);
     let mut owned: Vec<Pod> = Vec::new();
     for p in all.items {
         let matches = sel.matches(&labels_json(&p));
         match controller_uid(&p) {
-            Some(u) if u == uid && matches => owned.push(p),
-            Some(u) if u == uid => {
+            Some(u) if u == *uid && matches => owned.push(p),
+            Some(u) if u == *uid => {
                 // No longer matching: release it.
                 let refs: Vec<_> = p
                     .owner_references()
                     .iter()
-                    .filter(|o| o.uid != uid)
+                    .filter(|o| o.uid != *uid)
                     .cloned()
                     .collect();
                 let patch = json!({"metadata": {"ownerReferences": refs, "uid": p.uid()}});
@@ -95,23 +190,23 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, Error> 
         }
     }
     let active: Vec<&Pod> = owned.iter().filter(|p| is_active(p)).collect();
-    let want = rs.spec.replicas.unwrap_or(1).max(0) as usize;
-    let reference = reference(rs.as_ref());
+    let want = r.replicas;
+    let reference = &r.reference;
     if active.len() < want {
-        let template = rs.spec.template.clone().unwrap_or_default();
+        let template = &r.template;
         // Slow start: 1, 2, 4, ... so a broken template fails fast.
         let mut remaining = (want - active.len()).min(BURST);
         let mut batch = 1;
         'outer: while remaining > 0 {
             let n = batch.min(remaining);
             for _ in 0..n {
-                match pods::create_from_template(&ctx.client, &ns, &template, &name, owner.clone())
+                match pods::create_from_template(&ctx.client, ns, template, name, owner.clone())
                     .await
                 {
                     Ok(p) => {
                         ctx.recorder
                             .publish(
-                                &reference,
+                                reference,
                                 EventType::Normal,
                                 "SuccessfulCreate",
                                 &format!("Created pod: {}", p.name_any()),
@@ -121,7 +216,7 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, Error> 
                     Err(e) => {
                         ctx.recorder
                             .publish(
-                                &reference,
+                                reference,
                                 EventType::Warning,
                                 "FailedCreate",
                                 &format!("Error creating: {e}"),
@@ -143,7 +238,7 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, Error> 
                 Ok(_) => {
                     ctx.recorder
                         .publish(
-                            &reference,
+                            reference,
                             EventType::Normal,
                             "SuccessfulDelete",
                             &format!("Deleted pod: {pn}"),
@@ -157,12 +252,11 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, Error> 
     }
     // Status from the pods as they are now (creations show up on the next pass).
     let now = jiff::Timestamp::now();
-    let min_ready = rs.spec.min_ready_seconds.unwrap_or(0) as i64;
-    let template_labels = rs
-        .spec
+    let min_ready = r.min_ready;
+    let template_labels = r
         .template
+        .metadata
         .as_ref()
-        .and_then(|t| t.metadata.as_ref())
         .and_then(|m| m.labels.clone())
         .unwrap_or_default();
     let replicas = active.len();
@@ -182,25 +276,31 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, Error> 
         .iter()
         .filter(|p| is_available(p, min_ready, now))
         .count();
-    let status = rs.status.clone().unwrap_or_default();
-    let generation = rs.metadata.generation;
-    let changed = status.replicas != replicas as i32
-        || status.fully_labeled_replicas.unwrap_or(0) != fully_labeled as i32
-        || status.ready_replicas.unwrap_or(0) != ready as i32
-        || status.available_replicas.unwrap_or(0) != available as i32
-        || status.observed_generation != generation;
-    if changed {
-        let sets: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
-        let patch = json!({"status": {
+    let current = &r.status;
+    let count = |k: &str| {
+        current
+            .get(k)
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(0)
+    };
+    let changed = count("replicas") != replicas as i64
+        || count("fullyLabeledReplicas") != fully_labeled as i64
+        || count("readyReplicas") != ready as i64
+        || count("availableReplicas") != available as i64
+        || current
+            .get("observedGeneration")
+            .and_then(serde_json::Value::as_i64)
+            != r.generation;
+    let status = changed.then(|| {
+        json!({"status": {
             "replicas": replicas, "fullyLabeledReplicas": fully_labeled, "readyReplicas": ready,
-            "availableReplicas": available, "observedGeneration": generation,
-        }});
-        sets.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(err)?;
-    }
-    if ready > available && min_ready > 0 {
-        return Ok(Action::requeue(Duration::from_secs(min_ready as u64)));
-    }
-    Ok(Action::requeue(Duration::from_secs(30)))
+            "availableReplicas": available, "observedGeneration": r.generation,
+        }})
+    });
+    let action = if ready > available && min_ready > 0 {
+        Action::requeue(Duration::from_secs(min_ready as u64))
+    } else {
+        Action::requeue(Duration::from_secs(30))
+    };
+    Ok((status, action))
 }

@@ -543,3 +543,31 @@ fn jobs_complete_or_stop_at_the_backoff_limit() {
         "{described}"
     );
 }
+
+#[test]
+fn replication_controller_keeps_its_pods() {
+    let k = shared_with_node().kubectl();
+    let ns = namespace(&k, "rc");
+    let n = ns.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let f = crate::support::write_file(
+        dir.path(),
+        "rc.yaml",
+        &format!(
+            "apiVersion: v1\nkind: ReplicationController\nmetadata: {{name: legacy, namespace: {n}}}\nspec:\n  replicas: 2\n  template:\n    metadata: {{labels: {{app: legacy}}}}\n    spec:\n      containers: [{{name: c, image: nginx}}]\n"
+        ),
+    );
+    k.run(&["apply", "-f", f.to_str().unwrap()]).ok();
+    let row = eventually("2 ready", 30, || {
+        let r = k
+            .run(&["-n", n, "get", "rc", "legacy", "--no-headers"])
+            .ok()
+            .to_string();
+        (r.split_whitespace().collect::<Vec<_>>()[1..4] == ["2", "2", "2"]).then_some(r)
+    });
+    assert!(row.starts_with("legacy"), "{row}");
+    k.run(&["-n", n, "scale", "rc/legacy", "--replicas=1"]).ok();
+    eventually("1 pod", 30, || {
+        (pod_names(&k, n, "app=legacy").len() == 1).then_some(())
+    });
+}
