@@ -2,6 +2,7 @@
 //! identity), in the kube-runtime shape — watch, reconcile, requeue.
 
 pub mod clusterrole_aggregation;
+pub mod cronjob;
 pub mod deployment;
 pub mod endpoints;
 pub mod events;
@@ -112,6 +113,7 @@ pub fn spawn_all(client: kube::Client, registry: Registry, ca_pem: String) -> Ve
         tokio::spawn(deployment::run(client.clone())),
         tokio::spawn(endpoints::run(client.clone())),
         tokio::spawn(job::run(client.clone())),
+        tokio::spawn(cronjob::run(client.clone())),
         tokio::spawn(garbage_collector::run(client, registry)),
     ]
 }

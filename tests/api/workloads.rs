@@ -571,3 +571,75 @@ fn replication_controller_keeps_its_pods() {
         (pod_names(&k, n, "app=legacy").len() == 1).then_some(())
     });
 }
+
+#[test]
+fn cronjob_creates_jobs_on_schedule_and_prunes_history() {
+    let k = shared_with_node().kubectl();
+    let ns = namespace(&k, "cron");
+    let n = ns.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let f = crate::support::write_file(
+        dir.path(),
+        "cj.yaml",
+        &format!(
+            r#"apiVersion: batch/v1
+kind: CronJob
+metadata: {{name: tick, namespace: {n}}}
+spec:
+  schedule: "*/1 * * * *"
+  successfulJobsHistoryLimit: 0
+  jobTemplate:
+    spec:
+      template:
+        metadata:
+          annotations: {{rkube.io/simulate: succeed}}
+        spec:
+          restartPolicy: OnFailure
+          containers: [{{name: tick, image: busybox, command: ["date"]}}]
+"#
+        ),
+    );
+    k.run(&["apply", "-f", f.to_str().unwrap()]).ok();
+    // The first run comes at the next minute boundary.
+    let job = eventually("a scheduled job", 75, || {
+        let r = k.run(&[
+            "-n",
+            n,
+            "get",
+            "events",
+            "--field-selector",
+            "reason=SuccessfulCreate,involvedObject.kind=CronJob",
+            "-o",
+            "jsonpath={.items[*].message}",
+        ]);
+        r.stdout
+            .split("Created job ")
+            .nth(1)
+            .map(|s| s.split_whitespace().next().unwrap_or("").to_string())
+    });
+    assert!(job.starts_with("tick-"), "{job}");
+    let minutes: i64 = job.trim_start_matches("tick-").parse().unwrap();
+    assert_eq!(minutes * 60 % 60, 0);
+    // It completes, is recorded, and the history limit of 0 removes it.
+    eventually("last successful time and pruning", 30, || {
+        let st = k
+            .run(&[
+                "-n",
+                n,
+                "get",
+                "cronjob",
+                "tick",
+                "-o",
+                "jsonpath={.status.lastScheduleTime}|{.status.lastSuccessfulTime}",
+            ])
+            .ok()
+            .to_string();
+        let gone = k.run(&["-n", n, "get", "job", &job]).code != 0;
+        (gone && !st.starts_with('|') && !st.ends_with('|')).then_some(())
+    });
+    let row = k
+        .run(&["-n", n, "get", "cronjob", "tick", "--no-headers"])
+        .ok()
+        .to_string();
+    assert!(row.contains("*/1 * * * *"), "{row}");
+}

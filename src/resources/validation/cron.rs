@@ -208,6 +208,143 @@ fn go_duration(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A parsed standard schedule: the minutes, hours, days, months and weekdays it fires on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Schedule {
+    fields: [Vec<bool>; 5],
+    /// robfig/cron: when both day fields are restricted, either one matching is enough.
+    dom_any: bool,
+    dow_any: bool,
+    /// `CRON_TZ=`/`TZ=` prefix, if any.
+    pub zone: Option<String>,
+}
+
+fn values(expr: &str, r: &Bounds) -> Result<Vec<u64>, String> {
+    range(expr, r)?;
+    let range_and_step: Vec<&str> = expr.split('/').collect();
+    let low_high: Vec<&str> = range_and_step[0].split('-').collect();
+    let (start, mut end) = if low_high[0] == "*" || low_high[0] == "?" {
+        (r.min, r.max)
+    } else {
+        let start = int_or_name(low_high[0], r)?;
+        match low_high.get(1) {
+            Some(h) => (start, int_or_name(h, r)?),
+            None => (start, start),
+        }
+    };
+    let step = match range_and_step.get(1) {
+        Some(s) => {
+            if low_high.len() == 1 {
+                end = r.max;
+            }
+            must_parse_int(s)?
+        }
+        None => 1,
+    };
+    Ok((start..=end).step_by(step.max(1) as usize).collect())
+}
+
+impl Schedule {
+    /// Parse what `parse_standard` accepts; `@every` intervals are not calendar schedules
+    /// and give an error here.
+    pub fn parse(spec: &str) -> Result<Schedule, String> {
+        parse_standard(spec)?;
+        let mut zone = None;
+        let mut rest = spec.trim();
+        if rest.starts_with("TZ=") || rest.starts_with("CRON_TZ=") {
+            let (tz, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            zone = tz.split_once('=').map(|(_, z)| z.to_string());
+            rest = tail.trim();
+        }
+        let expanded = match rest {
+            "@yearly" | "@annually" => "0 0 1 1 *",
+            "@monthly" => "0 0 1 * *",
+            "@weekly" => "0 0 * * 0",
+            "@daily" | "@midnight" => "0 0 * * *",
+            "@hourly" => "0 * * * *",
+            other if other.starts_with('@') => {
+                return Err(format!("{other} is not a calendar schedule"))
+            }
+            other => other,
+        };
+        let parts: Vec<&str> = expanded.split_whitespace().collect();
+        let mut fields: [Vec<bool>; 5] = Default::default();
+        for (i, (field, bounds)) in parts.iter().zip(FIELDS.iter()).enumerate() {
+            let mut set = vec![false; bounds.max as usize + 1];
+            for expr in field.split(',').filter(|e| !e.is_empty()) {
+                for v in values(expr, bounds)? {
+                    set[v as usize] = true;
+                }
+            }
+            fields[i] = set;
+        }
+        let star = |f: &str| f.starts_with('*') || f.starts_with('?');
+        Ok(Schedule {
+            fields,
+            dom_any: star(parts[2]),
+            dow_any: star(parts[4]),
+            zone,
+        })
+    }
+
+    fn day_matches(&self, t: &jiff::civil::DateTime) -> bool {
+        let dom = self.fields[2][t.day() as usize];
+        let dow = self.fields[4][t.weekday().to_sunday_zero_offset() as usize];
+        match (self.dom_any, self.dow_any) {
+            (true, true) => true,
+            (true, false) => dow,
+            (false, true) => dom,
+            (false, false) => dom || dow,
+        }
+    }
+
+    /// The first firing strictly after `t` (civil time in the schedule's zone), within
+    /// five years.
+    pub fn next_after(&self, t: jiff::civil::DateTime) -> Option<jiff::civil::DateTime> {
+        let mut c = t
+            .with()
+            .second(0)
+            .subsec_nanosecond(0)
+            .build()
+            .ok()?
+            .checked_add(jiff::Span::new().minutes(1))
+            .ok()?;
+        let limit = t.checked_add(jiff::Span::new().years(5)).ok()?;
+        while c < limit {
+            if !self.fields[3][c.month() as usize] {
+                c = c
+                    .first_of_month()
+                    .checked_add(jiff::Span::new().months(1))
+                    .ok()?;
+                continue;
+            }
+            if !self.day_matches(&c) {
+                c = c
+                    .start_of_day()
+                    .checked_add(jiff::Span::new().days(1))
+                    .ok()?;
+                continue;
+            }
+            if !self.fields[1][c.hour() as usize] {
+                c = c
+                    .with()
+                    .minute(0)
+                    .build()
+                    .ok()?
+                    .checked_add(jiff::Span::new().hours(1))
+                    .ok()?;
+                continue;
+            }
+            if !self.fields[0][c.minute() as usize] {
+                c = c.checked_add(jiff::Span::new().minutes(1)).ok()?;
+                continue;
+            }
+            return Some(c);
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,5 +391,33 @@ mod tests {
         ] {
             assert_eq!(parse_standard(bad), Err(want.to_string()), "{bad}");
         }
+    }
+
+    #[test]
+    fn next_times() {
+        let at = |s: &str| s.parse::<jiff::civil::DateTime>().unwrap();
+        let every5 = Schedule::parse("*/5 * * * *").unwrap();
+        assert_eq!(
+            every5.next_after(at("2026-01-01T10:02:30")),
+            Some(at("2026-01-01T10:05:00"))
+        );
+        let hourly = Schedule::parse("@hourly").unwrap();
+        assert_eq!(
+            hourly.next_after(at("2026-01-01T10:00:00")),
+            Some(at("2026-01-01T11:00:00"))
+        );
+        let mondays = Schedule::parse("30 9 * * mon").unwrap();
+        assert_eq!(
+            mondays.next_after(at("2026-11-22T12:00:00")),
+            Some(at("2026-11-23T09:30:00"))
+        );
+        let leap = Schedule::parse("0 0 29 2 *").unwrap();
+        assert_eq!(
+            leap.next_after(at("2026-03-01T00:00:00")),
+            Some(at("2028-02-29T00:00:00"))
+        );
+        let zoned = Schedule::parse("CRON_TZ=Europe/Paris 0 6 * * *").unwrap();
+        assert_eq!(zoned.zone.as_deref(), Some("Europe/Paris"));
+        assert!(Schedule::parse("@every 1h").is_err());
     }
 }

@@ -21,6 +21,7 @@ mod selector;
 
 use serde_json::Value;
 
+pub use cron::Schedule;
 pub use field::{ErrorType, FieldError};
 use names::NameRule;
 pub(crate) use names::{label_value, qualified_name};
