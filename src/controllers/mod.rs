@@ -3,6 +3,7 @@
 
 pub mod clusterrole_aggregation;
 pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod events;
@@ -114,6 +115,7 @@ pub fn spawn_all(client: kube::Client, registry: Registry, ca_pem: String) -> Ve
         tokio::spawn(endpoints::run(client.clone())),
         tokio::spawn(job::run(client.clone())),
         tokio::spawn(cronjob::run(client.clone())),
+        tokio::spawn(daemonset::run(client.clone())),
         tokio::spawn(garbage_collector::run(client, registry)),
     ]
 }

@@ -643,3 +643,63 @@ spec:
         .to_string();
     assert!(row.contains("*/1 * * * *"), "{row}");
 }
+
+#[test]
+fn daemonset_runs_one_pod_per_node_and_rolls() {
+    let k = shared_with_node().kubectl();
+    let ns = namespace(&k, "ds");
+    let n = ns.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let ds = |image: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {{name: agent, namespace: {n}}}\nspec:\n  selector: {{matchLabels: {{app: agent}}}}\n  template:\n    metadata: {{labels: {{app: agent}}}}\n    spec:\n      containers: [{{name: agent, image: {image}}}]\n"
+        )
+    };
+    let f = crate::support::write_file(dir.path(), "ds.yaml", &ds("agent:1"));
+    k.run(&["apply", "-f", f.to_str().unwrap()]).ok();
+    k.run(&["-n", n, "rollout", "status", "ds/agent", "--timeout=30s"])
+        .ok();
+    let row = k
+        .run(&["-n", n, "get", "ds", "agent", "--no-headers"])
+        .ok()
+        .to_string();
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>()[1..6],
+        ["1", "1", "1", "1", "1"],
+        "{row}"
+    );
+    let node = k
+        .run(&[
+            "-n",
+            n,
+            "get",
+            "pods",
+            "-l",
+            "app=agent",
+            "-o",
+            "jsonpath={.items[*].spec.nodeName}",
+        ])
+        .ok()
+        .to_string();
+    assert_eq!(node, "node-1");
+    let f = crate::support::write_file(dir.path(), "ds.yaml", &ds("agent:2"));
+    k.run(&["apply", "-f", f.to_str().unwrap()]).ok();
+    k.run(&["-n", n, "rollout", "status", "ds/agent", "--timeout=30s"])
+        .ok();
+    eventually("the new image", 30, || {
+        let images = k
+            .run(&[
+                "-n",
+                n,
+                "get",
+                "pods",
+                "-l",
+                "app=agent",
+                "-o",
+                "jsonpath={.items[*].spec.containers[0].image}",
+            ])
+            .ok()
+            .to_string();
+        (images == "agent:2").then_some(())
+    });
+}
