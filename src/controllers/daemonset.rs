@@ -139,30 +139,16 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
         eligible_names.push(node_name.clone());
         if by_node.get(&node_name).is_none_or(|v| v.is_empty()) {
             let template = pod_template(&ds, &hash, &node_name);
-            match pods::create_from_template(&ctx.client, &ns, &template, &name, owner.clone())
-                .await
-            {
-                Ok(p) => {
-                    ctx.recorder
-                        .publish(
-                            &reference,
-                            EventType::Normal,
-                            "SuccessfulCreate",
-                            &format!("Created pod: {}", p.name_any()),
-                        )
-                        .await
-                }
-                Err(e) => {
-                    ctx.recorder
-                        .publish(
-                            &reference,
-                            EventType::Warning,
-                            "FailedCreate",
-                            &format!("Error creating: {e}"),
-                        )
-                        .await
-                }
-            }
+            pods::create_recorded(
+                &ctx.client,
+                &ctx.recorder,
+                &reference,
+                &ns,
+                &template,
+                &name,
+                owner.clone(),
+            )
+            .await;
         }
     }
     // Pods on nodes that are no longer eligible go; old-template pods roll within budget.

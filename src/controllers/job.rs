@@ -276,8 +276,10 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, Error> {
                         }
                     }
                 }
-                match pods::create_from_template(
+                if !pods::create_recorded(
                     &ctx.client,
+                    &ctx.recorder,
+                    &reference,
                     &ns,
                     &template,
                     &name,
@@ -285,27 +287,7 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, Error> {
                 )
                 .await
                 {
-                    Ok(p) => {
-                        ctx.recorder
-                            .publish(
-                                &reference,
-                                EventType::Normal,
-                                "SuccessfulCreate",
-                                &format!("Created pod: {}", p.name_any()),
-                            )
-                            .await
-                    }
-                    Err(e) => {
-                        ctx.recorder
-                            .publish(
-                                &reference,
-                                EventType::Warning,
-                                "FailedCreate",
-                                &format!("Error creating: {e}"),
-                            )
-                            .await;
-                        break;
-                    }
+                    break;
                 }
             }
         }

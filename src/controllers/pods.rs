@@ -109,3 +109,33 @@ pub async fn create_from_template(
         .create(&PostParams::default(), &pod)
         .await
 }
+
+/// Create a pod like [`create_from_template`] and record SuccessfulCreate or FailedCreate
+/// on `about`, as the workload controllers do; whether it was created.
+pub async fn create_recorded(
+    client: &kube::Client,
+    recorder: &super::events::Recorder,
+    about: &k8s_openapi::api::core::v1::ObjectReference,
+    ns: &str,
+    template: &PodTemplateSpec,
+    prefix: &str,
+    owner: OwnerReference,
+) -> bool {
+    use super::events::EventType;
+    match create_from_template(client, ns, template, prefix, owner).await {
+        Ok(p) => {
+            let msg = format!("Created pod: {}", p.name_any());
+            recorder
+                .publish(about, EventType::Normal, "SuccessfulCreate", &msg)
+                .await;
+            true
+        }
+        Err(e) => {
+            let msg = format!("Error creating: {e}");
+            recorder
+                .publish(about, EventType::Warning, "FailedCreate", &msg)
+                .await;
+            false
+        }
+    }
+}

@@ -200,30 +200,18 @@ async fn sync(ctx: &Ctx, r: &Replicated) -> Result<(Option<serde_json::Value>, A
         'outer: while remaining > 0 {
             let n = batch.min(remaining);
             for _ in 0..n {
-                match pods::create_from_template(&ctx.client, ns, template, name, owner.clone())
-                    .await
+                if !pods::create_recorded(
+                    &ctx.client,
+                    &ctx.recorder,
+                    reference,
+                    ns,
+                    template,
+                    name,
+                    owner.clone(),
+                )
+                .await
                 {
-                    Ok(p) => {
-                        ctx.recorder
-                            .publish(
-                                reference,
-                                EventType::Normal,
-                                "SuccessfulCreate",
-                                &format!("Created pod: {}", p.name_any()),
-                            )
-                            .await;
-                    }
-                    Err(e) => {
-                        ctx.recorder
-                            .publish(
-                                reference,
-                                EventType::Warning,
-                                "FailedCreate",
-                                &format!("Error creating: {e}"),
-                            )
-                            .await;
-                        break 'outer;
-                    }
+                    break 'outer;
                 }
             }
             remaining -= n;

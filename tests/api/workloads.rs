@@ -621,7 +621,7 @@ spec:
     let minutes: i64 = job.trim_start_matches("tick-").parse().unwrap();
     assert_eq!(minutes * 60 % 60, 0);
     // It completes, is recorded, and the history limit of 0 removes it.
-    eventually("last successful time and pruning", 30, || {
+    eventually("last successful time and pruning", 60, || {
         let st = k
             .run(&[
                 "-n",
