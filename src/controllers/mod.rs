@@ -14,6 +14,7 @@ pub mod namespace;
 pub mod pods;
 pub mod replicaset;
 pub mod serviceaccounts;
+pub mod statefulset;
 pub mod workload;
 
 use std::sync::Arc;
@@ -116,6 +117,7 @@ pub fn spawn_all(client: kube::Client, registry: Registry, ca_pem: String) -> Ve
         tokio::spawn(job::run(client.clone())),
         tokio::spawn(cronjob::run(client.clone())),
         tokio::spawn(daemonset::run(client.clone())),
+        tokio::spawn(statefulset::run(client.clone())),
         tokio::spawn(garbage_collector::run(client, registry)),
     ]
 }

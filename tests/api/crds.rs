@@ -366,15 +366,20 @@ fn python_client_uses_custom_objects_and_rbac() {
     let k = s.kubectl();
     let ns = namespace(&k, "crd-py");
     let dir = tempfile::tempdir().unwrap();
+    // Its own kind and plural: tests share the server, and two `crontabs` would make
+    // kubectl's short names ambiguous for the other CRD test.
     let crd = CRONTAB_CRD
-        .replace("crontabs.stable.example.com", "crontabs.py.example.com")
+        .replace("crontabs.stable.example.com", "pycrontabs.py.example.com")
         .replace("group: stable.example.com", "group: py.example.com")
+        .replace("plural: crontabs", "plural: pycrontabs")
+        .replace("singular: crontab", "singular: pycrontab")
+        .replace("kind: CronTab", "kind: PyCronTab")
         .replace("shortNames: [ct]", "shortNames: [pyct]");
     apply(&k, dir.path(), "crd.yaml", &crd, &[]).ok();
     k.run(&[
         "wait",
         "--for=condition=Established",
-        "crd/crontabs.py.example.com",
+        "crd/pycrontabs.py.example.com",
     ])
     .ok();
     k.run(&["-n", &ns, "create", "serviceaccount", "reader"])
@@ -386,7 +391,7 @@ fn python_client_uses_custom_objects_and_rbac() {
         "role",
         "crontab-reader",
         "--verb=get,list",
-        "--resource=crontabs.py.example.com",
+        "--resource=pycrontabs.py.example.com",
     ])
     .ok();
     k.run(&[
@@ -411,20 +416,20 @@ from kubernetes import client, config
 kubeconfig, ns, token = sys.argv[1], sys.argv[2], sys.argv[3]
 admin = config.new_client_from_config(config_file=kubeconfig)
 co = client.CustomObjectsApi(admin)
-co.create_namespaced_custom_object("py.example.com", "v1beta1", ns, "crontabs",
-    {"apiVersion": "py.example.com/v1beta1", "kind": "CronTab", "metadata": {"name": "nightly"},
+co.create_namespaced_custom_object("py.example.com", "v1beta1", ns, "pycrontabs",
+    {"apiVersion": "py.example.com/v1beta1", "kind": "PyCronTab", "metadata": {"name": "nightly"},
      "spec": {"cronSpec": "0 3 * * *"}})
-got = co.get_namespaced_custom_object("py.example.com", "v1", ns, "crontabs", "nightly")
+got = co.get_namespaced_custom_object("py.example.com", "v1", ns, "pycrontabs", "nightly")
 print("read", got["apiVersion"], got["spec"]["cronSpec"])
 conf = client.Configuration()
 conf.host = admin.configuration.host
 conf.ssl_ca_cert = admin.configuration.ssl_ca_cert
 conf.api_key = {"authorization": "Bearer " + token}
 reader = client.CustomObjectsApi(client.ApiClient(conf))
-items = reader.list_namespaced_custom_object("py.example.com", "v1", ns, "crontabs")["items"]
+items = reader.list_namespaced_custom_object("py.example.com", "v1", ns, "pycrontabs")["items"]
 print("listed", [i["metadata"]["name"] for i in items])
 try:
-    reader.delete_namespaced_custom_object("py.example.com", "v1", ns, "crontabs", "nightly")
+    reader.delete_namespaced_custom_object("py.example.com", "v1", ns, "pycrontabs", "nightly")
     print("delete allowed")
 except client.exceptions.ApiException as e:
     print("delete", e.status, e.reason)
@@ -449,7 +454,7 @@ except client.exceptions.ApiException as e:
     );
     assert!(stdout.contains("listed ['nightly']"), "{stdout}");
     assert!(stdout.contains("delete 403 Forbidden"), "{stdout}");
-    k.run(&["delete", "crd", "crontabs.py.example.com"]).ok();
+    k.run(&["delete", "crd", "pycrontabs.py.example.com"]).ok();
 }
 
 #[test]

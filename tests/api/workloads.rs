@@ -703,3 +703,101 @@ fn daemonset_runs_one_pod_per_node_and_rolls() {
         (images == "agent:2").then_some(())
     });
 }
+
+#[test]
+fn statefulset_comes_up_in_order_with_a_claim_each() {
+    let k = shared_with_node().kubectl();
+    let ns = namespace(&k, "sts");
+    let n = ns.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let f = crate::support::write_file(
+        dir.path(),
+        "sts.yaml",
+        &format!(
+            r#"apiVersion: apps/v1
+kind: StatefulSet
+metadata: {{name: web, namespace: {n}}}
+spec:
+  serviceName: web
+  replicas: 3
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers: [{{name: web, image: nginx}}]
+  volumeClaimTemplates:
+  - metadata: {{name: data}}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {{requests: {{storage: 1Gi}}}}
+"#
+        ),
+    );
+    k.run(&["apply", "-f", f.to_str().unwrap()]).ok();
+    k.run(&["-n", n, "rollout", "status", "sts/web", "--timeout=60s"])
+        .ok();
+    let pods = k
+        .run(&[
+            "-n",
+            n,
+            "get",
+            "pods",
+            "-l",
+            "app=web",
+            "--sort-by=.metadata.creationTimestamp",
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        ])
+        .ok()
+        .to_string();
+    assert_eq!(pods, "web-0 web-1 web-2");
+    let created = k
+        .run(&[
+            "-n",
+            n,
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.kind=StatefulSet,reason=SuccessfulCreate",
+            "--sort-by=.metadata.creationTimestamp",
+            "-o",
+            "jsonpath={.items[*].message}",
+        ])
+        .ok()
+        .to_string();
+    let order: Vec<&str> = created
+        .split("create Pod ")
+        .skip(1)
+        .map(|s| s.split_whitespace().next().unwrap_or(""))
+        .collect();
+    assert_eq!(order, ["web-0", "web-1", "web-2"], "{created}");
+    let claims = k
+        .run(&["-n", n, "get", "pvc", "-o", "name"])
+        .ok()
+        .to_string();
+    for i in 0..3 {
+        assert!(
+            claims.contains(&format!("persistentvolumeclaim/data-web-{i}")),
+            "{claims}"
+        );
+    }
+    let host = k
+        .run(&["-n", n, "get", "pod", "web-1", "-o", "jsonpath={.spec.hostname}.{.spec.subdomain} {.metadata.labels.apps\\.kubernetes\\.io/pod-index}"])
+        .ok()
+        .to_string();
+    assert_eq!(host, "web-1.web 1");
+    k.run(&["-n", n, "scale", "sts/web", "--replicas=1"]).ok();
+    eventually("scaled down from the top", 30, || {
+        let r = k.run(&[
+            "-n",
+            n,
+            "get",
+            "pods",
+            "-l",
+            "app=web",
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        ]);
+        (r.stdout.trim() == "web-0").then_some(())
+    });
+}

@@ -12,7 +12,7 @@ use super::definition::Definition;
 use crate::apiserver::bootstrap::internal_ctx;
 use crate::apiserver::handlers::{guaranteed_update, Change};
 use crate::apiserver::{object, State};
-use crate::store::{EventKind, Revision, StoreError};
+use crate::store::{Revision, StoreError};
 
 const GROUP: &str = "apiextensions.k8s.io";
 
@@ -52,16 +52,23 @@ async fn follow(state: Arc<State>, prefix: String, mut rev: Revision) {
         while let Some(ev) = watch.next().await {
             let Ok(ev) = ev else { break };
             rev = ev.revision();
-            let Ok(crd) = serde_json::from_slice::<Value>(&ev.kv.value) else {
-                continue;
+            // Act on the CRD as it is now, not as this (possibly stale) event saw it: an
+            // old event must not serve a CRD that has since been deleted.
+            let current = match state.store.get(&ev.kv.key).await {
+                Ok(kv) => kv.and_then(|kv| serde_json::from_slice::<Value>(&kv.value).ok()),
+                Err(_) => continue,
             };
-            if ev.kind == EventKind::Deleted {
-                let def = Definition::from_object(&crd);
-                state
-                    .crds
-                    .unregister(&state.registry, &def.group, &def.plural);
-            } else {
-                reconcile(&state, &crd).await;
+            match current {
+                Some(crd) => reconcile(&state, &crd).await,
+                None => {
+                    let Ok(gone) = serde_json::from_slice::<Value>(&ev.kv.value) else {
+                        continue;
+                    };
+                    let def = Definition::from_object(&gone);
+                    state
+                        .crds
+                        .unregister(&state.registry, &def.group, &def.plural);
+                }
             }
         }
     }
