@@ -70,17 +70,15 @@ async fn reconcile(cj: Arc<CronJob>, ctx: Arc<Ctx>) -> Result<Action, Error> {
         let done: Vec<&Job> = jobs.iter().filter(|j| finished(j) == Some(kind)).collect();
         let surplus = done.len().saturating_sub(limit.max(0) as usize);
         for j in done.into_iter().take(surplus) {
-            let _ = jobs_api
-                .delete(&j.name_any(), &DeleteParams::background())
-                .await;
-            ctx.recorder
-                .publish(
-                    &reference,
-                    EventType::Normal,
-                    "SuccessfulDelete",
-                    &format!("Deleted job {}", j.name_any()),
-                )
-                .await;
+            workload::delete_recorded(
+                &jobs_api,
+                &j.name_any(),
+                &DeleteParams::background(),
+                &ctx,
+                &reference,
+                &format!("Deleted job {}", j.name_any()),
+            )
+            .await;
         }
     }
     let active: Vec<&Job> = jobs
@@ -167,17 +165,15 @@ async fn reconcile(cj: Arc<CronJob>, ctx: Arc<Ctx>) -> Result<Action, Error> {
         } else {
             if policy == "Replace" {
                 for j in &active {
-                    let _ = jobs_api
-                        .delete(&j.name_any(), &DeleteParams::background())
-                        .await;
-                    ctx.recorder
-                        .publish(
-                            &reference,
-                            EventType::Normal,
-                            "SuccessfulDelete",
-                            &format!("Deleted job {}", j.name_any()),
-                        )
-                        .await;
+                    workload::delete_recorded(
+                        &jobs_api,
+                        &j.name_any(),
+                        &DeleteParams::background(),
+                        &ctx,
+                        &reference,
+                        &format!("Deleted job {}", j.name_any()),
+                    )
+                    .await;
                 }
             }
             let job_name = format!("{name}-{}", at.as_second() / 60);

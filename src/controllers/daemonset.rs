@@ -16,7 +16,7 @@ use kube::ResourceExt;
 use serde_json::json;
 
 use super::deployment::template_hash;
-use super::events::{reference, EventType};
+use super::events::reference;
 use super::pods::{self, controller_ref, controller_uid, is_active, is_available};
 use super::workload::{self, Ctx, Error};
 use crate::scheduler::filter;
@@ -191,17 +191,15 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
                 if stale && !wrong_node && !extra {
                     budget -= 1;
                 }
-                let _ = pods_api
-                    .delete(&p.name_any(), &DeleteParams::default())
-                    .await;
-                ctx.recorder
-                    .publish(
-                        &reference,
-                        EventType::Normal,
-                        "SuccessfulDelete",
-                        &format!("Deleted pod: {}", p.name_any()),
-                    )
-                    .await;
+                workload::delete_recorded(
+                    &pods_api,
+                    &p.name_any(),
+                    &DeleteParams::default(),
+                    &ctx,
+                    &reference,
+                    &format!("Deleted pod: {}", p.name_any()),
+                )
+                .await;
             }
         }
     }

@@ -428,12 +428,14 @@ async fn update_status(
     // Re-read the ReplicaSets: this pass may have scaled them.
     let ns = d.namespace().unwrap_or_default();
     let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
-    let mut fresh = Vec::new();
-    for rs in sets {
-        if let Ok(Some(r)) = api.get_opt(&rs.name_any()).await {
-            fresh.push(r);
-        }
-    }
+    let names: Vec<String> = sets.iter().map(|r| r.name_any()).collect();
+    let fresh: Vec<ReplicaSet> = api
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|r| names.contains(&r.name_any()))
+        .collect();
     let st = |rs: &ReplicaSet, f: fn(&k8s_openapi::api::apps::v1::ReplicaSetStatus) -> i32| {
         rs.status.as_ref().map(f).unwrap_or(0)
     };

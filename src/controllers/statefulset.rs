@@ -151,20 +151,18 @@ async fn reconcile(sts: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action, Error
     surplus.reverse();
     for p in surplus {
         if p.metadata.deletion_timestamp.is_none() {
-            let _ = pods_api
-                .delete(&p.name_any(), &DeleteParams::default())
-                .await;
-            ctx.recorder
-                .publish(
-                    &reference,
-                    EventType::Normal,
-                    "SuccessfulDelete",
-                    &format!(
-                        "delete Pod {} in StatefulSet {name} successful",
-                        p.name_any()
-                    ),
-                )
-                .await;
+            workload::delete_recorded(
+                &pods_api,
+                &p.name_any(),
+                &DeleteParams::default(),
+                &ctx,
+                &reference,
+                &format!(
+                    "delete Pod {} in StatefulSet {name} successful",
+                    p.name_any()
+                ),
+            )
+            .await;
         }
         if !parallel {
             return Ok(Action::requeue(Duration::from_secs(2)));

@@ -56,3 +56,28 @@ where
         })
         .await;
 }
+
+/// Delete `name` through `api` (a missing object is fine) and record SuccessfulDelete with
+/// `message` on `about`, as the workload controllers do for what they remove.
+pub async fn delete_recorded<K>(
+    api: &Api<K>,
+    name: &str,
+    params: &kube::api::DeleteParams,
+    ctx: &Ctx,
+    about: &k8s_openapi::api::core::v1::ObjectReference,
+    message: &str,
+) where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    if let Err(e) = api.delete(name, params).await {
+        tracing::debug!(error = %e, name, "delete failed");
+    }
+    ctx.recorder
+        .publish(
+            about,
+            super::events::EventType::Normal,
+            "SuccessfulDelete",
+            message,
+        )
+        .await;
+}

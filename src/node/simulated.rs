@@ -55,7 +55,7 @@ pub async fn run(client: kube::Client, name: String) {
             if seen.insert(uid) {
                 ip_counter += 1;
             }
-            if let Err(e) = sync_pod(&client, &name, &pod, ip_counter).await {
+            if let Err(e) = sync_pod(&client, &pod, ip_counter).await {
                 tracing::debug!(pod = %pod.name_any(), error = %e, "simulated node: pod");
             }
         }
@@ -124,12 +124,7 @@ async fn heartbeat(client: kube::Client, name: String) {
     }
 }
 
-async fn sync_pod(
-    client: &kube::Client,
-    node: &str,
-    pod: &Pod,
-    ip: u32,
-) -> Result<(), kube::Error> {
+async fn sync_pod(client: &kube::Client, pod: &Pod, ip: u32) -> Result<(), kube::Error> {
     let ns = pod.namespace().unwrap_or_default();
     let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
     let name = pod.name_any();
@@ -213,7 +208,6 @@ async fn sync_pod(
         "conditions": [cond("PodReadyToStartContainers", true), cond("Initialized", true), cond("Ready", ready), cond("ContainersReady", ready), cond("PodScheduled", true)],
         "containerStatuses": container_statuses,
     }});
-    let _ = node;
     // Skip writes that would not change what the pod reports.
     let unchanged = phase == patch["status"]["phase"]
         && status.pod_ip.as_deref() == Some(pod_ip.as_str())
