@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod controllers;
 pub mod dns;
 pub mod informer;
+pub mod kubelet;
 pub mod node;
 pub mod pki;
 pub mod proxy;

@@ -39,6 +39,8 @@ use tokio_rustls::TlsAcceptor;
 use crate::resources::registry::Registry;
 use crate::store::Store;
 
+pub mod kubelet_client;
+
 pub use bootstrap::bootstrap;
 pub use handlers::Allocators;
 
@@ -67,6 +69,8 @@ pub struct State {
     pub crds: crd::Crds,
     /// Group-versions proxied to APIService backends.
     pub aggregator: aggregator::Aggregator,
+    /// The certificate this server presents to kubelets, and the CA they serve with.
+    pub kubelet_client: std::sync::OnceLock<kubelet_client::Credentials>,
 }
 
 impl State {
@@ -88,6 +92,7 @@ impl State {
             tokens,
             crds: crd::Crds::default(),
             aggregator: aggregator::Aggregator::default(),
+            kubelet_client: std::sync::OnceLock::new(),
         }
     }
 }

@@ -1,6 +1,20 @@
-//! Command-line interface: one file per subcommand.
+//! Command-line interface: one file per subcommand, minikube's names and flags.
 
+mod completion;
+mod delete;
+pub mod exit;
+mod ip;
+mod kubectl;
+mod logs;
+mod node;
+mod pause;
+mod profile;
 mod server;
+mod start;
+mod status;
+mod stop;
+mod update_context;
+mod version;
 
 use clap::{Parser, Subcommand};
 
@@ -12,6 +26,9 @@ use clap::{Parser, Subcommand};
     about = "Local Kubernetes, minikube-style, in one Rust binary"
 )]
 pub struct Cli {
+    /// The profile (cluster) to act on.
+    #[arg(short = 'p', long = "profile", global = true, default_value = crate::cluster::profile::DEFAULT, env = "RKUBE_PROFILE")]
+    pub profile: String,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -20,13 +37,69 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a local cluster on Docker (or resume a stopped one).
+    Start(start::Args),
+    /// Stop the cluster, keeping its state.
+    Stop,
+    /// Delete the cluster and everything it made on Docker.
+    Delete(delete::Args),
+    /// Show the state of the cluster's components.
+    Status(status::Args),
+    /// Print the node's IP address.
+    Ip,
+    /// Show the node's log.
+    Logs(logs::Args),
+    /// Run kubectl against the cluster: `rkube kubectl -- get pods`.
+    Kubectl {
+        /// Arguments for kubectl.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Manage profiles.
+    #[command(subcommand)]
+    Profile(profile::Command),
+    /// Point the kubeconfig at the cluster again.
+    UpdateContext,
+    /// Print the version.
+    Version,
+    /// Print a shell completion script.
+    Completion {
+        /// The shell.
+        shell: completion::Shell,
+    },
     /// Run the control plane (API server, datastore) in the foreground on 127.0.0.1, no Docker needed.
     Server(server::Args),
+    /// PID 1 of the node container (started by `rkube start`).
+    #[command(hide = true)]
+    Node(node::Args),
+    /// The process holding a pod sandbox (run by the kubelet).
+    #[command(hide = true)]
+    Pause,
 }
 
-/// Run the parsed command.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+/// Run the parsed command; returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    let p = cli.profile.as_str();
     match cli.command {
-        Command::Server(args) => server::run(args),
+        Command::Start(args) => start::run(p, args).map(|_| 0),
+        Command::Stop => stop::run(p).map(|_| 0),
+        Command::Delete(args) => delete::run(p, args).map(|_| 0),
+        Command::Status(args) => status::run(p, args),
+        Command::Ip => ip::run(p).map(|_| 0),
+        Command::Logs(args) => logs::run(p, args).map(|_| 0),
+        Command::Kubectl { args } => kubectl::run(p, args),
+        Command::Profile(cmd) => profile::run(cmd).map(|_| 0),
+        Command::UpdateContext => update_context::run(p).map(|_| 0),
+        Command::Version => {
+            version::run();
+            Ok(0)
+        }
+        Command::Completion { shell } => {
+            completion::run(shell);
+            Ok(0)
+        }
+        Command::Server(args) => server::run(args).map(|_| 0),
+        Command::Node(args) => node::run(args).map(|_| 0),
+        Command::Pause => pause::run().map(|_| 0),
     }
 }

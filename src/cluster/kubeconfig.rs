@@ -58,13 +58,22 @@ fn upsert(list: &mut Vec<Value>, item: Value) {
     list.push(item);
 }
 
-/// Merge `entry` into the kubeconfig at `path` (created when missing) and make it current.
-pub fn merge(path: &Path, entry: &Entry<'_>) -> Result<(), KubeconfigError> {
-    let io = |e| KubeconfigError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    let mut doc: Value = match std::fs::read_to_string(path) {
+/// The kubeconfig file kubectl uses: the first `$KUBECONFIG` entry, else `~/.kube/config`.
+pub fn default_path() -> PathBuf {
+    if let Some(first) = std::env::var_os("KUBECONFIG")
+        .as_ref()
+        .and_then(|v| std::env::split_paths(v).find(|p| !p.as_os_str().is_empty()))
+    {
+        return first;
+    }
+    dirs::home_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".kube")
+        .join("config")
+}
+
+fn load(path: &Path) -> Result<Value, KubeconfigError> {
+    let doc: Value = match std::fs::read_to_string(path) {
         Ok(s) if !s.trim().is_empty() => {
             serde_yaml::from_str(&s).map_err(|e| KubeconfigError::Invalid {
                 path: path.to_path_buf(),
@@ -73,17 +82,48 @@ pub fn merge(path: &Path, entry: &Entry<'_>) -> Result<(), KubeconfigError> {
         }
         Ok(_) => Value::Null,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Value::Null,
-        Err(e) => return Err(io(e)),
+        Err(e) => {
+            return Err(KubeconfigError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })
+        }
     };
-    if !doc.is_mapping() {
-        doc = Value::Mapping(Mapping::new());
+    Ok(if doc.is_mapping() {
+        doc
+    } else {
+        Value::Mapping(Mapping::new())
+    })
+}
+
+fn save(path: &Path, doc: &Value) -> Result<(), KubeconfigError> {
+    let io = |e| KubeconfigError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let text = serde_yaml::to_string(doc).map_err(|e| KubeconfigError::Invalid {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let m = doc
-        .as_mapping_mut()
-        .ok_or_else(|| KubeconfigError::Invalid {
-            path: path.to_path_buf(),
-            message: "not a mapping".into(),
-        })?;
+    // Write then rename, private: the file holds a client key.
+    let tmp = path.with_extension("rkube-tmp");
+    std::fs::write(&tmp, text).map_err(io)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    }
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// Merge `entry` into the kubeconfig at `path` (created when missing) and make it current.
+pub fn merge(path: &Path, entry: &Entry<'_>) -> Result<(), KubeconfigError> {
+    let mut doc = load(path)?;
+    let Some(m) = doc.as_mapping_mut() else {
+        unreachable!("load returns a mapping")
+    };
     m.insert("apiVersion".into(), "v1".into());
     m.insert("kind".into(), "Config".into());
     let mut list = |key: &str, item: Value| {
@@ -121,20 +161,52 @@ pub fn merge(path: &Path, entry: &Entry<'_>) -> Result<(), KubeconfigError> {
     if !m.contains_key("preferences") {
         m.insert("preferences".into(), Value::Mapping(Mapping::new()));
     }
-    let text = serde_yaml::to_string(&doc).map_err(|e| KubeconfigError::Invalid {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
+    save(path, &doc)
+}
+
+/// Remove the cluster, user and context `name` (and unset it as current); other entries stay.
+pub fn remove(path: &Path, name: &str) -> Result<(), KubeconfigError> {
+    if !path.exists() {
+        return Ok(());
     }
-    let tmp = path.with_extension("rkube-tmp");
-    std::fs::write(&tmp, text).map_err(io)?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    let mut doc = load(path)?;
+    let Some(m) = doc.as_mapping_mut() else {
+        unreachable!("load returns a mapping")
+    };
+    for key in ["clusters", "users", "contexts"] {
+        if let Some(Value::Sequence(items)) = m.get_mut(key) {
+            items.retain(|v| v.get("name").and_then(Value::as_str) != Some(name));
+        }
     }
-    std::fs::rename(&tmp, path).map_err(io)
+    if m.get("current-context").and_then(Value::as_str) == Some(name) {
+        m.insert("current-context".into(), "".into());
+    }
+    save(path, &doc)
+}
+
+/// The server URL of cluster `name` in the kubeconfig at `path`.
+pub fn server_of(path: &Path, name: &str) -> Option<String> {
+    let doc = load(path).ok()?;
+    doc.get("clusters")?
+        .as_sequence()?
+        .iter()
+        .find(|c| c.get("name").and_then(Value::as_str) == Some(name))?
+        .get("cluster")?
+        .get("server")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Whether the kubeconfig at `path` has a context `name`.
+pub fn has_context(path: &Path, name: &str) -> bool {
+    load(path).ok().is_some_and(|doc| {
+        doc.get("contexts")
+            .and_then(Value::as_sequence)
+            .is_some_and(|c| {
+                c.iter()
+                    .any(|v| v.get("name").and_then(Value::as_str) == Some(name))
+            })
+    })
 }
 
 #[cfg(test)]
@@ -163,5 +235,12 @@ mod tests {
         assert_eq!(v["current-context"], Value::from("rkube"));
         assert_eq!(v["clusters"].as_sequence().unwrap().len(), 2);
         assert_eq!(v["contexts"].as_sequence().unwrap().len(), 2);
+        assert!(has_context(&path, "rkube"));
+        remove(&path, "rkube").unwrap();
+        let v: Value = serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(v["clusters"].as_sequence().unwrap().len(), 1);
+        assert_eq!(v["users"].as_sequence().unwrap().len(), 1);
+        assert_eq!(v["contexts"][0]["name"], Value::from("other"));
+        assert_eq!(v["current-context"], Value::from(""));
     }
 }

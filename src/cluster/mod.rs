@@ -1,4 +1,10 @@
-//! Host side of rkube: kubeconfig entries (profiles, the Docker provider and `start`
-//! actions follow with the Docker issue).
+//! Host side of rkube: profiles, the Docker provider, the node image, `start` actions and
+//! kubeconfig entries.
 
+pub mod docker;
+pub mod image;
 pub mod kubeconfig;
+pub mod network;
+pub mod node_container;
+pub mod profile;
+pub mod start;

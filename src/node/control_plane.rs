@@ -91,6 +91,8 @@ impl Config {
 
 /// A running control plane.
 pub struct ControlPlane {
+    /// The cluster CA (in-process components get their certificates from it).
+    pub ca: Arc<Ca>,
     /// The address the API server listens on.
     pub addr: SocketAddr,
     /// `https://addr`.
@@ -168,7 +170,13 @@ impl ControlPlane {
             addr: cfg.listen,
             source,
         })?;
-        let server_url = format!("https://{addr}");
+        // In-process clients dial loopback even when serving on every interface.
+        let local = if addr.ip().is_unspecified() {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
+        } else {
+            addr
+        };
+        let server_url = format!("https://{local}");
         let tokens = Arc::new(
             apiserver::tokens::TokenIssuer::load_or_create(&pki_dir)
                 .map_err(|e| StartError::Config(e.to_string()))?,
@@ -180,6 +188,17 @@ impl ControlPlane {
             addr.to_string(),
             tokens,
         ));
+        let kubelet_cert = ca.client_cert(
+            "apiserver-kubelet-client",
+            crate::kubelet::server::APISERVER_CLIENT,
+            &[],
+        )?;
+        let _ = state
+            .kubelet_client
+            .set(apiserver::kubelet_client::Credentials {
+                ca_pem: ca.cert_pem().to_string(),
+                cert: kubelet_cert,
+            });
         apiserver::bootstrap(&state)
             .await
             .map_err(|e| StartError::Bootstrap(e.message))?;
@@ -254,11 +273,13 @@ impl ControlPlane {
                 },
             )?;
         }
+        let ca_pem = ca.cert_pem().to_string();
         Ok(ControlPlane {
+            ca: Arc::new(ca),
             addr,
             server_url,
             admin,
-            ca_pem: ca.cert_pem().to_string(),
+            ca_pem,
             state,
             shutdown,
             tasks,

@@ -1,5 +1,8 @@
 //! Running the cluster's components in one process: the control plane used by
-//! `rkube server` (and, with the Docker issue, by `rkube node` inside the node container).
+//! `rkube server`, and `rkube node`, PID 1 of the node container (control plane plus
+//! kubelet), and `rkube pause`, the process holding each pod sandbox.
 
 pub mod control_plane;
+pub mod pause;
+pub mod run;
 pub mod simulated;

@@ -15,11 +15,12 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::watcher;
 use kube::ResourceExt;
+
+use crate::kubelet::node_status::{self, NodeInfo};
 use serde_json::{json, Value};
 
 const ANNOTATION: &str = "rkube.io/simulate";
@@ -32,10 +33,14 @@ fn now() -> String {
 
 /// Register `name` and serve it until the future is dropped.
 pub async fn run(client: kube::Client, name: String) {
-    if let Err(e) = register(&client, &name).await {
+    if let Err(e) = node_status::register(&client, &info(&name)).await {
         tracing::warn!(error = %e, "simulated node: registering");
     }
-    let heartbeat = tokio::spawn(heartbeat(client.clone(), name.clone()));
+    let heartbeat = tokio::spawn(node_status::heartbeat(
+        client.clone(),
+        info(&name),
+        "simulated-node",
+    ));
     let pods: Api<Pod> = Api::all(client.clone());
     let cfg = watcher::Config::default().fields(&format!("spec.nodeName={name}"));
     let mut stream = watcher::watcher(pods, cfg).boxed();
@@ -63,64 +68,16 @@ pub async fn run(client: kube::Client, name: String) {
     heartbeat.abort();
 }
 
-async fn register(client: &kube::Client, name: &str) -> Result<(), kube::Error> {
-    let nodes: Api<Node> = Api::all(client.clone());
-    let node: Node = serde_json::from_value(json!({
-        "metadata": {"name": name, "labels": {
-            "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-            "node-role.kubernetes.io/control-plane": "",
-        }},
-        "spec": {},
-    }))
-    .map_err(kube::Error::SerdeError)?;
-    match nodes.create(&PostParams::default(), &node).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 409 => {}
-        Err(e) => return Err(e),
-    }
-    update_status(client, name).await
-}
-
-async fn update_status(client: &kube::Client, name: &str) -> Result<(), kube::Error> {
-    let nodes: Api<Node> = Api::all(client.clone());
-    let t = now();
-    let cond = |kind: &str, status: &str, reason: &str, message: &str| json!({"type": kind, "status": status, "lastHeartbeatTime": t, "lastTransitionTime": t, "reason": reason, "message": message});
-    let capacity =
-        json!({"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "100Gi"});
-    let status = json!({"status": {
-        "capacity": capacity, "allocatable": capacity,
-        "conditions": [
-            cond("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-            cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-            cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-            cond("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-        ],
-        "addresses": [{"type": "InternalIP", "address": "10.0.0.2"}, {"type": "Hostname", "address": name}],
-        "nodeInfo": {"machineID": "", "systemUUID": "", "bootID": "", "kernelVersion": "simulated",
-            "osImage": "rkube simulated node", "containerRuntimeVersion": "simulated://1.0",
-            "kubeletVersion": "v1.37.0", "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": "amd64"},
-    }});
-    nodes
-        .patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
-        .await?;
-    Ok(())
-}
-
-async fn heartbeat(client: kube::Client, name: String) {
-    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
-    loop {
-        let t = jiff::Timestamp::now()
-            .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
-            .to_string();
-        let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-            "metadata": {"name": name, "namespace": "kube-node-lease"},
-            "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": t}});
-        let params = PatchParams::apply("simulated-node").force();
-        if let Err(e) = leases.patch(&name, &params, &Patch::Apply(&lease)).await {
-            tracing::debug!(error = %e, "simulated node: lease");
-        }
-        let _ = update_status(&client, &name).await;
-        tokio::time::sleep(Duration::from_secs(10)).await;
+fn info(name: &str) -> NodeInfo {
+    NodeInfo {
+        name: name.to_string(),
+        ip: "10.0.0.2".into(),
+        cpus: 4,
+        memory_mb: 8192,
+        runtime_version: "simulated://1.0".into(),
+        kernel: "simulated".into(),
+        os_image: "rkube simulated node".into(),
+        control_plane: true,
     }
 }
 

@@ -114,6 +114,7 @@ impl Server {
             cache: self.dir.path().join("kube-cache"),
             env: Vec::new(),
             stdin: None,
+            context: None,
         }
     }
 
@@ -144,6 +145,7 @@ impl Server {
             cache: self.dir.path().join(format!("kube-cache-{n}")),
             env: Vec::new(),
             stdin: None,
+            context: None,
         }
     }
 
@@ -188,6 +190,7 @@ pub struct Kubectl {
     cache: PathBuf,
     env: Vec<(String, String)>,
     stdin: Option<String>,
+    context: Option<String>,
 }
 
 /// Output of one kubectl run.
@@ -223,6 +226,23 @@ impl Run {
 }
 
 impl Kubectl {
+    /// kubectl with `kubeconfig` and a private discovery cache in `cache`.
+    pub fn new(kubeconfig: PathBuf, cache: PathBuf) -> Kubectl {
+        Kubectl {
+            kubeconfig,
+            cache,
+            env: Vec::new(),
+            stdin: None,
+            context: None,
+        }
+    }
+
+    /// Use this kubeconfig context.
+    pub fn context(mut self, name: &str) -> Self {
+        self.context = Some(name.into());
+        self
+    }
+
     /// Add an environment variable.
     pub fn env(mut self, k: &str, v: &str) -> Self {
         self.env.push((k.into(), v.into()));
@@ -239,6 +259,9 @@ impl Kubectl {
         let mut c = Command::new(kubectl_bin());
         c.arg("--kubeconfig").arg(&self.kubeconfig);
         c.arg("--cache-dir").arg(&self.cache);
+        if let Some(ctx) = &self.context {
+            c.arg("--context").arg(ctx);
+        }
         c.args(args);
         c.env_remove("KUBECONFIG");
         for (k, v) in &self.env {

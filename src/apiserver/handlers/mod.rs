@@ -4,6 +4,7 @@ mod admission;
 mod delete;
 mod fields;
 mod patch;
+mod pod_log;
 mod read;
 mod reviews;
 mod scale;
@@ -116,6 +117,7 @@ pub async fn handle(ctx: Ctx, body: bytes::Bytes) -> Result<Response<Body>, ApiE
             let binding = decode_body(&ctx.content_type, &body)?;
             reviews::bind(&ctx, &binding).await
         }
+        (Some("log"), "get") if ctx.res.kind == "Pod" => pod_log::get(&ctx).await,
         (None, "get") => read::get(&ctx).await,
         (None, "list") => read::list(&ctx).await,
         (None, "watch") | (Some(_), "watch") => watch::watch(ctx).await,

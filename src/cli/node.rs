@@ -1,0 +1,47 @@
+//! `rkube node` (hidden): PID 1 of the node container, started by `rkube start`.
+
+use std::net::Ipv4Addr;
+
+use anyhow::Context;
+
+use crate::node::run::{run as run_node, NodeSettings};
+
+/// Arguments of `rkube node`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Profile, also the node's name.
+    #[arg(long)]
+    pub profile: String,
+    /// The node's address on the profile network.
+    #[arg(long)]
+    pub node_ip: Ipv4Addr,
+    /// Service virtual IP range.
+    #[arg(long)]
+    pub service_cidr: String,
+    /// CPU capacity.
+    #[arg(long)]
+    pub cpus: u32,
+    /// Memory capacity in MiB.
+    #[arg(long)]
+    pub memory_mb: u64,
+    /// The node image (pod sandboxes run it too).
+    #[arg(long)]
+    pub node_image: String,
+    /// The profile's Docker network.
+    #[arg(long)]
+    pub network: String,
+}
+
+/// Run the node until stopped.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(run_node(NodeSettings {
+        profile: args.profile,
+        node_ip: args.node_ip,
+        service_cidr: args.service_cidr,
+        cpus: args.cpus,
+        memory_mb: args.memory_mb,
+        node_image: args.node_image,
+        network: args.network,
+    }))
+}

@@ -1,0 +1,89 @@
+//! `rkube start`: create or resume a cluster and point kubectl at it.
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::exit::Failure;
+use crate::cluster::start::{self, Outcome, Request};
+
+/// Arguments of `rkube start`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// CPUs the node offers to pods (default: all of Docker's).
+    #[arg(long)]
+    pub cpus: Option<u32>,
+    /// Memory the node offers to pods, e.g. 4g or 4096 (MiB) (default: all of Docker's).
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Extra ports to publish from the node on 127.0.0.1, HOST:CONTAINER.
+    #[arg(long = "ports", value_delimiter = ',')]
+    pub ports: Vec<String>,
+    /// Subnet of the profile network (default: a free 192.168.x.0/24).
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// Kubernetes version to serve (rkube serves one).
+    #[arg(long)]
+    pub kubernetes_version: Option<String>,
+    /// Wait for the node to be Ready (always done; accepted for minikube compatibility).
+    #[arg(long, num_args = 0..=1, default_missing_value = "all")]
+    pub wait: Option<String>,
+    /// How long to wait for the node to be Ready.
+    #[arg(long, default_value = "6m", value_parser = parse_duration)]
+    pub wait_timeout: Duration,
+    /// Driver (only docker).
+    #[arg(long, default_value = "docker")]
+    pub driver: String,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: use e.g. 90s or 6m"))?;
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("invalid duration {s:?}: use e.g. 90s or 6m")),
+    }
+}
+
+/// Run `start`.
+pub fn run(profile: &str, args: Args) -> anyhow::Result<()> {
+    if args.driver != "docker" {
+        return Err(Failure::new(
+            super::exit::USAGE,
+            format!(
+                "driver {:?} is not supported: rkube runs on Docker only; drop --driver",
+                args.driver
+            ),
+        )
+        .into());
+    }
+    let req = Request {
+        profile: profile.to_string(),
+        cpus: args.cpus,
+        memory: args.memory,
+        ports: args.ports,
+        subnet: args.subnet,
+        kubernetes_version: args.kubernetes_version,
+        wait_timeout: args.wait_timeout,
+    };
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let started = std::time::Instant::now();
+    let outcome = rt
+        .block_on(start::start(&req, |emoji, line| {
+            println!("{emoji}  {line}")
+        }))
+        .map_err(Failure::from)?;
+    tracing::info!(
+        ?outcome,
+        seconds = started.elapsed().as_secs_f64(),
+        "start finished"
+    );
+    if outcome == Outcome::AlreadyRunning {
+        println!("🏄  kubectl is configured to use \"{profile}\"");
+    }
+    Ok(())
+}

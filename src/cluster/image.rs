@@ -1,0 +1,310 @@
+//! Building rkube's images with no registry: the node image holds the running rkube binary
+//! and the shared libraries it was linked with on an empty base, built through the Docker
+//! API from `images/node/Dockerfile` and tagged by content, so a changed binary means a
+//! new image and an unchanged one is never rebuilt.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use bollard::query_parameters::BuildImageOptions;
+use bollard::Docker;
+use futures::StreamExt;
+
+use super::docker::is_not_found;
+
+/// The node image's repository.
+pub const NODE_REPOSITORY: &str = "rkube/node";
+const NODE_DOCKERFILE: &str = include_str!("../../images/node/Dockerfile");
+
+/// Errors building an image.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// A file for the image could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Docker refused the build.
+    #[error("building image {tag}: {message}")]
+    Build {
+        /// The image.
+        tag: String,
+        /// Docker's message.
+        message: String,
+    },
+    /// The Docker API failed.
+    #[error("Docker: {0}")]
+    Docker(#[from] bollard::errors::Error),
+}
+
+/// The files of a build context, by path inside the context.
+#[derive(Default)]
+pub struct Context {
+    files: BTreeMap<String, (Vec<u8>, u32)>,
+    links: BTreeMap<String, String>,
+}
+
+impl Context {
+    /// Add a file with its Unix mode.
+    pub fn file(&mut self, path: &str, data: Vec<u8>, mode: u32) {
+        self.files
+            .insert(path.trim_start_matches('/').to_string(), (data, mode));
+    }
+
+    /// Add a symbolic link.
+    pub fn symlink(&mut self, path: &str, target: &str) {
+        self.links
+            .insert(path.trim_start_matches('/').to_string(), target.to_string());
+    }
+
+    /// A short content hash: the image tag, so equal contexts share one image.
+    pub fn digest(&self) -> String {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        for (path, (data, mode)) in &self.files {
+            ctx.update(path.as_bytes());
+            ctx.update(&mode.to_le_bytes());
+            ctx.update(&(data.len() as u64).to_le_bytes());
+            ctx.update(data);
+        }
+        for (path, target) in &self.links {
+            ctx.update(path.as_bytes());
+            ctx.update(target.as_bytes());
+        }
+        ctx.finish()
+            .as_ref()
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    fn tar(&self) -> Result<Vec<u8>, std::io::Error> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut dirs = std::collections::BTreeSet::new();
+        let all_paths = self.files.keys().chain(self.links.keys());
+        for path in all_paths {
+            let mut p = Path::new(path).parent();
+            while let Some(dir) = p.filter(|d| !d.as_os_str().is_empty()) {
+                dirs.insert(dir.to_path_buf());
+                p = dir.parent();
+            }
+        }
+        for dir in dirs {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_mode(0o755);
+            h.set_size(0);
+            builder.append_data(&mut h, &dir, std::io::empty())?;
+        }
+        for (path, (data, mode)) in &self.files {
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(*mode);
+            h.set_size(data.len() as u64);
+            builder.append_data(&mut h, path, data.as_slice())?;
+        }
+        for (path, target) in &self.links {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_mode(0o777);
+            h.set_size(0);
+            builder.append_link(&mut h, path, target)?;
+        }
+        builder.into_inner()
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ImageError> {
+    std::fs::read(path).map_err(|source| ImageError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The shared objects mapped into this process: exactly what the binary needs at run time,
+/// wherever this system keeps them (plus the loader under the name the binary asks for).
+fn loaded_libraries() -> Vec<PathBuf> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let mut libs: Vec<PathBuf> = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .filter(|p| p.starts_with('/') && (p.ends_with(".so") || p.contains(".so.")))
+        .map(PathBuf::from)
+        .collect();
+    libs.sort();
+    libs.dedup();
+    libs
+}
+
+/// The node image's build context: Dockerfile, the running binary, its libraries, and the
+/// few files a static root needs (`/etc/hosts` so `localhost` resolves, passwd, tmp).
+pub fn node_context() -> Result<Context, ImageError> {
+    let mut ctx = Context::default();
+    ctx.file("Dockerfile", NODE_DOCKERFILE.as_bytes().to_vec(), 0o644);
+    let exe = std::env::current_exe().map_err(|source| ImageError::Read {
+        path: PathBuf::from("/proc/self/exe"),
+        source,
+    })?;
+    ctx.file("rootfs/usr/local/bin/rkube", read(&exe)?, 0o755);
+    for lib in loaded_libraries() {
+        let data = read(&lib)?;
+        let name = lib.to_string_lossy().to_string();
+        if name.contains("/ld-linux") {
+            // The path the kernel reads from the binary's PT_INTERP.
+            if let Some(base) = lib.file_name().and_then(|n| n.to_str()) {
+                let interp = if base.contains("x86-64") {
+                    format!("rootfs/lib64/{base}")
+                } else {
+                    format!("rootfs/lib/{base}")
+                };
+                ctx.file(&interp, data.clone(), 0o755);
+            }
+        }
+        ctx.file(&format!("rootfs{name}"), data, 0o755);
+    }
+    ctx.file(
+        "rootfs/etc/hosts",
+        b"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n".to_vec(),
+        0o644,
+    );
+    ctx.file(
+        "rootfs/etc/nsswitch.conf",
+        b"hosts: files dns\n".to_vec(),
+        0o644,
+    );
+    ctx.file(
+        "rootfs/etc/passwd",
+        b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n".to_vec(),
+        0o644,
+    );
+    ctx.file(
+        "rootfs/etc/group",
+        b"root:x:0:\nnogroup:x:65534:\n".to_vec(),
+        0o644,
+    );
+    ctx.file("rootfs/tmp/.keep", Vec::new(), 0o644);
+    ctx.file("rootfs/var/lib/rkube/.keep", Vec::new(), 0o644);
+    Ok(ctx)
+}
+
+/// The tag the node image of this binary has.
+pub fn node_tag(ctx: &Context) -> String {
+    format!(
+        "{NODE_REPOSITORY}:{}-{}",
+        env!("CARGO_PKG_VERSION"),
+        ctx.digest()
+    )
+}
+
+/// Whether an image exists locally.
+pub async fn exists(docker: &Docker, tag: &str) -> Result<bool, ImageError> {
+    match docker.inspect_image(tag).await {
+        Ok(_) => Ok(true),
+        Err(e) if is_not_found(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Build `ctx` as `tag` unless it exists; `progress` gets one line per build step.
+pub async fn ensure(
+    docker: &Docker,
+    ctx: &Context,
+    tag: &str,
+    mut progress: impl FnMut(&str),
+) -> Result<bool, ImageError> {
+    if exists(docker, tag).await? {
+        return Ok(false);
+    }
+    let tar = ctx.tar().map_err(|source| ImageError::Read {
+        path: PathBuf::from("<build context>"),
+        source,
+    })?;
+    let options = BuildImageOptions {
+        dockerfile: "Dockerfile".into(),
+        t: Some(tag.to_string()),
+        rm: true,
+        forcerm: true,
+        // Images are shared by every profile, so they carry no profile label; this one lets
+        // `delete --all --purge` find them.
+        labels: Some(std::collections::HashMap::from([(
+            "io.rkube.image".to_string(),
+            "true".to_string(),
+        )])),
+        ..Default::default()
+    };
+    let mut stream = docker.build_image(options, None, Some(bollard::body_full(tar.into())));
+    while let Some(item) = stream.next().await {
+        let info = item.map_err(|e| match e {
+            bollard::errors::Error::DockerStreamError { error } => ImageError::Build {
+                tag: tag.to_string(),
+                message: error,
+            },
+            e => ImageError::Docker(e),
+        })?;
+        if let Some(err) = info.error_detail.and_then(|d| d.message) {
+            return Err(ImageError::Build {
+                tag: tag.to_string(),
+                message: err,
+            });
+        }
+        if let Some(line) = info
+            .stream
+            .as_deref()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+        {
+            progress(line);
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_follows_content() {
+        let mut a = Context::default();
+        a.file("x", b"1".to_vec(), 0o644);
+        let mut b = Context::default();
+        b.file("x", b"1".to_vec(), 0o644);
+        assert_eq!(a.digest(), b.digest());
+        b.file("x", b"2".to_vec(), 0o644);
+        assert_ne!(a.digest(), b.digest());
+        assert_eq!(a.digest().len(), 12);
+    }
+
+    #[test]
+    fn tar_has_parent_directories_first() {
+        let mut c = Context::default();
+        c.file("rootfs/usr/bin/a", b"a".to_vec(), 0o755);
+        c.symlink("rootfs/bin/sh", "/usr/bin/a");
+        let data = c.tar().unwrap();
+        let mut ar = tar::Archive::new(data.as_slice());
+        let names: Vec<String> = ar
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().to_string())
+            .collect();
+        let pos = |n: &str| {
+            names
+                .iter()
+                .position(|x| x.trim_end_matches('/') == n)
+                .unwrap()
+        };
+        assert!(pos("rootfs") < pos("rootfs/usr/bin"));
+        assert!(pos("rootfs/usr/bin") < pos("rootfs/usr/bin/a"));
+        assert!(names.iter().any(|n| n == "rootfs/bin/sh"));
+    }
+
+    #[test]
+    fn node_context_has_binary_and_loader() {
+        let ctx = node_context().unwrap();
+        assert!(ctx.files.contains_key("rootfs/usr/local/bin/rkube"));
+        assert!(ctx.files.contains_key("Dockerfile"));
+        assert!(ctx.files.keys().any(|k| k.contains("libc.so")));
+    }
+}

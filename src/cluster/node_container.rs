@@ -1,0 +1,240 @@
+//! The node container and everything else labelled with a profile on Docker.
+
+use std::collections::HashMap;
+
+use bollard::models::{
+    ContainerCreateBody, ContainerSummary, EndpointIpamConfig, EndpointSettings, HostConfig,
+    NetworkingConfig, PortBinding,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, ListContainersOptions, RemoveContainerOptions, StopContainerOptions,
+    UploadToContainerOptions,
+};
+use bollard::Docker;
+
+use super::docker::{is_not_found, is_not_modified, label_filter, PROFILE_LABEL, ROLE_LABEL};
+use super::profile::{self, Settings};
+
+/// Port the API server listens on inside the node.
+pub const API_PORT: u16 = 8443;
+/// Where the state volume is mounted in the node.
+pub const STATE_DIR: &str = "/var/lib/rkube";
+
+/// What Docker says about a profile's node container.
+#[derive(Clone, Debug)]
+pub struct NodeState {
+    /// Container id.
+    pub id: String,
+    /// Whether it runs.
+    pub running: bool,
+    /// The image it was created from.
+    pub image: String,
+}
+
+/// The node container of `profile`, if it exists.
+pub async fn inspect(
+    docker: &Docker,
+    profile: &str,
+) -> Result<Option<NodeState>, bollard::errors::Error> {
+    match docker.inspect_container(profile, None).await {
+        Ok(c) => {
+            let labels = c
+                .config
+                .as_ref()
+                .and_then(|c| c.labels.clone())
+                .unwrap_or_default();
+            if labels.get(PROFILE_LABEL).map(String::as_str) != Some(profile) {
+                // A container of the same name that rkube did not create is not ours to touch.
+                return Ok(None);
+            }
+            Ok(Some(NodeState {
+                id: c.id.unwrap_or_default(),
+                running: c.state.and_then(|s| s.running).unwrap_or(false),
+                image: c.config.and_then(|c| c.image).unwrap_or_default(),
+            }))
+        }
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The Docker socket path as the engine sees it, for the kubelet inside the node.
+pub fn docker_socket() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(str::to_string))
+        .unwrap_or_else(|| "/var/run/docker.sock".to_string())
+}
+
+/// Create (not start) the node container for these settings.
+pub async fn create(docker: &Docker, s: &Settings) -> Result<String, bollard::errors::Error> {
+    let network = profile::network_name(&s.name);
+    let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    let mut exposed: Vec<String> = Vec::new();
+    let mut publish = |host: u16, container: u16| {
+        let key = format!("{container}/tcp");
+        exposed.push(key.clone());
+        port_bindings.insert(
+            key,
+            Some(vec![PortBinding {
+                host_ip: Some("127.0.0.1".into()),
+                host_port: Some(host.to_string()),
+            }]),
+        );
+    };
+    publish(s.api_port, API_PORT);
+    for p in &s.ports {
+        if let Some((h, c)) = p.split_once(':') {
+            if let (Ok(h), Ok(c)) = (h.parse(), c.parse()) {
+                publish(h, c);
+            }
+        }
+    }
+    let socket = docker_socket();
+    let cmd = vec![
+        "node".to_string(),
+        format!("--profile={}", s.name),
+        format!("--node-ip={}", s.node_ip),
+        format!("--service-cidr={}", s.service_cidr),
+        format!("--cpus={}", s.cpus),
+        format!("--memory-mb={}", s.memory_mb),
+        format!("--node-image={}", s.image),
+        format!("--network={network}"),
+    ];
+    let body = ContainerCreateBody {
+        image: Some(s.image.clone()),
+        hostname: Some(s.name.clone()),
+        cmd: Some(cmd),
+        labels: Some(HashMap::from([
+            (PROFILE_LABEL.to_string(), s.name.clone()),
+            (ROLE_LABEL.to_string(), "node".to_string()),
+        ])),
+        exposed_ports: Some(exposed),
+        stop_timeout: Some(20),
+        host_config: Some(HostConfig {
+            port_bindings: Some(port_bindings),
+            binds: Some(vec![
+                format!("{socket}:/var/run/docker.sock"),
+                format!("{}:{STATE_DIR}", profile::volume_name(&s.name)),
+            ]),
+            // Service addresses are claimed on the node's interface (ARCHITECTURE §4).
+            cap_add: Some(vec!["NET_ADMIN".into()]),
+            ..Default::default()
+        }),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                network,
+                EndpointSettings {
+                    ipam_config: Some(EndpointIpamConfig {
+                        ipv4_address: Some(s.node_ip.clone()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            )])),
+        }),
+        ..Default::default()
+    };
+    let created = docker
+        .create_container(
+            Some(CreateContainerOptions {
+                name: Some(s.name.clone()),
+                ..Default::default()
+            }),
+            body,
+        )
+        .await?;
+    Ok(created.id)
+}
+
+/// Copy files (path relative to `dir`, contents, mode) into a created or running container.
+pub async fn upload(
+    docker: &Docker,
+    container: &str,
+    dir: &str,
+    files: &[(&str, &[u8], u32)],
+) -> Result<(), bollard::errors::Error> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, data, mode) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(*mode);
+        h.set_size(data.len() as u64);
+        builder
+            .append_data(&mut h, path, *data)
+            .map_err(|e| bollard::errors::Error::IOError { err: e })?;
+    }
+    let tar = builder
+        .into_inner()
+        .map_err(|e| bollard::errors::Error::IOError { err: e })?;
+    docker
+        .upload_to_container(
+            container,
+            Some(UploadToContainerOptions {
+                path: dir.to_string(),
+                ..Default::default()
+            }),
+            bollard::body_full(tar.into()),
+        )
+        .await
+}
+
+/// Every container labelled with `profile` (the node, pod sandboxes and pod containers).
+pub async fn labelled(
+    docker: &Docker,
+    profile: &str,
+) -> Result<Vec<ContainerSummary>, bollard::errors::Error> {
+    docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(label_filter(&[(PROFILE_LABEL, profile)])),
+            ..Default::default()
+        }))
+        .await
+}
+
+/// Stop a container, treating "already stopped" and "gone" as done.
+pub async fn stop(
+    docker: &Docker,
+    id: &str,
+    timeout_secs: i32,
+) -> Result<(), bollard::errors::Error> {
+    match docker
+        .stop_container(
+            id,
+            Some(StopContainerOptions {
+                t: Some(timeout_secs),
+                ..Default::default()
+            }),
+        )
+        .await
+    {
+        Err(e) if !is_not_found(&e) && !is_not_modified(&e) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Remove a container and its anonymous volumes, even if it runs.
+pub async fn remove(docker: &Docker, id: &str) -> Result<(), bollard::errors::Error> {
+    match docker
+        .remove_container(
+            id,
+            Some(RemoveContainerOptions {
+                force: true,
+                v: true,
+                ..Default::default()
+            }),
+        )
+        .await
+    {
+        Err(e) if !is_not_found(&e) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a container summary is the node (not a pod's).
+pub fn is_node(c: &ContainerSummary) -> bool {
+    c.labels
+        .as_ref()
+        .and_then(|l| l.get(ROLE_LABEL))
+        .is_some_and(|r| r == "node")
+}

@@ -1,0 +1,197 @@
+//! Profiles: one cluster each, remembered under `~/.rkube/profiles/<name>/` (`RKUBE_HOME`
+//! overrides `~/.rkube`) with the settings `start` chose and the cluster CA.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Errors reading or writing profiles.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// I/O failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The saved settings are unreadable.
+    #[error("{path} is damaged ({message}); `rkube delete -p {name}` removes the profile")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// The profile.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The name cannot be a profile.
+    #[error("invalid profile name {0:?}: use lowercase letters, digits and '-', starting with a letter, at most 40 characters")]
+    InvalidName(String),
+}
+
+/// The settings of one cluster, as `start` chose them.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    /// Profile name (also the node's name and the node container's name).
+    pub name: String,
+    /// CPUs given to the node.
+    pub cpus: u32,
+    /// Memory given to the node, in MiB.
+    pub memory_mb: u64,
+    /// The network's subnet.
+    pub subnet: String,
+    /// The node's address on it.
+    pub node_ip: String,
+    /// Service virtual IP range (the upper part of the subnet).
+    pub service_cidr: String,
+    /// Host port on 127.0.0.1 publishing the API server.
+    pub api_port: u16,
+    /// Extra published ports, `HOST:CONTAINER`.
+    #[serde(default)]
+    pub ports: Vec<String>,
+    /// Kubernetes version served.
+    pub kubernetes_version: String,
+    /// The node image the container runs.
+    pub image: String,
+}
+
+/// The default profile, like minikube's `minikube`.
+pub const DEFAULT: &str = "rkube";
+
+/// rkube's own directory on the host.
+pub fn home() -> PathBuf {
+    if let Some(dir) = std::env::var_os("RKUBE_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    dirs::home_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".rkube")
+}
+
+/// Check a profile name: it names a container, a network, a volume and a Node.
+pub fn validate_name(name: &str) -> Result<(), ProfileError> {
+    let ok = !name.is_empty()
+        && name.len() <= 40
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ProfileError::InvalidName(name.to_string()))
+    }
+}
+
+/// Where a profile's files live.
+pub fn dir(name: &str) -> PathBuf {
+    home().join("profiles").join(name)
+}
+
+/// The profile's PKI directory (its CA signs the node's certificates and the admin's).
+pub fn pki_dir(name: &str) -> PathBuf {
+    dir(name).join("pki")
+}
+
+fn settings_path(name: &str) -> PathBuf {
+    dir(name).join("config.json")
+}
+
+/// The saved settings of `name`, if it exists.
+pub fn load(name: &str) -> Result<Option<Settings>, ProfileError> {
+    let path = settings_path(name);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| ProfileError::Damaged {
+                path,
+                name: name.to_string(),
+                message: e.to_string(),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ProfileError::Io { path, source }),
+    }
+}
+
+/// Save the settings of a profile.
+pub fn save(settings: &Settings) -> Result<(), ProfileError> {
+    let path = settings_path(&settings.name);
+    let io = |source| ProfileError::Io {
+        path: path.clone(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let text = serde_json::to_string_pretty(settings).unwrap_or_default();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)
+}
+
+/// Forget a profile (its settings and CA).
+pub fn remove(name: &str) -> Result<(), ProfileError> {
+    let path = dir(name);
+    match std::fs::remove_dir_all(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(ProfileError::Io { path, source: e })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Every saved profile's name, sorted.
+pub fn list() -> Vec<String> {
+    list_in(&home().join("profiles"))
+}
+
+fn list_in(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("config.json").exists())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The Docker network of a profile.
+pub fn network_name(profile: &str) -> String {
+    format!("rkube-{profile}")
+}
+
+/// The state volume of a profile.
+pub fn volume_name(profile: &str) -> String {
+    format!("{profile}-var")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(validate_name("rkube").is_ok());
+        assert!(validate_name("dev-2").is_ok());
+        for bad in ["", "Dev", "2x", "a_b", "x-", &"a".repeat(41)] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lists_only_profiles_with_settings() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("b")).unwrap();
+        std::fs::write(root.path().join("b/config.json"), "{}").unwrap();
+        std::fs::create_dir_all(root.path().join("a")).unwrap();
+        std::fs::write(root.path().join("a/config.json"), "{}").unwrap();
+        std::fs::create_dir_all(root.path().join("half")).unwrap();
+        assert_eq!(list_in(root.path()), vec!["a", "b"]);
+    }
+}

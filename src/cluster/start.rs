@@ -1,0 +1,601 @@
+//! `start`: validate everything first, then create or resume the network, volume and node
+//! container, wait for a Ready node, and point the kubeconfig at it.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
+use std::time::{Duration, Instant};
+
+use bollard::models::VolumeCreateRequest;
+use bollard::Docker;
+use k8s_openapi::api::core::v1::Node;
+use kube::api::Api;
+
+use super::docker::{is_not_found, DockerError, PROFILE_LABEL};
+use super::image::{self, ImageError};
+use super::kubeconfig::{self, KubeconfigError};
+use super::network::{self, NetworkError};
+use super::node_container::{self, STATE_DIR};
+use super::profile::{self, ProfileError, Settings};
+use crate::pki::{Ca, CertPair, PkiError};
+
+/// The Kubernetes version rkube serves.
+pub fn kubernetes_version() -> String {
+    format!(
+        "v{}.{}.0",
+        crate::apiserver::KUBE_MAJOR,
+        crate::apiserver::KUBE_MINOR
+    )
+}
+
+/// Least memory a node may be given, in MiB: the control plane needs tens of MiB, pods more.
+pub const MIN_MEMORY_MB: u64 = 256;
+
+/// What the user asked `start` for.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    /// Profile name.
+    pub profile: String,
+    /// `--cpus`.
+    pub cpus: Option<u32>,
+    /// `--memory`, as given.
+    pub memory: Option<String>,
+    /// `--ports H:C`.
+    pub ports: Vec<String>,
+    /// `--subnet`.
+    pub subnet: Option<String>,
+    /// `--kubernetes-version`.
+    pub kubernetes_version: Option<String>,
+    /// How long to wait for a Ready node.
+    pub wait_timeout: Duration,
+}
+
+/// Why `start` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A flag has a value rkube cannot use; nothing was created.
+    #[error("{0}")]
+    Invalid(String),
+    /// Docker could not be used.
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    /// The node image could not be built.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// The network could not be prepared.
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    /// Profile files failed.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// Certificates failed.
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    /// The kubeconfig could not be written.
+    #[error(transparent)]
+    Kubeconfig(#[from] KubeconfigError),
+    /// The node did not come up.
+    #[error("the node did not become ready: {message}\n{logs}\nSee `rkube logs -p {profile}`; `rkube delete -p {profile}` then `rkube start` starts afresh")]
+    NotReady {
+        /// Profile.
+        profile: String,
+        /// What was last seen.
+        message: String,
+        /// The node's last log lines.
+        logs: String,
+    },
+}
+
+impl From<bollard::errors::Error> for StartError {
+    fn from(e: bollard::errors::Error) -> Self {
+        StartError::Docker(DockerError::Api(e))
+    }
+}
+
+/// How `start` ended.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    /// A new cluster was created.
+    Created,
+    /// A stopped cluster was started again.
+    Resumed,
+    /// It was running already; nothing changed but the kubeconfig.
+    AlreadyRunning,
+}
+
+/// Parse a memory size the way minikube does: `2048` (MiB), `2g`, `2gb`, `512m`, `512mb`.
+pub fn parse_memory(s: &str) -> Result<u64, String> {
+    let t = s.trim().to_lowercase();
+    let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits_end);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid memory size {s:?}: use a number of MiB or a size like 2g"))?;
+    let mb = match unit.trim() {
+        "" | "m" | "mb" | "mi" | "mib" => n,
+        "g" | "gb" | "gi" | "gib" => n * 1024,
+        _ => {
+            return Err(format!(
+                "invalid memory size {s:?}: unknown unit {unit:?} (use m or g)"
+            ))
+        }
+    };
+    Ok(mb)
+}
+
+fn check_version(asked: Option<&str>) -> Result<String, StartError> {
+    let served = kubernetes_version();
+    match asked {
+        None | Some("stable") | Some("latest") => Ok(served),
+        Some(v) => {
+            let norm = if v.starts_with('v') {
+                v.to_string()
+            } else {
+                format!("v{v}")
+            };
+            let minor = served
+                .rsplit_once('.')
+                .map(|(m, _)| m.to_string())
+                .unwrap_or_default();
+            if norm == served || norm == minor {
+                Ok(served)
+            } else {
+                Err(StartError::Invalid(format!(
+                    "Kubernetes {norm} is not supported: rkube serves {served}; drop --kubernetes-version or pass {served}"
+                )))
+            }
+        }
+    }
+}
+
+fn port_free(port: u16) -> bool {
+    TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)).is_ok()
+}
+
+fn free_port() -> Result<u16, StartError> {
+    TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| StartError::Invalid(format!("no free port on 127.0.0.1: {e}")))
+}
+
+fn check_ports(ports: &[String]) -> Result<(), StartError> {
+    for p in ports {
+        let parsed = p
+            .split_once(':')
+            .and_then(|(h, c)| Some((h.parse::<u16>().ok()?, c.parse::<u16>().ok()?)))
+            .filter(|(h, c)| *h > 0 && *c > 0);
+        let Some((host, _)) = parsed else {
+            return Err(StartError::Invalid(format!(
+                "invalid --ports value {p:?}: use HOST:CONTAINER, for example 8080:80"
+            )));
+        };
+        if !port_free(host) {
+            return Err(StartError::Invalid(format!(
+                "port {host} on 127.0.0.1 is already in use: free it or choose another in --ports"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whatever the user's kubeconfig needs to reach the profile as its admin.
+pub struct Credentials {
+    /// CA certificate, PEM.
+    pub ca_pem: String,
+    /// Admin client certificate.
+    pub admin: CertPair,
+}
+
+/// The profile's CA (created on first use) and admin certificate.
+pub fn credentials(profile_name: &str) -> Result<(Ca, Credentials), PkiError> {
+    let ca = Ca::load_or_create(&profile::pki_dir(profile_name), "rkubeCA")?;
+    let admin = ca.client_cert("admin", "rkube-user", &["system:masters"])?;
+    let creds = Credentials {
+        ca_pem: ca.cert_pem().to_string(),
+        admin,
+    };
+    Ok((ca, creds))
+}
+
+/// `https://127.0.0.1:<port>` for a profile.
+pub fn server_url(s: &Settings) -> String {
+    format!("https://127.0.0.1:{}", s.api_port)
+}
+
+/// Point the kubeconfig at the profile (context named after it, made current).
+pub fn write_kubeconfig(s: &Settings, creds: &Credentials) -> Result<(), KubeconfigError> {
+    kubeconfig::merge(
+        &kubeconfig::default_path(),
+        &kubeconfig::Entry {
+            name: &s.name,
+            server: &server_url(s),
+            ca_pem: &creds.ca_pem,
+            cert_pem: &creds.admin.cert_pem,
+            key_pem: &creds.admin.key_pem,
+        },
+    )
+}
+
+/// An admin client of the profile's API server.
+pub async fn admin_client(s: &Settings, creds: &Credentials) -> Result<kube::Client, String> {
+    crate::controllers::client(&server_url(s), &creds.ca_pem, &creds.admin)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn docker_resources(docker: &Docker) -> (u32, u64) {
+    match docker.info().await {
+        Ok(info) => (
+            info.ncpu.unwrap_or(2).max(1) as u32,
+            (info.mem_total.unwrap_or(4 << 30) as u64) >> 20,
+        ),
+        Err(_) => (2, 4096),
+    }
+}
+
+/// Validate, then create or resume the profile. `step` receives minikube-style lines.
+pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Outcome, StartError> {
+    profile::validate_name(&req.profile).map_err(|e| StartError::Invalid(e.to_string()))?;
+    let version = check_version(req.kubernetes_version.as_deref())?;
+    let memory_mb = req
+        .memory
+        .as_deref()
+        .map(parse_memory)
+        .transpose()
+        .map_err(StartError::Invalid)?;
+    let docker = super::docker::connect().await?;
+    let (host_cpus, host_mem) = docker_resources(&docker).await;
+    if let Some(m) = memory_mb {
+        if m < MIN_MEMORY_MB {
+            return Err(StartError::Invalid(format!(
+                "requested memory {m}MiB is less than the usable minimum of {MIN_MEMORY_MB}MiB: pass --memory={MIN_MEMORY_MB}m or more"
+            )));
+        }
+        if m > host_mem {
+            return Err(StartError::Invalid(format!(
+                "requested memory {m}MiB is more than Docker has ({host_mem}MiB): pass a smaller --memory"
+            )));
+        }
+    }
+    if let Some(c) = req.cpus {
+        if c == 0 || c > host_cpus {
+            return Err(StartError::Invalid(format!(
+                "requested {c} CPUs but Docker has {host_cpus}: pass --cpus between 1 and {host_cpus}"
+            )));
+        }
+    }
+
+    let saved = profile::load(&req.profile)?;
+    let existing = node_container::inspect(&docker, &req.profile).await?;
+    if let (Some(s), Some(node)) = (&saved, &existing) {
+        if node.running {
+            step(
+                "✅",
+                &format!("\"{}\" is already running; nothing to do", s.name),
+            );
+            let (_, creds) = credentials(&s.name)?;
+            write_kubeconfig(s, &creds)?;
+            return Ok(Outcome::AlreadyRunning);
+        }
+    }
+    let ports_to_check: Vec<String> = match &saved {
+        Some(s) => s.ports.clone(),
+        None => req.ports.clone(),
+    };
+    check_ports(&ports_to_check)?;
+
+    step(
+        "😄",
+        &format!(
+            "rkube v{} on {}",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS
+        ),
+    );
+    step("✨", "Using the docker driver");
+    let ctx = image::node_context()?;
+    let tag = image::node_tag(&ctx);
+    if !image::exists(&docker, &tag).await? {
+        step("🚜", &format!("Building the node image {tag} ..."));
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar.set_message("sending the build context");
+        let built = image::ensure(&docker, &ctx, &tag, |line| {
+            bar.set_message(line.to_string())
+        })
+        .await;
+        bar.finish_and_clear();
+        built?;
+    }
+
+    let outcome;
+    let settings = match saved {
+        Some(mut s) => {
+            if let Some(ref node) = existing {
+                if !port_free(s.api_port) && !node.running {
+                    return Err(StartError::Invalid(format!(
+                        "the API port {} of \"{}\" is in use by another program: stop it, or `rkube delete -p {}` and start again",
+                        s.api_port, s.name, s.name
+                    )));
+                }
+            }
+            step(
+                "👍",
+                &format!(
+                    "Starting \"{}\" primary control-plane node in \"{}\" cluster",
+                    s.name, s.name
+                ),
+            );
+            ensure_network(&docker, &s).await?;
+            ensure_volume(&docker, &s.name).await?;
+            let needs_new_container = match &existing {
+                None => true,
+                Some(node) => node.image != tag,
+            };
+            s.image = tag.clone();
+            if needs_new_container {
+                if let Some(node) = &existing {
+                    // The binary changed: a new container on the same volume, IP and port.
+                    node_container::remove(&docker, &node.id).await?;
+                }
+                step(
+                    "🔄",
+                    &format!("Recreating the docker container for \"{}\" ...", s.name),
+                );
+                create_node(&docker, &s).await?;
+            } else {
+                step(
+                    "🔄",
+                    &format!(
+                        "Restarting existing docker container for \"{}\" ...",
+                        s.name
+                    ),
+                );
+            }
+            profile::save(&s)?;
+            outcome = Outcome::Resumed;
+            s
+        }
+        None => {
+            step(
+                "👍",
+                &format!(
+                    "Starting \"{0}\" primary control-plane node in \"{0}\" cluster",
+                    req.profile
+                ),
+            );
+            if existing.is_some() {
+                return Err(StartError::Invalid(format!(
+                    "a container \"{0}\" labelled for this profile exists but the profile's settings are gone: `rkube delete -p {0}` and start again",
+                    req.profile
+                )));
+            }
+            let net_name = profile::network_name(&req.profile);
+            let layout = match network::existing(&docker, &net_name).await? {
+                Some(subnet) => network::layout(&subnet)?,
+                None => {
+                    create_network(&docker, &net_name, &req.profile, req.subnet.as_deref()).await?
+                }
+            };
+            let s = Settings {
+                name: req.profile.clone(),
+                cpus: req.cpus.unwrap_or(host_cpus),
+                memory_mb: memory_mb.unwrap_or(host_mem),
+                subnet: layout.subnet.clone(),
+                node_ip: layout.node_ip.to_string(),
+                service_cidr: layout.service_cidr.clone(),
+                api_port: free_port()?,
+                ports: req.ports.clone(),
+                kubernetes_version: version.clone(),
+                image: tag.clone(),
+            };
+            step(
+                "🔥",
+                &format!(
+                    "Creating docker container (CPUs={}, Memory={}MB) ...",
+                    s.cpus, s.memory_mb
+                ),
+            );
+            ensure_volume(&docker, &s.name).await?;
+            profile::save(&s)?;
+            create_node(&docker, &s).await?;
+            outcome = Outcome::Created;
+            s
+        }
+    };
+    match docker.start_container(&settings.name, None).await {
+        Err(e) if !super::docker::is_not_modified(&e) => return Err(e.into()),
+        _ => {}
+    }
+    step(
+        "🐳",
+        &format!("Preparing Kubernetes {} ...", settings.kubernetes_version),
+    );
+    let (_, creds) = credentials(&settings.name)?;
+    step("🔎", "Verifying Kubernetes components...");
+    wait_ready(&docker, &settings, &creds, req.wait_timeout).await?;
+    write_kubeconfig(&settings, &creds)?;
+    step(
+        "🏄",
+        &format!(
+            "Done! kubectl is now configured to use \"{}\" cluster and \"default\" namespace by default",
+            settings.name
+        ),
+    );
+    Ok(outcome)
+}
+
+async fn create_node(docker: &Docker, s: &Settings) -> Result<(), StartError> {
+    node_container::create(docker, s).await?;
+    // The node's API server uses the profile's CA, so the host can issue the admin's
+    // certificate and every restart keeps the same trust.
+    let (ca, _) = credentials(&s.name)?;
+    let ca_key =
+        std::fs::read(profile::pki_dir(&s.name).join("ca.key")).map_err(|source| PkiError::Io {
+            path: profile::pki_dir(&s.name).join("ca.key"),
+            source,
+        })?;
+    node_container::upload(
+        docker,
+        &s.name,
+        STATE_DIR,
+        &[
+            ("pki/ca.crt", ca.cert_pem().as_bytes(), 0o644),
+            ("pki/ca.key", &ca_key, 0o600),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Choose a free subnet and create the network; another `start` racing for the same
+/// subnet makes Docker refuse the overlap, so choose again.
+async fn create_network(
+    docker: &Docker,
+    name: &str,
+    profile_name: &str,
+    asked: Option<&str>,
+) -> Result<network::Layout, StartError> {
+    let mut tries = 0;
+    loop {
+        let l = network::choose(docker, asked).await?;
+        match network::create(docker, name, profile_name, &l).await {
+            Ok(()) => return Ok(l),
+            Err(NetworkError::Docker(e))
+                if asked.is_none() && tries < 5 && e.to_string().contains("overlap") =>
+            {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+async fn ensure_network(docker: &Docker, s: &Settings) -> Result<(), StartError> {
+    let name = profile::network_name(&s.name);
+    if network::existing(docker, &name).await?.is_none() {
+        let l = network::layout(&s.subnet)?;
+        network::create(docker, &name, &s.name, &l).await?;
+    }
+    Ok(())
+}
+
+async fn ensure_volume(docker: &Docker, profile_name: &str) -> Result<(), StartError> {
+    let name = profile::volume_name(profile_name);
+    match docker.inspect_volume(&name).await {
+        Ok(_) => return Ok(()),
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => return Err(e.into()),
+    }
+    docker
+        .create_volume(VolumeCreateRequest {
+            name: Some(name),
+            labels: Some(HashMap::from([(
+                PROFILE_LABEL.to_string(),
+                profile_name.to_string(),
+            )])),
+            ..Default::default()
+        })
+        .await?;
+    Ok(())
+}
+
+/// The last lines the node container wrote, for error messages.
+pub async fn node_logs(docker: &Docker, name: &str, lines: usize) -> String {
+    use futures::StreamExt;
+    let mut stream = docker.logs(
+        name,
+        Some(bollard::query_parameters::LogsOptions {
+            stdout: true,
+            stderr: true,
+            tail: lines.to_string(),
+            ..Default::default()
+        }),
+    );
+    let mut out = String::new();
+    while let Some(Ok(chunk)) = stream.next().await {
+        out.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+    }
+    out
+}
+
+/// Whether the node reports Ready.
+pub fn node_ready(node: &Node) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+async fn wait_ready(
+    docker: &Docker,
+    s: &Settings,
+    creds: &Credentials,
+    timeout: Duration,
+) -> Result<(), StartError> {
+    let deadline = Instant::now() + timeout;
+    let mut last;
+    let fail = |message: String| async move {
+        StartError::NotReady {
+            profile: s.name.clone(),
+            message,
+            logs: node_logs(docker, &s.name, 20).await,
+        }
+    };
+    let client = admin_client(s, creds).await.map_err(StartError::Invalid)?;
+    let nodes: Api<Node> = Api::all(client);
+    loop {
+        if let Some(state) = node_container::inspect(docker, &s.name).await? {
+            if !state.running {
+                return Err(fail("the node container exited".into()).await);
+            }
+        }
+        match nodes.get_opt(&s.name).await {
+            Ok(Some(n)) if node_ready(&n) => return Ok(()),
+            Ok(Some(_)) => last = format!("node {} is not Ready yet", s.name),
+            Ok(None) => last = format!("node {} has not registered yet", s.name),
+            Err(e) => last = format!("API server: {e}"),
+        }
+        if Instant::now() > deadline {
+            return Err(fail(last).await);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_sizes() {
+        assert_eq!(parse_memory("2048").unwrap(), 2048);
+        assert_eq!(parse_memory("2g").unwrap(), 2048);
+        assert_eq!(parse_memory("512MB").unwrap(), 512);
+        assert!(parse_memory("lots").is_err());
+        assert!(parse_memory("2t").is_err());
+    }
+
+    #[test]
+    fn versions() {
+        let v = kubernetes_version();
+        assert_eq!(check_version(None).unwrap(), v);
+        assert_eq!(check_version(Some(&v)).unwrap(), v);
+        assert_eq!(check_version(Some(v.trim_start_matches('v'))).unwrap(), v);
+        let err = check_version(Some("v1.20.0")).unwrap_err().to_string();
+        assert!(err.contains("not supported"), "{err}");
+    }
+
+    #[test]
+    fn ports() {
+        assert!(check_ports(&["x".into()]).is_err());
+        assert!(check_ports(&["0:80".into()]).is_err());
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let used = l.local_addr().unwrap().port();
+        let err = check_ports(&[format!("{used}:80")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("already in use"), "{err}");
+    }
+}

@@ -1,0 +1,544 @@
+//! The Docker implementation of the container runtime: pods are sibling containers on the
+//! user's engine, each pod's containers joined to its sandbox's network namespace, the way
+//! dockershim ran them.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::exec::{StartExecOptions, StartExecResults};
+use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ExecConfig, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, ListContainersOptions, LogsOptions,
+    RemoveContainerOptions, StopContainerOptions,
+};
+use bollard::Docker;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+
+use super::runtime::{
+    labels, Container, ContainerRuntime, ContainerSpec, ExecResult, ImageInfo, LogOptions,
+    RuntimeError, SandboxSpec, State,
+};
+use crate::cluster::docker::{
+    is_not_found, is_not_modified, label_filter, PROFILE_LABEL, ROLE_LABEL,
+};
+
+/// Docker as the kubelet's runtime.
+pub struct DockerRuntime {
+    docker: Docker,
+    profile: String,
+    network: String,
+    pause_image: String,
+    /// The node container (hostNetwork pods join its network namespace).
+    node_container: String,
+    /// Where the engine keeps the state volume, so node paths can be bind-mounted.
+    volume_mountpoint: String,
+    /// Where the state volume is mounted in the node.
+    state_dir: String,
+}
+
+fn err(e: bollard::errors::Error) -> RuntimeError {
+    RuntimeError::Other(e.to_string())
+}
+
+fn docker_message(e: &bollard::errors::Error) -> String {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
+        bollard::errors::Error::DockerStreamError { error } => error.clone(),
+        e => e.to_string(),
+    }
+}
+
+impl DockerRuntime {
+    /// Connect, and find where the engine keeps the state volume.
+    pub async fn connect(
+        profile: &str,
+        network: &str,
+        pause_image: &str,
+        node_container: &str,
+        state_volume: &str,
+        state_dir: &str,
+    ) -> Result<DockerRuntime, RuntimeError> {
+        let docker = crate::cluster::docker::connect()
+            .await
+            .map_err(|e| RuntimeError::Other(e.to_string()))?;
+        let volume = docker.inspect_volume(state_volume).await.map_err(err)?;
+        Ok(DockerRuntime {
+            docker,
+            profile: profile.to_string(),
+            network: network.to_string(),
+            pause_image: pause_image.to_string(),
+            node_container: node_container.to_string(),
+            volume_mountpoint: volume.mountpoint,
+            state_dir: state_dir.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// The engine-side path of a path under the node's state directory.
+    fn engine_path(&self, node_path: &str) -> String {
+        match node_path.strip_prefix(&self.state_dir) {
+            Some(rest) => format!("{}{rest}", self.volume_mountpoint),
+            None => node_path.to_string(),
+        }
+    }
+
+    fn labels(
+        &self,
+        uid: &str,
+        pod: &str,
+        ns: &str,
+        name: &str,
+        attempt: u32,
+        sandbox: bool,
+    ) -> HashMap<String, String> {
+        HashMap::from([
+            (PROFILE_LABEL.to_string(), self.profile.clone()),
+            (
+                ROLE_LABEL.to_string(),
+                if sandbox { "sandbox" } else { "container" }.to_string(),
+            ),
+            (labels::POD_UID.to_string(), uid.to_string()),
+            (labels::POD_NAME.to_string(), pod.to_string()),
+            (labels::POD_NAMESPACE.to_string(), ns.to_string()),
+            (labels::CONTAINER_NAME.to_string(), name.to_string()),
+            (
+                labels::TYPE.to_string(),
+                if sandbox { "podsandbox" } else { "container" }.to_string(),
+            ),
+            (labels::ATTEMPT.to_string(), attempt.to_string()),
+        ])
+    }
+
+    /// Create and start, replacing a leftover container of the same name.
+    async fn create_and_start(
+        &self,
+        name: &str,
+        body: ContainerCreateBody,
+    ) -> Result<String, RuntimeError> {
+        let options = CreateContainerOptions {
+            name: Some(name.to_string()),
+            ..Default::default()
+        };
+        let created = match self
+            .docker
+            .create_container(Some(options.clone()), body.clone())
+            .await
+        {
+            Err(e) if crate::cluster::docker::is_conflict(&e) => {
+                self.remove(name).await?;
+                self.docker.create_container(Some(options), body).await
+            }
+            other => other,
+        }
+        .map_err(|e| RuntimeError::Start(docker_message(&e)))?;
+        if let Err(e) = self.docker.start_container(&created.id, None).await {
+            if !is_not_modified(&e) {
+                return Err(RuntimeError::Start(docker_message(&e)));
+            }
+        }
+        Ok(created.id)
+    }
+
+    fn container_of(&self, c: ContainerInspectResponse) -> Option<Container> {
+        let config = c.config.as_ref()?;
+        let l = config.labels.clone().unwrap_or_default();
+        let sandbox = l.get(labels::TYPE).map(String::as_str) == Some("podsandbox");
+        let st = c.state.clone().unwrap_or_default();
+        let started = st
+            .started_at
+            .clone()
+            .filter(|s| !s.starts_with("0001"))
+            .unwrap_or_default();
+        let state = if st.running.unwrap_or(false) {
+            State::Running {
+                started_at: started,
+            }
+        } else if st.status == Some(bollard::models::ContainerStateStatusEnum::CREATED) {
+            State::Created
+        } else {
+            State::Exited {
+                exit_code: st.exit_code.unwrap_or(0) as i32,
+                started_at: started,
+                finished_at: st.finished_at.clone().unwrap_or_default(),
+                oom_killed: st.oom_killed.unwrap_or(false),
+                error: st.error.clone().unwrap_or_default(),
+            }
+        };
+        let ip = c
+            .network_settings
+            .as_ref()
+            .and_then(|n| n.networks.as_ref())
+            .and_then(|n| n.get(&self.network))
+            .and_then(|e| e.ip_address.clone())
+            .filter(|ip| !ip.is_empty());
+        Some(Container {
+            id: c.id.clone().unwrap_or_default(),
+            pod_uid: l.get(labels::POD_UID).cloned().unwrap_or_default(),
+            pod_namespace: l.get(labels::POD_NAMESPACE).cloned().unwrap_or_default(),
+            pod_name: l.get(labels::POD_NAME).cloned().unwrap_or_default(),
+            name: l.get(labels::CONTAINER_NAME).cloned().unwrap_or_default(),
+            sandbox,
+            attempt: l
+                .get(labels::ATTEMPT)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(0),
+            image: config.image.clone().unwrap_or_default(),
+            image_id: c.image.clone().unwrap_or_default(),
+            state,
+            ip,
+        })
+    }
+
+    async fn list_filtered(&self, filter: &[(&str, &str)]) -> Result<Vec<Container>, RuntimeError> {
+        let summaries = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(label_filter(filter)),
+                ..Default::default()
+            }))
+            .await
+            .map_err(err)?;
+        let mut out = Vec::new();
+        for s in summaries {
+            let Some(id) = s.id else { continue };
+            match self.docker.inspect_container(&id, None).await {
+                Ok(c) => out.extend(self.container_of(c)),
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(err(e)),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn container_name(name: &str, pod: &str, ns: &str, uid: &str, attempt: u32) -> String {
+    format!("k8s_{name}_{pod}_{ns}_{uid}_{attempt}")
+}
+
+impl ContainerRuntime for DockerRuntime {
+    async fn version(&self) -> Result<String, RuntimeError> {
+        let v = self.docker.version().await.map_err(err)?;
+        Ok(format!("docker://{}", v.version.unwrap_or_default()))
+    }
+
+    async fn list(&self, pod_uid: Option<&str>) -> Result<Vec<Container>, RuntimeError> {
+        match pod_uid {
+            Some(uid) => {
+                self.list_filtered(&[(PROFILE_LABEL, &self.profile), (labels::POD_UID, uid)])
+                    .await
+            }
+            None => {
+                self.list_filtered(&[(PROFILE_LABEL, &self.profile), (labels::TYPE, "")])
+                    .await
+            }
+        }
+    }
+
+    async fn image_status(&self, image: &str) -> Result<Option<ImageInfo>, RuntimeError> {
+        match self.docker.inspect_image(image).await {
+            Ok(i) => Ok(Some(ImageInfo {
+                id: i.id.unwrap_or_default(),
+                repo_digests: i.repo_digests.unwrap_or_default(),
+            })),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    async fn pull(&self, image: &str) -> Result<(), RuntimeError> {
+        let (repo, tag) = split_image(image);
+        let mut stream = self.docker.create_image(
+            Some(CreateImageOptions {
+                from_image: Some(repo),
+                tag: Some(tag),
+                ..Default::default()
+            }),
+            None,
+            None,
+        );
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(e) = info.error_detail.and_then(|d| d.message) {
+                        return Err(RuntimeError::Pull(e));
+                    }
+                }
+                Err(e) => return Err(RuntimeError::Pull(docker_message(&e))),
+            }
+        }
+        Ok(())
+    }
+
+    async fn run_sandbox(&self, spec: &SandboxSpec) -> Result<String, RuntimeError> {
+        let name = container_name(
+            "POD",
+            &spec.pod_name,
+            &spec.pod_namespace,
+            &spec.pod_uid,
+            spec.attempt,
+        );
+        let mut env = Vec::new();
+        if !spec.resolv_conf.is_empty() {
+            env.push(format!("RKUBE_RESOLV_CONF={}", spec.resolv_conf));
+        }
+        let host_config = if spec.host_network {
+            HostConfig {
+                network_mode: Some(format!("container:{}", self.node_container)),
+                ipc_mode: Some("shareable".into()),
+                ..Default::default()
+            }
+        } else {
+            HostConfig {
+                network_mode: Some(self.network.clone()),
+                extra_hosts: Some(spec.extra_hosts.clone()),
+                ipc_mode: Some("shareable".into()),
+                ..Default::default()
+            }
+        };
+        let body = ContainerCreateBody {
+            image: Some(self.pause_image.clone()),
+            cmd: Some(vec!["pause".into()]),
+            hostname: (!spec.host_network).then(|| spec.hostname.clone()),
+            env: Some(env),
+            labels: Some(self.labels(
+                &spec.pod_uid,
+                &spec.pod_name,
+                &spec.pod_namespace,
+                "POD",
+                spec.attempt,
+                true,
+            )),
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        self.create_and_start(&name, body).await
+    }
+
+    async fn run_container(
+        &self,
+        sandbox_id: &str,
+        spec: &ContainerSpec,
+    ) -> Result<String, RuntimeError> {
+        let name = container_name(
+            &spec.name,
+            &spec.pod_name,
+            &spec.pod_namespace,
+            &spec.pod_uid,
+            spec.attempt,
+        );
+        let mut labels = self.labels(
+            &spec.pod_uid,
+            &spec.pod_name,
+            &spec.pod_namespace,
+            &spec.name,
+            spec.attempt,
+            false,
+        );
+        if spec.init {
+            labels.insert(labels::INIT.to_string(), "true".into());
+        }
+        let mut binds: Vec<String> = spec
+            .mounts
+            .iter()
+            .chain(spec.termination_log.iter())
+            .map(|m| {
+                let mode = if m.read_only { ":ro" } else { "" };
+                format!(
+                    "{}:{}{mode}",
+                    self.engine_path(&m.node_path),
+                    m.container_path
+                )
+            })
+            .collect();
+        binds.dedup();
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            entrypoint: spec.entrypoint.clone(),
+            cmd: spec.cmd.clone(),
+            env: Some(spec.env.clone()),
+            working_dir: spec.working_dir.clone(),
+            tty: Some(spec.tty),
+            open_stdin: Some(spec.stdin),
+            stdin_once: Some(spec.stdin_once),
+            attach_stdin: Some(spec.stdin),
+            user: spec.user.clone(),
+            labels: Some(labels),
+            host_config: Some(HostConfig {
+                network_mode: Some(format!("container:{sandbox_id}")),
+                ipc_mode: Some(format!("container:{sandbox_id}")),
+                binds: Some(binds),
+                memory: spec.memory_limit,
+                nano_cpus: spec.nano_cpus,
+                cpu_shares: spec.cpu_shares,
+                privileged: Some(spec.privileged),
+                cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
+                cap_drop: (!spec.cap_drop.is_empty()).then(|| spec.cap_drop.clone()),
+                readonly_rootfs: Some(spec.read_only_rootfs),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        self.create_and_start(&name, body).await
+    }
+
+    async fn stop(&self, id: &str, grace: Duration) -> Result<(), RuntimeError> {
+        let t = grace.as_secs().min(i32::MAX as u64) as i32;
+        match self
+            .docker
+            .stop_container(
+                id,
+                Some(StopContainerOptions {
+                    t: Some(t),
+                    ..Default::default()
+                }),
+            )
+            .await
+        {
+            Err(e) if !is_not_found(&e) && !is_not_modified(&e) => Err(err(e)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
+        match self
+            .docker
+            .remove_container(
+                id,
+                Some(RemoveContainerOptions {
+                    force: true,
+                    v: true,
+                    ..Default::default()
+                }),
+            )
+            .await
+        {
+            Err(e) if !is_not_found(&e) => Err(err(e)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn exec(
+        &self,
+        id: &str,
+        cmd: &[String],
+        timeout: Duration,
+    ) -> Result<ExecResult, RuntimeError> {
+        let created = self
+            .docker
+            .create_exec(
+                id,
+                ExecConfig {
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    cmd: Some(cmd.to_vec()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(err)?;
+        let run = async {
+            let mut output = String::new();
+            if let StartExecResults::Attached {
+                output: mut out, ..
+            } = self
+                .docker
+                .start_exec(
+                    &created.id,
+                    Some(StartExecOptions {
+                        detach: false,
+                        tty: false,
+                        output_capacity: None,
+                    }),
+                )
+                .await
+                .map_err(err)?
+            {
+                while let Some(Ok(chunk)) = out.next().await {
+                    if output.len() < 10 * 1024 {
+                        output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+                    }
+                }
+            }
+            let inspect = self.docker.inspect_exec(&created.id).await.map_err(err)?;
+            Ok(ExecResult {
+                exit_code: inspect.exit_code.unwrap_or(-1),
+                output,
+            })
+        };
+        match tokio::time::timeout(timeout, run).await {
+            Ok(r) => r,
+            Err(_) => Err(RuntimeError::Other(format!(
+                "command timed out after {}s",
+                timeout.as_secs()
+            ))),
+        }
+    }
+
+    async fn logs(
+        &self,
+        id: &str,
+        opts: &LogOptions,
+    ) -> Result<BoxStream<'static, Result<Bytes, RuntimeError>>, RuntimeError> {
+        let options = LogsOptions {
+            follow: opts.follow,
+            stdout: true,
+            stderr: true,
+            since: opts.since.unwrap_or(0).clamp(0, i32::MAX as i64) as i32,
+            timestamps: opts.timestamps,
+            tail: opts
+                .tail
+                .map(|t| t.max(0).to_string())
+                .unwrap_or_else(|| "all".into()),
+            ..Default::default()
+        };
+        let stream = self
+            .docker
+            .logs(id, Some(options))
+            .map(|r| r.map(|o| o.into_bytes()).map_err(err));
+        Ok(stream.boxed())
+    }
+}
+
+/// Split `repo[:tag]` (a digest stays in the repo part) for a pull.
+fn split_image(image: &str) -> (String, String) {
+    if image.contains('@') {
+        return (image.to_string(), String::new());
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    match last.rsplit_once(':') {
+        Some((_, tag)) => (
+            image[..image.len() - tag.len() - 1].to_string(),
+            tag.to_string(),
+        ),
+        None => (image.to_string(), "latest".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_images() {
+        assert_eq!(split_image("busybox"), ("busybox".into(), "latest".into()));
+        assert_eq!(split_image("a/b:1.2"), ("a/b".into(), "1.2".into()));
+        assert_eq!(
+            split_image("localhost:5000/b"),
+            ("localhost:5000/b".into(), "latest".into())
+        );
+        assert_eq!(
+            split_image("localhost:5000/b:3"),
+            ("localhost:5000/b".into(), "3".into())
+        );
+    }
+
+    #[test]
+    fn names_like_dockershim() {
+        assert_eq!(
+            container_name("web", "p", "default", "u-1", 2),
+            "k8s_web_p_default_u-1_2"
+        );
+    }
+}

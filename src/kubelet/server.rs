@@ -1,0 +1,237 @@
+//! The kubelet's HTTPS endpoint (port 10250): container logs for the API server's
+//! `pods/log`. Only the API server's kubelet-client certificate (or a cluster admin's) may
+//! use it, as with a real kubelet in webhook-authorization mode.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::Api;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use super::runtime::{ContainerRuntime, LogOptions};
+use super::Kubelet;
+use crate::apiserver::authn::{self, UserInfo};
+
+/// The kubelet port.
+pub const PORT: i32 = 10250;
+/// The user the API server presents to kubelets.
+pub const APISERVER_CLIENT: &str = "kube-apiserver-kubelet-client";
+
+type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+fn text(code: StatusCode, msg: &str) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(Full::new(Bytes::from(msg.to_string())).boxed())
+        .unwrap_or_default()
+}
+
+fn allowed(user: Option<&UserInfo>) -> bool {
+    user.is_some_and(|u| {
+        u.name == APISERVER_CLIENT || u.groups.iter().any(|g| g == "system:masters")
+    })
+}
+
+/// Serve until the listener fails.
+pub async fn serve<R: ContainerRuntime>(
+    listener: TcpListener,
+    tls: rustls::ServerConfig,
+    kubelet: Arc<Kubelet<R>>,
+) {
+    let acceptor = TlsAcceptor::from(Arc::new(tls));
+    loop {
+        let Ok((tcp, peer)) = listener.accept().await else {
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        let kubelet = kubelet.clone();
+        tokio::spawn(async move {
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let user = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(authn::user_from_certificates);
+            let svc = service_fn(move |req| {
+                let kubelet = kubelet.clone();
+                let user = user.clone();
+                async move { Ok::<_, Infallible>(route(kubelet, user.as_ref(), req).await) }
+            });
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            if let Err(e) = builder
+                .serve_connection_with_upgrades(TokioIo::new(tls), svc)
+                .await
+            {
+                tracing::debug!(%peer, error = %e, "kubelet connection ended");
+            }
+        });
+    }
+}
+
+async fn route<R: ContainerRuntime>(
+    kubelet: Arc<Kubelet<R>>,
+    user: Option<&UserInfo>,
+    req: Request<hyper::body::Incoming>,
+) -> Response<Body> {
+    if req.uri().path() == "/healthz" {
+        return text(StatusCode::OK, "ok");
+    }
+    if !allowed(user) {
+        return text(
+            StatusCode::FORBIDDEN,
+            "Forbidden: only the API server may use the kubelet API",
+        );
+    }
+    let path = req.uri().path().to_string();
+    let query: HashMap<String, String> =
+        form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["containerLogs", ns, pod, container] => {
+            container_logs(&kubelet, ns, pod, container, &query).await
+        }
+        _ => text(StatusCode::NOT_FOUND, "404 page not found"),
+    }
+}
+
+fn parse_bool(q: &HashMap<String, String>, k: &str) -> bool {
+    q.get(k).is_some_and(|v| v == "true" || v == "1")
+}
+
+async fn container_logs<R: ContainerRuntime>(
+    kubelet: &Kubelet<R>,
+    ns: &str,
+    pod_name: &str,
+    container: &str,
+    q: &HashMap<String, String>,
+) -> Response<Body> {
+    let pods: Api<Pod> = Api::namespaced(kubelet.client.clone(), ns);
+    let pod = match pods.get_opt(pod_name).await {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            return text(
+                StatusCode::NOT_FOUND,
+                &format!("pod \"{pod_name}\" not found"),
+            )
+        }
+        Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let uid = pod.metadata.uid.clone().unwrap_or_default();
+    let mut instances: Vec<_> = match kubelet.runtime.list(Some(&uid)).await {
+        Ok(all) => all
+            .into_iter()
+            .filter(|c| !c.sandbox && c.name == container)
+            .collect(),
+        Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    instances.sort_by_key(|c| std::cmp::Reverse(c.attempt));
+    let previous = parse_bool(q, "previous");
+    let chosen = if previous {
+        instances.get(1)
+    } else {
+        instances.first()
+    };
+    let Some(chosen) = chosen else {
+        if previous {
+            return text(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "previous terminated container \"{container}\" in pod \"{pod_name}\" not found"
+                ),
+            );
+        }
+        let reason = pod
+            .status
+            .as_ref()
+            .and_then(|s| {
+                s.container_statuses
+                    .iter()
+                    .chain(s.init_container_statuses.iter())
+                    .flatten()
+                    .find(|c| c.name == container)
+                    .cloned()
+            })
+            .and_then(|c| c.state)
+            .and_then(|s| s.waiting)
+            .and_then(|w| w.reason)
+            .unwrap_or_else(|| "ContainerCreating".into());
+        return text(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "container \"{container}\" in pod \"{pod_name}\" is waiting to start: {reason}"
+            ),
+        );
+    };
+    let since = if let Some(s) = q.get("sinceSeconds").and_then(|s| s.parse::<i64>().ok()) {
+        Some(jiff::Timestamp::now().as_second() - s)
+    } else {
+        q.get("sinceTime")
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| t.as_second())
+    };
+    let opts = LogOptions {
+        follow: parse_bool(q, "follow") && !previous,
+        tail: q.get("tailLines").and_then(|t| t.parse().ok()),
+        since,
+        timestamps: parse_bool(q, "timestamps"),
+    };
+    let mut limit: Option<usize> = q.get("limitBytes").and_then(|l| l.parse().ok());
+    let stream = match kubelet.runtime.logs(&chosen.id, &opts).await {
+        Ok(s) => s,
+        Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let chunks = stream
+        .take_while(|r| futures::future::ready(r.is_ok()))
+        .filter_map(|r| futures::future::ready(r.ok()))
+        .map(move |mut chunk| {
+            if let Some(left) = limit.as_mut() {
+                if chunk.len() > *left {
+                    chunk.truncate(*left);
+                }
+                *left -= chunk.len();
+            }
+            chunk
+        })
+        .take_while(|c| futures::future::ready(!c.is_empty()));
+    // The runtime's stream is not Sync; a task feeds the body through a channel.
+    tokio::spawn(async move {
+        futures::pin_mut!(chunks);
+        while let Some(c) = chunks.next().await {
+            if tx.send(c).await.is_err() {
+                break;
+            }
+        }
+    });
+    let body = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|c| (Ok::<_, Infallible>(Frame::data(c)), rx))
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "text/plain")
+        .body(BodyExt::boxed(StreamBody::new(body)))
+        .unwrap_or_default()
+}
+
+/// Bind the kubelet port on `addr`.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}

@@ -1,0 +1,144 @@
+//! `rkube node`: PID 1 of the node container. It runs the control plane and the kubelet
+//! against the Docker engine whose socket is mounted in, keeps state on the profile's
+//! volume, reaps zombies, and stops cleanly on SIGTERM.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::control_plane::{Config, ControlPlane};
+use crate::cluster::node_container::{API_PORT, STATE_DIR};
+use crate::cluster::profile;
+use crate::kubelet::{self, docker::DockerRuntime};
+
+/// Settings of the node process, passed by `rkube start`.
+#[derive(Clone, Debug)]
+pub struct NodeSettings {
+    /// Profile (and node) name.
+    pub profile: String,
+    /// The node's address.
+    pub node_ip: Ipv4Addr,
+    /// Service virtual IP range.
+    pub service_cidr: String,
+    /// CPU capacity.
+    pub cpus: u32,
+    /// Memory capacity, MiB.
+    pub memory_mb: u64,
+    /// The node image (also the pod sandbox image).
+    pub node_image: String,
+    /// The profile's Docker network.
+    pub network: String,
+}
+
+/// Collect exited children: as PID 1 every orphan in the container becomes ours.
+pub fn reap_zombies() {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    use nix::unistd::Pid;
+    while let Ok(status) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+        if status == WaitStatus::StillAlive {
+            break;
+        }
+    }
+}
+
+fn upstream_resolvers() -> Vec<String> {
+    std::fs::read_to_string("/etc/resolv.conf")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.strip_prefix("nameserver"))
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Run the node until SIGTERM or SIGINT.
+pub async fn run(s: NodeSettings) -> anyhow::Result<()> {
+    if std::process::id() == 1 {
+        tokio::spawn(async {
+            use tokio::signal::unix::{signal, SignalKind};
+            if let Ok(mut child) = signal(SignalKind::child()) {
+                while child.recv().await.is_some() {
+                    reap_zombies();
+                }
+            }
+        });
+    }
+    let state_dir = PathBuf::from(STATE_DIR);
+    let mut cfg = Config::new(state_dir.clone());
+    // Inside the container: the host reaches this through the port published on its
+    // 127.0.0.1 only; pods reach it on the node's address. Both need certificates or tokens.
+    cfg.listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), API_PORT);
+    cfg.service_cidr = s.service_cidr.clone();
+    cfg.extra_sans = vec![
+        s.node_ip.to_string(),
+        s.profile.clone(),
+        "control-plane.rkube.internal".into(),
+    ];
+    let cp = ControlPlane::start(cfg)
+        .await
+        .context("starting the control plane")?;
+    let local_url = format!("https://127.0.0.1:{API_PORT}");
+
+    let node_cert = cp.ca.client_cert(
+        &format!("node-{}", s.profile),
+        &format!("system:node:{}", s.profile),
+        &["system:nodes"],
+    )?;
+    let client = crate::controllers::client(&local_url, &cp.ca_pem, &node_cert).await?;
+    let runtime = DockerRuntime::connect(
+        &s.profile,
+        &s.network,
+        &s.node_image,
+        &s.profile,
+        &profile::volume_name(&s.profile),
+        STATE_DIR,
+    )
+    .await
+    .context("connecting the kubelet to Docker")?;
+    let kcfg = kubelet::Config {
+        node_name: s.profile.clone(),
+        node_ip: s.node_ip,
+        cpus: s.cpus,
+        memory_mb: s.memory_mb,
+        cluster_dns: None,
+        upstream_dns: upstream_resolvers(),
+        cluster_domain: "cluster.local".into(),
+        state_dir: state_dir.clone(),
+    };
+    let k = kubelet::Kubelet::new(client, Arc::new(runtime), kcfg);
+    let serving = cp.ca.serving_cert(
+        "kubelet",
+        &s.profile,
+        std::slice::from_ref(&s.profile),
+        &[IpAddr::V4(s.node_ip)],
+    )?;
+    let tls = crate::apiserver::authn::server_config(&serving, &cp.ca_pem)?;
+    let listener = kubelet::server::bind(SocketAddr::new(
+        IpAddr::V4(s.node_ip),
+        kubelet::server::PORT as u16,
+    ))
+    .await
+    .context("binding the kubelet port")?;
+    let server = tokio::spawn(kubelet::server::serve(listener, tls, k.clone()));
+    let kubelet_task = tokio::spawn(kubelet::run(k));
+    println!("rkube node {} ready at {}", s.profile, cp.server_url);
+
+    wait_for_stop().await?;
+    kubelet_task.abort();
+    server.abort();
+    cp.stop().await;
+    Ok(())
+}
+
+async fn wait_for_stop() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests: `rkube start` on the machine's Docker engine, real kubectl, and images
+//! built locally (no registry is reachable). `scripts/test` runs them and deletes the
+//! clusters afterwards.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cluster;
+mod lifecycle;
+mod pods;
