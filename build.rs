@@ -31,27 +31,12 @@ const PROTOS: &[&str] = &[
 
 /// Where cargo unpacked the k8s-rs-pb package.
 fn package_dir() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        // Filtered to the target being built: without it cargo wants every platform's
-        // dependencies downloaded, which --offline on a fresh machine refuses.
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--offline",
-            "--filter-platform",
-        ])
-        .arg(std::env::var("TARGET").expect("TARGET"))
-        .current_dir(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("running cargo metadata");
-    assert!(
-        out.status.success(),
-        "cargo metadata failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("cargo metadata JSON");
+    // Offline first: cargo has already fetched what the build needs. Metadata also wants
+    // dev- and build-only packages a plain `cargo build` never downloaded, so on a fresh
+    // machine it may have to fetch them.
+    let meta = cargo_metadata(true)
+        .or_else(|offline| cargo_metadata(false).map_err(|online| format!("{offline}\n{online}")));
+    let meta = meta.unwrap_or_else(|e| panic!("cargo metadata failed: {e}"));
     let manifest = meta["packages"]
         .as_array()
         .and_then(|ps| ps.iter().find(|p| p["name"] == "k8s-rs-pb"))
@@ -61,6 +46,26 @@ fn package_dir() -> PathBuf {
         .parent()
         .expect("package dir")
         .to_path_buf()
+}
+
+/// `cargo metadata` filtered to the target being built, so other platforms' dependencies
+/// are not needed.
+fn cargo_metadata(offline: bool) -> Result<serde_json::Value, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["metadata", "--format-version", "1", "--filter-platform"])
+        .arg(std::env::var("TARGET").expect("TARGET"))
+        .current_dir(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    if offline {
+        cmd.arg("--offline");
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("running cargo metadata: {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata JSON: {e}"))
 }
 
 fn main() {
