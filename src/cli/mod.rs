@@ -10,6 +10,7 @@ mod node;
 mod pause;
 mod profile;
 mod server;
+mod ssh;
 mod start;
 mod status;
 mod stop;
@@ -49,6 +50,8 @@ pub enum Command {
     Ip,
     /// Show the node's log.
     Logs(logs::Args),
+    /// Open a shell in the node, or run a command there: `rkube ssh -- ls /`.
+    Ssh(ssh::Args),
     /// Run kubectl against the cluster: `rkube kubectl -- get pods`.
     Kubectl {
         /// Arguments for kubectl.
@@ -87,6 +90,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Status(args) => status::run(p, args),
         Command::Ip => ip::run(p).map(|_| 0),
         Command::Logs(args) => logs::run(p, args).map(|_| 0),
+        Command::Ssh(args) => ssh::run(p, args),
         Command::Kubectl { args } => kubectl::run(p, args),
         Command::Profile(cmd) => profile::run(cmd).map(|_| 0),
         Command::UpdateContext => update_context::run(p).map(|_| 0),

@@ -6,6 +6,7 @@ use anyhow::Context;
 
 use super::exit::Failure;
 use crate::cluster::start::{self, Outcome, Request};
+use crate::cluster::wait::WaitFor;
 
 /// Arguments of `rkube start`.
 #[derive(Debug, clap::Args)]
@@ -25,10 +26,11 @@ pub struct Args {
     /// Kubernetes version to serve (rkube serves one).
     #[arg(long)]
     pub kubernetes_version: Option<String>,
-    /// Wait for the node to be Ready (always done; accepted for minikube compatibility).
+    /// Components to wait for: all, none, or a list of apiserver, system_pods, default_sa,
+    /// apps_running, node_ready, kubelet, extra (default: apiserver,node_ready).
     #[arg(long, num_args = 0..=1, default_missing_value = "all")]
     pub wait: Option<String>,
-    /// How long to wait for the node to be Ready.
+    /// How long to wait for them.
     #[arg(long, default_value = "6m", value_parser = parse_duration)]
     pub wait_timeout: Duration,
     /// Driver (only docker).
@@ -61,7 +63,12 @@ pub fn run(profile: &str, args: Args) -> anyhow::Result<()> {
         )
         .into());
     }
+    let wait = match &args.wait {
+        Some(w) => WaitFor::parse(w).map_err(|m| Failure::new(super::exit::USAGE, m))?,
+        None => WaitFor::standard(),
+    };
     let req = Request {
+        wait,
         profile: profile.to_string(),
         cpus: args.cpus,
         memory: args.memory,

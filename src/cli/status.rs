@@ -9,7 +9,8 @@ use kube::api::Api;
 use serde_json::json;
 
 use super::exit::Failure;
-use crate::cluster::start::{admin_client, credentials, node_ready, server_url};
+use crate::cluster::start::{admin_client, credentials, server_url};
+use crate::cluster::wait::node_ready;
 use crate::cluster::{docker, kubeconfig, node_container, profile};
 
 /// Arguments of `rkube status`.

@@ -186,7 +186,69 @@ pub fn node_context() -> Result<Context, ImageError> {
     );
     ctx.file("rootfs/tmp/.keep", Vec::new(), 0o644);
     ctx.file("rootfs/var/lib/rkube/.keep", Vec::new(), 0o644);
+    add_shell(&mut ctx)?;
     Ok(ctx)
+}
+
+/// Where a statically linked busybox may be on the host (Debian's busybox-static).
+const BUSYBOX_PATHS: &[&str] = &["/usr/bin/busybox", "/bin/busybox"];
+
+/// Tools for `rkube ssh`: the host's static busybox with every applet when there is one,
+/// otherwise the host's `/bin/sh` (it needs only the C library the binary brought).
+fn add_shell(ctx: &mut Context) -> Result<(), ImageError> {
+    let busybox = BUSYBOX_PATHS
+        .iter()
+        .map(Path::new)
+        .find(|p| p.is_file() && is_static(p));
+    let Some(busybox) = busybox else {
+        let sh = std::fs::canonicalize("/bin/sh").unwrap_or_else(|_| PathBuf::from("/bin/sh"));
+        ctx.file("rootfs/bin/sh", read(&sh)?, 0o755);
+        return Ok(());
+    };
+    ctx.file("rootfs/bin/busybox", read(busybox)?, 0o755);
+    let applets = std::process::Command::new(busybox)
+        .arg("--list")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    for applet in applets.lines().map(str::trim) {
+        // Only plain names, and never over the multi-call binary's own entry.
+        if !applet.is_empty() && !applet.contains('/') && applet != "busybox" {
+            ctx.symlink(&format!("rootfs/bin/{applet}"), "busybox");
+        }
+    }
+    Ok(())
+}
+
+/// Whether a 64-bit little-endian ELF file has no program interpreter (PT_INTERP), so it
+/// runs without a loader or libraries.
+fn is_static(path: &Path) -> bool {
+    const PT_INTERP: u32 = 3;
+    let Ok(data) = std::fs::read(path) else {
+        return false;
+    };
+    let u16_at = |o: usize| {
+        data.get(o..o + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+    };
+    let u32_at = |o: usize| {
+        data.get(o..o + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let u64_at = |o: usize| {
+        data.get(o..o + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(|b| u64::from_le_bytes(b) as usize)
+    };
+    // ELF magic, 64-bit class, little-endian.
+    if !data.starts_with(b"\x7fELF\x02\x01") {
+        return false;
+    }
+    let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38))
+    else {
+        return false;
+    };
+    (0..phnum).all(|i| u32_at(phoff.saturating_add(i * phentsize)).is_some_and(|t| t != PT_INTERP))
 }
 
 /// The tag the node image of this binary has.
@@ -298,6 +360,15 @@ mod tests {
         assert!(pos("rootfs") < pos("rootfs/usr/bin"));
         assert!(pos("rootfs/usr/bin") < pos("rootfs/usr/bin/a"));
         assert!(names.iter().any(|n| n == "rootfs/bin/sh"));
+    }
+
+    #[test]
+    fn static_and_dynamic_executables_told_apart() {
+        // The test binary itself needs the loader.
+        assert!(!is_static(&std::env::current_exe().unwrap()));
+        if Path::new("/usr/bin/busybox").is_file() {
+            assert!(is_static(Path::new("/usr/bin/busybox")));
+        }
     }
 
     #[test]

@@ -8,3 +8,4 @@ pub mod network;
 pub mod node_container;
 pub mod profile;
 pub mod start;
+pub mod wait;

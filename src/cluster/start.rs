@@ -3,12 +3,10 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bollard::models::VolumeCreateRequest;
 use bollard::Docker;
-use k8s_openapi::api::core::v1::Node;
-use kube::api::Api;
 
 use super::docker::{is_not_found, DockerError, PROFILE_LABEL};
 use super::image::{self, ImageError};
@@ -16,6 +14,7 @@ use super::kubeconfig::{self, KubeconfigError};
 use super::network::{self, NetworkError};
 use super::node_container::{self, STATE_DIR};
 use super::profile::{self, ProfileError, Settings};
+use super::wait::WaitFor;
 use crate::pki::{Ca, CertPair, PkiError};
 
 /// The Kubernetes version rkube serves.
@@ -45,7 +44,9 @@ pub struct Request {
     pub subnet: Option<String>,
     /// `--kubernetes-version`.
     pub kubernetes_version: Option<String>,
-    /// How long to wait for a Ready node.
+    /// What `--wait` asked for.
+    pub wait: WaitFor,
+    /// How long to wait for it.
     pub wait_timeout: Duration,
 }
 
@@ -412,8 +413,10 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
         &format!("Preparing Kubernetes {} ...", settings.kubernetes_version),
     );
     let (_, creds) = credentials(&settings.name)?;
-    step("🔎", "Verifying Kubernetes components...");
-    wait_ready(&docker, &settings, &creds, req.wait_timeout).await?;
+    if !req.wait.is_empty() {
+        step("🔎", "Verifying Kubernetes components...");
+        wait_ready(&docker, &settings, &creds, req).await?;
+    }
     write_kubeconfig(&settings, &creds)?;
     step(
         "🏄",
@@ -520,22 +523,12 @@ pub async fn node_logs(docker: &Docker, name: &str, lines: usize) -> String {
     out
 }
 
-/// Whether the node reports Ready.
-pub fn node_ready(node: &Node) -> bool {
-    node.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
 async fn wait_ready(
     docker: &Docker,
     s: &Settings,
     creds: &Credentials,
-    timeout: Duration,
+    req: &Request,
 ) -> Result<(), StartError> {
-    let deadline = Instant::now() + timeout;
-    let mut last;
     let fail = |message: String| async move {
         StartError::NotReady {
             profile: s.name.clone(),
@@ -544,23 +537,17 @@ async fn wait_ready(
         }
     };
     let client = admin_client(s, creds).await.map_err(StartError::Invalid)?;
-    let nodes: Api<Node> = Api::all(client);
-    loop {
-        if let Some(state) = node_container::inspect(docker, &s.name).await? {
-            if !state.running {
-                return Err(fail("the node container exited".into()).await);
-            }
-        }
-        match nodes.get_opt(&s.name).await {
-            Ok(Some(n)) if node_ready(&n) => return Ok(()),
-            Ok(Some(_)) => last = format!("node {} is not Ready yet", s.name),
-            Ok(None) => last = format!("node {} has not registered yet", s.name),
-            Err(e) => last = format!("API server: {e}"),
-        }
-        if Instant::now() > deadline {
-            return Err(fail(last).await);
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+    let alive = async || match node_container::inspect(docker, &s.name).await {
+        Ok(Some(state)) if !state.running => Err("the node container exited".to_string()),
+        _ => Ok(()),
+    };
+    match req
+        .wait
+        .until_healthy(&client, &s.name, req.wait_timeout, alive)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(reason) => Err(fail(reason).await),
     }
 }
 

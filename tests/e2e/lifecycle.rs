@@ -1,7 +1,7 @@
 //! The cluster lifecycle as users drive it: start, a second start, status, stop and start
 //! with state kept, a killed node, delete leaving nothing behind, and refused flags.
 
-use crate::cluster::{docker, exclusive, kubeconfig, rkube, Cluster, BUSYBOX};
+use crate::cluster::{docker, exclusive, kubeconfig, rkube, shared, Cluster, BUSYBOX};
 use crate::support::eventually;
 
 fn labelled(kind: &[&str], profile: &str) -> String {
@@ -149,7 +149,8 @@ fn start_stop_start_kill_delete() {
 #[test]
 fn bad_flags_fail_before_anything_is_created() {
     let p = format!("bad-{}", std::process::id());
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
+        (&["--wait=pods"], "unknown component"),
         (&["--memory=64m"], "less than the usable minimum"),
         (&["--kubernetes-version=v1.20.0"], "not supported"),
         (&["--ports=nonsense"], "invalid --ports value"),
@@ -174,4 +175,21 @@ fn bad_flags_fail_before_anything_is_created() {
     }
     let bad_name = rkube(&["start", "-p", "Bad_Name"]);
     assert_eq!(bad_name.code, 64, "{}", bad_name.stderr);
+}
+
+#[test]
+fn ssh_runs_commands_in_the_node() {
+    let p = &shared().profile;
+    let r = rkube(&["ssh", "-p", p, "--", "ls /usr/local/bin; echo hi; exit 3"]);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("rkube") && r.stdout.contains("hi"),
+        "{}",
+        r.stdout
+    );
+    let ps = rkube(&["ssh", "-p", p, "--", "ps"]);
+    assert_eq!(ps.code, 0, "{}", ps.stderr);
+    assert!(ps.stdout.contains("rkube node"), "{}", ps.stdout);
+    let missing = rkube(&["ssh", "-p", "no-such-profile", "--", "true"]);
+    assert_eq!(missing.code, 85, "{}", missing.stderr);
 }

@@ -54,7 +54,8 @@ fn run_shows_logs_and_tail() {
         "--",
         "sh",
         "-c",
-        "for i in 1 2 3 4 5 6 7; do echo line-$i; done; echo to-stderr >&2; sleep 3600",
+        // stdout and stderr are separate pipes: the pause keeps their order certain.
+        "echo to-stderr >&2; sleep 1; for i in 1 2 3 4 5 6 7; do echo line-$i; done; sleep 3600",
     ])
     .ok();
     eventually("web Running", 60, || {
@@ -62,15 +63,15 @@ fn run_shows_logs_and_tail() {
     });
     let logs = eventually("web's output", 30, || {
         let r = k.run(&["-n", &ns, "logs", "web"]);
-        r.stdout.contains("to-stderr").then_some(r.stdout)
+        r.stdout.contains("line-7").then_some(r.stdout)
     });
-    assert!(logs.starts_with("line-1\n"), "{logs}");
+    assert!(logs.starts_with("to-stderr\nline-1\n"), "{logs}");
     let tail = k
         .run(&["-n", &ns, "logs", "web", "--tail=2"])
         .ok()
         .to_string();
     assert_eq!(tail.lines().count(), 2, "{tail}");
-    assert!(tail.ends_with("to-stderr\n"), "{tail}");
+    assert_eq!(tail, "line-6\nline-7\n");
     let err = k
         .run(&["-n", &ns, "logs", "web", "-c", "nope"])
         .fails()
@@ -382,4 +383,59 @@ fn a_deployment_runs_three_pods_with_their_own_ips() {
             .stdout;
         out.contains("3/3").then_some(())
     });
+}
+
+#[test]
+fn pods_get_the_service_account_volume_unless_they_opt_out() {
+    let k = shared().kubectl();
+    let ns = namespace(&k, "sa");
+    let sa_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
+    let manifest = format!(
+        r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"with"}},"spec":{{"restartPolicy":"Never",
+            "containers":[{{"name":"c","image":"{BUSYBOX}","command":["sh","-c","cat {sa_dir}/namespace; echo; test -s {sa_dir}/token && echo token-present; grep -c 'BEGIN CERTIFICATE' {sa_dir}/ca.crt"]}}]}}}}
+---
+{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"without"}},"spec":{{"restartPolicy":"Never","automountServiceAccountToken":false,
+            "containers":[{{"name":"c","image":"{BUSYBOX}","command":["sh","-c","ls {sa_dir} || echo no-token"]}}]}}}}
+"#
+    );
+    k.clone()
+        .stdin(&manifest)
+        .run(&["-n", &ns, "apply", "-f", "-"])
+        .ok();
+    let volume = pod_field(&k, &ns, "with", "{.spec.volumes[0].name}");
+    assert!(volume.starts_with("kube-api-access-"), "{volume}");
+    assert_eq!(
+        pod_field(&k, &ns, "with", "{.spec.serviceAccountName}"),
+        "default"
+    );
+    for pod in ["with", "without"] {
+        eventually(&format!("{pod} Succeeded"), 60, || {
+            (pod_field(&k, &ns, pod, "{.status.phase}") == "Succeeded").then_some(())
+        });
+    }
+    let logs = k.run(&["-n", &ns, "logs", "with"]).ok().to_string();
+    assert_eq!(
+        logs.lines().collect::<Vec<_>>(),
+        [ns.as_str(), "token-present", "1"],
+        "{logs}"
+    );
+    let logs = k.run(&["-n", &ns, "logs", "without"]).ok().to_string();
+    assert!(logs.contains("no-token"), "{logs}");
+    // An account that does not exist is refused at once, as kube-apiserver does.
+    let refused = k.run(&[
+        "-n",
+        &ns,
+        "run",
+        "ghost",
+        &format!("--image={BUSYBOX}"),
+        "--overrides={\"spec\":{\"serviceAccountName\":\"ghost\"}}",
+    ]);
+    assert!(
+        refused.stderr.contains("error looking up service account")
+            && refused
+                .stderr
+                .contains("serviceaccount \"ghost\" not found"),
+        "{}",
+        refused.stderr
+    );
 }

@@ -7,6 +7,7 @@ mod patch;
 mod pod_log;
 mod read;
 mod reviews;
+mod sa_admission;
 mod scale;
 mod token_request;
 mod watch;

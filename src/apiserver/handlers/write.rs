@@ -6,7 +6,7 @@ use http::Response;
 use serde_json::{json, Value};
 
 use super::read::{render_one, store_error};
-use super::{admission, Ctx};
+use super::{admission, sa_admission, Ctx};
 use crate::apiserver::crd;
 use crate::apiserver::http::{add_warning, decode_body, Body};
 use crate::apiserver::object::{self, meta_mut};
@@ -337,6 +337,9 @@ pub async fn create_object(
         crd::admission::apply_defaults(ctx, &mut obj);
         crd::admission::prepare_create(ctx, &mut obj);
         admission::prepare_create(ctx, &mut obj)?;
+        if let (Some(ns), true) = (&url_ns, ctx.res.group.is_empty() && ctx.res.kind == "Pod") {
+            sa_admission::admit_pod(ctx, ns, &mut obj).await?;
+        }
         shape(ctx, &mut obj);
         let name = object::name(&obj).to_string();
         last_name = name.clone();

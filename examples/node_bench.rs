@@ -1,0 +1,254 @@
+//! Benchmarks of `rkube start` on Docker, printing figures (not asserted): cold start with
+//! the node image build, start with the image present, resume of a stopped cluster; pod
+//! startup latency (create → Running) beside a bare `docker run` of the same image in the
+//! same run; node container memory idle and with 110 pods; time for 110 pods to run.
+//!
+//! Run with `scripts/bench` (release build; needs Docker and Debian's busybox-static).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, PostParams, WatchEvent, WatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+const IMAGE: &str = "rkube-bench/busybox:1";
+const PODS: usize = 30;
+const MAX_PODS: usize = 110;
+
+type Error = Box<dyn std::error::Error>;
+
+/// `rkube` with the bench's own home and kubeconfig.
+struct Rkube {
+    bin: PathBuf,
+    home: PathBuf,
+    profile: String,
+}
+
+impl Rkube {
+    fn run(&self, args: &[&str]) -> Result<Duration, Error> {
+        let t = Instant::now();
+        let out = Command::new(&self.bin)
+            .args(args)
+            .args(["-p", &self.profile])
+            .env("RKUBE_HOME", &self.home)
+            .env("KUBECONFIG", self.kubeconfig())
+            .output()?;
+        if !out.status.success() {
+            return Err(format!("rkube {args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
+        }
+        Ok(t.elapsed())
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.home.join("kubeconfig")
+    }
+
+    async fn client(&self) -> Result<kube::Client, Error> {
+        let kc = Kubeconfig::read_from(self.kubeconfig())?;
+        let opts = KubeConfigOptions {
+            context: Some(self.profile.clone()),
+            ..Default::default()
+        };
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &opts).await?;
+        Ok(kube::Client::try_from(cfg)?)
+    }
+}
+
+fn docker(args: &[&str]) -> Result<String, Error> {
+    let out = Command::new("docker").args(args).output()?;
+    if !out.status.success() {
+        return Err(format!("docker {args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn report(name: &str, mut s: Vec<Duration>) -> Duration {
+    s.sort_unstable();
+    let p = |q: f64| s[(((s.len() - 1) as f64) * q).round() as usize];
+    println!(
+        "{name:<52} n={:<4} p50={:>9.1?} p99={:>9.1?}",
+        s.len(),
+        p(0.5),
+        p(0.99)
+    );
+    p(0.5)
+}
+
+fn build_image(dir: &Path) -> Result<(), Error> {
+    let busybox = ["/usr/bin/busybox", "/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .ok_or("busybox not found: apt-get install busybox-static")?;
+    std::fs::create_dir_all(dir.join("rootfs/bin"))?;
+    std::fs::copy(busybox, dir.join("rootfs/bin/busybox"))?;
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM scratch\nCOPY rootfs/ /\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nENV PATH=/bin\n",
+    )?;
+    docker(&["build", "-q", "-t", IMAGE, dir.to_str().ok_or("path")?])?;
+    Ok(())
+}
+
+/// Memory the node container uses now, in MiB (cgroup usage as `docker stats` shows it).
+fn node_memory_mib(profile: &str) -> Result<f64, Error> {
+    let s = docker(&["stats", "--no-stream", "--format", "{{.MemUsage}}", profile])?;
+    let used = s.split('/').next().unwrap_or("").trim();
+    let (num, unit) = used.split_at(used.find(|c: char| c.is_alphabetic()).unwrap_or(used.len()));
+    let n: f64 = num.trim().parse()?;
+    Ok(match unit {
+        "GiB" => n * 1024.0,
+        "KiB" => n / 1024.0,
+        "B" => n / 1024.0 / 1024.0,
+        _ => n,
+    })
+}
+
+fn sleeper(name: &str) -> Result<Pod, Error> {
+    Ok(serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "labels": {"bench": "pod"}},
+        "spec": {"terminationGracePeriodSeconds": 0, "containers": [{
+            "name": "c", "image": IMAGE, "command": ["sleep", "3600"],
+            "resources": {"requests": {"cpu": "1m", "memory": "1Mi"}}}]}
+    }))?)
+}
+
+fn running(p: &Pod) -> bool {
+    p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+}
+
+/// Create `name` and wait for it to run; the time from the create call to Running.
+async fn start_pod(pods: &Api<Pod>, name: &str) -> Result<Duration, Error> {
+    let t = Instant::now();
+    let created = pods.create(&PostParams::default(), &sleeper(name)?).await?;
+    let rv = created.metadata.resource_version.unwrap_or_default();
+    let wp = WatchParams::default().fields(&format!("metadata.name={name}"));
+    let mut stream = pods.watch(&wp, &rv).await?.boxed();
+    while let Some(ev) = stream.try_next().await? {
+        if let WatchEvent::Modified(p) = ev {
+            if running(&p) {
+                return Ok(t.elapsed());
+            }
+        }
+    }
+    Err(format!("watch of {name} ended before it ran").into())
+}
+
+async fn wait_all_running(pods: &Api<Pod>, n: usize, limit: Duration) -> Result<(), Error> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let list = pods.list(&Default::default()).await?;
+        if list.items.iter().filter(|p| running(p)).count() >= n {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{n} pods not Running within {limit:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn delete_all(pods: &Api<Pod>) -> Result<(), Error> {
+    pods.delete_collection(
+        &DeleteParams::default().grace_period(0),
+        &Default::default(),
+    )
+    .await?;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !pods.list(&Default::default()).await?.items.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(())
+}
+
+async fn bench(r: &Rkube) -> Result<(), Error> {
+    // Cold: no node image of this binary on the engine.
+    let first = r.run(&["start"])?;
+    let image = docker(&["inspect", "-f", "{{.Config.Image}}", &r.profile])?;
+    r.run(&["delete"])?;
+    docker(&["rmi", &image])?;
+    let cold = r.run(&["start"])?;
+    println!(
+        "{:<52} {cold:>9.1?}  (first run: {first:.1?})",
+        "start, cold (node image built)"
+    );
+    r.run(&["stop"])?;
+    let resume = r.run(&["start"])?;
+    println!(
+        "{:<52} {resume:>9.1?}",
+        "start, resume of a stopped cluster"
+    );
+    r.run(&["delete"])?;
+    let warm = r.run(&["start"])?;
+    println!(
+        "{:<52} {warm:>9.1?}",
+        "start, new cluster with the image present"
+    );
+
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let idle = node_memory_mib(&r.profile)?;
+    println!("{:<52} {idle:>9.1} MiB", "node container memory, idle");
+
+    let client = r.client().await?;
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    // Pod startup, one at a time, beside `docker run -d` of the same image and command.
+    let mut rkube_lat = Vec::new();
+    let mut docker_lat = Vec::new();
+    for i in 0..PODS {
+        rkube_lat.push(start_pod(&pods, &format!("lat-{i}")).await?);
+        let t = Instant::now();
+        let id = docker(&["run", "-d", "--rm", IMAGE, "sleep", "3600"])?;
+        docker_lat.push(t.elapsed());
+        docker(&["rm", "-f", &id])?;
+    }
+    let ours = report("pod startup, create → Running (rkube)", rkube_lat);
+    let bare = report(
+        "container startup, bare `docker run -d` (baseline)",
+        docker_lat,
+    );
+    println!(
+        "{:<52} {:>9.2}x",
+        "pod startup / docker run (p50)",
+        ours.as_secs_f64() / bare.as_secs_f64()
+    );
+    delete_all(&pods).await?;
+
+    // A full node: 110 pods at once.
+    let t = Instant::now();
+    for i in 0..MAX_PODS {
+        pods.create(&PostParams::default(), &sleeper(&format!("full-{i}"))?)
+            .await?;
+    }
+    wait_all_running(&pods, MAX_PODS, Duration::from_secs(900)).await?;
+    println!(
+        "{:<52} {:>9.1?}",
+        "110 pods created → all Running",
+        t.elapsed()
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let full = node_memory_mib(&r.profile)?;
+    println!("{:<52} {full:>9.1} MiB", "node container memory, 110 pods");
+    delete_all(&pods).await?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let bin = root.join("target/release/rkube");
+    if !bin.exists() {
+        return Err("target/release/rkube missing: run scripts/bench".into());
+    }
+    build_image(&root.join("target/bench-images/busybox"))?;
+    let r = Rkube {
+        bin,
+        home: root.join("target/bench-home"),
+        profile: format!("bench-{}", std::process::id()),
+    };
+    let result = bench(&r).await;
+    let _ = r.run(&["delete"]);
+    result
+}
