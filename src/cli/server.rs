@@ -32,6 +32,9 @@ pub struct Args {
     /// bound to it are reported Running without running anything.
     #[arg(long, hide = true)]
     pub simulated_node: Option<String>,
+    /// How long a kubelet may stay silent before its node is marked Unknown, e.g. 50s.
+    #[arg(long, default_value = "50s", value_parser = super::start::parse_duration)]
+    pub node_monitor_grace_period: std::time::Duration,
 }
 
 /// Run until SIGINT or SIGTERM.
@@ -44,6 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         cfg.service_cidr = args.service_cidr.clone();
         cfg.extra_sans = args.apiserver_names.clone();
         cfg.simulated_node = args.simulated_node.clone();
+        cfg.node_monitor_grace_period = args.node_monitor_grace_period;
         let cp = ControlPlane::start(cfg).await.with_context(|| {
             format!("starting the control plane in {}", args.data_dir.display())
         })?;

@@ -38,7 +38,8 @@ pub struct Args {
     pub driver: String,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+/// Parse a duration like `90s`, `6m` or `1h`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = num
         .parse()

@@ -11,6 +11,7 @@ pub mod garbage_collector;
 pub mod job;
 pub mod legacy_tokens;
 pub mod namespace;
+pub mod node_lifecycle;
 pub mod pods;
 pub mod replicaset;
 pub mod serviceaccounts;
@@ -103,10 +104,17 @@ pub fn stored_kinds(
         .collect()
 }
 
-/// Start every controller; they run until their tasks are aborted.
-pub fn spawn_all(client: kube::Client, registry: Registry, ca_pem: String) -> Vec<JoinHandle<()>> {
+/// Start every controller; they run until their tasks are aborted. `node_grace` is how
+/// long a kubelet may stay silent before its node is Unknown.
+pub fn spawn_all(
+    client: kube::Client,
+    registry: Registry,
+    ca_pem: String,
+    node_grace: std::time::Duration,
+) -> Vec<JoinHandle<()>> {
     let registry = Arc::new(registry);
     vec![
+        tokio::spawn(node_lifecycle::run(client.clone(), node_grace)),
         tokio::spawn(namespace::run(client.clone(), registry.clone())),
         tokio::spawn(serviceaccounts::run(client.clone(), ca_pem)),
         tokio::spawn(clusterrole_aggregation::run(client.clone())),

@@ -72,6 +72,8 @@ pub struct Config {
     pub context: String,
     /// Run the kubelet test double as a node of this name (API tests only).
     pub simulated_node: Option<String>,
+    /// How long a kubelet may stay silent before its node is Unknown.
+    pub node_monitor_grace_period: std::time::Duration,
 }
 
 impl Config {
@@ -85,6 +87,7 @@ impl Config {
             kubeconfig: None,
             context: "rkube".into(),
             simulated_node: None,
+            node_monitor_grace_period: controllers::node_lifecycle::DEFAULT_GRACE_PERIOD,
         }
     }
 }
@@ -242,6 +245,7 @@ impl ControlPlane {
             cm_client,
             state.registry.clone(),
             ca.cert_pem().to_string(),
+            cfg.node_monitor_grace_period,
         ));
 
         let scheduler_cert = ca.client_cert("scheduler", "system:kube-scheduler", &[])?;

@@ -15,6 +15,7 @@ mod errors;
 mod get;
 mod lifecycle;
 mod modify;
+mod nodes;
 mod proxy;
 mod rbac;
 mod workloads;

@@ -64,6 +64,11 @@ impl Server {
         )
     }
 
+    /// Start a server on a fresh data dir with extra `rkube server` flags.
+    pub fn start_with_flags(extra: &[&str]) -> Server {
+        Self::start_with(tempfile::tempdir().expect("temp dir"), extra)
+    }
+
     fn start_with(dir: tempfile::TempDir, extra: &[&str]) -> Server {
         let kubeconfig = dir.path().join("kubeconfig");
         let mut child = Command::new(env!("CARGO_BIN_EXE_rkube"))

@@ -272,6 +272,41 @@ fn qos_class(pod: &Value) -> &'static str {
     }
 }
 
+/// How long pods stay on a not-ready or unreachable node before eviction, unless they say.
+const DEFAULT_TOLERATION_SECONDS: i64 = 300;
+
+/// DefaultTolerationSeconds: every pod tolerates the not-ready and unreachable NoExecute
+/// taints for five minutes unless it already tolerates them its own way.
+fn default_toleration_seconds(pod: &mut Value) {
+    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let tolerations = spec.entry("tolerations").or_insert_with(|| json!([]));
+    let Some(list) = tolerations.as_array_mut() else {
+        return;
+    };
+    for key in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
+        let tolerated = list.iter().any(|t| {
+            let t_key = t.get("key").and_then(Value::as_str).unwrap_or("");
+            let effect = t.get("effect").and_then(Value::as_str).unwrap_or("");
+            let exists = t.get("operator").and_then(Value::as_str) == Some("Exists");
+            (t_key == key || (t_key.is_empty() && exists))
+                && (effect.is_empty() || effect == "NoExecute")
+        });
+        if !tolerated {
+            list.push(json!({
+                "key": key,
+                "operator": "Exists",
+                "effect": "NoExecute",
+                "tolerationSeconds": DEFAULT_TOLERATION_SECONDS,
+            }));
+        }
+    }
+}
+
 /// Create-time preparation of server-owned fields (the registry strategies' PrepareForCreate).
 pub fn prepare_create(ctx: &Ctx, obj: &mut Value) -> Result<(), ApiError> {
     if ctx.res.group == "rbac.authorization.k8s.io" {
@@ -283,6 +318,7 @@ pub fn prepare_create(ctx: &Ctx, obj: &mut Value) -> Result<(), ApiError> {
     }
     if is_kind(ctx, "", "Pod") {
         obj["status"] = json!({"phase": "Pending", "qosClass": qos_class(obj)});
+        default_toleration_seconds(obj);
     } else if is_kind(ctx, "", "Service") {
         obj["status"] = json!({"loadBalancer": {}});
     } else if ctx.res.has_status_subresource()
@@ -492,6 +528,22 @@ mod tests {
         assert!(a.take_port(Some(30080)).is_err());
         assert!(a.take_port(Some(80)).is_err());
         assert!(NODE_PORT_RANGE.contains(&a.take_port(None).unwrap()));
+    }
+
+    #[test]
+    fn default_tolerations_added_unless_tolerated() {
+        let mut pod = json!({"spec": {"tolerations": [
+            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 2}
+        ]}});
+        default_toleration_seconds(&mut pod);
+        let ts = pod["spec"]["tolerations"].as_array().unwrap();
+        assert_eq!(ts.len(), 2);
+        assert_eq!(ts[0]["tolerationSeconds"], 2);
+        assert_eq!(ts[1]["key"], "node.kubernetes.io/not-ready");
+        assert_eq!(ts[1]["tolerationSeconds"], 300);
+        let mut all = json!({"spec": {"tolerations": [{"operator": "Exists"}]}});
+        default_toleration_seconds(&mut all);
+        assert_eq!(all["spec"]["tolerations"].as_array().unwrap().len(), 1);
     }
 
     #[test]
