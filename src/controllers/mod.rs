@@ -12,6 +12,7 @@ pub mod job;
 pub mod legacy_tokens;
 pub mod namespace;
 pub mod node_lifecycle;
+pub mod persistent_volume;
 pub mod pods;
 pub mod replicaset;
 pub mod serviceaccounts;
@@ -115,6 +116,7 @@ pub fn spawn_all(
     let registry = Arc::new(registry);
     vec![
         tokio::spawn(node_lifecycle::run(client.clone(), node_grace)),
+        tokio::spawn(persistent_volume::run(client.clone())),
         tokio::spawn(namespace::run(client.clone(), registry.clone())),
         tokio::spawn(serviceaccounts::run(client.clone(), ca_pem)),
         tokio::spawn(clusterrole_aggregation::run(client.clone())),

@@ -16,6 +16,7 @@ use kube::ResourceExt;
 use serde_json::json;
 
 use super::events::{reference, EventType, Recorder};
+use crate::scheduler::filter::tolerates;
 
 /// How often nodes are checked (`--node-monitor-period`).
 const MONITOR_PERIOD: Duration = Duration::from_secs(5);
@@ -291,24 +292,6 @@ async fn sync_taints(nodes: &Api<Node>, node: Node, now: Timestamp) -> Result<No
         .await
 }
 
-fn tolerates(t: &Toleration, taint: &Taint) -> bool {
-    let effect_ok = t
-        .effect
-        .as_deref()
-        .is_none_or(|e| e.is_empty() || e == taint.effect);
-    let key_ok = match t.operator.as_deref() {
-        Some("Exists") => t
-            .key
-            .as_deref()
-            .is_none_or(|k| k.is_empty() || k == taint.key),
-        _ => {
-            t.key.as_deref() == Some(taint.key.as_str())
-                && t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
-        }
-    };
-    effect_ok && key_ok
-}
-
 /// When a pod must leave a node with these NoExecute taints: `None` never, else the time
 /// (the earliest taint time plus the shortest toleration; now when a taint is not
 /// tolerated at all).
@@ -320,8 +303,10 @@ fn eviction_time(pod: &Pod, taints: &[&Taint], now: Timestamp) -> Option<Timesta
         .unwrap_or_default();
     let mut due: Option<Timestamp> = None;
     for taint in taints {
-        let matching: Vec<&Toleration> =
-            tolerations.iter().filter(|t| tolerates(t, taint)).collect();
+        let matching: Vec<&Toleration> = tolerations
+            .iter()
+            .filter(|t| tolerates(std::slice::from_ref(*t), taint))
+            .collect();
         if matching.is_empty() {
             return Some(now);
         }

@@ -75,7 +75,8 @@ pub fn requests(pod: &Pod) -> BTreeMap<String, i128> {
     sum
 }
 
-fn tolerates(tolerations: &[Toleration], taint: &Taint) -> bool {
+/// Whether any of `tolerations` tolerates `taint`.
+pub fn tolerates(tolerations: &[Toleration], taint: &Taint) -> bool {
     tolerations.iter().any(|t| {
         let effect_ok = t
             .effect

@@ -18,5 +18,6 @@ mod modify;
 mod nodes;
 mod proxy;
 mod rbac;
+mod storage;
 mod workloads;
 mod writes;

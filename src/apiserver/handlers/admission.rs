@@ -272,6 +272,54 @@ fn qos_class(pod: &Value) -> &'static str {
     }
 }
 
+/// DefaultStorageClass: a claim that names no class (the field absent, not empty) gets the
+/// default StorageClass, the newest when several are marked.
+pub async fn default_storage_class(ctx: &Ctx, claim: &mut Value) -> Result<(), ApiError> {
+    if claim.pointer("/spec/storageClassName").is_some() {
+        return Ok(());
+    }
+    let classes = ctx
+        .state
+        .store
+        .range("/registry/storageclasses/", None, None, None)
+        .await
+        .map_err(ApiError::internal)?;
+    let is_default = |c: &Value| {
+        [
+            "storageclass.kubernetes.io~1is-default-class",
+            "storageclass.beta.kubernetes.io~1is-default-class",
+        ]
+        .iter()
+        .any(|a| {
+            c.pointer(&format!("/metadata/annotations/{a}"))
+                .and_then(Value::as_str)
+                == Some("true")
+        })
+    };
+    let default = classes
+        .kvs
+        .iter()
+        .filter_map(|kv| serde_json::from_slice::<Value>(&kv.value).ok())
+        .filter(is_default)
+        .max_by(|a, b| {
+            let created = |c: &Value| {
+                object::meta_str(c, "creationTimestamp")
+                    .unwrap_or("")
+                    .to_string()
+            };
+            created(a)
+                .cmp(&created(b))
+                .then_with(|| object::name(b).cmp(object::name(a)))
+        });
+    if let (Some(class), Some(spec)) = (
+        default,
+        claim.get_mut("spec").and_then(Value::as_object_mut),
+    ) {
+        spec.insert("storageClassName".into(), json!(object::name(&class)));
+    }
+    Ok(())
+}
+
 /// How long pods stay on a not-ready or unreachable node before eviction, unless they say.
 const DEFAULT_TOLERATION_SECONDS: i64 = 300;
 

@@ -254,6 +254,10 @@ pub async fn create(ctx: &Ctx, body: Bytes) -> Result<Response<Body>, ApiError> 
     Ok(respond(ctx, 201, &created, &warnings))
 }
 
+fn is_core_kind(ctx: &Ctx, kind: &str) -> bool {
+    ctx.res.group.is_empty() && ctx.res.kind == kind
+}
+
 /// Validate, admit and store a new object; `managed` carries managedFields already computed
 /// (server-side apply), otherwise the field manager records an Update.
 pub async fn create_object(
@@ -337,8 +341,11 @@ pub async fn create_object(
         crd::admission::apply_defaults(ctx, &mut obj);
         crd::admission::prepare_create(ctx, &mut obj);
         admission::prepare_create(ctx, &mut obj)?;
-        if let (Some(ns), true) = (&url_ns, ctx.res.group.is_empty() && ctx.res.kind == "Pod") {
+        if let (Some(ns), true) = (&url_ns, is_core_kind(ctx, "Pod")) {
             sa_admission::admit_pod(ctx, ns, &mut obj).await?;
+        }
+        if is_core_kind(ctx, "PersistentVolumeClaim") {
+            admission::default_storage_class(ctx, &mut obj).await?;
         }
         shape(ctx, &mut obj);
         let name = object::name(&obj).to_string();
