@@ -6,6 +6,7 @@ pub mod cli;
 pub mod cluster;
 pub mod controllers;
 pub mod dns;
+pub mod echo_server;
 pub mod informer;
 pub mod kubelet;
 pub mod node;

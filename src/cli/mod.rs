@@ -75,6 +75,9 @@ pub enum Command {
     /// The process holding a pod sandbox (run by the kubelet).
     #[command(hide = true)]
     Pause,
+    /// The HTTP echo server of the `kicbase/echo-server` image rkube builds.
+    #[command(hide = true)]
+    EchoServer,
 }
 
 /// Run the parsed command; returns the process exit code.
@@ -101,5 +104,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Server(args) => server::run(args).map(|_| 0),
         Command::Node(args) => node::run(args).map(|_| 0),
         Command::Pause => pause::run().map(|_| 0),
+        Command::EchoServer => crate::echo_server::run().map(|_| 0).map_err(Into::into),
     }
 }

@@ -72,6 +72,9 @@ pub struct Config {
     pub context: String,
     /// Run the kubelet test double as a node of this name (API tests only).
     pub simulated_node: Option<String>,
+    /// Where pods reach the API server; set when a node hosts the control plane, which
+    /// then serves the `kubernetes` endpoints there and the `kube-dns` Service.
+    pub advertise: Option<SocketAddr>,
 }
 
 impl Config {
@@ -85,6 +88,7 @@ impl Config {
             kubeconfig: None,
             context: "rkube".into(),
             simulated_node: None,
+            advertise: None,
         }
     }
 }
@@ -202,6 +206,11 @@ impl ControlPlane {
         apiserver::bootstrap(&state)
             .await
             .map_err(|e| StartError::Bootstrap(e.message))?;
+        if let Some(advertise) = cfg.advertise {
+            apiserver::node_services(&state, advertise)
+                .await
+                .map_err(|e| StartError::Bootstrap(e.message))?;
+        }
         let mut tasks = state
             .authorizer
             .start(store.clone(), &state.registry)

@@ -62,6 +62,11 @@ impl Allocators {
         Ipv4Addr::from(self.base + 1)
     }
 
+    /// The tenth address of the range: the `kube-dns` service's, as on kubeadm clusters.
+    pub fn dns_ip(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.base + 10)
+    }
+
     /// Mark what existing services hold as used.
     pub async fn load(&self, store: &dyn Store) -> Result<(), crate::store::StoreError> {
         let r = store.range("/registry/services/", None, None, None).await?;
