@@ -16,3 +16,4 @@ pub mod resources;
 pub mod scheduler;
 pub mod store;
 pub mod streams;
+pub mod tunnel;

@@ -10,9 +10,11 @@ mod node;
 mod pause;
 mod profile;
 mod server;
+mod service;
 mod start;
 mod status;
 mod stop;
+mod tunnel;
 mod update_context;
 mod version;
 
@@ -55,6 +57,10 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Print the URL of a service on the node, or open it in the browser.
+    Service(service::Args),
+    /// Forward LoadBalancer services to 127.0.0.1 and set their external IP, until Ctrl+C.
+    Tunnel(tunnel::Args),
     /// Manage profiles.
     #[command(subcommand)]
     Profile(profile::Command),
@@ -91,6 +97,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Ip => ip::run(p).map(|_| 0),
         Command::Logs(args) => logs::run(p, args).map(|_| 0),
         Command::Kubectl { args } => kubectl::run(p, args),
+        Command::Service(args) => service::run(p, args),
+        Command::Tunnel(args) => tunnel::run(p, args).map(|_| 0),
         Command::Profile(cmd) => profile::run(cmd).map(|_| 0),
         Command::UpdateContext => update_context::run(p).map(|_| 0),
         Command::Version => {
