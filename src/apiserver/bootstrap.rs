@@ -161,3 +161,82 @@ pub async fn bootstrap(state: &Arc<State>) -> Result<(), ApiError> {
     )
     .await
 }
+
+/// Write `obj` unless the stored object already has the same `field` (create when missing).
+async fn ensure_field(ctx: &Ctx, obj: serde_json::Value, field: &str) -> Result<(), ApiError> {
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    ensure_in(ctx, obj.clone()).await?;
+    guaranteed_update(ctx, &name, None, |mut current| {
+        if current.get(field) == obj.get(field) {
+            return Ok(Change::Unchanged);
+        }
+        current[field] = obj[field].clone();
+        Ok(Change::Write(current))
+    })
+    .await
+    .map(|_| ())
+}
+
+/// The objects a node-hosted control plane adds: the `kube-dns` Service on the tenth
+/// service address (the node answers DNS there itself, so it selects no pods), and the
+/// `kubernetes` Service's endpoints at the address pods reach the API server on, kept
+/// current like kube-apiserver's endpoint reconciler does.
+pub async fn node_services(
+    state: &Arc<State>,
+    advertise: std::net::SocketAddr,
+) -> Result<(), ApiError> {
+    let dns_ip = state.allocators.dns_ip().to_string();
+    ensure(
+        internal_ctx(state, "", "v1", "services", Some("kube-system")),
+        json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kube-dns", "namespace": "kube-system",
+                         "labels": {"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true",
+                                    "kubernetes.io/name": "CoreDNS"}},
+            "spec": {"type": "ClusterIP", "clusterIP": dns_ip, "sessionAffinity": "None",
+                     "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                               {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}]},
+        }),
+    )
+    .await?;
+    let ip = advertise.ip().to_string();
+    let port = advertise.port();
+    let endpoints_ctx = internal_ctx(state, "", "v1", "endpoints", Some("default"))
+        .ok_or_else(|| ApiError::internal("endpoints are not registered"))?;
+    ensure_field(
+        &endpoints_ctx,
+        json!({
+            "apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [{"addresses": [{"ip": ip}],
+                         "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
+        }),
+        "subsets",
+    )
+    .await?;
+    let slices_ctx = internal_ctx(
+        state,
+        "discovery.k8s.io",
+        "v1",
+        "endpointslices",
+        Some("default"),
+    )
+    .ok_or_else(|| ApiError::internal("endpointslices are not registered"))?;
+    ensure_field(
+        &slices_ctx,
+        json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"kubernetes.io/service-name": "kubernetes"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [ip], "conditions": {"ready": true, "serving": true, "terminating": false}}],
+            "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+        }),
+        "endpoints",
+    )
+    .await
+}

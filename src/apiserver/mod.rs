@@ -41,7 +41,7 @@ use crate::store::Store;
 
 pub mod kubelet_client;
 
-pub use bootstrap::bootstrap;
+pub use bootstrap::{bootstrap, node_services};
 pub use handlers::Allocators;
 
 /// The Kubernetes version this server presents itself as.

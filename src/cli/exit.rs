@@ -15,6 +15,13 @@ pub const DOCKER_PERMISSION: i32 = 77;
 pub const NODE_FAILED: i32 = 80;
 /// The profile does not exist.
 pub const PROFILE_NOT_FOUND: i32 = 85;
+/// The service named does not exist.
+pub const SERVICE_NOT_FOUND: i32 = 91;
+/// The service cannot be reached from this host (no node port, or the node's network is
+/// out of reach).
+pub const SERVICE_UNAVAILABLE: i32 = 92;
+/// Another `rkube tunnel` holds the profile.
+pub const TUNNEL_RUNNING: i32 = 93;
 
 /// A failure with its exit code; the message is one sentence plus what to do.
 #[derive(Debug, thiserror::Error)]

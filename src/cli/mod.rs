@@ -10,10 +10,12 @@ mod node;
 mod pause;
 mod profile;
 mod server;
+mod service;
 mod ssh;
 mod start;
 mod status;
 mod stop;
+mod tunnel;
 mod update_context;
 mod version;
 
@@ -58,6 +60,10 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Print the URL of a service on the node, or open it in the browser.
+    Service(service::Args),
+    /// Forward LoadBalancer services to 127.0.0.1 and set their external IP, until Ctrl+C.
+    Tunnel(tunnel::Args),
     /// Manage profiles.
     #[command(subcommand)]
     Profile(profile::Command),
@@ -78,6 +84,9 @@ pub enum Command {
     /// The process holding a pod sandbox (run by the kubelet).
     #[command(hide = true)]
     Pause,
+    /// The HTTP echo server of the `kicbase/echo-server` image rkube builds.
+    #[command(hide = true)]
+    EchoServer,
 }
 
 /// Run the parsed command; returns the process exit code.
@@ -92,6 +101,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Logs(args) => logs::run(p, args).map(|_| 0),
         Command::Ssh(args) => ssh::run(p, args),
         Command::Kubectl { args } => kubectl::run(p, args),
+        Command::Service(args) => service::run(p, args),
+        Command::Tunnel(args) => tunnel::run(p, args).map(|_| 0),
         Command::Profile(cmd) => profile::run(cmd).map(|_| 0),
         Command::UpdateContext => update_context::run(p).map(|_| 0),
         Command::Version => {
@@ -105,5 +116,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Server(args) => server::run(args).map(|_| 0),
         Command::Node(args) => node::run(args).map(|_| 0),
         Command::Pause => pause::run().map(|_| 0),
+        Command::EchoServer => crate::echo_server::run().map(|_| 0).map_err(Into::into),
     }
 }

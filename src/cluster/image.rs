@@ -138,11 +138,58 @@ fn loaded_libraries() -> Vec<PathBuf> {
     libs
 }
 
-/// The node image's build context: Dockerfile, the running binary, its libraries, and the
-/// few files a static root needs (`/etc/hosts` so `localhost` resolves, passwd, tmp).
+/// One of rkube's own images: a folder under `images/` whose Dockerfile copies a root
+/// holding the running binary (multi-call) and its libraries.
+#[derive(Clone, Copy, Debug)]
+pub struct BinaryImage {
+    /// The repository its content tag goes under.
+    pub repository: &'static str,
+    /// `images/<name>/Dockerfile`.
+    pub dockerfile: &'static str,
+}
+
+/// The node image (`rkube node`, `rkube pause`).
+pub const NODE: BinaryImage = BinaryImage {
+    repository: NODE_REPOSITORY,
+    dockerfile: NODE_DOCKERFILE,
+};
+
+/// The echo-server image of the tutorials (`rkube echo-server`).
+pub const ECHO_SERVER: BinaryImage = BinaryImage {
+    repository: "rkube/echo-server",
+    dockerfile: include_str!("../../images/echo-server/Dockerfile"),
+};
+
+/// The name the minikube tutorials use for the echo server.
+pub const ECHO_SERVER_ALIAS: &str = "kicbase/echo-server:1.0";
+
+impl BinaryImage {
+    /// The build context of this image for the running binary.
+    pub fn context(&self) -> Result<Context, ImageError> {
+        binary_context(self.dockerfile)
+    }
+
+    /// The content tag of `ctx` under this image's repository.
+    pub fn tag(&self, ctx: &Context) -> String {
+        format!(
+            "{}:{}-{}",
+            self.repository,
+            env!("CARGO_PKG_VERSION"),
+            ctx.digest()
+        )
+    }
+}
+
+/// The node image's build context (see [`binary_context`]).
 pub fn node_context() -> Result<Context, ImageError> {
+    NODE.context()
+}
+
+/// A build context: `dockerfile`, the running binary, its libraries, and the few files a
+/// static root needs (`/etc/hosts` so `localhost` resolves, passwd, tmp).
+pub fn binary_context(dockerfile: &str) -> Result<Context, ImageError> {
     let mut ctx = Context::default();
-    ctx.file("Dockerfile", NODE_DOCKERFILE.as_bytes().to_vec(), 0o644);
+    ctx.file("Dockerfile", dockerfile.as_bytes().to_vec(), 0o644);
     let exe = std::env::current_exe().map_err(|source| ImageError::Read {
         path: PathBuf::from("/proc/self/exe"),
         source,
@@ -253,11 +300,40 @@ fn is_static(path: &Path) -> bool {
 
 /// The tag the node image of this binary has.
 pub fn node_tag(ctx: &Context) -> String {
-    format!(
-        "{NODE_REPOSITORY}:{}-{}",
-        env!("CARGO_PKG_VERSION"),
-        ctx.digest()
-    )
+    NODE.tag(ctx)
+}
+
+/// Point `alias` at the image `tag` unless `alias` names an image rkube did not build
+/// (a real one the user pulled stays theirs).
+pub async fn alias(docker: &Docker, tag: &str, alias: &str) -> Result<(), ImageError> {
+    let target = docker.inspect_image(tag).await?;
+    match docker.inspect_image(alias).await {
+        Ok(existing) => {
+            if existing.id == target.id {
+                return Ok(());
+            }
+            let ours = existing
+                .config
+                .and_then(|c| c.labels)
+                .is_some_and(|l| l.contains_key("io.rkube.image"));
+            if !ours {
+                return Ok(());
+            }
+        }
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let (repo, version) = alias.rsplit_once(':').unwrap_or((alias, "latest"));
+    docker
+        .tag_image(
+            tag,
+            Some(bollard::query_parameters::TagImageOptions {
+                repo: Some(repo.to_string()),
+                tag: Some(version.to_string()),
+            }),
+        )
+        .await?;
+    Ok(())
 }
 
 /// Whether an image exists locally.

@@ -294,20 +294,10 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
         ),
     );
     step("✨", "Using the docker driver");
-    let ctx = image::node_context()?;
-    let tag = image::node_tag(&ctx);
-    if !image::exists(&docker, &tag).await? {
-        step("🚜", &format!("Building the node image {tag} ..."));
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar.set_message("sending the build context");
-        let built = image::ensure(&docker, &ctx, &tag, |line| {
-            bar.set_message(line.to_string())
-        })
-        .await;
-        bar.finish_and_clear();
-        built?;
-    }
+    let tag = ensure_image(&docker, image::NODE, "node", &mut step).await?;
+    let echo = ensure_image(&docker, image::ECHO_SERVER, "echo-server", &mut step).await?;
+    // The tutorials' `--image=kicbase/echo-server:1.0` finds it with no registry.
+    image::alias(&docker, &echo, image::ECHO_SERVER_ALIAS).await?;
 
     let outcome;
     let settings = match saved {
@@ -426,6 +416,28 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
         ),
     );
     Ok(outcome)
+}
+
+/// Build one of rkube's images for this binary unless its content tag exists; its tag.
+async fn ensure_image(
+    docker: &Docker,
+    which: image::BinaryImage,
+    label: &str,
+    step: &mut impl FnMut(&str, &str),
+) -> Result<String, StartError> {
+    let ctx = which.context()?;
+    let tag = which.tag(&ctx);
+    if !image::exists(docker, &tag).await? {
+        step("🚜", &format!("Building the {label} image {tag} ..."));
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar.set_message("sending the build context");
+        let built =
+            image::ensure(docker, &ctx, &tag, |line| bar.set_message(line.to_string())).await;
+        bar.finish_and_clear();
+        built?;
+    }
+    Ok(tag)
 }
 
 async fn create_node(docker: &Docker, s: &Settings) -> Result<(), StartError> {

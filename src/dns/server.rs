@@ -120,8 +120,12 @@ impl Resolver {
                 resp.metadata.authoritative = true;
                 resp.answers
                     .extend(to_record(q.name(), &Rec::Cname(target.clone())));
-                // Resolve the target upstream so stub resolvers get addresses too.
-                if let Some(tname) = name(&target) {
+                // Resolve the target (in the zone, or upstream) so stub resolvers get
+                // addresses too.
+                if zone.owns(&target) {
+                    resp.answers
+                        .extend(local_chase(&zone, &target, q.query_type()));
+                } else if let Some(tname) = name(&target) {
                     let mut chase = Message::query();
                     chase.metadata.recursion_desired = true;
                     chase.add_query(Query::query(tname, q.query_type()));
@@ -177,6 +181,28 @@ impl Resolver {
         }
         None
     }
+}
+
+/// Follow an alias inside the zone: each further CNAME, then the records of the last name.
+fn local_chase(zone: &Zone, target: &str, qtype: RecordType) -> Vec<Record> {
+    let mut out = Vec::new();
+    let mut current = target.to_string();
+    // ExternalName services may point at each other; stop on loops.
+    for _ in 0..8 {
+        let Some(owner) = name(&current) else { break };
+        match zone.lookup(&current, want(qtype)) {
+            Lookup::Found(recs) => {
+                out.extend(recs.iter().filter_map(|r| to_record(&owner, r)));
+                break;
+            }
+            Lookup::Alias(next) => {
+                out.extend(to_record(&owner, &Rec::Cname(next.clone())));
+                current = next;
+            }
+            Lookup::NxDomain | Lookup::NotOurs => break,
+        }
+    }
+    out
 }
 
 async fn forward_tcp(up: SocketAddr, packet: &[u8]) -> Option<Vec<u8>> {

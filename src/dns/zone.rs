@@ -128,6 +128,26 @@ impl Zone {
                     };
                     z.add_srv(&base, p.name.as_deref(), p.protocol.as_deref(), port, &base);
                 }
+                // Pod IPs behind the service answer reverse lookups with their endpoint
+                // name, as CoreDNS does for every service's endpoints.
+                for slice in svc_slices {
+                    for ep in slice.endpoints.iter().flatten() {
+                        for ip in ep
+                            .addresses
+                            .iter()
+                            .filter_map(|a| a.parse::<Ipv4Addr>().ok())
+                        {
+                            let label = ep
+                                .hostname
+                                .clone()
+                                .unwrap_or_else(|| dashed(&IpAddr::V4(ip)));
+                            z.records
+                                .entry(reverse_name(ip))
+                                .or_default()
+                                .insert(Rec::Ptr(format!("{label}.{base}")));
+                        }
+                    }
+                }
                 continue;
             }
             // Headless: one name per ready endpoint (its hostname, else its dashed IP).

@@ -74,6 +74,9 @@ pub struct Config {
     pub simulated_node: Option<String>,
     /// How long a kubelet may stay silent before its node is Unknown.
     pub node_monitor_grace_period: std::time::Duration,
+    /// Where pods reach the API server; set when a node hosts the control plane, which
+    /// then serves the `kubernetes` endpoints there and the `kube-dns` Service.
+    pub advertise: Option<SocketAddr>,
 }
 
 impl Config {
@@ -88,6 +91,7 @@ impl Config {
             context: "rkube".into(),
             simulated_node: None,
             node_monitor_grace_period: controllers::node_lifecycle::DEFAULT_GRACE_PERIOD,
+            advertise: None,
         }
     }
 }
@@ -205,6 +209,11 @@ impl ControlPlane {
         apiserver::bootstrap(&state)
             .await
             .map_err(|e| StartError::Bootstrap(e.message))?;
+        if let Some(advertise) = cfg.advertise {
+            apiserver::node_services(&state, advertise)
+                .await
+                .map_err(|e| StartError::Bootstrap(e.message))?;
+        }
         let mut tasks = state
             .authorizer
             .start(store.clone(), &state.registry)

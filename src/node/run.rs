@@ -12,6 +12,12 @@ use super::control_plane::{Config, ControlPlane};
 use crate::cluster::node_container::{API_PORT, STATE_DIR};
 use crate::cluster::profile;
 use crate::kubelet::{self, docker::DockerRuntime};
+use crate::{dns, proxy};
+
+/// The node's interface on the profile network, where service addresses are claimed.
+const SERVICE_INTERFACE: &str = "eth0";
+/// The cluster domain.
+const CLUSTER_DOMAIN: &str = "cluster.local";
 
 /// Settings of the node process, passed by `rkube start`.
 #[derive(Clone, Debug)]
@@ -76,10 +82,13 @@ pub async fn run(s: NodeSettings) -> anyhow::Result<()> {
         s.profile.clone(),
         "control-plane.rkube.internal".into(),
     ];
+    cfg.advertise = Some(SocketAddr::new(IpAddr::V4(s.node_ip), API_PORT));
     let cp = ControlPlane::start(cfg)
         .await
         .context("starting the control plane")?;
     let local_url = format!("https://127.0.0.1:{API_PORT}");
+    let dns_ip = cp.state.allocators.dns_ip();
+    let services = start_services(&cp, &local_url, s.node_ip, dns_ip).await?;
 
     let node_cert = cp.ca.client_cert(
         &format!("node-{}", s.profile),
@@ -102,9 +111,9 @@ pub async fn run(s: NodeSettings) -> anyhow::Result<()> {
         node_ip: s.node_ip,
         cpus: s.cpus,
         memory_mb: s.memory_mb,
-        cluster_dns: None,
+        cluster_dns: Some(dns_ip),
         upstream_dns: upstream_resolvers(),
-        cluster_domain: "cluster.local".into(),
+        cluster_domain: CLUSTER_DOMAIN.into(),
         state_dir: state_dir.clone(),
     };
     let k = kubelet::Kubelet::new(client, Arc::new(runtime), kcfg);
@@ -128,8 +137,54 @@ pub async fn run(s: NodeSettings) -> anyhow::Result<()> {
     wait_for_stop().await?;
     kubelet_task.abort();
     server.abort();
+    for t in services {
+        t.abort();
+    }
     cp.stop().await;
     Ok(())
+}
+
+/// The service proxy (claiming service addresses on eth0) and cluster DNS on the kube-dns
+/// address, both reading Services and EndpointSlices as `system:kube-proxy`.
+async fn start_services(
+    cp: &ControlPlane,
+    local_url: &str,
+    node_ip: Ipv4Addr,
+    dns_ip: Ipv4Addr,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let cert = cp.ca.client_cert("kube-proxy", "system:kube-proxy", &[])?;
+    let client = crate::controllers::client(local_url, &cp.ca_pem, &cert).await?;
+    let iface = proxy::addresses::Netlink::open(SERVICE_INTERFACE)
+        .await
+        .context("opening the node's interface for service addresses (the node container needs CAP_NET_ADMIN)")?;
+    let claimed = proxy::addresses::Claimed::new(Box::new(iface), &[dns_ip])
+        .await
+        .with_context(|| format!("claiming the cluster DNS address {dns_ip}"))?;
+    let proxy_cfg = proxy::Config {
+        node_ips: vec![IpAddr::V4(node_ip)],
+        cluster_ips: true,
+    };
+    let proxy_task = tokio::spawn(proxy::run_claiming(
+        client.clone(),
+        proxy_cfg,
+        Some(claimed),
+    ));
+    // Docker's embedded resolver (127.0.0.11) answers only inside this container's network
+    // namespace, so pods ask the cluster DNS here and it forwards other names there.
+    let upstreams = dns::upstreams_from_resolv_conf(
+        &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+    );
+    let dns_cfg = dns::Config {
+        listen: SocketAddr::new(IpAddr::V4(dns_ip), 53),
+        domain: CLUSTER_DOMAIN.into(),
+        upstreams,
+    };
+    let dns_task = tokio::spawn(async move {
+        if let Err(e) = dns::run(client, dns_cfg).await {
+            tracing::error!(error = %e, "cluster DNS cannot serve");
+        }
+    });
+    Ok(vec![proxy_task, dns_task])
 }
 
 async fn wait_for_stop() -> anyhow::Result<()> {

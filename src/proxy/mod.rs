@@ -5,6 +5,7 @@
 //! service without endpoints is refused at once by the kernel, like kube-proxy's REJECT
 //! rule. Established connections are tasks of their own and outlive endpoint changes.
 
+pub mod addresses;
 mod pool;
 pub mod table;
 mod tcp;
@@ -48,18 +49,36 @@ impl Drop for Running {
 
 /// Follow Services and EndpointSlices and forward until the future is dropped.
 pub async fn run(client: kube::Client, cfg: Config) {
+    run_claiming(client, cfg, None).await
+}
+
+/// Like [`run`], and also keep every ClusterIP claimed on the node's interface through
+/// `addresses`, so the proxy can listen there and a ClusterIP without ready endpoints
+/// refuses connections (the address answers, nothing listens) instead of timing out.
+pub async fn run_claiming(
+    client: kube::Client,
+    cfg: Config,
+    mut addresses: Option<addresses::Claimed>,
+) {
     let changed = Arc::new(Notify::new());
     let services = Informer::<Service>::start(Api::all(client.clone()), changed.clone());
     let slices = Informer::<EndpointSlice>::start(Api::all(client), changed.clone());
     let mut running: HashMap<(SocketAddr, Protocol), Running> = HashMap::new();
     loop {
-        changed.notified().await;
+        // A periodic pass also retries listeners that could not bind last time.
+        tokio::select! {
+            _ = changed.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+        }
         // Let a burst of changes (a rollout, a namespace deletion) settle into one sync.
         tokio::time::sleep(Duration::from_millis(20)).await;
         let svcs = services.list();
         let sls = slices.list();
         let svc_refs: Vec<&Service> = svcs.iter().map(AsRef::as_ref).collect();
         let slice_refs: Vec<&EndpointSlice> = sls.iter().map(AsRef::as_ref).collect();
+        if let Some(claimed) = addresses.as_mut() {
+            claimed.sync(&table::cluster_ipv4s(&svc_refs)).await;
+        }
         let mut wanted = table::frontends(&svc_refs, &slice_refs, &cfg.node_ips);
         if !cfg.cluster_ips {
             wanted.retain(|f| cfg.node_ips.contains(&f.listen.ip()));

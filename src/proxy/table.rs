@@ -76,6 +76,22 @@ fn backends_for(slices: &[&EndpointSlice], port_name: &str, proto: Protocol) -> 
     out
 }
 
+/// Every IPv4 ClusterIP of `services` (headless and ExternalName services have none).
+pub fn cluster_ipv4s(services: &[&Service]) -> std::collections::BTreeSet<std::net::Ipv4Addr> {
+    services
+        .iter()
+        .filter_map(|s| s.spec.as_ref())
+        .filter(|spec| spec.type_.as_deref() != Some("ExternalName"))
+        .flat_map(|spec| {
+            spec.cluster_ips
+                .iter()
+                .flatten()
+                .chain(spec.cluster_ip.iter())
+        })
+        .filter_map(|ip| ip.parse().ok())
+        .collect()
+}
+
 /// Every frontend for `services` and their `slices` (matched by the
 /// `kubernetes.io/service-name` label), listening on `node_ips` for node ports.
 pub fn frontends(

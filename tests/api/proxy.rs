@@ -192,3 +192,112 @@ fn nodeport_forwarding_follows_endpoints() {
             .filter(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
     });
 }
+
+/// NodePorts and ClusterIPs: a requested one is honoured, a taken or out-of-range one is
+/// refused with kube-apiserver's message, and both return to the pool on delete and when
+/// an update drops them (NodePort turned ClusterIP).
+#[test]
+fn service_addresses_and_node_ports_are_allocated_and_released() {
+    let s = shared();
+    let k = s.kubectl();
+    let ns = namespace(&k, "alloc");
+    let port = 30000 + (std::process::id() % 2700) as u16;
+    let np = |name: &str| {
+        k.run(&[
+            "-n",
+            &ns,
+            "create",
+            "service",
+            "nodeport",
+            name,
+            "--tcp=80:8080",
+            &format!("--node-port={port}"),
+        ])
+    };
+    np("first").ok();
+    let err = np("second").fails().to_string();
+    assert!(
+        err.contains(&format!(
+            "spec.ports[0].nodePort: Invalid value: {port}: provided port is already allocated"
+        )),
+        "{err}"
+    );
+    let out_of_range = k
+        .run(&[
+            "-n",
+            &ns,
+            "create",
+            "service",
+            "nodeport",
+            "low",
+            "--tcp=80:8080",
+            "--node-port=80",
+        ])
+        .fails()
+        .to_string();
+    assert!(
+        out_of_range.contains(
+            "provided port is not in the valid range. The range of valid ports is 30000-32767"
+        ),
+        "{out_of_range}"
+    );
+    // Turned ClusterIP, it gives the port back.
+    k.run(&[
+        "-n",
+        &ns,
+        "patch",
+        "service",
+        "first",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/type","value":"ClusterIP"},{"op":"remove","path":"/spec/ports/0/nodePort"}]"#,
+    ])
+    .ok();
+    np("second").ok();
+    k.run(&["-n", &ns, "delete", "service", "second"]).ok();
+    np("third").ok();
+
+    // A requested ClusterIP: honoured, then refused while taken, free again after delete.
+    let ip = k
+        .run(&[
+            "-n",
+            &ns,
+            "get",
+            "service",
+            "first",
+            "-o",
+            "jsonpath={.spec.clusterIP}",
+        ])
+        .ok()
+        .trim()
+        .to_string();
+    let taken = k
+        .run(&[
+            "-n",
+            &ns,
+            "create",
+            "service",
+            "clusterip",
+            "copy",
+            "--tcp=80",
+            &format!("--clusterip={ip}"),
+        ])
+        .fails()
+        .to_string();
+    assert!(
+        taken.contains("provided IP is already allocated"),
+        "{taken}"
+    );
+    k.run(&["-n", &ns, "delete", "service", "first"]).ok();
+    k.run(&[
+        "-n",
+        &ns,
+        "create",
+        "service",
+        "clusterip",
+        "copy",
+        "--tcp=80",
+        &format!("--clusterip={ip}"),
+    ])
+    .ok();
+}

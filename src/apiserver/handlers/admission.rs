@@ -62,6 +62,11 @@ impl Allocators {
         Ipv4Addr::from(self.base + 1)
     }
 
+    /// The tenth address of the range: the `kube-dns` service's, as on kubeadm clusters.
+    pub fn dns_ip(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.base + 10)
+    }
+
     /// Mark what existing services hold as used.
     pub async fn load(&self, store: &dyn Store) -> Result<(), crate::store::StoreError> {
         let r = store.range("/registry/services/", None, None, None).await?;
@@ -543,6 +548,25 @@ pub fn allocate(ctx: &Ctx, obj: &mut Value, old: Option<&Value>) -> Result<Reser
         }
     }
     Ok(res)
+}
+
+/// After a stored update: give back the addresses and node ports the old service held and
+/// the new one does not (a NodePort service turned ClusterIP, a port removed, a service
+/// turned ExternalName).
+pub fn release_dropped(ctx: &Ctx, old: &Value, new: &Value) {
+    if !is_kind(ctx, "", "Service") {
+        return;
+    }
+    let (new_ips, new_ports) = (cluster_ips(new), node_ports(new));
+    let ips: Vec<Ipv4Addr> = cluster_ips(old)
+        .into_iter()
+        .filter(|ip| !new_ips.contains(ip))
+        .collect();
+    let ports: Vec<u16> = node_ports(old)
+        .into_iter()
+        .filter(|p| !new_ports.contains(p))
+        .collect();
+    ctx.state.allocators.release(&ips, &ports);
 }
 
 /// Kinds whose PUT creates a missing object (the strategies' AllowCreateOnUpdate).

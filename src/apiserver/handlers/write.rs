@@ -459,6 +459,7 @@ where
         {
             Ok(kv) => {
                 object::set_resource_version(&mut new, kv.mod_revision);
+                admission::release_dropped(ctx, &current, &new);
                 return Ok(new);
             }
             Err(StoreError::Conflict { .. }) if precondition.is_none() => continue,

@@ -1,0 +1,205 @@
+//! `rkube echo-server`: the HTTP echo server of the minikube tutorials (the role of
+//! `kicbase/echo-server`): every request is answered with the name of the pod that served
+//! it, the request line and the headers, so callers can see which replica answered.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// The port listened on unless `PORT` says otherwise.
+pub const DEFAULT_PORT: u16 = 8080;
+
+/// How long in-flight requests get to finish after SIGTERM.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Who answers: `POD_NAME`, else the hostname (the pod's name in a pod).
+pub fn identity() -> String {
+    std::env::var("POD_NAME")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// `user-agent` → `User-Agent`, as Go's servers print header names.
+fn canonical(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().chain(c).collect(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<String>>()
+        .join("-")
+}
+
+/// The echo text for a request with `body`.
+pub fn render(served_by: &str, parts: &http::request::Parts, body: &[u8]) -> String {
+    let target = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let mut out = format!(
+        "Request served by {served_by}\n\n{} {target} {:?}\n\n",
+        parts.method, parts.version
+    );
+    let mut headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                canonical(k.as_str()),
+                String::from_utf8_lossy(v.as_bytes()).into(),
+            )
+        })
+        .collect();
+    // Host first, the rest sorted, like the Go echo server.
+    headers.sort_by(|a, b| (a.0 != "Host", &a.0).cmp(&(b.0 != "Host", &b.0)));
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\n"));
+    }
+    if !body.is_empty() {
+        out.push('\n');
+        out.push_str(&String::from_utf8_lossy(body));
+        out.push('\n');
+    }
+    out
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    served_by: String,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let text = render(&served_by, &parts, &body);
+    let resp = Response::builder()
+        .header("Content-Type", "text/plain")
+        .body(Full::new(Bytes::from(text)))
+        .unwrap_or_default();
+    Ok(resp)
+}
+
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Serve on `listener` until `stop` turns true, then stop accepting and let connections
+/// finish their current request (so a pod being deleted fails no request in flight).
+pub async fn serve(listener: TcpListener, served_by: String, mut stop: watch::Receiver<bool>) {
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stopped(&mut stop) => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let served_by = served_by.clone();
+                let mut stop = stop.clone();
+                conns.spawn(async move {
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let svc = hyper::service::service_fn(move |req| handle(req, served_by.clone()));
+                    let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, svc);
+                    futures::pin_mut!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = stopped(&mut stop) => {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = conn.await;
+                        }
+                    }
+                });
+            }
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(DRAIN, async { while conns.join_next().await.is_some() {} }).await;
+}
+
+/// Run the echo server on `0.0.0.0:$PORT` until SIGTERM or SIGINT.
+pub fn run() -> std::io::Result<()> {
+    let port = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or(DEFAULT_PORT);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let listener = TcpListener::bind(("0.0.0.0", port)).await?;
+        println!("Echo server listening on port {port}.");
+        let (tx, rx) = watch::channel(false);
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            let _ = tx.send(true);
+        });
+        serve(listener, identity(), rx).await;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoes_request_line_headers_and_body() {
+        let req = http::Request::post("/a?b=1")
+            .header("user-agent", "curl/8")
+            .header("host", "web:8080")
+            .header("accept", "*/*")
+            .body(())
+            .unwrap();
+        let (parts, _) = req.into_parts();
+        let text = render("hello-node-abc", &parts, b"hi");
+        assert_eq!(
+            text,
+            "Request served by hello-node-abc\n\nPOST /a?b=1 HTTP/1.1\n\nHost: web:8080\nAccept: */*\nUser-Agent: curl/8\n\nhi\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn serves_and_drains_on_stop() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = watch::channel(false);
+        let server = tokio::spawn(serve(listener, "pod-1".into(), rx));
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
+        assert!(
+            out.contains("Request served by pod-1\n\nGET /x HTTP/1.1\n\nHost: h\n"),
+            "{out}"
+        );
+        tx.send(true).unwrap();
+        server.await.unwrap();
+        assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    }
+}
