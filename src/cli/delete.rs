@@ -4,7 +4,7 @@ use anyhow::Context;
 use bollard::query_parameters::{ListImagesOptions, RemoveImageOptions, RemoveVolumeOptions};
 
 use super::exit::Failure;
-use crate::cluster::docker::{self, is_not_found, label_filter, PROFILE_LABEL};
+use crate::cluster::docker::{self, is_not_found, label_filter, HOME_LABEL, PROFILE_LABEL};
 use crate::cluster::{kubeconfig, node_container, profile};
 
 /// Arguments of `rkube delete`.
@@ -76,11 +76,12 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<()> {
         let d = docker::connect().await.map_err(Failure::from)?;
         let mut names = if args.all {
             let mut n = profile::list();
-            // Profiles whose files are gone but whose containers remain.
+            // Profiles of this home whose files are gone but whose node containers remain.
+            let home = profile::home_label();
             for c in d
                 .list_containers(Some(bollard::query_parameters::ListContainersOptions {
                     all: true,
-                    filters: Some(label_filter(&[(PROFILE_LABEL, "")])),
+                    filters: Some(label_filter(&[(HOME_LABEL, &home)])),
                     ..Default::default()
                 }))
                 .await?

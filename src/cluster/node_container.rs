@@ -12,7 +12,9 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 
-use super::docker::{is_not_found, is_not_modified, label_filter, PROFILE_LABEL, ROLE_LABEL};
+use super::docker::{
+    is_not_found, is_not_modified, label_filter, HOME_LABEL, PROFILE_LABEL, ROLE_LABEL,
+};
 use super::profile::{self, Settings};
 
 /// Port the API server listens on inside the node.
@@ -108,6 +110,7 @@ pub async fn create(docker: &Docker, s: &Settings) -> Result<String, bollard::er
         labels: Some(HashMap::from([
             (PROFILE_LABEL.to_string(), s.name.clone()),
             (ROLE_LABEL.to_string(), "node".to_string()),
+            (HOME_LABEL.to_string(), super::profile::home_label()),
         ])),
         exposed_ports: Some(exposed),
         stop_timeout: Some(20),

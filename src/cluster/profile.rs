@@ -71,6 +71,15 @@ pub fn home() -> PathBuf {
         .join(".rkube")
 }
 
+/// The home as an absolute path, for labels that must match from any working directory.
+pub fn home_label() -> String {
+    let home = home();
+    std::fs::canonicalize(&home)
+        .unwrap_or(home)
+        .display()
+        .to_string()
+}
+
 /// Check a profile name: it names a container, a network, a volume and a Node.
 pub fn validate_name(name: &str) -> Result<(), ProfileError> {
     let ok = !name.is_empty()

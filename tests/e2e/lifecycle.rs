@@ -58,7 +58,20 @@ fn start_stop_start_kill_delete() {
             .contains("2/2")
             .then_some(())
     });
-    let server = std::fs::read_to_string(kubeconfig()).expect("kubeconfig");
+    // This profile's entries only: other tests' clusters share the kubeconfig.
+    let entries = || {
+        let kc: serde_yaml::Value =
+            serde_yaml::from_str(&std::fs::read_to_string(kubeconfig()).expect("kubeconfig"))
+                .expect("kubeconfig YAML");
+        ["clusters", "users"].map(|list| {
+            kc[list]
+                .as_sequence()
+                .and_then(|s| s.iter().find(|e| e["name"].as_str() == Some(p)))
+                .cloned()
+                .unwrap_or_else(|| panic!("no {list} entry for {p}"))
+        })
+    };
+    let server = entries();
 
     let stop = rkube(&["stop", "-p", p]);
     assert_eq!(stop.code, 0, "{}", stop.stderr);
@@ -90,11 +103,7 @@ fn start_stop_start_kill_delete() {
         "{}",
         resumed.stdout
     );
-    assert_eq!(
-        std::fs::read_to_string(kubeconfig()).expect("kubeconfig"),
-        server,
-        "same server and credentials"
-    );
+    assert_eq!(entries(), server, "same server and credentials");
     k.run(&["get", "configmap", "kept"]).ok();
     eventually("2/2 after start", 90, || {
         let pods = k
