@@ -8,6 +8,7 @@ pub mod deployment;
 pub mod endpoints;
 pub mod events;
 pub mod garbage_collector;
+pub mod horizontal_pod_autoscaler;
 pub mod job;
 pub mod legacy_tokens;
 pub mod namespace;
@@ -117,6 +118,7 @@ pub fn spawn_all(
     vec![
         tokio::spawn(node_lifecycle::run(client.clone(), node_grace)),
         tokio::spawn(persistent_volume::run(client.clone())),
+        tokio::spawn(horizontal_pod_autoscaler::run(client.clone())),
         tokio::spawn(namespace::run(client.clone(), registry.clone())),
         tokio::spawn(serviceaccounts::run(client.clone(), ca_pem)),
         tokio::spawn(clusterrole_aggregation::run(client.clone())),

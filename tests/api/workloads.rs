@@ -814,3 +814,95 @@ spec:
         (r.stdout.trim() == "web-0").then_some(())
     });
 }
+
+#[test]
+fn hpa_reports_missing_metrics_api() {
+    let k = shared_with_node().kubectl();
+    let ns = namespace(&k, "hpa");
+    let n = ns.as_str();
+    k.run(&[
+        "-n",
+        n,
+        "create",
+        "deployment",
+        "web",
+        "--image=x",
+        "--replicas=2",
+    ])
+    .ok();
+    k.run(&[
+        "-n",
+        n,
+        "set",
+        "resources",
+        "deployment",
+        "web",
+        "--requests=cpu=100m",
+    ])
+    .ok();
+    k.run(&[
+        "-n",
+        n,
+        "autoscale",
+        "deployment",
+        "web",
+        "--cpu=50%",
+        "--min=1",
+        "--max=5",
+    ])
+    .ok();
+    eventually("ScalingActive False", 40, || {
+        let reason = k
+            .run(&[
+                "-n",
+                n,
+                "get",
+                "hpa",
+                "web",
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"ScalingActive\")].reason}",
+            ])
+            .ok()
+            .to_string();
+        (reason == "FailedGetResourceMetric").then_some(())
+    });
+    let described = k.run(&["-n", n, "describe", "hpa", "web"]).ok().to_string();
+    let active = described
+        .lines()
+        .find(|l| l.trim_start().starts_with("ScalingActive"))
+        .unwrap_or_default();
+    assert_eq!(
+        active.split_whitespace().take(3).collect::<Vec<_>>(),
+        ["ScalingActive", "False", "FailedGetResourceMetric"],
+        "{described}"
+    );
+    assert!(
+        described.contains("FailedComputeMetricsReplicas"),
+        "{described}"
+    );
+    assert!(
+        described.contains("unable to fetch metrics from resource metrics API"),
+        "{described}"
+    );
+    // The replica count is read from the scale subresource on each sync.
+    eventually("REPLICAS 2", 40, || {
+        let line = k
+            .run(&["-n", n, "get", "hpa", "web", "--no-headers"])
+            .ok()
+            .to_string();
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        (cols.get(..7)
+            == Some(
+                &[
+                    "web",
+                    "Deployment/web",
+                    "cpu:",
+                    "<unknown>/50%",
+                    "1",
+                    "5",
+                    "2",
+                ][..],
+            ))
+        .then_some(())
+    });
+}
