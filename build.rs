@@ -1,6 +1,7 @@
 //! Compiles the Kubernetes protobuf schemas (shipped in the k8s-rs-pb package) into a
 //! descriptor set, so the API server can decode `application/vnd.kubernetes.protobuf`
-//! request bodies by reflection.
+//! request bodies by reflection; and gnostic's OpenAPI v2 schema (vendored under proto/),
+//! so it can encode `/openapi/v2` as the protobuf client-go asks for.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -75,4 +76,10 @@ fn main() {
         .unwrap_or_else(|e| panic!("compiling Kubernetes protos in {}: {e}", root.display()));
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("kubernetes.fds");
     std::fs::write(&out, fds.encode_to_vec()).expect("writing descriptor set");
+
+    println!("cargo:rerun-if-changed=proto/gnostic");
+    let gnostic = protox::compile(["openapiv2/OpenAPIv2.proto"], ["proto/gnostic"])
+        .unwrap_or_else(|e| panic!("compiling proto/gnostic/openapiv2/OpenAPIv2.proto: {e}"));
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("openapiv2.fds");
+    std::fs::write(&out, gnostic.encode_to_vec()).expect("writing gnostic descriptor set");
 }

@@ -14,6 +14,7 @@ pub mod normalize;
 pub mod object;
 pub mod openapi;
 mod openapi_cache;
+mod openapi_http;
 pub mod patch;
 pub mod protobuf;
 pub mod rbac;

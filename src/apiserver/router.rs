@@ -12,7 +12,9 @@ use super::handlers::{self, Ctx};
 use super::http::{error_response, json_response, negotiate, read_body, text_response, Body};
 use super::request::{self, Query};
 use super::status::ApiError;
-use super::{aggregator, authz, discovery, impersonation, sa_authn, version_info, State};
+use super::{
+    aggregator, authz, discovery, impersonation, openapi_http, sa_authn, version_info, State,
+};
 
 fn header_str(req: &Request<Incoming>, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
@@ -86,7 +88,15 @@ async fn route_inner(
     let accept = header_str(&req, header::ACCEPT).map(str::to_string);
 
     if !info.is_resource {
-        return non_resource(&state, &path, accept.as_deref(), &query, req.method());
+        let if_none_match = header_str(&req, header::IF_NONE_MATCH);
+        return non_resource(
+            &state,
+            &path,
+            accept.as_deref(),
+            if_none_match,
+            &query,
+            req.method(),
+        );
     }
     let res = state
         .registry
@@ -147,6 +157,7 @@ fn non_resource(
     state: &State,
     path: &str,
     accept: Option<&str>,
+    if_none_match: Option<&str>,
     query: &Query,
     method: &Method,
 ) -> Result<Response<Body>, ApiError> {
@@ -187,25 +198,20 @@ fn non_resource(
             200,
             &state.openapi.index(&state.registry, &state.crds),
         )),
+        ["openapi", "v2"] => return openapi_http::serve_v2(state, accept, if_none_match),
         ["openapi", "v3", rest @ ..] => {
             let gv = rest.join("/");
             state
                 .openapi
                 .document(&state.registry, &state.crds, &gv)
                 .map(|(bytes, hash)| {
-                    let mut resp = Response::new(super::http::full(bytes));
-                    resp.headers_mut().insert(
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/json"),
-                    );
+                    let mut resp =
+                        openapi_http::conditional(bytes, "application/json", &hash, if_none_match);
                     if query.get("hash") == Some(hash.as_str()) {
                         resp.headers_mut().insert(
                             header::CACHE_CONTROL,
                             HeaderValue::from_static("public, immutable"),
                         );
-                    }
-                    if let Ok(etag) = HeaderValue::from_str(&format!("\"{hash}\"")) {
-                        resp.headers_mut().insert(header::ETAG, etag);
                     }
                     resp
                 })
@@ -231,6 +237,16 @@ pub fn root_paths(state: &State) -> Value {
             paths.push(format!("/apis/{g}/{v}"));
         }
     }
-    paths.extend(["/healthz", "/livez", "/openapi/v3", "/readyz", "/version"].map(String::from));
+    paths.extend(
+        [
+            "/healthz",
+            "/livez",
+            "/openapi/v2",
+            "/openapi/v3",
+            "/readyz",
+            "/version",
+        ]
+        .map(String::from),
+    );
     serde_json::json!({"paths": paths})
 }

@@ -1,12 +1,15 @@
 //! OpenAPI v3 documents generated from k8s-openapi's schemas plus our table of the
 //! Kubernetes extensions (group-version-kind, patch strategies and merge keys, list
-//! types), and strict decoding of built-in objects (which fields the types do not know).
+//! types), the Swagger 2.0 document derived from them (`v2`, encoded by `gnostic`), and
+//! strict decoding of built-in objects (which fields the types do not know).
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 mod extensions;
+pub mod gnostic;
 mod kinds;
+pub mod v2;
 
 use serde_json::{json, Map, Value};
 
