@@ -16,6 +16,7 @@ mod get;
 mod lifecycle;
 mod modify;
 mod nodes;
+mod openapi_v2;
 mod proxy;
 mod rbac;
 mod storage;
