@@ -145,6 +145,27 @@ fn crontab_crd_is_served_validated_printed_and_deleted() {
     // The schema default filled replicas.
     assert_eq!(lines[1].split_whitespace().nth(6), Some("1"), "{table}");
     k.run(&["-n", n, "get", "ct", "my-cron"]).ok();
+    // A changed manifest applies as a merge patch: custom resources take no strategic
+    // merge patch, and their OpenAPI documents (v3 and v2) say so.
+    let changed = good.replace("my-awesome-cron-image", "my-better-cron-image");
+    let out = apply(&k, dir.path(), "ct.yaml", &changed, &[])
+        .ok()
+        .to_string();
+    assert_eq!(out, "crontab.stable.example.com/my-cron configured\n");
+    let image = k
+        .run(&[
+            "-n",
+            n,
+            "get",
+            "ct",
+            "my-cron",
+            "-o",
+            "jsonpath={.spec.image}",
+        ])
+        .ok()
+        .to_string();
+    assert_eq!(image, "my-better-cron-image");
+    apply(&k, dir.path(), "ct.yaml", &good, &[]).ok();
 
     // Violations name the field.
     let bad = format!(

@@ -298,7 +298,8 @@ pub fn group_version_document(
     );
     for r in resources {
         let custom_name = custom_definition_name(&r.group, &r.version, &r.kind);
-        let Some(def) = definition_name(&r.group, &r.version, &r.kind).or_else(|| {
+        let builtin = definition_name(&r.group, &r.version, &r.kind);
+        let Some(def) = builtin.or_else(|| {
             custom
                 .contains_key(&custom_name)
                 .then_some(custom_name.as_str())
@@ -309,12 +310,22 @@ pub fn group_version_document(
         let gvk = json!({"group": r.group, "version": r.version, "kind": r.kind});
         let obj = schema_ref(def);
         let body = json!({"required": true, "content": {"*/*": {"schema": obj.clone()}}});
-        let patch_body = json!({"required": true, "content": {
-            "application/apply-patch+yaml": {"schema": schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch")},
-            "application/json-patch+json": {"schema": schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch")},
-            "application/merge-patch+json": {"schema": schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch")},
-            "application/strategic-merge-patch+json": {"schema": schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch")},
-        }});
+        let patch_schema =
+            json!({"schema": schema_ref("io.k8s.apimachinery.pkg.apis.meta.v1.Patch")});
+        let mut patch_types = vec![
+            "application/apply-patch+yaml",
+            "application/json-patch+json",
+            "application/merge-patch+json",
+        ];
+        // Custom resources take no strategic merge patch; kubectl's apply reads this list
+        // to choose between a strategic and a plain merge patch.
+        if builtin.is_some() {
+            patch_types.push("application/strategic-merge-patch+json");
+        }
+        let patch_body = json!({"required": true, "content": patch_types
+            .iter()
+            .map(|t| (t.to_string(), patch_schema.clone()))
+            .collect::<Map<String, Value>>()});
         let ns_word = if r.namespaced { "Namespaced" } else { "" };
         let base = if r.namespaced {
             format!("{prefix}/namespaces/{{namespace}}/{}", r.plural)
