@@ -398,3 +398,23 @@ async fn openapi_v2_protobuf_decodes_and_honours_etags() {
         .unwrap();
     assert_eq!(resp.status(), 304);
 }
+
+#[test]
+fn explain_reads_the_v2_document_when_asked() {
+    let k = shared().kubectl();
+    let out = k
+        .run(&[
+            "explain",
+            "deployment.spec.strategy",
+            "--output=plaintext-openapiv2",
+        ])
+        .ok()
+        .to_string();
+    assert!(
+        out.starts_with("KIND:     Deployment\nVERSION:  apps/v1\n"),
+        "{out}"
+    );
+    assert!(out.contains("RESOURCE: strategy <Object>"), "{out}");
+    assert!(out.contains("   rollingUpdate\t<Object>"), "{out}");
+    assert!(out.contains("   type\t<string>"), "{out}");
+}

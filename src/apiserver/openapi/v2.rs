@@ -7,39 +7,31 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-/// Keys a Swagger 2.0 schema object may carry besides `x-` extensions (gnostic rejects
-/// any other, and with it the whole document).
-const SCHEMA_KEYS: &[&str] = &[
-    "$ref",
-    "additionalProperties",
-    "allOf",
-    "default",
-    "description",
-    "discriminator",
-    "enum",
-    "example",
-    "exclusiveMaximum",
-    "exclusiveMinimum",
-    "externalDocs",
-    "format",
-    "items",
-    "maxItems",
-    "maxLength",
-    "maxProperties",
-    "maximum",
-    "minItems",
-    "minLength",
-    "minProperties",
-    "minimum",
-    "multipleOf",
-    "pattern",
-    "properties",
-    "readOnly",
-    "required",
-    "title",
-    "type",
-    "uniqueItems",
-];
+/// Whether a Swagger 2.0 schema keeps `key: v` as it is. gnostic rejects any other key,
+/// or a value of the wrong JSON type, and with it the whole document; a custom resource's
+/// schema must not be able to take `/openapi/v2` down.
+fn plain_keyword(key: &str, v: &Value) -> bool {
+    match key {
+        "default" | "example" => true,
+        "description" | "format" | "pattern" | "title" => v.is_string(),
+        "maximum" | "minimum" | "multipleOf" => v.is_number(),
+        "maxItems" | "maxLength" | "maxProperties" | "minItems" | "minLength" | "minProperties" => {
+            v.is_i64() || v.is_u64()
+        }
+        "exclusiveMaximum" | "exclusiveMinimum" | "uniqueItems" | "readOnly" => v.is_boolean(),
+        "enum" => v.is_array(),
+        "externalDocs" => v.as_object().is_some_and(|d| {
+            d.iter().all(|(k, x)| {
+                k.starts_with("x-")
+                    || (matches!(k.as_str(), "description" | "url") && x.is_string())
+            })
+        }),
+        _ => key.starts_with("x-"),
+    }
+}
+
+/// The types kubectl's v2 reader knows (any other fails the whole document there).
+const TYPES: &[&str] = &["string", "number", "integer", "boolean", "array", "object"];
 
 /// Keys of a v3 parameter's `schema` that a v2 non-body parameter carries inline.
 const PARAMETER_SCHEMA_KEYS: &[&str] = &[
@@ -180,26 +172,35 @@ pub fn schema(v3: &Value) -> Value {
                     if v.is_boolean() { v.clone() } else { schema(v) },
                 );
             }
-            "type" if !nullable => match v {
-                Value::String(t) if t != "null" => {
-                    out.insert(k.clone(), v.clone());
-                }
-                Value::Array(ts) => {
-                    let ts: Vec<&Value> = ts.iter().filter(|t| *t != "null").collect();
-                    if let [t] = ts.as_slice() {
-                        out.insert(k.clone(), (*t).clone());
+            "type" if !nullable => {
+                let known = |t: &&Value| t.as_str().is_some_and(|t| TYPES.contains(&t));
+                match v {
+                    Value::String(_) if known(&v) => {
+                        out.insert(k.clone(), v.clone());
                     }
+                    Value::Array(ts) => {
+                        // `[T, "null"]` is a nullable T; anything else has no v2 form.
+                        let ts: Vec<&Value> = ts.iter().filter(|t| *t != "null").collect();
+                        if let [t] = ts.as_slice() {
+                            if known(t) {
+                                out.insert(k.clone(), (*t).clone());
+                            }
+                        }
+                    }
+                    _ => {}
                 }
-                _ => {}
-            },
+            }
             "discriminator" if v.is_string() => {
                 out.insert(k.clone(), v.clone());
             }
-            "required" if v.as_array().is_some_and(|r| !r.is_empty()) => {
+            "required"
+                if v.as_array()
+                    .is_some_and(|r| !r.is_empty() && r.iter().all(Value::is_string)) =>
+            {
                 out.insert(k.clone(), v.clone());
             }
             "properties" | "items" | "type" | "discriminator" | "required" => {}
-            _ if k.starts_with("x-") || SCHEMA_KEYS.contains(&k.as_str()) => {
+            _ if plain_keyword(k, v) => {
                 out.insert(k.clone(), v.clone());
             }
             _ => {}
@@ -388,6 +389,8 @@ mod tests {
                 "c": {"oneOf": [{"type": "string"}, {"type": "integer"}], "x-kubernetes-int-or-string": true},
                 "d": {"type": "object", "properties": {}},
                 "e": {"type": "string", "writeOnly": true, "deprecated": true},
+                "f": {"type": "strin", "maxLength": "5", "externalDocs": {"url": "u", "x": 1}, "xml": {}},
+                "g": {"type": ["integer", "null"], "minimum": 1},
             },
         }));
         assert_eq!(
@@ -401,6 +404,8 @@ mod tests {
                     "c": {"x-kubernetes-int-or-string": true},
                     "d": {"type": "object"},
                     "e": {"type": "string"},
+                    "f": {},
+                    "g": {"type": "integer", "minimum": 1},
                 },
             })
         );
@@ -457,5 +462,64 @@ mod tests {
             "ConfigMap"
         );
         assert!(doc["definitions"]["io.k8s.api.core.v1.ConfigMap"].is_object());
+    }
+
+    #[test]
+    fn every_served_group_version_converts_and_encodes() {
+        let registry = crate::resources::registry::Registry::builtin();
+        let mut custom = Map::new();
+        // A custom schema with what v3 allows and v2 does not, and values of odd types.
+        custom.insert(
+            "com.example.v1.Odd".into(),
+            json!({"type": "object", "x-kubernetes-group-version-kind": [{"group": "example.com", "version": "v1", "kind": "Odd"}],
+                "properties": {"spec": {"type": "object", "properties": {
+                    "a": {"anyOf": [{"type": "integer"}, {"type": "string"}], "x-kubernetes-int-or-string": true},
+                    "b": {"type": "string", "enum": ["x", "y"], "default": "x", "maxLength": 3.5, "pattern": 7},
+                    "c": {"type": "array", "items": [{"type": "string"}], "x-kubernetes-validations": [{"rule": "self.size() > 0"}]},
+                    "d": {"not": {"type": "string"}, "nullable": true, "externalDocs": {"url": 1}},
+                }}}}),
+        );
+        let mut docs = Vec::new();
+        for (group, versions) in registry.groups() {
+            for version in versions {
+                let resources = registry.resources_of(&group, &version);
+                docs.push(super::super::group_version_document(
+                    &group,
+                    &version,
+                    &resources,
+                    &Map::new(),
+                ));
+            }
+        }
+        docs.push(json!({"paths": {}, "components": {"schemas": custom}}));
+        let doc = swagger(&docs);
+        let defs = doc["definitions"].as_object().unwrap();
+        assert!(defs.contains_key("io.k8s.api.core.v1.Pod"));
+        assert!(defs.contains_key("com.example.v1.Odd"));
+        let mut refs = Vec::new();
+        let text = serde_json::to_string(&doc).unwrap();
+        assert!(!text.contains("#/components/"), "a v3 reference survived");
+        let mut unresolved = Vec::new();
+        fn v2_refs(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    if let Some(r) = m.get("$ref").and_then(Value::as_str) {
+                        out.push(r.to_string());
+                    }
+                    m.values().for_each(|x| v2_refs(x, out));
+                }
+                Value::Array(a) => a.iter().for_each(|x| v2_refs(x, out)),
+                _ => {}
+            }
+        }
+        v2_refs(&doc, &mut refs);
+        for r in &refs {
+            match r.strip_prefix(V2_PREFIX) {
+                Some(name) if defs.contains_key(name) => {}
+                _ => unresolved.push(r.clone()),
+            }
+        }
+        assert!(unresolved.is_empty(), "unresolved: {unresolved:?}");
+        super::super::gnostic::encode(&doc).expect("encodes as gnostic protobuf");
     }
 }
