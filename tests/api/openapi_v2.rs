@@ -134,6 +134,22 @@ fn unknown_field_in_a_list_item_fails_client_side_validation() {
             file.display()
         )
     );
+    // Any authenticated user may read the document (system:discovery), so a service
+    // account without any other rights gets the same answer.
+    let token = k
+        .run(&["-n", &ns, "create", "token", "default"])
+        .ok()
+        .trim()
+        .to_string();
+    let sa = shared().kubectl_as(Some(&token));
+    let err = sa
+        .run(&["-n", &ns, "apply", "-f", file.to_str().unwrap()])
+        .fails()
+        .to_string();
+    assert!(
+        err.contains("ValidationError(Deployment.spec): unknown field \"foo\""),
+        "{err}"
+    );
     // Validation runs before any request: nothing of the List was created.
     let none = k.run(&["-n", &ns, "get", "configmap", "settings"]);
     assert!(none.fails().contains("NotFound"), "{}", none.stderr);

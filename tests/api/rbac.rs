@@ -162,6 +162,7 @@ for path in sys.argv[2:]:
         "/api",
         "/apis",
         "/openapi/v3",
+        "/openapi/v2",
         "/healthz",
         "/version",
     ];
@@ -173,7 +174,7 @@ for path in sys.argv[2:]:
         .output()
         .expect("python");
     let out = String::from_utf8_lossy(&out.stdout).to_string();
-    for path in &paths[..7] {
+    for path in &paths[..8] {
         assert!(out.contains(&format!("{path} 401 Unauthorized")), "{out}");
     }
     assert!(out.contains("/healthz 200"), "{out}");
