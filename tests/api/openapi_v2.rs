@@ -434,3 +434,95 @@ fn explain_reads_the_v2_document_when_asked() {
     assert!(out.contains("   rollingUpdate\t<Object>"), "{out}");
     assert!(out.contains("   type\t<string>"), "{out}");
 }
+
+#[test]
+fn edit_of_several_objects_validates_the_list_it_opens() {
+    use std::os::unix::fs::PermissionsExt;
+    let k = shared().kubectl();
+    let ns = namespace(&k, "list-edit");
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a", "b"] {
+        k.run(&[
+            "-n",
+            &ns,
+            "create",
+            "configmap",
+            name,
+            "--from-literal=mode=fast",
+        ])
+        .ok();
+    }
+    // The editor kubectl opens holds a List of both objects.
+    let editor = |name: &str, script: &str| {
+        let p = write_file(dir.path(), name, script);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let good = editor(
+        "good.sh",
+        "#!/bin/sh\ngrep -q '^kind: List' \"$1\" || exit 1\nsed -i 's/mode: fast/mode: slow/' \"$1\"\n",
+    );
+    let out = k
+        .clone()
+        .env("KUBE_EDITOR", &good)
+        .run(&["-n", &ns, "edit", "configmap", "a", "b"])
+        .ok()
+        .to_string();
+    assert_eq!(out, "configmap/a edited\nconfigmap/b edited\n");
+    let modes = k
+        .run(&[
+            "-n",
+            &ns,
+            "get",
+            "configmap",
+            "a",
+            "b",
+            "-o",
+            "jsonpath={.items[*].data.mode}",
+        ])
+        .ok()
+        .to_string();
+    assert_eq!(modes, "slow slow");
+    // An unknown field is caught on the client, before anything is saved.
+    let bad = editor(
+        "bad.sh",
+        "#!/bin/sh\nsed -i 's/mode: slow/mode: fast/; s/^  kind: ConfigMap/  kind: ConfigMap\\n  colour: red/' \"$1\"\n",
+    );
+    let r = k
+        .clone()
+        .env("KUBE_EDITOR", &bad)
+        .run(&["-n", &ns, "edit", "configmap", "a", "b"]);
+    let err = r.fails();
+    assert!(
+        err.contains("Edit cancelled, no valid changes were saved."),
+        "{err}"
+    );
+    // kubectl keeps the attempt with the validation error as comments on top.
+    let copy = err
+        .split("A copy of your changes has been stored to \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no copy in {err}"));
+    let kept = std::fs::read_to_string(copy).unwrap();
+    let _ = std::fs::remove_file(copy);
+    assert!(
+        kept.contains(
+            "ValidationError(ConfigMap): unknown field \"colour\" in io.k8s.api.core.v1.ConfigMap"
+        ),
+        "{kept}"
+    );
+    let modes = k
+        .run(&[
+            "-n",
+            &ns,
+            "get",
+            "configmap",
+            "a",
+            "b",
+            "-o",
+            "jsonpath={.items[*].data.mode}",
+        ])
+        .ok()
+        .to_string();
+    assert_eq!(modes, "slow slow");
+}
