@@ -1,5 +1,6 @@
 //! Our table of the Kubernetes OpenAPI extensions that k8s-openapi's schemas lack: patch
-//! strategies and merge keys, list types and map keys, and group-version-kind.
+//! strategies and merge keys, list types and map keys, and group-version-kind; and the one
+//! place its schemas are stricter than Kubernetes' (`metadata` is never required).
 
 use serde_json::{json, Map, Value};
 
@@ -82,6 +83,19 @@ fn field_extensions(definition: &str, field: &str) -> Option<FieldExt> {
 }
 
 pub(super) fn annotate(defs: &mut Map<String, Value>) {
+    for schema in defs.values_mut() {
+        // k8s-openapi makes every object's `metadata` required; Kubernetes never does (an
+        // item without it must not fail kubectl's client-side validation).
+        let Some(s) = schema.as_object_mut() else {
+            continue;
+        };
+        if let Some(req) = s.get_mut("required").and_then(Value::as_array_mut) {
+            req.retain(|f| f != "metadata");
+            if req.is_empty() {
+                s.remove("required");
+            }
+        }
+    }
     for (name, schema) in defs.iter_mut() {
         let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
             continue;

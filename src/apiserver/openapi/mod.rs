@@ -612,6 +612,14 @@ mod tests {
                 ["kind"],
             "Deployment"
         );
+        // As in Kubernetes: metadata is optional, other required fields stay.
+        assert!(definitions()["io.k8s.api.core.v1.Pod"]
+            .get("required")
+            .is_none());
+        assert_eq!(
+            definitions()["io.k8s.api.core.v1.Binding"]["required"],
+            json!(["target"])
+        );
     }
 
     #[test]
