@@ -137,9 +137,10 @@ fn condition<'a>(node: &'a Node, type_: &str) -> Option<&'a NodeCondition> {
         .find(|c| c.type_ == type_)
 }
 
-/// Ready's status: True, False or Unknown (a node that never posted is Unknown).
-fn ready_status(node: &Node) -> &str {
-    condition(node, "Ready").map_or("Unknown", |c| c.status.as_str())
+/// Ready's status: True, False or Unknown; None while a new node has not posted yet (the
+/// monitor marks it Unknown once the grace period has passed).
+fn ready_status(node: &Node) -> Option<&str> {
+    condition(node, "Ready").map(|c| c.status.as_str())
 }
 
 /// When the kubelet has been silent past the grace period, every condition it posts
@@ -249,12 +250,12 @@ fn wanted_taints(node: &Node, now: Timestamp) -> Vec<Taint> {
         }));
     };
     match ready_status(node) {
-        "True" => {}
-        "False" => {
+        None | Some("True") => {}
+        Some("False") => {
             add(NOT_READY, "NoSchedule");
             add(NOT_READY, "NoExecute");
         }
-        _ => {
+        Some(_) => {
             add(UNREACHABLE, "NoSchedule");
             add(UNREACHABLE, "NoExecute");
         }

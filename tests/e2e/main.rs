@@ -9,3 +9,4 @@ mod cluster;
 mod lifecycle;
 mod pods;
 mod services;
+mod workloads;
