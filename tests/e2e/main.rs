@@ -8,3 +8,4 @@ mod support;
 mod cluster;
 mod lifecycle;
 mod pods;
+mod streams;
