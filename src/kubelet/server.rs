@@ -56,6 +56,8 @@ pub async fn serve<R: ContainerRuntime>(
         let Ok((tcp, peer)) = listener.accept().await else {
             continue;
         };
+        // Interactive streams (exec, attach) send small writes that must not wait.
+        let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let kubelet = kubelet.clone();
         tokio::spawn(async move {

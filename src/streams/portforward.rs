@@ -209,6 +209,7 @@ async fn pipe_channel(
     mut from_client: mpsc::Receiver<Bytes>,
     out: mpsc::Sender<Vec<u8>>,
 ) {
+    let _ = tcp.set_nodelay(true);
     let (mut rd, mut wr) = tcp.into_split();
     let to_pod = tokio::spawn(async move {
         while let Some(b) = from_client.recv().await {
