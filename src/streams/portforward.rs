@@ -18,9 +18,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
 
 use super::spdy::session::{self, Stream};
-use super::ws::Ws;
 
 /// The SPDY stream protocol of port-forward.
 pub const SPDY_PROTOCOL: &str = "portforward.k8s.io";
@@ -134,7 +134,10 @@ async fn forward(data: Stream, error: Stream, dial: Dial) {
 }
 
 /// Serve port-forward over WebSocket channels for `ports`.
-pub async fn serve_websocket(ws: Ws, ports: Vec<u16>, dial: Dial) {
+pub async fn serve_websocket<S>(ws: WebSocketStream<S>, ports: Vec<u16>, dial: Dial)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let (mut sink, mut inbound) = ws.split();
     let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(64);
     let mut to_pods: Vec<Option<mpsc::Sender<Bytes>>> = Vec::new();
@@ -340,6 +343,48 @@ mod tests {
                     .map_err(|e| format!("error forwarding port {port}: {e}"))
             })
         })
+    }
+
+    #[tokio::test]
+    async fn websocket_channels_announce_ports_and_carry_data() {
+        use tokio_tungstenite::tungstenite::protocol::Role;
+
+        let port = echo_server().await;
+        let closed = {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let server = WebSocketStream::from_raw_socket(b, Role::Server, None).await;
+        let mut client = WebSocketStream::from_raw_socket(a, Role::Client, None).await;
+        tokio::spawn(serve_websocket(server, vec![port, closed], loopback_dial()));
+        let mut by_channel: HashMap<u8, Vec<Vec<u8>>> = HashMap::new();
+        let next = async |c: &mut WebSocketStream<DuplexStream>| match c.next().await {
+            Some(Ok(Message::Binary(b))) => Some(b.to_vec()),
+            _ => None,
+        };
+        // Four announcements and the refused port's error, in some order.
+        while by_channel.values().map(Vec::len).sum::<usize>() < 5 {
+            let m = next(&mut client).await.expect("a frame");
+            by_channel.entry(m[0]).or_default().push(m[1..].to_vec());
+        }
+        assert_eq!(by_channel[&0], vec![port.to_le_bytes().to_vec()]);
+        assert_eq!(by_channel[&2], vec![closed.to_le_bytes().to_vec()]);
+        assert_eq!(by_channel[&3][0], closed.to_le_bytes().to_vec());
+        assert!(String::from_utf8_lossy(&by_channel[&3][1]).contains("refused"));
+
+        client
+            .send(Message::Binary(b"\x00ping".to_vec().into()))
+            .await
+            .unwrap();
+        // Frames for the error channel or unknown ports are ignored.
+        client
+            .send(Message::Binary(b"\x07junk".to_vec().into()))
+            .await
+            .unwrap();
+        assert_eq!(next(&mut client).await, Some(b"\x00ping".to_vec()));
+        // The echo server hangs up: with every port done, the session closes.
+        assert_eq!(next(&mut client).await, None);
     }
 
     #[tokio::test]

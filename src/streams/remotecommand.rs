@@ -18,10 +18,10 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
 
 use super::channel::{self, Channel, Inbound};
 use super::spdy::session::{self, Stream, StreamWriter};
-use super::ws::Ws;
 
 /// SPDY stream-protocol versions we speak for exec/attach, preferred first.
 pub const SPDY_PROTOCOLS: &[&str] = &["v5.channel.k8s.io", "v4.channel.k8s.io"];
@@ -109,7 +109,10 @@ impl StdinPump {
 }
 
 /// Serve one session over a WebSocket that negotiated `protocol`.
-pub async fn serve_websocket(ws: Ws, protocol: &str, opts: &Options, p: Process) {
+pub async fn serve_websocket<S>(ws: WebSocketStream<S>, protocol: &str, opts: &Options, p: Process)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let v5 = protocol.starts_with("v5.");
     let (mut sink, mut inbound) = ws.split();
     // Like the kubelet, an empty frame on the first writable channel tells the client the
@@ -323,6 +326,7 @@ fn drain_sizes(buf: &mut Vec<u8>) -> Vec<(u16, u16)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::DuplexStream;
 
     fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
@@ -354,6 +358,88 @@ mod tests {
             Options::from_query(&q(&[("command", "ls")])).unwrap_err(),
             "you must specify at least 1 of stdin, stdout, stderr"
         );
+    }
+
+    async fn next(c: &mut WebSocketStream<DuplexStream>) -> Message {
+        c.next().await.expect("a message").expect("no error")
+    }
+
+    #[tokio::test]
+    async fn websocket_session_survives_malformed_frames() {
+        use tokio::io::AsyncReadExt;
+        use tokio_tungstenite::tungstenite::protocol::Role;
+
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let server = WebSocketStream::from_raw_socket(b, Role::Server, None).await;
+        let mut client = WebSocketStream::from_raw_socket(a, Role::Client, None).await;
+        let (stdin_w, mut stdin_r) = tokio::io::duplex(1024);
+        let (out_tx, out_rx) = mpsc::channel::<(Channel, Bytes)>(4);
+        let (resize_tx, mut resize_rx) = mpsc::channel(4);
+        let process = Process {
+            stdin: Some(Box::pin(stdin_w)),
+            output: futures::stream::unfold(out_rx, |mut rx| async move {
+                rx.recv().await.map(|m| (m, rx))
+            })
+            .boxed(),
+            resize: Some(resize_tx),
+            finish: Box::pin(async { channel::exit_status(3) }),
+        };
+        let opts = Options {
+            stdin: true,
+            stdout: true,
+            ..Default::default()
+        };
+        let session = tokio::spawn(async move {
+            serve_websocket(server, "v5.channel.k8s.io", &opts, process).await
+        });
+        // The session announces itself with an empty stdout frame.
+        assert_eq!(next(&mut client).await, Message::Binary(vec![1u8].into()));
+        for junk in [
+            Message::Binary(Vec::new().into()),
+            Message::Binary(b"\x01not mine".to_vec().into()),
+            Message::Binary(b"\x04{\"Width\":".to_vec().into()),
+            Message::Binary(vec![9u8, 1, 2].into()),
+            Message::Text("0hello".into()),
+        ] {
+            client.send(junk).await.unwrap();
+        }
+        client
+            .send(Message::Binary(
+                b"\x04{\"Width\":80,\"Height\":24}".to_vec().into(),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(resize_rx.recv().await, Some((80, 24)));
+        client
+            .send(Message::Binary(b"\x00hello".to_vec().into()))
+            .await
+            .unwrap();
+        client
+            .send(Message::Binary(vec![255u8, 0].into()))
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        stdin_r.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"hello", "stdin, then EOF from the v5 close");
+
+        out_tx
+            .send((Channel::Stdout, Bytes::from_static(b"out")))
+            .await
+            .unwrap();
+        drop(out_tx);
+        assert_eq!(
+            next(&mut client).await,
+            Message::Binary(b"\x01out".to_vec().into())
+        );
+        let Message::Binary(status) = next(&mut client).await else {
+            panic!("expected the status frame");
+        };
+        assert_eq!(status[0], 3);
+        let v: Value = serde_json::from_slice(&status[1..]).unwrap();
+        assert_eq!(v["reason"], "NonZeroExitCode");
+        assert!(matches!(next(&mut client).await, Message::Close(_)));
+        drop(client);
+        session.await.unwrap();
     }
 
     #[test]

@@ -17,5 +17,6 @@ mod lifecycle;
 mod modify;
 mod proxy;
 mod rbac;
+mod streams;
 mod workloads;
 mod writes;
