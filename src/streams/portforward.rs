@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -49,14 +50,36 @@ pub fn parse_ports(values: &[&str]) -> Result<Vec<u16>, String> {
     Ok(ports)
 }
 
+/// How long the client has to open both streams of a request (the kubelet's default).
+const STREAM_PAIR_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The streams of one forwarded connection, as they arrive.
+#[derive(Default)]
+struct Pair {
+    data: Option<Stream>,
+    error: Option<Stream>,
+    since: Option<Instant>,
+}
+
 /// Serve port-forward on a SPDY connection until the client ends it.
 pub async fn serve_spdy<IO>(io: IO, dial: Dial)
 where
     IO: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (mut accepted, task) = session::serve(io);
-    let mut pending: HashMap<String, (Option<Stream>, Option<Stream>)> = HashMap::new();
-    while let Some(s) = accepted.recv().await {
+    let mut pending: HashMap<String, Pair> = HashMap::new();
+    let mut sweep = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        let s = tokio::select! {
+            s = accepted.recv() => match s {
+                Some(s) => s,
+                None => break,
+            },
+            _ = sweep.tick() => {
+                expire(&mut pending, STREAM_PAIR_TIMEOUT).await;
+                continue;
+            }
+        };
         let kind = s.header("streamType").unwrap_or("").to_ascii_lowercase();
         // Old clients send no requestID: pair the error stream with the data stream
         // opened right after it, as the kubelet does.
@@ -66,22 +89,51 @@ where
             None => s.id.to_string(),
         };
         let entry = pending.entry(request.clone()).or_default();
+        entry.since.get_or_insert_with(Instant::now);
         match kind.as_str() {
-            "error" if entry.1.is_none() => entry.1 = Some(s),
-            "data" if entry.0.is_none() => entry.0 = Some(s),
+            "error" if entry.error.is_none() => entry.error = Some(s),
+            "data" if entry.data.is_none() => entry.data = Some(s),
             _ => {
                 tracing::debug!(%kind, %request, "port-forward: unexpected stream");
                 s.writer().reset().await;
                 continue;
             }
         }
-        if matches!(entry, (Some(_), Some(_))) {
-            if let Some((Some(data), Some(error))) = pending.remove(&request) {
+        if entry.data.is_some() && entry.error.is_some() {
+            if let Some(Pair {
+                data: Some(data),
+                error: Some(error),
+                ..
+            }) = pending.remove(&request)
+            {
                 tokio::spawn(forward(data, error, dial.clone()));
             }
         }
     }
     let _ = task.await;
+}
+
+/// Give up on requests whose second stream never came, telling the client why.
+async fn expire(pending: &mut HashMap<String, Pair>, limit: Duration) {
+    let late: Vec<String> = pending
+        .iter()
+        .filter(|(_, p)| p.since.is_some_and(|t| t.elapsed() >= limit))
+        .map(|(r, _)| r.clone())
+        .collect();
+    for request in late {
+        let Some(p) = pending.remove(&request) else {
+            continue;
+        };
+        if let Some(e) = p.error {
+            let w = e.writer();
+            let msg = format!("request {request}: timed out waiting for streams");
+            let _ = w.write(msg.as_bytes()).await;
+            let _ = w.close().await;
+        }
+        if let Some(d) = p.data {
+            d.writer().reset().await;
+        }
+    }
 }
 
 async fn forward(data: Stream, error: Stream, dial: Dial) {
@@ -343,6 +395,35 @@ mod tests {
                     .map_err(|e| format!("error forwarding port {port}: {e}"))
             })
         })
+    }
+
+    #[tokio::test]
+    async fn a_lone_error_stream_times_out_with_a_message() {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let (mut accepted, _task) = session::serve(b);
+        let mut c = Client {
+            io: a,
+            enc: Encoder::default(),
+            dec: Decoder::default(),
+            buf: BytesMut::new(),
+        };
+        c.open(1, "error", "80", "5").await;
+        let s = accepted.recv().await.unwrap();
+        let mut pending = HashMap::new();
+        pending.insert(
+            "5".to_string(),
+            Pair {
+                error: Some(s),
+                since: Some(Instant::now()),
+                ..Default::default()
+            },
+        );
+        expire(&mut pending, Duration::from_secs(3600)).await;
+        assert_eq!(pending.len(), 1, "not yet due");
+        expire(&mut pending, Duration::ZERO).await;
+        assert!(pending.is_empty());
+        let got = c.until_fin(&[1]).await;
+        assert_eq!(got[&1], b"request 5: timed out waiting for streams");
     }
 
     #[tokio::test]
