@@ -110,6 +110,10 @@ async fn route_inner(
             return Err(ApiError::not_found_path());
         }
     }
+    if handlers::pod_stream::is_stream(&res, &info) {
+        // Streams keep the connection: no body to read, the upgrade goes to the kubelet.
+        return handlers::pod_stream::connect(state, &res, &info, &user, req).await;
+    }
     if !res.stored && info.verb != "create" {
         return Err(ApiError::method_not_allowed());
     }

@@ -5,11 +5,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use bollard::container::LogOutput;
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ExecConfig, HostConfig};
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, ListContainersOptions, LogsOptions,
-    RemoveContainerOptions, StopContainerOptions,
+    AttachContainerOptions, CreateContainerOptions, CreateImageOptions, ListContainersOptions,
+    LogsOptions, RemoveContainerOptions, ResizeContainerTTYOptions, ResizeExecOptions,
+    StopContainerOptions,
 };
 use bollard::Docker;
 use bytes::Bytes;
@@ -17,8 +19,8 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 
 use super::runtime::{
-    labels, Container, ContainerRuntime, ContainerSpec, ExecResult, ImageInfo, LogOptions,
-    RuntimeError, SandboxSpec, State,
+    labels, Container, ContainerRuntime, ContainerSpec, ExecResult, ExecSpec, ImageInfo,
+    LogOptions, Output, RuntimeError, SandboxSpec, State, StreamIo,
 };
 use crate::cluster::docker::{
     is_not_found, is_not_modified, label_filter, PROFILE_LABEL, ROLE_LABEL,
@@ -476,6 +478,115 @@ impl ContainerRuntime for DockerRuntime {
         }
     }
 
+    async fn exec_stream(
+        &self,
+        id: &str,
+        spec: &ExecSpec,
+    ) -> Result<(String, StreamIo), RuntimeError> {
+        let created = self
+            .docker
+            .create_exec(
+                id,
+                ExecConfig {
+                    attach_stdin: Some(spec.stdin),
+                    attach_stdout: Some(spec.stdout),
+                    attach_stderr: Some(spec.stderr),
+                    tty: Some(spec.tty),
+                    cmd: Some(spec.cmd.clone()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| RuntimeError::Start(docker_message(&e)))?;
+        let started = self
+            .docker
+            .start_exec(
+                &created.id,
+                Some(StartExecOptions {
+                    detach: false,
+                    tty: spec.tty,
+                    output_capacity: None,
+                }),
+            )
+            .await
+            .map_err(|e| RuntimeError::Start(docker_message(&e)))?;
+        let StartExecResults::Attached { output, input } = started else {
+            return Err(RuntimeError::Other("exec started detached".into()));
+        };
+        let io = StreamIo {
+            stdin: spec.stdin.then_some(input),
+            output: output_stream(output),
+        };
+        Ok((created.id, io))
+    }
+
+    async fn resize_exec(
+        &self,
+        exec_id: &str,
+        width: u16,
+        height: u16,
+    ) -> Result<(), RuntimeError> {
+        self.docker
+            .resize_exec(
+                exec_id,
+                ResizeExecOptions {
+                    h: height as i32,
+                    w: width as i32,
+                },
+            )
+            .await
+            .map_err(err)
+    }
+
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>, RuntimeError> {
+        let inspect = self.docker.inspect_exec(exec_id).await.map_err(err)?;
+        if inspect.running == Some(true) {
+            return Ok(None);
+        }
+        Ok(inspect.exit_code)
+    }
+
+    async fn attach(
+        &self,
+        id: &str,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+    ) -> Result<StreamIo, RuntimeError> {
+        let attached = self
+            .docker
+            .attach_container(
+                id,
+                Some(AttachContainerOptions {
+                    stdin,
+                    stdout,
+                    stderr,
+                    stream: true,
+                    logs: false,
+                    detach_keys: None,
+                }),
+            )
+            .await
+            .map_err(|e| RuntimeError::Start(docker_message(&e)))?;
+        Ok(StreamIo {
+            stdin: stdin.then_some(attached.input),
+            output: output_stream(attached.output),
+        })
+    }
+
+    async fn resize_tty(&self, id: &str, width: u16, height: u16) -> Result<(), RuntimeError> {
+        self.docker
+            .resize_container_tty(
+                id,
+                ResizeContainerTTYOptions {
+                    h: height as i32,
+                    w: width as i32,
+                },
+            )
+            .await
+            .map_err(err)
+    }
+
     async fn logs(
         &self,
         id: &str,
@@ -499,6 +610,25 @@ impl ContainerRuntime for DockerRuntime {
             .map(|r| r.map(|o| o.into_bytes()).map_err(err));
         Ok(stream.boxed())
     }
+}
+
+/// Docker's multiplexed (or, on a terminal, raw) output as stdout/stderr chunks.
+fn output_stream(
+    s: std::pin::Pin<
+        Box<dyn futures::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>,
+    >,
+) -> BoxStream<'static, Result<Output, RuntimeError>> {
+    s.filter_map(|r| {
+        futures::future::ready(match r {
+            Ok(LogOutput::StdErr { message }) => Some(Ok(Output::Stderr(message))),
+            Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => {
+                Some(Ok(Output::Stdout(message)))
+            }
+            Ok(LogOutput::StdIn { .. }) => None,
+            Err(e) => Some(Err(err(e))),
+        })
+    })
+    .boxed()
 }
 
 /// Split `repo[:tag]` (a digest stays in the repo part) for a pull.

@@ -11,6 +11,7 @@ pub mod probes;
 pub mod runtime;
 pub mod server;
 pub mod status;
+pub mod streaming;
 pub mod volumes;
 
 use std::collections::{HashMap, HashSet};

@@ -2,10 +2,12 @@
 //! containerd or youki) can replace Docker later.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
+use tokio::io::AsyncWrite;
 
 /// Labels on every container the kubelet makes, as dockershim named them.
 pub mod labels {
@@ -206,6 +208,38 @@ pub struct ExecResult {
     pub output: String,
 }
 
+/// A process started for an interactive stream (`exec`).
+#[derive(Clone, Debug, Default)]
+pub struct ExecSpec {
+    /// The command and its arguments.
+    pub cmd: Vec<String>,
+    /// Attach the process's stdin.
+    pub stdin: bool,
+    /// Attach its stdout.
+    pub stdout: bool,
+    /// Attach its stderr.
+    pub stderr: bool,
+    /// Run it on a terminal.
+    pub tty: bool,
+}
+
+/// What a streamed process wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// On stdout (or the terminal).
+    Stdout(Bytes),
+    /// On stderr.
+    Stderr(Bytes),
+}
+
+/// The two directions of an interactive stream into a container.
+pub struct StreamIo {
+    /// The process's stdin, when attached; shutting it down closes the process's stdin.
+    pub stdin: Option<Pin<Box<dyn AsyncWrite + Send>>>,
+    /// What the process writes, until it exits (or detaches).
+    pub output: BoxStream<'static, Result<Output, RuntimeError>>,
+}
+
 /// Runs pods' containers.
 pub trait ContainerRuntime: Send + Sync + 'static {
     /// `docker://28.2.2` style name and version.
@@ -249,6 +283,40 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         cmd: &[String],
         timeout: Duration,
     ) -> impl Future<Output = Result<ExecResult, RuntimeError>> + Send;
+    /// Start a command in a running container with its stdio streamed; returns the exec
+    /// id (for resizing and the exit code) and the streams.
+    fn exec_stream(
+        &self,
+        id: &str,
+        spec: &ExecSpec,
+    ) -> impl Future<Output = Result<(String, StreamIo), RuntimeError>> + Send;
+    /// Resize the terminal of an exec.
+    fn resize_exec(
+        &self,
+        exec_id: &str,
+        width: u16,
+        height: u16,
+    ) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    /// The exit code of a finished exec (None while it runs).
+    fn exec_exit_code(
+        &self,
+        exec_id: &str,
+    ) -> impl Future<Output = Result<Option<i64>, RuntimeError>> + Send;
+    /// Attach to the stdio of a running container's main process.
+    fn attach(
+        &self,
+        id: &str,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+    ) -> impl Future<Output = Result<StreamIo, RuntimeError>> + Send;
+    /// Resize a container's terminal.
+    fn resize_tty(
+        &self,
+        id: &str,
+        width: u16,
+        height: u16,
+    ) -> impl Future<Output = Result<(), RuntimeError>> + Send;
     /// A container's log as a byte stream.
     fn logs(
         &self,

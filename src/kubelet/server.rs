@@ -1,5 +1,5 @@
 //! The kubelet's HTTPS endpoint (port 10250): container logs for the API server's
-//! `pods/log`. Only the API server's kubelet-client certificate (or a cluster admin's) may
+//! `pods/log`, and the exec/attach/port-forward streams behind `pods/exec` and friends. Only the API server's kubelet-client certificate (or a cluster admin's) may
 //! use it, as with a real kubelet in webhook-authorization mode.
 
 use std::collections::HashMap;
@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use super::runtime::{ContainerRuntime, LogOptions};
+use super::streaming;
 use super::Kubelet;
 use crate::apiserver::authn::{self, UserInfo};
 
@@ -55,6 +56,8 @@ pub async fn serve<R: ContainerRuntime>(
         let Ok((tcp, peer)) = listener.accept().await else {
             continue;
         };
+        // Interactive streams (exec, attach) send small writes that must not wait.
+        let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let kubelet = kubelet.clone();
         tokio::spawn(async move {
@@ -105,6 +108,15 @@ async fn route<R: ContainerRuntime>(
     match parts.as_slice() {
         ["containerLogs", ns, pod, container] => {
             container_logs(&kubelet, ns, pod, container, &query).await
+        }
+        [kind @ ("exec" | "attach"), ns, pod, container] => {
+            let attach = *kind == "attach";
+            let (ns, pod, container) = (ns.to_string(), pod.to_string(), container.to_string());
+            streaming::remote_command(kubelet, req, &ns, &pod, &container, attach).await
+        }
+        ["portForward", ns, pod] => {
+            let (ns, pod) = (ns.to_string(), pod.to_string());
+            streaming::port_forward(kubelet, req, &ns, &pod).await
         }
         _ => text(StatusCode::NOT_FOUND, "404 page not found"),
     }

@@ -1,4 +1,7 @@
 //! Stream protocols of `kubectl exec`, `attach`, `port-forward` and `cp`.
 
 pub mod channel;
+pub mod portforward;
+pub mod remotecommand;
 pub mod spdy;
+pub mod ws;

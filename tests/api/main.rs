@@ -20,5 +20,6 @@ mod openapi_v2;
 mod proxy;
 mod rbac;
 mod storage;
+mod streams;
 mod workloads;
 mod writes;

@@ -10,3 +10,4 @@ mod lifecycle;
 mod pods;
 mod services;
 mod workloads;
+mod streams;

@@ -275,6 +275,15 @@ impl Kubectl {
         c
     }
 
+    /// The full command line (kubectl, its global flags, then `args`), for running it
+    /// under another program such as `script`; also the environment it needs.
+    pub fn command_line(&self, args: &[&str]) -> (Vec<String>, Vec<(String, String)>) {
+        let c = self.command(args);
+        let mut line = vec![c.get_program().to_string_lossy().into_owned()];
+        line.extend(c.get_args().map(|a| a.to_string_lossy().into_owned()));
+        (line, self.env.clone())
+    }
+
     /// Run to completion (timeout 60 s).
     pub fn run(&self, args: &[&str]) -> Run {
         let mut c = self.command(args);

@@ -5,6 +5,7 @@ mod delete;
 mod fields;
 mod patch;
 mod pod_log;
+pub mod pod_stream;
 mod read;
 mod reviews;
 mod sa_admission;
