@@ -118,3 +118,19 @@ pub fn exclusive() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// One field of a pod, by kubectl jsonpath (empty when the pod or field is missing).
+pub fn pod_field(k: &Kubectl, ns: &str, pod: &str, path: &str) -> String {
+    k.run(&[
+        "-n",
+        ns,
+        "get",
+        "pod",
+        pod,
+        "-o",
+        &format!("jsonpath={path}"),
+    ])
+    .stdout
+    .trim()
+    .to_string()
+}

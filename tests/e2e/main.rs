@@ -9,5 +9,5 @@ mod cluster;
 mod lifecycle;
 mod pods;
 mod services;
-mod workloads;
 mod streams;
+mod workloads;

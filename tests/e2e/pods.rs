@@ -1,23 +1,8 @@
 //! Pods on a real node: images, logs, restarts, probes, volumes and deployments, with the
 //! statuses kubectl shows on any cluster.
 
-use crate::cluster::{docker, shared, BUSYBOX};
+use crate::cluster::{docker, pod_field, shared, BUSYBOX};
 use crate::support::{eventually, namespace, Kubectl};
-
-fn pod_field(k: &Kubectl, ns: &str, pod: &str, path: &str) -> String {
-    k.run(&[
-        "-n",
-        ns,
-        "get",
-        "pod",
-        pod,
-        "-o",
-        &format!("jsonpath={path}"),
-    ])
-    .stdout
-    .trim()
-    .to_string()
-}
 
 fn get_pods_line(k: &Kubectl, ns: &str, pod: &str) -> String {
     let out = k

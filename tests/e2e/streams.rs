@@ -8,23 +8,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::cluster::{kubeconfig, shared, BUSYBOX};
+use crate::cluster::{kubeconfig, pod_field, shared, BUSYBOX};
 use crate::support::{eventually, namespace, Kubectl};
-
-fn field(k: &Kubectl, ns: &str, pod: &str, path: &str) -> String {
-    k.run(&[
-        "-n",
-        ns,
-        "get",
-        "pod",
-        pod,
-        "-o",
-        &format!("jsonpath={path}"),
-    ])
-    .stdout
-    .trim()
-    .to_string()
-}
 
 /// A pod `web` serving `/www` with busybox httpd on 8080 (index.html says `hello`).
 fn web_pod(k: &Kubectl, ns: &str) {
@@ -259,7 +244,7 @@ fn run_it_rm_attaches_and_cleans_up() {
         30,
     );
     t.expect("If you don't see a command prompt", 90);
-    let spec = |p: &str| field(&k, &ns, "shell", p);
+    let spec = |p: &str| pod_field(&k, &ns, "shell", p);
     assert_eq!(
         spec("{.spec.containers[0].stdin} {.spec.containers[0].tty}"),
         "true true"
@@ -441,14 +426,14 @@ fn logs_follow_tail_and_previous() {
     ])
     .ok();
     eventually("ticker Running", 60, || {
-        (field(&k, &ns, "ticker", "{.status.phase}") == "Running").then_some(())
+        (pod_field(&k, &ns, "ticker", "{.status.phase}") == "Running").then_some(())
     });
     let mut follow = k.spawn(&["-n", &ns, "logs", "-f", "ticker"]);
     let mut lines = BufReader::new(follow.stdout.take().expect("stdout")).lines();
     let first = lines.next().and_then(Result::ok).unwrap_or_default();
     assert!(first.starts_with("tick-"), "{first:?}");
     // New lines arrive while the container still runs.
-    assert_eq!(field(&k, &ns, "ticker", "{.status.phase}"), "Running");
+    assert_eq!(pod_field(&k, &ns, "ticker", "{.status.phase}"), "Running");
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     // The stream ended by itself, when the container stopped.
     let start = Instant::now();
@@ -484,7 +469,7 @@ fn logs_follow_tail_and_previous() {
     ])
     .ok();
     eventually("a restart", 60, || {
-        (field(
+        (pod_field(
             &k,
             &ns,
             "crash",

@@ -9,15 +9,6 @@ use crate::apiserver::http::Body;
 use crate::apiserver::kubelet_client;
 use crate::apiserver::status::ApiError;
 
-fn names(pod: &Value, key: &str) -> Vec<String> {
-    pod["spec"][key]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["name"].as_str().map(str::to_string))
-        .collect()
-}
-
 fn int_param(ctx: &Ctx, key: &str, min: i64) -> Result<Option<i64>, ApiError> {
     match ctx.query.get(key) {
         None => Ok(None),
@@ -42,34 +33,7 @@ pub async fn get(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found(&ctx.res, &name))?;
     let pod: Value = serde_json::from_slice(&kv.value).map_err(ApiError::internal)?;
-    let containers = names(&pod, "containers");
-    let init = names(&pod, "initContainers");
-    let ephemeral = names(&pod, "ephemeralContainers");
-    let container = match ctx.query.get("container").filter(|c| !c.is_empty()) {
-        Some(c) => c.to_string(),
-        None if containers.len() == 1 => containers[0].clone(),
-        None => {
-            let mut msg = format!(
-                "a container name must be specified for pod {name}, choose one of: [{}]",
-                containers.join(" ")
-            );
-            if !init.is_empty() {
-                msg.push_str(&format!(
-                    " or one of the init containers: [{}]",
-                    init.join(" ")
-                ));
-            }
-            return Err(ApiError::bad_request(msg));
-        }
-    };
-    if !containers.contains(&container)
-        && !init.contains(&container)
-        && !ephemeral.contains(&container)
-    {
-        return Err(ApiError::bad_request(format!(
-            "container {container} is not valid for pod {name}"
-        )));
-    }
+    let container = super::pod_stream::container(&pod, &name, ctx.query.get("container"))?;
     let tail = int_param(ctx, "tailLines", 0)?;
     let since_seconds = int_param(ctx, "sinceSeconds", 1)?;
     let limit = int_param(ctx, "limitBytes", 1)?;

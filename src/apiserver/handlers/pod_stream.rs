@@ -34,7 +34,7 @@ fn names(pod: &Value, key: &str) -> Vec<String> {
 }
 
 /// The container the request is for, as kube-apiserver picks and checks it.
-fn container(pod: &Value, name: &str, asked: Option<&str>) -> Result<String, ApiError> {
+pub(super) fn container(pod: &Value, name: &str, asked: Option<&str>) -> Result<String, ApiError> {
     let containers = names(pod, "containers");
     let init = names(pod, "initContainers");
     let ephemeral = names(pod, "ephemeralContainers");
