@@ -238,9 +238,12 @@ async fn bench(r: &Rkube) -> Result<(), Error> {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let bin = root.join("target/release/rkube");
+    // RKUBE_BIN measures another build (a debug binary, say) the same way.
+    let bin = std::env::var_os("RKUBE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/release/rkube"));
     if !bin.exists() {
-        return Err("target/release/rkube missing: run scripts/bench".into());
+        return Err(format!("{} missing: run scripts/bench", bin.display()).into());
     }
     build_image(&root.join("target/bench-images/busybox"))?;
     let r = Rkube {

@@ -134,3 +134,25 @@ pub fn pod_field(k: &Kubectl, ns: &str, pod: &str, path: &str) -> String {
     .trim()
     .to_string()
 }
+
+/// An image with the test's own kubectl (a static binary) and busybox, for in-cluster
+/// clients.
+pub const KUBECTL_IMAGE: &str = "rkube-test/kubectl:1";
+
+/// Build [`KUBECTL_IMAGE`] once per run.
+pub fn kubectl_image() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let ctx = root().join("target/e2e-images/kubectl");
+        std::fs::create_dir_all(ctx.join("rootfs/bin")).expect("image dir");
+        std::fs::copy(busybox_binary(), ctx.join("rootfs/bin/busybox")).expect("copy busybox");
+        std::fs::copy(crate::support::kubectl_bin(), ctx.join("rootfs/bin/kubectl"))
+            .expect("copy kubectl");
+        std::fs::write(
+            ctx.join("Dockerfile"),
+            "FROM scratch\nCOPY rootfs/ /\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nENV PATH=/bin\n",
+        )
+        .expect("Dockerfile");
+        docker(&["build", "-q", "-t", KUBECTL_IMAGE, ctx.to_str().expect("path")]);
+    });
+}

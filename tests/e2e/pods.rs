@@ -424,3 +424,46 @@ fn pods_get_the_service_account_volume_unless_they_opt_out() {
         refused.stderr
     );
 }
+
+#[test]
+fn in_cluster_kubectl_reaches_the_api_with_its_token() {
+    crate::cluster::kubectl_image();
+    let k = shared().kubectl();
+    let ns = namespace(&k, "incluster");
+    k.run(&[
+        "-n",
+        &ns,
+        "create",
+        "rolebinding",
+        "view",
+        "--clusterrole=view",
+        &format!("--serviceaccount={ns}:default"),
+    ])
+    .ok();
+    k.run(&[
+        "-n",
+        &ns,
+        "run",
+        "client",
+        &format!("--image={}", crate::cluster::KUBECTL_IMAGE),
+        "--restart=Never",
+        "--",
+        "sh",
+        "-c",
+        // In-cluster config: KUBERNETES_SERVICE_HOST/PORT, the projected token and CA.
+        "kubectl get pods -o name; kubectl get nodes 2>&1 | tail -1",
+    ])
+    .ok();
+    eventually("client Succeeded", 90, || {
+        (pod_field(&k, &ns, "client", "{.status.phase}") == "Succeeded").then_some(())
+    });
+    let logs = k.run(&["-n", &ns, "logs", "client"]).ok().to_string();
+    assert!(logs.contains("pod/client"), "{logs}");
+    // The view role has no nodes: RBAC answers for the service account.
+    assert!(
+        logs.contains(&format!(
+            "User \"system:serviceaccount:{ns}:default\" cannot list resource \"nodes\""
+        )),
+        "{logs}"
+    );
+}

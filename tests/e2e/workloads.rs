@@ -1,7 +1,7 @@
 //! Workload controllers on a real node: a Deployment scaled, rolled out and rolled back, a
 //! Job running to completion, and a namespace deleted with its running pods.
 
-use crate::cluster::{docker, shared, BUSYBOX};
+use crate::cluster::{docker, pod_field, shared, BUSYBOX};
 use crate::support::{eventually, namespace, Kubectl};
 
 /// The busybox image under a second tag, for a rollout to a different image.
@@ -185,4 +185,91 @@ fn job_completes_and_namespace_deletion_cleans_up() {
     eventually("no containers left", 60, || {
         (containers(n) == 0).then_some(())
     });
+}
+
+#[test]
+fn statefulset_daemonset_and_unschedulable_pod() {
+    let k = shared().kubectl();
+    let ns = namespace(&k, "sts");
+    let n = ns.as_str();
+    // Volumes for the claims, bound by the PersistentVolume controller (no provisioner).
+    let class = format!("{n}-manual");
+    for i in 0..3 {
+        let pv = format!(
+            "apiVersion: v1\nkind: PersistentVolume\nmetadata:\n  name: {n}-pv{i}\nspec:\n  storageClassName: {class}\n  capacity:\n    storage: 1Gi\n  accessModes: [ReadWriteOnce]\n  hostPath:\n    path: /data/{n}-pv{i}\n    type: DirectoryOrCreate\n"
+        );
+        k.clone().stdin(&pv).run(&["apply", "-f", "-"]).ok();
+    }
+    let sts = format!(
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: web\nspec:\n  serviceName: web\n  replicas: 3\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n      - name: c\n        image: {BUSYBOX}\n        command: [sh, -c, 'hostname > /data/owner; sleep 3600']\n        volumeMounts: [{{name: data, mountPath: /data}}]\n  volumeClaimTemplates:\n  - metadata: {{name: data}}\n    spec:\n      storageClassName: {class}\n      accessModes: [ReadWriteOnce]\n      resources: {{requests: {{storage: 1Gi}}}}\n"
+    );
+    k.clone()
+        .stdin(&sts)
+        .run(&["-n", n, "apply", "-f", "-"])
+        .ok();
+    eventually("3/3 ready", 180, || {
+        let out = k
+            .run(&["-n", n, "get", "sts", "web", "--no-headers"])
+            .stdout;
+        (out.split_whitespace().nth(1) == Some("3/3")).then_some(())
+    });
+    // Ordered: each pod started after the one before it.
+    let started: Vec<String> = (0..3)
+        .map(|i| pod_field(&k, n, &format!("web-{i}"), "{.status.startTime}"))
+        .collect();
+    assert!(started.windows(2).all(|w| w[0] <= w[1]), "{started:?}");
+    let claims = k
+        .run(&["-n", n, "get", "pvc", "--no-headers"])
+        .ok()
+        .to_string();
+    for i in 0..3 {
+        let line = claims
+            .lines()
+            .find(|l| l.starts_with(&format!("data-web-{i} ")))
+            .unwrap_or_else(|| panic!("no claim data-web-{i}: {claims}"));
+        assert!(line.contains("Bound"), "{line}");
+    }
+
+    // A DaemonSet runs one pod on the node.
+    let ds = format!(
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: agent\nspec:\n  selector:\n    matchLabels: {{app: agent}}\n  template:\n    metadata:\n      labels: {{app: agent}}\n    spec:\n      containers:\n      - name: c\n        image: {BUSYBOX}\n        command: [sleep, '3600']\n"
+    );
+    k.clone()
+        .stdin(&ds)
+        .run(&["-n", n, "apply", "-f", "-"])
+        .ok();
+    k.run(&["-n", n, "rollout", "status", "ds/agent", "--timeout=120s"])
+        .ok();
+    let row = k
+        .run(&["-n", n, "get", "ds", "agent", "--no-headers"])
+        .ok()
+        .to_string();
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>()[1..6],
+        ["1", "1", "1", "1", "1"],
+        "{row}"
+    );
+
+    // More CPU than the node has: Pending, with the scheduler's reason.
+    k.run(&[
+        "-n",
+        n,
+        "run",
+        "huge",
+        &format!("--image={BUSYBOX}"),
+        "--overrides={\"spec\":{\"containers\":[{\"name\":\"huge\",\"image\":\"rkube-test/busybox:1\",\"resources\":{\"requests\":{\"cpu\":\"1000\"}}}]}}",
+    ])
+    .ok();
+    let described = eventually("FailedScheduling", 60, || {
+        let d = k.run(&["-n", n, "describe", "pod", "huge"]).stdout;
+        d.contains("FailedScheduling").then_some(d)
+    });
+    assert!(
+        described.contains("0/1 nodes are available: 1 Insufficient cpu."),
+        "{described}"
+    );
+    k.run(&["delete", "namespace", n, "--timeout=120s"]).ok();
+    for i in 0..3 {
+        k.run(&["delete", "pv", &format!("{n}-pv{i}")]).ok();
+    }
 }
