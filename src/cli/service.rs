@@ -76,16 +76,10 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<i32> {
         let client = admin_client(&settings, &creds)
             .await
             .map_err(|e| Failure::new(exit::FAILURE, format!("cannot reach the API server of \"{profile_name}\": {e}; is it running? (`rkube status -p {profile_name}`)")))?;
-        let reach = || async {
-            if tunnel::host_reaches_node(node_ip).await {
-                Ok(())
-            } else {
-                Err(Failure::new(
-                    exit::SERVICE_UNAVAILABLE,
-                    format!("this host cannot reach the node's address {node_ip} (Docker Desktop keeps container networks inside its VM), and forwarding a localhost port through the API server's port-forward is not available in this rkube yet: use `kubectl port-forward service/<name> <local-port>:<port>` meanwhile"),
-                ))
-            }
-        };
+        // Docker Desktop keeps the node's network inside its VM: forward through the API
+        // server instead (RKUBE_FORWARD_VIA_API=1 chooses that path anywhere).
+        let via_api = std::env::var("RKUBE_FORWARD_VIA_API").is_ok_and(|v| v == "1")
+            || !tunnel::host_reaches_node(node_ip).await;
         if let Some(Command::List { namespace }) = args.command {
             let api: Api<Service> = match &namespace {
                 Some(ns) => Api::namespaced(client, ns),
@@ -98,6 +92,7 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<i32> {
             print!("{}", urls::table(&rows));
             return Ok(0);
         }
+        let client_for_forward = client.clone();
         let api: Api<Service> = Api::namespaced(client, &args.namespace);
         let services: Vec<Service> = if args.all {
             api.list(&ListParams::default()).await?.items
@@ -110,7 +105,9 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<i32> {
                 None => return Err(not_found(&name, &args.namespace).into()),
             }
         };
-        reach().await?;
+        if via_api {
+            return forward_via_api(client_for_forward, services, args.url).await;
+        }
         let mut opened = Vec::new();
         let mut missing = Vec::new();
         for svc in &services {
@@ -154,4 +151,76 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<i32> {
         }
         Ok(0)
     })
+}
+
+/// Serve each node port of `services` on a localhost port through the API server's
+/// port-forward, print the URLs, and stay in the foreground until Ctrl+C.
+async fn forward_via_api(
+    client: kube::Client,
+    services: Vec<Service>,
+    url_only: bool,
+) -> anyhow::Result<i32> {
+    let mut rows = Vec::new();
+    let mut tasks = Vec::new();
+    for svc in services {
+        let ports: Vec<_> = svc
+            .spec
+            .iter()
+            .flat_map(|s| s.ports.iter().flatten())
+            .filter(|p| p.node_port.is_some())
+            .cloned()
+            .collect();
+        let id = format!(
+            "{}/{}",
+            svc.metadata.namespace.clone().unwrap_or_default(),
+            svc.metadata.name.clone().unwrap_or_default()
+        );
+        if ports.is_empty() {
+            eprintln!("😿  service {id} has no node port");
+            continue;
+        }
+        for port in ports {
+            let (addr, task) = tunnel::via_api::listen(client.clone(), svc.clone(), port.clone())
+                .await
+                .context("listening on a localhost port")?;
+            tasks.push(task);
+            rows.push(urls::Row {
+                namespace: svc.metadata.namespace.clone().unwrap_or_default(),
+                name: svc.metadata.name.clone().unwrap_or_default(),
+                target_port: match port.name.as_deref().filter(|n| !n.is_empty()) {
+                    Some(n) => format!("{n}/{}", port.port),
+                    None => port.port.to_string(),
+                },
+                url: Some(format!("http://{addr}")),
+            });
+        }
+    }
+    if rows.is_empty() {
+        return Ok(exit::SERVICE_UNAVAILABLE);
+    }
+    if url_only {
+        for url in rows.iter().filter_map(|r| r.url.as_deref()) {
+            println!("{url}");
+        }
+    } else {
+        print!("{}", urls::table(&rows));
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    eprintln!("🏃  Forwarding through the API server: this host cannot reach the node's network.");
+    eprintln!("❗  The terminal needs to be open to run it; Ctrl+C stops.");
+    if !url_only {
+        if let Some(url) = rows.iter().find_map(|r| r.url.clone()) {
+            if has_display() {
+                let _ = webbrowser::open(&url);
+            }
+        }
+    }
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl+C")?;
+    for t in tasks {
+        t.abort();
+    }
+    Ok(0)
 }

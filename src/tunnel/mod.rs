@@ -6,6 +6,7 @@ pub mod forward;
 pub mod loadbalancer;
 pub mod lock;
 pub mod urls;
+pub mod via_api;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! traffic, and cluster DNS from inside a pod (busybox's wget and nslookup).
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -256,15 +256,11 @@ fn hello_minikube_service_and_tunnel() {
         .ok();
 }
 
-/// Three replicas share the requests; deleting one under traffic fails no request.
-#[test]
-fn replicas_share_requests_and_deletion_fails_none() {
-    let c = shared();
-    let k = c.kubectl();
-    let ns = namespace(&k, "spread");
+/// A deployment `echo` of the echo server exposed as NodePort service `echo` on 8080.
+fn echo_node_port_service(k: &Kubectl, ns: &str) {
     k.run(&[
         "-n",
-        &ns,
+        ns,
         "create",
         "deployment",
         "echo",
@@ -273,7 +269,7 @@ fn replicas_share_requests_and_deletion_fails_none() {
     .ok();
     k.run(&[
         "-n",
-        &ns,
+        ns,
         "expose",
         "deployment",
         "echo",
@@ -281,6 +277,15 @@ fn replicas_share_requests_and_deletion_fails_none() {
         "--port=8080",
     ])
     .ok();
+}
+
+/// Three replicas share the requests; deleting one under traffic fails no request.
+#[test]
+fn replicas_share_requests_and_deletion_fails_none() {
+    let c = shared();
+    let k = c.kubectl();
+    let ns = namespace(&k, "spread");
+    echo_node_port_service(&k, &ns);
     k.run(&["-n", &ns, "scale", "deployment", "echo", "--replicas=3"])
         .ok();
     wait_ready_endpoints(&k, &ns, "echo", 3);
@@ -524,4 +529,42 @@ echo "== done"
         .to_string();
     assert!(version.contains("\"gitVersion\""), "{version}");
     k.run(&["delete", "namespace", &ns, "--wait=false"]).ok();
+}
+
+/// Where the host cannot reach the node (Docker Desktop), `rkube service --url` forwards
+/// a localhost port through the API server and stays in the foreground; forced here.
+#[test]
+fn service_url_through_the_api_server() {
+    let c = shared();
+    let k = c.kubectl();
+    let ns = namespace(&k, "viaapi");
+    echo_node_port_service(&k, &ns);
+    wait_ready_endpoints(&k, &ns, "echo", 1);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rkube"))
+        .args(["service", "echo", "--url", "-n", &ns, "-p", &c.profile])
+        .env("RKUBE_HOME", home())
+        .env("KUBECONFIG", kubeconfig())
+        .env("RKUBE_FORWARD_VIA_API", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rkube service");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read URL");
+    let url = line.trim().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    for _ in 0..5 {
+        let body = eventually("echo answers through the API server", 30, || curl(&url));
+        assert!(
+            served_by(&body).is_some_and(|p| p.starts_with("echo-")),
+            "{body}"
+        );
+    }
+    let (code, out) = interrupt(child);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Forwarding through the API server"), "{out}");
+    assert!(curl(&url).is_none(), "the port closes with the command");
 }
