@@ -48,13 +48,10 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<()> {
             .node_ip
             .parse()
             .with_context(|| format!("the profile's node IP {:?}", settings.node_ip))?;
-        if !tunnel::host_reaches_node(node_ip).await {
-            return Err(Failure::new(
-                exit::SERVICE_UNAVAILABLE,
-                format!("this host cannot reach the node's address {node_ip} (Docker Desktop keeps container networks inside its VM), and tunnelling through the API server's port-forward is not available in this rkube yet"),
-            )
-            .into());
-        }
+        // Docker Desktop keeps the node's network inside its VM: forward through the API
+        // server instead (RKUBE_FORWARD_VIA_API=1 chooses that path anywhere).
+        let via_api = std::env::var("RKUBE_FORWARD_VIA_API").is_ok_and(|v| v == "1")
+            || !tunnel::host_reaches_node(node_ip).await;
         let (_, creds) = credentials(&settings.name)?;
         let client = admin_client(&settings, &creds)
             .await
@@ -69,8 +66,12 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<()> {
             bind: args.bind_address,
             ingress_ip,
             node_ip,
+            via_api,
         };
         println!("✅  Tunnel successfully started");
+        if via_api {
+            println!("🏃  Forwarding through the API server: this host cannot reach the node's network.");
+        }
         println!();
         println!("📌  NOTE: Please do not close this terminal as this process must stay alive for the tunnel to be accessible ...");
         println!();

@@ -28,6 +28,8 @@ pub struct Config {
     pub ingress_ip: IpAddr,
     /// The node's address (NodePorts answer there).
     pub node_ip: IpAddr,
+    /// Forward through the API server's port-forward: the host cannot reach the node.
+    pub via_api: bool,
 }
 
 /// One forwarded service port.
@@ -181,7 +183,25 @@ pub async fn run(
             forwards.remove(&w.key);
             match TcpListener::bind(SocketAddr::new(cfg.bind, w.key.port)).await {
                 Ok(l) => {
-                    let task = super::forward::spawn(l, w.targets.clone());
+                    let task = if cfg.via_api {
+                        let svc = list.iter().find(|s| {
+                            s.metadata.namespace.as_deref() == Some(w.key.namespace.as_str())
+                                && s.metadata.name.as_deref() == Some(w.key.name.as_str())
+                        });
+                        let port = svc.and_then(|s| {
+                            s.spec
+                                .iter()
+                                .flat_map(|sp| sp.ports.iter().flatten())
+                                .find(|p| p.port == i32::from(w.key.port))
+                                .cloned()
+                        });
+                        let (Some(svc), Some(port)) = (svc, port) else {
+                            continue;
+                        };
+                        super::via_api::serve(l, client.clone(), Service::clone(svc), port)
+                    } else {
+                        super::forward::spawn(l, w.targets.clone())
+                    };
                     forwards.insert(
                         w.key.clone(),
                         Forward {

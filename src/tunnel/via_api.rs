@@ -76,7 +76,18 @@ pub async fn listen(
 ) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
+    Ok((addr, serve(listener, client, svc, port)))
+}
+
+/// Forward each connection accepted on `listener` to `port` of `svc` through the API
+/// server, until the task is aborted.
+pub fn serve(
+    listener: TcpListener,
+    client: kube::Client,
+    svc: Service,
+    port: ServicePort,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
         let mut turn = 0usize;
         while let Ok((mut conn, _)) = listener.accept().await {
             turn = turn.wrapping_add(1);
@@ -87,8 +98,7 @@ pub async fn listen(
                 }
             });
         }
-    });
-    Ok((addr, task))
+    })
 }
 
 async fn forward_one(

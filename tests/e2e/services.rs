@@ -61,10 +61,21 @@ fn external_ip_column(k: &Kubectl, ns: &str, svc: &str) -> String {
         .to_string()
 }
 
+/// Serializes the tests that run a tunnel: one tunnel per profile.
+fn one_tunnel() -> std::sync::MutexGuard<'static, ()> {
+    static TUNNEL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TUNNEL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// `rkube tunnel -p PROFILE` in the background, as a user leaves it in a terminal.
 fn spawn_tunnel(profile: &str) -> Child {
+    spawn_tunnel_with(profile, &[])
+}
+
+fn spawn_tunnel_with(profile: &str, env: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_rkube"))
         .args(["tunnel", "-p", profile])
+        .envs(env.iter().copied())
         .env("RKUBE_HOME", home())
         .env("KUBECONFIG", kubeconfig())
         .stdin(Stdio::null())
@@ -213,6 +224,7 @@ fn hello_minikube_service_and_tunnel() {
     wait_ready_endpoints(&k, "default", "welcome-pod", 1);
 
     // With the tunnel: EXTERNAL-IP 127.0.0.1 and localhost answers.
+    let _one = one_tunnel();
     let tunnel = spawn_tunnel(&c.profile);
     eventually("EXTERNAL-IP 127.0.0.1 for both services", 30, || {
         (external_ip_column(&k, "default", "hello-node") == "127.0.0.1"
@@ -567,4 +579,52 @@ fn service_url_through_the_api_server() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Forwarding through the API server"), "{out}");
     assert!(curl(&url).is_none(), "the port closes with the command");
+}
+
+/// The tunnel through the API server's port-forward (Docker Desktop's path), forced.
+#[test]
+fn tunnel_through_the_api_server() {
+    let c = shared();
+    let k = c.kubectl();
+    let ns = namespace(&k, "tunnelapi");
+    k.run(&[
+        "-n",
+        &ns,
+        "create",
+        "deployment",
+        "lb",
+        "--image=kicbase/echo-server:1.0",
+    ])
+    .ok();
+    k.run(&[
+        "-n",
+        &ns,
+        "expose",
+        "deployment",
+        "lb",
+        "--type=LoadBalancer",
+        "--port=18090",
+        "--target-port=8080",
+    ])
+    .ok();
+    wait_ready_endpoints(&k, &ns, "lb", 1);
+    let _one = one_tunnel();
+    let tunnel = spawn_tunnel_with(&c.profile, &[("RKUBE_FORWARD_VIA_API", "1")]);
+    eventually("EXTERNAL-IP 127.0.0.1", 30, || {
+        (external_ip_column(&k, &ns, "lb") == "127.0.0.1").then_some(())
+    });
+    let body = eventually("curl http://127.0.0.1:18090/", 30, || {
+        curl("http://127.0.0.1:18090/")
+    });
+    assert!(
+        served_by(&body).is_some_and(|p| p.starts_with("lb-")),
+        "{body}"
+    );
+    let (code, out) = interrupt(tunnel);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Forwarding through the API server"), "{out}");
+    eventually("<pending> again", 20, || {
+        (external_ip_column(&k, &ns, "lb") == "<pending>").then_some(())
+    });
+    k.run(&["delete", "namespace", &ns, "--wait=false"]).ok();
 }
