@@ -565,18 +565,7 @@ impl<R: ContainerRuntime> Worker<R> {
                 }
                 None => {
                     init_done = false;
-                    let attempt = self.base_restart_count(&c.name, true).unwrap_or(0);
-                    match self
-                        .start_container(c, &sandbox.id, attempt, true, &vols)
-                        .await
-                    {
-                        Ok(()) => {
-                            self.waiting.remove(&c.name);
-                        }
-                        Err(w) => {
-                            self.waiting.insert(c.name.clone(), w);
-                        }
-                    }
+                    self.start_first(c, &sandbox.id, true, &vols).await;
                     pending = true;
                     break;
                 }
@@ -604,18 +593,7 @@ impl<R: ContainerRuntime> Worker<R> {
                         }
                     }
                     None => {
-                        let attempt = self.base_restart_count(&c.name, false).unwrap_or(0);
-                        match self
-                            .start_container(c, &sandbox.id, attempt, false, &vols)
-                            .await
-                        {
-                            Ok(()) => {
-                                self.waiting.remove(&c.name);
-                            }
-                            Err(w) => {
-                                self.waiting.insert(c.name.clone(), w);
-                            }
-                        }
+                        self.start_first(c, &sandbox.id, false, &vols).await;
                         pending = true;
                     }
                 }
@@ -637,6 +615,30 @@ impl<R: ContainerRuntime> Worker<R> {
         } else {
             Duration::from_secs(3)
         })
+    }
+
+    /// Start a container that has no container yet (after a node restart its attempt
+    /// continues from the restart count reported before); a failure becomes its waiting
+    /// reason.
+    async fn start_first(
+        &mut self,
+        c: &ContainerSpecK8s,
+        sandbox_id: &str,
+        init: bool,
+        vols: &HashMap<String, volumes::Prepared>,
+    ) {
+        let attempt = self.base_restart_count(&c.name, init).unwrap_or(0);
+        match self
+            .start_container(c, sandbox_id, attempt, init, vols)
+            .await
+        {
+            Ok(()) => {
+                self.waiting.remove(&c.name);
+            }
+            Err(w) => {
+                self.waiting.insert(c.name.clone(), w);
+            }
+        }
     }
 
     /// Restart a finished container, unless it is backing off (CrashLoopBackOff).

@@ -16,6 +16,21 @@ fn ready(k: &Kubectl, ns: &str, deploy: &str, want: &str) {
     });
 }
 
+/// Whether exactly `count` pods run, all on `image`.
+fn all_pods_run(k: &Kubectl, ns: &str, count: usize, image: &str) -> bool {
+    let images = k
+        .run(&[
+            "-n",
+            ns,
+            "get",
+            "pods",
+            "-o",
+            "jsonpath={.items[*].spec.containers[0].image}",
+        ])
+        .stdout;
+    images.split_whitespace().count() == count && images.split_whitespace().all(|i| i == image)
+}
+
 fn containers(ns: &str) -> usize {
     docker(&[
         "ps",
@@ -79,31 +94,8 @@ fn deployment_scales_rolls_out_and_back() {
         .ok()
         .to_string();
     assert!(status.contains("successfully rolled out"), "{status}");
-    let images = k
-        .run(&[
-            "-n",
-            n,
-            "get",
-            "pods",
-            "-o",
-            "jsonpath={.items[*].spec.containers[0].image}",
-        ])
-        .ok()
-        .to_string();
     eventually("pods on the new image", 60, || {
-        let images = k
-            .run(&[
-                "-n",
-                n,
-                "get",
-                "pods",
-                "-o",
-                "jsonpath={.items[*].spec.containers[0].image}",
-            ])
-            .stdout;
-        (images.split_whitespace().count() == 2
-            && images.split_whitespace().all(|i| i == BUSYBOX_V2))
-        .then_some(())
+        all_pods_run(&k, n, 2, BUSYBOX_V2).then_some(())
     });
     let history = k
         .run(&["-n", n, "rollout", "history", "deployment/web"])
@@ -111,7 +103,7 @@ fn deployment_scales_rolls_out_and_back() {
         .to_string();
     assert!(
         history.contains("1 ") && history.contains("2 "),
-        "{history}\n{images}"
+        "{history}"
     );
     k.run(&["-n", n, "rollout", "undo", "deployment/web"]).ok();
     k.run(&[
@@ -124,18 +116,7 @@ fn deployment_scales_rolls_out_and_back() {
     ])
     .ok();
     eventually("pods back on the first image", 90, || {
-        let images = k
-            .run(&[
-                "-n",
-                n,
-                "get",
-                "pods",
-                "-o",
-                "jsonpath={.items[*].spec.containers[0].image}",
-            ])
-            .stdout;
-        (images.split_whitespace().count() == 2 && images.split_whitespace().all(|i| i == BUSYBOX))
-            .then_some(())
+        all_pods_run(&k, n, 2, BUSYBOX).then_some(())
     });
     k.run(&["-n", n, "delete", "deployment", "web"]).ok();
     eventually("containers gone", 90, || (containers(n) == 0).then_some(()));
