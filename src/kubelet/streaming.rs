@@ -254,22 +254,32 @@ fn channel_output(io: StreamIo) -> ProcessIo {
 }
 
 /// Terminal sizes from the client, applied by `apply` in order (latest wins when they
-/// arrive faster than the runtime takes them).
-fn resizer<F, Fut>(apply: F) -> tokio::sync::mpsc::Sender<(u16, u16)>
+/// arrive faster than the runtime takes them); the receiver fires once the first is applied.
+fn resizer<F, Fut>(
+    apply: F,
+) -> (
+    tokio::sync::mpsc::Sender<(u16, u16)>,
+    tokio::sync::oneshot::Receiver<()>,
+)
 where
     F: Fn(u16, u16) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(u16, u16)>(8);
+    let (sized_tx, sized_rx) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
+        let mut sized = Some(sized_tx);
         while let Some(mut size) = rx.recv().await {
             while let Ok(newer) = rx.try_recv() {
                 size = newer;
             }
             apply(size.0, size.1).await;
+            if let Some(s) = sized.take() {
+                let _ = s.send(());
+            }
         }
     });
-    tx
+    (tx, sized_rx)
 }
 
 async fn start_exec<R: ContainerRuntime>(
@@ -314,10 +324,12 @@ async fn start_exec<R: ContainerRuntime>(
         }
         channel::failure("the command's exit code is unknown")
     });
+    let (resize, sized) = resize.unzip();
     Ok(Process {
         stdin,
         output,
         resize,
+        sized,
         finish,
     })
 }
@@ -347,10 +359,12 @@ async fn start_attach<R: ContainerRuntime>(
             }
         })
     });
+    let (resize, sized) = resize.unzip();
     Ok(Process {
         stdin,
         output,
         resize,
+        sized,
         finish: Box::pin(async { serde_json::json!({"metadata": {}, "status": "Success"}) }),
     })
 }

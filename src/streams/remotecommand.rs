@@ -14,7 +14,7 @@ use futures::stream::BoxStream;
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
@@ -83,17 +83,28 @@ pub struct Process {
     pub output: BoxStream<'static, (Channel, Bytes)>,
     /// Where terminal sizes go (width, height).
     pub resize: Option<mpsc::Sender<(u16, u16)>>,
+    /// Fires once the terminal has the client's first size. Input waits for it (briefly):
+    /// the runtime can only resize a started process, and a command typed at once
+    /// (`stty size`) must not see a 0x0 terminal.
+    pub sized: Option<oneshot::Receiver<()>>,
     /// Once the output has ended: the Status for the error stream.
     pub finish: BoxFuture<'static, Value>,
 }
 
+/// How long input waits for the terminal's first size when the client sends none.
+const FIRST_SIZE_WAIT: Duration = Duration::from_secs(1);
+
 /// Feed the client's stdin to the process; `None` input closes it.
 struct StdinPump {
     w: Option<Pin<Box<dyn AsyncWrite + Send>>>,
+    sized: Option<oneshot::Receiver<()>>,
 }
 
 impl StdinPump {
     async fn write(&mut self, data: &[u8]) {
+        if let Some(sized) = self.sized.take() {
+            let _ = tokio::time::timeout(FIRST_SIZE_WAIT, sized).await;
+        }
         if let Some(w) = self.w.as_mut() {
             if w.write_all(data).await.is_err() || w.flush().await.is_err() {
                 self.w = None;
@@ -135,10 +146,11 @@ where
         stdin,
         mut output,
         resize,
+        sized,
         finish,
     } = p;
     let reader = async move {
-        let mut stdin = StdinPump { w: stdin };
+        let mut stdin = StdinPump { w: stdin, sized };
         while let Some(msg) = inbound.next().await {
             let data = match msg {
                 Ok(Message::Binary(b)) => b,
@@ -242,13 +254,14 @@ where
         stdin,
         mut output,
         resize,
+        sized,
         finish,
     } = p;
     let error = streams.remove("error").map(|s| s.writer());
     let stdout = streams.remove("stdout").map(|s| s.writer());
     let stderr = streams.remove("stderr").map(|s| s.writer());
     if let Some(mut s) = streams.remove("stdin") {
-        let mut pump = StdinPump { w: stdin };
+        let mut pump = StdinPump { w: stdin, sized };
         tokio::spawn(async move {
             while let Some(d) = s.read().await {
                 pump.write(&d).await;
@@ -382,6 +395,7 @@ mod tests {
             })
             .boxed(),
             resize: Some(resize_tx),
+            sized: None,
             finish: Box::pin(async { channel::exit_status(3) }),
         };
         let opts = Options {
@@ -440,6 +454,49 @@ mod tests {
         assert!(matches!(next(&mut client).await, Message::Close(_)));
         drop(client);
         session.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn input_waits_for_the_terminal_size() {
+        use tokio::io::AsyncReadExt;
+        use tokio_tungstenite::tungstenite::protocol::Role;
+
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let server = WebSocketStream::from_raw_socket(b, Role::Server, None).await;
+        let mut client = WebSocketStream::from_raw_socket(a, Role::Client, None).await;
+        let (stdin_w, mut stdin_r) = tokio::io::duplex(1024);
+        let (resize_tx, _resize_rx) = mpsc::channel(4);
+        let (sized_tx, sized_rx) = oneshot::channel();
+        let process = Process {
+            stdin: Some(Box::pin(stdin_w)),
+            output: futures::stream::pending().boxed(),
+            resize: Some(resize_tx),
+            sized: Some(sized_rx),
+            finish: Box::pin(async { channel::exit_status(0) }),
+        };
+        let opts = Options {
+            stdin: true,
+            stdout: true,
+            tty: true,
+            ..Default::default()
+        };
+        tokio::spawn(
+            async move { serve_websocket(server, "v5.channel.k8s.io", &opts, process).await },
+        );
+        assert_eq!(next(&mut client).await, Message::Binary(vec![1u8].into()));
+        client
+            .send(Message::Binary(b"\x00stty size\r".to_vec().into()))
+            .await
+            .unwrap();
+        let mut buf = [0u8; 16];
+        let early = tokio::time::timeout(Duration::from_millis(200), stdin_r.read(&mut buf)).await;
+        assert!(
+            early.is_err(),
+            "input reached the process before its terminal size"
+        );
+        sized_tx.send(()).unwrap();
+        let n = stdin_r.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"stty size\r");
     }
 
     #[test]
