@@ -290,11 +290,23 @@ fn is_go_zero(name: &str, v: &PValue) -> bool {
     }
 }
 
+/// Embedded Go structs tagged `json:",inline"` that protobuf carries as a field of their
+/// own: (message, field), in the packages build.rs compiles. Their fields belong at the
+/// level of the message in JSON.
+const INLINED: &[(&str, &str)] = &[
+    ("api.core.v1.Volume", "volumeSource"),
+    ("api.core.v1.PersistentVolumeSpec", "persistentVolumeSource"),
+    ("api.core.v1.Probe", "handler"),
+    ("api.core.v1.EphemeralContainer", "ephemeralContainerCommon"),
+    ("api.networking.v1.IngressRule", "ingressRuleValue"),
+];
+
 /// The JSON form of a message: the proto field names are Kubernetes' JSON names.
 fn message_to_json(msg: &DynamicMessage) -> Value {
     if let Some(v) = special(msg) {
         return v;
     }
+    let name = msg.descriptor().full_name().to_string();
     let mut out = Map::new();
     for f in msg.descriptor().fields() {
         if msg.has_field(&f) {
@@ -302,7 +314,15 @@ fn message_to_json(msg: &DynamicMessage) -> Value {
             if is_go_zero(f.name(), &v) {
                 continue;
             }
-            out.insert(f.name().to_string(), value_to_json(&v));
+            let json = value_to_json(&v);
+            match json {
+                Value::Object(inner) if INLINED.contains(&(name.as_str(), f.name())) => {
+                    out.extend(inner)
+                }
+                json => {
+                    out.insert(f.name().to_string(), json);
+                }
+            }
         }
     }
     Value::Object(out)
@@ -358,6 +378,37 @@ mod tests {
         assert!(
             v["spec"].get("paused").is_none(),
             "absent fields stay absent"
+        );
+    }
+
+    #[test]
+    fn inlined_structs_are_flattened() {
+        for (message, field) in INLINED {
+            let d = pool().unwrap().get_message_by_name(message);
+            assert!(
+                d.is_some_and(|d| d.get_field_by_name(field).is_some()),
+                "{message}.{field} is not in the schemas"
+            );
+        }
+        let mut empty_dir = msg("api.core.v1.EmptyDirVolumeSource");
+        set(&mut empty_dir, "medium", PValue::String("Memory".into()));
+        let mut source = msg("api.core.v1.VolumeSource");
+        set(&mut source, "emptyDir", PValue::Message(empty_dir));
+        let mut vol = msg("api.core.v1.Volume");
+        set(&mut vol, "name", PValue::String("scratch".into()));
+        set(&mut vol, "volumeSource", PValue::Message(source));
+        let mut spec = msg("api.core.v1.PodSpec");
+        set(
+            &mut spec,
+            "volumes",
+            PValue::List(vec![PValue::Message(vol)]),
+        );
+        let mut pod = msg("api.core.v1.Pod");
+        set(&mut pod, "spec", PValue::Message(spec));
+        let v = decode(&envelope("v1", "Pod", pod.encode_to_vec())).unwrap();
+        assert_eq!(
+            v["spec"]["volumes"][0],
+            json!({"name": "scratch", "emptyDir": {"medium": "Memory"}})
         );
     }
 
