@@ -433,7 +433,11 @@ where
             Change::Unchanged => return Ok(current),
             Change::Write(v) => v,
         };
+        // `f` allocated what `new` holds beyond `current`; a write that does not land
+        // gives it back.
+        let unwind = |new: &Value| admission::release_dropped(ctx, new, &current);
         if ctx.dry_run()? {
+            unwind(&new);
             object::set_resource_version(&mut new, kv.mod_revision);
             return Ok(new);
         }
@@ -462,8 +466,11 @@ where
                 admission::release_dropped(ctx, &current, &new);
                 return Ok(new);
             }
-            Err(StoreError::Conflict { .. }) if precondition.is_none() => continue,
-            Err(e) => return Err(store_error(ctx, name, e)),
+            Err(StoreError::Conflict { .. }) if precondition.is_none() => unwind(&new),
+            Err(e) => {
+                unwind(&new);
+                return Err(store_error(ctx, name, e));
+            }
         }
     }
     Err(ApiError::conflict(&ctx.res, name))
@@ -563,15 +570,21 @@ pub fn finish_update(
         defaults::apply_defaults(&ctx.res.group, &ctx.res.kind, &mut new);
         crd::admission::apply_defaults(ctx, &mut new);
         admission::prepare_update(ctx, old, &mut new)?;
-        // The object is stored right after; an allocation lost to a failed write is only
-        // reclaimed at the next start, which is harmless.
-        admission::allocate(ctx, &mut new, Some(old))?.commit();
     }
+    // Released here if the update is invalid; past validation the caller gives back what a
+    // write that does not land allocated.
+    let reservation = match sub {
+        None => Some(admission::allocate(ctx, &mut new, Some(old))?),
+        Some(_) => None,
+    };
     let mut errs =
         validation::validate_update(&ctx.res.group, &ctx.res.kind, &new, old, ctx.res.namespaced);
     errs.extend(crd::admission::validate(ctx, &new));
     if !errs.is_empty() {
         return Err(invalid(ctx, &name, errs));
+    }
+    if let Some(r) = reservation {
+        r.commit();
     }
     if ctx.res.has_generation() && object::spec_part(&new) != object::spec_part(old) {
         let gen = old_meta
