@@ -136,7 +136,76 @@ fn create_generators() {
         j["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"].is_string(),
         "{j}"
     );
+    // Protobuf carries Go's inlined structs as fields of their own; JSON flattens them.
+    assert_eq!(
+        k.run(&[
+            "-n",
+            n,
+            "create",
+            "ingress",
+            "web",
+            "--class=nginx",
+            "--rule=web.local/*=web:80"
+        ])
+        .ok(),
+        "ingress.networking.k8s.io/web created\n"
+    );
+    let rule = k.run(&[
+        "-n",
+        n,
+        "get",
+        "ingress",
+        "web",
+        "-o",
+        "jsonpath={.spec.rules[0].host} {.spec.rules[0].http.paths[0].backend.service.name}",
+    ]);
+    assert_eq!(rule.ok(), "web.local web");
+    k.clone()
+        .stdin(CRONJOB)
+        .run(&["-n", n, "apply", "-f", "-"])
+        .ok();
+    assert_eq!(
+        k.run(&["-n", n, "create", "job", "now", "--from=cronjob/backup"])
+            .ok(),
+        "job.batch/now created\n"
+    );
+    let pod = k.run(&[
+        "-n",
+        n,
+        "get",
+        "job",
+        "now",
+        "-o",
+        "jsonpath={.spec.template.spec.volumes[0].emptyDir.medium} {.spec.template.spec.containers[0].readinessProbe.exec.command[0]}",
+    ]);
+    assert_eq!(pod.ok(), "Memory true");
 }
+
+const CRONJOB: &str = r#"apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: backup
+spec:
+  schedule: "@daily"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          volumes:
+          - name: scratch
+            emptyDir:
+              medium: Memory
+          containers:
+          - name: backup
+            image: registry.local/backup:1
+            readinessProbe:
+              exec:
+                command: ["true"]
+            volumeMounts:
+            - name: scratch
+              mountPath: /scratch
+"#;
 
 const MULTI: &str = r#"apiVersion: v1
 kind: ConfigMap
@@ -397,4 +466,54 @@ fn server_dry_run_changes_nothing() {
         .ok(),
         format!("1 {rv}")
     );
+    // A node port that a dry run or a refused update would have taken stays free.
+    k.run(&["-n", n, "create", "service", "clusterip", "a", "--tcp=80"])
+        .ok();
+    let to_node_port = |port: u16, protocol: &str| {
+        format!(
+            r#"{{"spec":{{"type":"NodePort","ports":[{{"port":80,"nodePort":{port},"protocol":"{protocol}"}}]}}}}"#
+        )
+    };
+    let dry = k.run(&[
+        "-n",
+        n,
+        "patch",
+        "svc",
+        "a",
+        "--type=merge",
+        "--dry-run=server",
+        "-p",
+        &to_node_port(31877, "TCP"),
+    ]);
+    // kubectl's patch does not mark a dry run in what it prints.
+    assert_eq!(dry.ok(), "service/a patched\n");
+    let kept = k.run(&["-n", n, "get", "svc", "a", "-o", "jsonpath={.spec.type}"]);
+    assert_eq!(kept.ok(), "ClusterIP");
+    let refused = k.run(&[
+        "-n",
+        n,
+        "patch",
+        "svc",
+        "a",
+        "--type=merge",
+        "-p",
+        &to_node_port(31878, "QUIC"),
+    ]);
+    assert!(
+        refused.fails().contains("Unsupported value: \"QUIC\""),
+        "{refused:?}"
+    );
+    for port in ["31877", "31878"] {
+        k.run(&[
+            "-n",
+            n,
+            "create",
+            "service",
+            "nodeport",
+            &format!("np-{port}"),
+            "--tcp=80",
+            &format!("--node-port={port}"),
+        ])
+        .ok();
+    }
 }

@@ -1,9 +1,9 @@
 //! Shared test support: a running `rkube server` on a temp dir, and real kubectl against it.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -294,15 +294,35 @@ impl Kubectl {
         });
         c.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = c.spawn().expect("spawn kubectl");
-        if let Some(input) = &self.stdin {
+        // Feed stdin and drain the output on threads of their own: a pipe holds 64 KiB, and
+        // kubectl blocks writing a bigger answer until someone reads it.
+        if let Some(input) = self.stdin.clone() {
             let mut sin = child.stdin.take().expect("stdin");
-            sin.write_all(input.as_bytes()).expect("write stdin");
+            std::thread::spawn(move || {
+                let _ = sin.write_all(input.as_bytes());
+            });
         }
-        let out = wait_timeout(child, Duration::from_secs(60));
+        let drain = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                if let Some(mut p) = pipe {
+                    let _ = p.read_to_end(&mut buf);
+                }
+                String::from_utf8_lossy(&buf).into_owned()
+            })
+        };
+        let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+        let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+        let status = wait_timeout(&mut child, Duration::from_secs(60));
+        let stdout = stdout.join().expect("stdout reader");
+        let stderr = stderr.join().expect("stderr reader");
+        if status.is_none() {
+            panic!("kubectl {args:?} timed out after 60 s\nstdout: {stdout}\nstderr: {stderr}");
+        }
         Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: status.and_then(|s| s.code()).unwrap_or(-1),
+            stdout,
+            stderr,
         }
     }
 
@@ -316,19 +336,16 @@ impl Kubectl {
     }
 }
 
-fn wait_timeout(mut child: Child, limit: Duration) -> Output {
+/// Wait for `child` up to `limit`; kill it and return `None` past that.
+fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     let start = Instant::now();
     loop {
         match child.try_wait() {
-            Ok(Some(_)) => return child.wait_with_output().expect("output"),
+            Ok(Some(status)) => return Some(status),
             Ok(None) if start.elapsed() > limit => {
                 let _ = child.kill();
-                let out = child.wait_with_output().expect("output");
-                panic!(
-                    "kubectl timed out after {limit:?}\nstdout: {}\nstderr: {}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                );
+                let _ = child.wait();
+                return None;
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
             Err(e) => panic!("waiting for kubectl: {e}"),
