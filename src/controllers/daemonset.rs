@@ -1,7 +1,8 @@
 //! The DaemonSet controller: one pod per eligible node (nodeSelector, required node
 //! affinity, taints against the pod's tolerations plus the DaemonSet defaults), each
 //! pinned to its node by affinity on `metadata.name` and bound by the scheduler; pods
-//! of an older template are replaced node by node within maxUnavailable.
+//! of an older template are replaced node by node within maxUnavailable. Each template is
+//! kept as a ControllerRevision for `kubectl rollout history` and `undo`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use serde_json::json;
 
 use super::deployment::template_hash;
 use super::events::reference;
+use super::history;
 use super::pods::{self, controller_ref, controller_uid, is_active, is_available};
 use super::workload::{self, Ctx, Error};
 use crate::scheduler::filter;
@@ -81,10 +83,8 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
         name: name.clone(),
         source,
     };
-    let hash = template_hash(
-        &serde_json::to_value(&ds.spec.template).unwrap_or_default(),
-        0,
-    );
+    let template = serde_json::to_value(&ds.spec.template).unwrap_or_default();
+    let hash = template_hash(&template, 0);
     let nodes = Api::<Node>::all(ctx.client.clone())
         .list(&ListParams::default())
         .await
@@ -99,6 +99,28 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
         .into_iter()
         .filter(|p| controller_uid(p).as_deref() == Some(uid.as_str()))
         .collect();
+    // Pods carry the hash; the revision is `<ds>-<hash>`.
+    let in_use = owned
+        .iter()
+        .filter_map(|p| Some(format!("{name}-{}", p.labels().get(HASH_LABEL)?)))
+        .collect();
+    let owner = history::Owner {
+        kind: "DaemonSet",
+        name: &name,
+        namespace: &ns,
+        uid: &uid,
+        annotations: ds.annotations(),
+        history_limit: ds.spec.revision_history_limit.unwrap_or(10),
+    };
+    history::record(
+        &ctx.client,
+        &owner,
+        &format!("{name}-{hash}"),
+        &template,
+        &in_use,
+    )
+    .await
+    .map_err(err)?;
     let node_of = |p: &Pod| -> String {
         p.spec
             .as_ref()

@@ -27,8 +27,8 @@ pub async fn run(client: kube::Client) {
     workload::run::<Deployment, ReplicaSet, _, _>(client, "deployment-controller", reconcile).await;
 }
 
-/// Keys sorted at every level, so equal templates hash equally.
-fn canonical(v: &Value) -> Value {
+/// Keys sorted at every level (as Go marshals maps), so equal templates hash equally.
+pub fn canonical(v: &Value) -> Value {
     match v {
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();

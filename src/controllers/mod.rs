@@ -8,6 +8,7 @@ pub mod deployment;
 pub mod endpoints;
 pub mod events;
 pub mod garbage_collector;
+pub mod history;
 pub mod horizontal_pod_autoscaler;
 pub mod job;
 pub mod legacy_tokens;

@@ -2,7 +2,8 @@
 //! the service's subdomain, pod-name and pod-index labels) and a PVC per claim template
 //! (`<claim>-<sts>-<ordinal>`); OrderedReady creates one at a time in order and removes
 //! from the highest ordinal, Parallel does both at once; template changes roll from the
-//! highest ordinal down to the partition (or only on delete with OnDelete).
+//! highest ordinal down to the partition (or only on delete with OnDelete), with each
+//! template kept as a ControllerRevision for `kubectl rollout history` and `undo`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use serde_json::json;
 
 use super::deployment::template_hash;
 use super::events::{reference, EventType};
+use super::history;
 use super::pods::{self, controller_ref, controller_uid, is_available};
 use super::workload::{self, Ctx, Error};
 
@@ -47,10 +49,8 @@ async fn reconcile(sts: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action, Error
     let spec = &sts.spec;
     let replicas = spec.replicas.unwrap_or(1).max(0);
     let parallel = spec.pod_management_policy.as_deref() == Some("Parallel");
-    let revision = format!(
-        "{name}-{}",
-        template_hash(&serde_json::to_value(&spec.template).unwrap_or_default(), 0)
-    );
+    let template = serde_json::to_value(&spec.template).unwrap_or_default();
+    let revision = format!("{name}-{}", template_hash(&template, 0));
     let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
     let mut pods: Vec<Pod> = pods_api
         .list(&ListParams::default())
@@ -60,6 +60,21 @@ async fn reconcile(sts: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action, Error
         .into_iter()
         .filter(|p| controller_uid(p).as_deref() == Some(uid.as_str()))
         .collect();
+    let in_use = pods
+        .iter()
+        .filter_map(|p| p.labels().get(REVISION_LABEL).cloned())
+        .collect();
+    let owner = history::Owner {
+        kind: "StatefulSet",
+        name: &name,
+        namespace: &ns,
+        uid: &uid,
+        annotations: sts.annotations(),
+        history_limit: spec.revision_history_limit.unwrap_or(10),
+    };
+    history::record(&ctx.client, &owner, &revision, &template, &in_use)
+        .await
+        .map_err(err)?;
     pods.sort_by_key(|p| ordinal(&name, p).unwrap_or(i32::MAX));
     let reference = reference(sts.as_ref());
     let now = jiff::Timestamp::now();
@@ -199,15 +214,23 @@ async fn reconcile(sts: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action, Error
                 && p.metadata.deletion_timestamp.is_none()
         })
         .collect();
-    let updated = current
-        .iter()
-        .filter(|p| p.labels().get(REVISION_LABEL) == Some(&revision))
-        .count();
+    let at = |rev: &str| {
+        current
+            .iter()
+            .filter(|p| p.labels().get(REVISION_LABEL).map(String::as_str) == Some(rev))
+            .count()
+    };
+    let updated = at(&revision);
+    // The revision the set is rolling from stays current until every pod is updated.
+    let current_revision = match sts.status.as_ref().and_then(|s| s.current_revision.clone()) {
+        Some(r) if !r.is_empty() && updated < replicas as usize => r,
+        _ => revision.clone(),
+    };
     let status = json!({"status": {
         "replicas": current.len(), "readyReplicas": current.iter().filter(|p| ready(p)).count(),
         "availableReplicas": current.iter().filter(|p| is_available(p, min_ready, now)).count(),
-        "currentReplicas": updated, "updatedReplicas": updated,
-        "currentRevision": revision, "updateRevision": revision,
+        "currentReplicas": at(&current_revision), "updatedReplicas": updated,
+        "currentRevision": current_revision, "updateRevision": revision,
         "observedGeneration": sts.metadata.generation,
     }});
     let old = serde_json::to_value(&sts.status).unwrap_or_default();

@@ -715,6 +715,122 @@ fn daemonset_runs_one_pod_per_node_and_rolls() {
             .to_string();
         (images == "agent:2").then_some(())
     });
+    // ControllerRevisions keep the history that rollout history lists and undo restores.
+    assert_revisions(&k, n, "ds/agent", &["1", "2"]);
+    assert_eq!(
+        k.run(&["-n", n, "rollout", "undo", "ds/agent"]).ok(),
+        "daemonset.apps/agent rolled back\n"
+    );
+    eventually("the old image back", 30, || {
+        let images = k.run(&[
+            "-n",
+            n,
+            "get",
+            "pods",
+            "-l",
+            "app=agent",
+            "-o",
+            "jsonpath={.items[*].spec.containers[0].image}",
+        ]);
+        (images.ok() == "agent:1").then_some(())
+    });
+    assert_revisions(&k, n, "ds/agent", &["2", "3"]);
+}
+
+/// Wait until the REVISION column of `kubectl rollout history WHAT` is `want` (the
+/// controller records a new template's revision on its next pass).
+#[track_caller]
+fn assert_revisions(k: &Kubectl, ns: &str, what: &str, want: &[&str]) {
+    let mut last = String::new();
+    let ok = (0..300).any(|_| {
+        last = k
+            .run(&["-n", ns, "rollout", "history", what])
+            .ok()
+            .to_string();
+        let revs: Vec<&str> = last
+            .lines()
+            .skip_while(|l| !l.starts_with("REVISION"))
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        revs == want || {
+            std::thread::sleep(Duration::from_millis(100));
+            false
+        }
+    });
+    assert!(ok, "rollout history {what} never listed {want:?}:\n{last}");
+}
+
+#[test]
+fn statefulset_rolls_back_through_its_history() {
+    let k = shared_with_node().kubectl();
+    let ns = namespace(&k, "sts-undo");
+    let n = ns.as_str();
+    let sts = format!(
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {{name: db, namespace: {n}}}\nspec:\n  serviceName: db\n  replicas: 2\n  selector: {{matchLabels: {{app: db}}}}\n  template:\n    metadata: {{labels: {{app: db}}}}\n    spec:\n      containers: [{{name: db, image: db:1}}]\n"
+    );
+    k.clone().stdin(&sts).run(&["apply", "-f", "-"]).ok();
+    k.run(&["-n", n, "rollout", "status", "sts/db", "--timeout=60s"])
+        .ok();
+    k.run(&["-n", n, "set", "image", "sts/db", "db=db:2"]).ok();
+    let done = k
+        .run(&["-n", n, "rollout", "status", "sts/db", "--timeout=60s"])
+        .ok()
+        .to_string();
+    assert!(
+        done.contains("roll out complete: 2 new pods have been updated"),
+        "{done}"
+    );
+    let images = |want: &str| {
+        eventually(&format!("both pods on {want}"), 30, || {
+            let r = k.run(&[
+                "-n",
+                n,
+                "get",
+                "pods",
+                "-l",
+                "app=db",
+                "-o",
+                "jsonpath={.items[*].spec.containers[0].image}",
+            ]);
+            (r.ok() == format!("{want} {want}")).then_some(())
+        })
+    };
+    images("db:2");
+    let status = k
+        .run(&[
+            "-n",
+            n,
+            "get",
+            "sts",
+            "db",
+            "-o",
+            "jsonpath={.status.currentRevision} {.status.updateRevision} {.status.currentReplicas}",
+        ])
+        .ok()
+        .to_string();
+    let parts: Vec<&str> = status.split(' ').collect();
+    assert_eq!(parts[0], parts[1], "a finished update is current: {status}");
+    assert!(parts[0].starts_with("db-"), "{status}");
+    assert_eq!(parts[2], "2", "{status}");
+    assert_revisions(&k, n, "sts/db", &["1", "2"]);
+    let one = k
+        .run(&["-n", n, "rollout", "history", "sts/db", "--revision=1"])
+        .ok()
+        .to_string();
+    assert!(one.contains("Image:\tdb:1"), "{one}");
+    assert_eq!(
+        k.run(&["-n", n, "rollout", "undo", "sts/db"]).ok(),
+        "statefulset.apps/db rolled back\n"
+    );
+    images("db:1");
+    assert_revisions(&k, n, "sts/db", &["2", "3"]);
+    // kubectl compares the revision's data with the live template byte for byte.
+    let skipped = k.run(&["-n", n, "rollout", "undo", "sts/db", "--to-revision=3"]);
+    assert_eq!(
+        skipped.ok(),
+        "statefulset.apps/db skipped rollback (current template already matches revision 3)\n"
+    );
 }
 
 #[test]
