@@ -12,10 +12,15 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
-use crate::support::{shared, write_file};
+use crate::support::{shared, Kubectl};
 
-/// An extension API server for `metrics.example.io/v1beta1` on 127.0.0.1.
-fn extension_server(rt: &tokio::runtime::Runtime) -> u16 {
+/// An HTTPS server on 127.0.0.1 with a self-signed certificate, answering every request
+/// with the JSON `answer` gives: the tests' extension API servers.
+pub fn extension_server<F>(rt: &tokio::runtime::Runtime, answer: F) -> u16
+where
+    F: Fn(&Request<hyper::body::Incoming>) -> serde_json::Value + Send + Sync + 'static,
+{
+    let answer = Arc::new(answer);
     let key = rcgen::KeyPair::generate().unwrap();
     let params = rcgen::CertificateParams::new(vec!["ext.default.svc".to_string()]).unwrap();
     let cert = params.self_signed(&key).unwrap();
@@ -38,40 +43,21 @@ fn extension_server(rt: &tokio::runtime::Runtime) -> u16 {
         loop {
             let (tcp, _) = listener.accept().await.unwrap();
             let acceptor = acceptor.clone();
+            let answer = answer.clone();
             tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else { return };
-                let svc = service_fn(|req: Request<hyper::body::Incoming>| async move {
-                    let user = req
-                        .headers()
-                        .get("x-remote-user")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_string();
-                    let groups: Vec<String> = req
-                        .headers()
-                        .get_all("x-remote-group")
-                        .iter()
-                        .filter_map(|v| v.to_str().ok().map(str::to_string))
-                        .collect();
-                    let body = match req.uri().path() {
-                        "/apis/metrics.example.io/v1beta1" => serde_json::json!({
-                            "kind": "APIResourceList", "apiVersion": "v1",
-                            "groupVersion": "metrics.example.io/v1beta1",
-                            "resources": [{"name": "widgetmetrics", "singularName": "widgetmetric", "namespaced": true,
-                                           "kind": "WidgetMetrics", "verbs": ["get", "list"]}],
-                        }),
-                        p => serde_json::json!({
-                            "kind": "WidgetMetricsList", "apiVersion": "metrics.example.io/v1beta1",
-                            "metadata": {}, "items": [{"metadata": {"name": "seen"}, "path": p, "user": user, "groups": groups,
-                                "authorization": req.headers().contains_key("authorization")}],
-                        }),
-                    };
-                    Ok::<_, Infallible>(
-                        Response::builder()
-                            .header("content-type", "application/json")
-                            .body(Full::new(Bytes::from(body.to_string())))
-                            .unwrap(),
-                    )
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let body = answer(&req);
+                    async move {
+                        Ok::<_, Infallible>(
+                            Response::builder()
+                                .header("content-type", "application/json")
+                                .body(Full::new(Bytes::from(body.to_string())))
+                                .unwrap(),
+                        )
+                    }
                 });
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(tls), svc)
@@ -82,53 +68,78 @@ fn extension_server(rt: &tokio::runtime::Runtime) -> u16 {
     port
 }
 
-#[test]
-fn apiservice_backed_by_a_service_is_proxied() {
-    let k = shared().kubectl();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let port = extension_server(&rt);
-    let dir = tempfile::tempdir().unwrap();
-    let objects = write_file(
-        dir.path(),
-        "ext.yaml",
-        &format!(
-            r#"apiVersion: v1
+/// Register `<version>.<group>` as served by the extension server on `port`, through a
+/// selector-less Service `service` in `default` and a hand-made EndpointSlice, and wait
+/// until it is Available.
+pub fn register_apiservice(k: &Kubectl, service: &str, group: &str, version: &str, port: u16) {
+    let objects = format!(
+        r#"apiVersion: v1
 kind: Service
-metadata: {{name: ext, namespace: default}}
+metadata: {{name: {service}, namespace: default}}
 spec:
   ports: [{{name: https, port: 443, targetPort: {port}}}]
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata:
-  name: ext-manual
+  name: {service}-manual
   namespace: default
-  labels: {{kubernetes.io/service-name: ext}}
+  labels: {{kubernetes.io/service-name: {service}}}
 addressType: IPv4
 ports: [{{name: https, port: {port}, protocol: TCP}}]
 endpoints: [{{addresses: ["127.0.0.1"], conditions: {{ready: true}}}}]
 ---
 apiVersion: apiregistration.k8s.io/v1
 kind: APIService
-metadata: {{name: v1beta1.metrics.example.io}}
+metadata: {{name: {version}.{group}}}
 spec:
-  group: metrics.example.io
-  version: v1beta1
+  group: {group}
+  version: {version}
   groupPriorityMinimum: 100
   versionPriority: 100
   insecureSkipTLSVerify: true
-  service: {{name: ext, namespace: default, port: 443}}
+  service: {{name: {service}, namespace: default, port: 443}}
 "#
-        ),
     );
-    k.run(&["apply", "-f", objects.to_str().unwrap()]).ok();
+    k.clone().stdin(&objects).run(&["apply", "-f", "-"]).ok();
     k.run(&[
         "wait",
         "--for=condition=Available",
-        "apiservice/v1beta1.metrics.example.io",
+        &format!("apiservice/{version}.{group}"),
         "--timeout=20s",
     ])
     .ok();
+}
+
+#[test]
+fn apiservice_backed_by_a_service_is_proxied() {
+    let k = shared().kubectl();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // Lists what it saw of each request: path, identity headers, credentials.
+    let port = extension_server(&rt, |req| {
+        let header = |name: &str| -> Vec<String> {
+            req.headers()
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(str::to_string))
+                .collect()
+        };
+        match req.uri().path() {
+            "/apis/metrics.example.io/v1beta1" => serde_json::json!({
+                "kind": "APIResourceList", "apiVersion": "v1",
+                "groupVersion": "metrics.example.io/v1beta1",
+                "resources": [{"name": "widgetmetrics", "singularName": "widgetmetric", "namespaced": true,
+                               "kind": "WidgetMetrics", "verbs": ["get", "list"]}],
+            }),
+            p => serde_json::json!({
+                "kind": "WidgetMetricsList", "apiVersion": "metrics.example.io/v1beta1",
+                "metadata": {}, "items": [{"metadata": {"name": "seen"}, "path": p,
+                    "user": header("x-remote-user").concat(), "groups": header("x-remote-group"),
+                    "authorization": req.headers().contains_key("authorization")}],
+            }),
+        }
+    });
+    register_apiservice(&k, "ext", "metrics.example.io", "v1beta1", port);
     let listed = k.run(&["get", "apiservices"]).ok().to_string();
     let row: Vec<&str> = listed
         .lines()

@@ -6,6 +6,7 @@ mod support;
 
 mod access;
 mod aggregation;
+mod autoscaling;
 mod clients;
 mod crds;
 mod discovery;
