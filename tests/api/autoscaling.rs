@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::aggregation::{extension_server, register_apiservice};
 use crate::support::{eventually, namespace, Server};
+use crate::workloads::deployment_requesting_cpu;
 
 /// What the metrics double reports: the pods it knows and the CPU each uses, in millicores.
 #[derive(Default)]
@@ -85,18 +86,7 @@ fn hpa_scales_on_cpu_from_the_metrics_api() {
     });
     register_apiservice(&k, "metrics-server", "metrics.k8s.io", "v1beta1", port);
 
-    k.run(&["-n", n, "create", "deployment", "web", "--image=x"])
-        .ok();
-    k.run(&[
-        "-n",
-        n,
-        "set",
-        "resources",
-        "deployment",
-        "web",
-        "--requests=cpu=100m",
-    ])
-    .ok();
+    deployment_requesting_cpu(&k, n, 1);
     // The double learns the deployment's pods as they come and go.
     let pods = |usage: &Mutex<Usage>| {
         let names = k

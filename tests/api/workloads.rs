@@ -699,9 +699,9 @@ fn daemonset_runs_one_pod_per_node_and_rolls() {
     k.run(&["apply", "-f", f.to_str().unwrap()]).ok();
     k.run(&["-n", n, "rollout", "status", "ds/agent", "--timeout=30s"])
         .ok();
-    eventually("the new image", 30, || {
-        let images = k
-            .run(&[
+    let images_become = |want: &str| {
+        eventually(&format!("the daemon pod on {want}"), 30, || {
+            let images = k.run(&[
                 "-n",
                 n,
                 "get",
@@ -710,30 +710,18 @@ fn daemonset_runs_one_pod_per_node_and_rolls() {
                 "app=agent",
                 "-o",
                 "jsonpath={.items[*].spec.containers[0].image}",
-            ])
-            .ok()
-            .to_string();
-        (images == "agent:2").then_some(())
-    });
+            ]);
+            (images.ok() == want).then_some(())
+        })
+    };
+    images_become("agent:2");
     // ControllerRevisions keep the history that rollout history lists and undo restores.
     assert_revisions(&k, n, "ds/agent", &["1", "2"]);
     assert_eq!(
         k.run(&["-n", n, "rollout", "undo", "ds/agent"]).ok(),
         "daemonset.apps/agent rolled back\n"
     );
-    eventually("the old image back", 30, || {
-        let images = k.run(&[
-            "-n",
-            n,
-            "get",
-            "pods",
-            "-l",
-            "app=agent",
-            "-o",
-            "jsonpath={.items[*].spec.containers[0].image}",
-        ]);
-        (images.ok() == "agent:1").then_some(())
-    });
+    images_become("agent:1");
     assert_revisions(&k, n, "ds/agent", &["2", "3"]);
 }
 
@@ -931,24 +919,21 @@ spec:
     });
 }
 
-#[test]
-fn hpa_reports_missing_metrics_api() {
-    let k = shared_with_node().kubectl();
-    let ns = namespace(&k, "hpa");
-    let n = ns.as_str();
+/// A deployment `web` of `replicas` pods, each requesting 100m CPU (what an HPA needs).
+pub fn deployment_requesting_cpu(k: &Kubectl, ns: &str, replicas: u32) {
     k.run(&[
         "-n",
-        n,
+        ns,
         "create",
         "deployment",
         "web",
         "--image=x",
-        "--replicas=2",
+        &format!("--replicas={replicas}"),
     ])
     .ok();
     k.run(&[
         "-n",
-        n,
+        ns,
         "set",
         "resources",
         "deployment",
@@ -956,6 +941,14 @@ fn hpa_reports_missing_metrics_api() {
         "--requests=cpu=100m",
     ])
     .ok();
+}
+
+#[test]
+fn hpa_reports_missing_metrics_api() {
+    let k = shared_with_node().kubectl();
+    let ns = namespace(&k, "hpa");
+    let n = ns.as_str();
+    deployment_requesting_cpu(&k, n, 2);
     k.run(&[
         "-n",
         n,
