@@ -1,6 +1,8 @@
 //! `rkube echo-server`: the HTTP echo server of the minikube tutorials (the role of
 //! `kicbase/echo-server`): every request is answered with the name of the pod that served
 //! it, the request line and the headers, so callers can see which replica answered.
+//! On the same port it also answers UDP: each datagram comes back prefixed with the pod's
+//! name, which gives UDP services something to reach.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -9,7 +11,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 
 /// The port listened on unless `PORT` says otherwise.
@@ -132,6 +134,19 @@ pub async fn serve(listener: TcpListener, served_by: String, mut stop: watch::Re
     let _ = tokio::time::timeout(DRAIN, async { while conns.join_next().await.is_some() {} }).await;
 }
 
+/// Answer every datagram on `socket` with `Datagram served by <served_by>` and the datagram.
+pub async fn serve_udp(socket: UdpSocket, served_by: String) {
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+            continue;
+        };
+        let mut reply = format!("Datagram served by {served_by}\n\n").into_bytes();
+        reply.extend_from_slice(&buf[..n]);
+        let _ = socket.send_to(&reply, from).await;
+    }
+}
+
 /// Run the echo server on `0.0.0.0:$PORT` until SIGTERM or SIGINT.
 pub fn run() -> std::io::Result<()> {
     let port = std::env::var("PORT")
@@ -144,7 +159,9 @@ pub fn run() -> std::io::Result<()> {
     rt.block_on(async move {
         use tokio::signal::unix::{signal, SignalKind};
         let listener = TcpListener::bind(("0.0.0.0", port)).await?;
+        let udp = UdpSocket::bind(("0.0.0.0", port)).await?;
         println!("Echo server listening on port {port}.");
+        tokio::spawn(serve_udp(udp, identity()));
         let (tx, rx) = watch::channel(false);
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
@@ -201,5 +218,18 @@ mod tests {
         tx.send(true).unwrap();
         server.await.unwrap();
         assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn answers_datagrams() {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        let server = tokio::spawn(serve_udp(socket, "pod-1".into()));
+        let c = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        c.send_to(b"ping", addr).await.unwrap();
+        let mut buf = [0u8; 64];
+        let n = c.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"Datagram served by pod-1\n\nping");
+        server.abort();
     }
 }

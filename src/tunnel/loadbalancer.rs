@@ -11,7 +11,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -38,6 +38,8 @@ struct PortKey {
     namespace: String,
     name: String,
     port: u16,
+    /// Its protocol: `TCP` or `UDP` (SCTP is not forwarded).
+    protocol: &'static str,
 }
 
 /// What a listener forwards to.
@@ -84,8 +86,8 @@ impl Status {
     }
 }
 
-/// The TCP ports of LoadBalancer services and where each goes: the ClusterIP (the host
-/// reaches the service range on the profile network), then the NodePort on the node.
+/// The TCP and UDP ports of LoadBalancer services and where each goes: the ClusterIP (the
+/// host reaches the service range on the profile network), then the NodePort on the node.
 fn wanted(services: &[Arc<Service>], node_ip: IpAddr) -> Vec<Wanted> {
     let mut out = Vec::new();
     for svc in services {
@@ -97,9 +99,11 @@ fn wanted(services: &[Arc<Service>], node_ip: IpAddr) -> Vec<Wanted> {
         }
         let cluster_ip: Option<IpAddr> = spec.cluster_ip.as_deref().and_then(|ip| ip.parse().ok());
         for p in spec.ports.iter().flatten() {
-            if p.protocol.as_deref().unwrap_or("TCP") != "TCP" {
-                continue;
-            }
+            let protocol = match p.protocol.as_deref().unwrap_or("TCP") {
+                "TCP" => "TCP",
+                "UDP" => "UDP",
+                _ => continue,
+            };
             let Ok(port) = u16::try_from(p.port) else {
                 continue;
             };
@@ -115,6 +119,7 @@ fn wanted(services: &[Arc<Service>], node_ip: IpAddr) -> Vec<Wanted> {
                     namespace: svc.metadata.namespace.clone().unwrap_or_default(),
                     name: svc.metadata.name.clone().unwrap_or_default(),
                     port,
+                    protocol,
                 },
                 targets,
             });
@@ -181,6 +186,21 @@ pub async fn run(
                 continue;
             }
             forwards.remove(&w.key);
+            if w.key.protocol == "UDP" {
+                match udp_forward(&cfg, w).await {
+                    Ok(task) => {
+                        forwards.insert(
+                            w.key.clone(),
+                            Forward {
+                                targets: w.targets.clone(),
+                                task,
+                            },
+                        );
+                    }
+                    Err(e) => status.errors.push(e),
+                }
+                continue;
+            }
             match TcpListener::bind(SocketAddr::new(cfg.bind, w.key.port)).await {
                 Ok(l) => {
                     let task = if cfg.via_api {
@@ -257,6 +277,27 @@ pub async fn run(
     }
 }
 
+/// A UDP port's relay to its first target; the API server's port-forward carries TCP only.
+async fn udp_forward(cfg: &Config, w: &Wanted) -> Result<JoinHandle<()>, String> {
+    let svc = format!("{}/{}", w.key.namespace, w.key.name);
+    if cfg.via_api {
+        return Err(format!(
+            "UDP port {} of service {svc} cannot be forwarded: the host cannot reach the node, and the API server's port-forward carries TCP only",
+            w.key.port
+        ));
+    }
+    let Some(target) = w.targets.first() else {
+        return Err(format!(
+            "UDP port {} of service {svc} has no cluster IP or node port to forward to",
+            w.key.port
+        ));
+    };
+    let socket = UdpSocket::bind(SocketAddr::new(cfg.bind, w.key.port))
+        .await
+        .map_err(|e| bind_advice(&w.key, cfg.bind, &e))?;
+    Ok(super::forward::spawn_udp(socket, *target))
+}
+
 fn has_ingress(svc: &Service, ip: IpAddr) -> bool {
     let ingress = svc
         .status
@@ -303,8 +344,8 @@ mod tests {
         .unwrap();
         let node: IpAddr = "192.168.49.2".parse().unwrap();
         let w = wanted(&[Arc::new(lb), Arc::new(np)], node);
-        assert_eq!(w.len(), 1);
-        assert_eq!(w[0].key.port, 8080);
+        assert_eq!(w.len(), 2);
+        assert_eq!((w[0].key.port, w[0].key.protocol), (8080, "TCP"));
         assert_eq!(
             w[0].targets,
             vec![
@@ -312,6 +353,8 @@ mod tests {
                 "192.168.49.2:30080".parse().unwrap()
             ]
         );
+        assert_eq!((w[1].key.port, w[1].key.protocol), (53, "UDP"));
+        assert_eq!(w[1].targets[0], "192.168.49.140:53".parse().unwrap());
     }
 
     #[test]
@@ -320,6 +363,7 @@ mod tests {
             namespace: "default".into(),
             name: "welcome".into(),
             port: 80,
+            protocol: "TCP",
         };
         let bind: IpAddr = "127.0.0.1".parse().unwrap();
         let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);

@@ -85,6 +85,17 @@ fn spawn_tunnel_with(profile: &str, env: &[(&str, &str)]) -> Child {
         .expect("spawn rkube tunnel")
 }
 
+/// The services a tunnel's last status block lists (other tests' LoadBalancer services on
+/// the shared cluster may be among them).
+fn tunnelled(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| l.trim().strip_prefix("services: ["))
+        .next_back()
+        .and_then(|l| l.strip_suffix(']'))
+        .map(|l| l.split(", ").map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
 /// Ctrl+C, then what the tunnel printed.
 fn interrupt(mut child: Child) -> (i32, String) {
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
@@ -250,7 +261,13 @@ fn hello_minikube_service_and_tunnel() {
     );
     let (code, out) = interrupt(tunnel);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("services: [hello-node, welcome-pod]"), "{out}");
+    let listed = tunnelled(&out);
+    assert!(
+        ["hello-node", "welcome-pod"]
+            .iter()
+            .all(|s| listed.iter().any(|l| l == s)),
+        "{out}"
+    );
     assert_eq!(external_ip_column(&k, "default", "hello-node"), "<pending>");
     assert_eq!(
         external_ip_column(&k, "default", "welcome-pod"),
@@ -607,6 +624,18 @@ fn tunnel_through_the_api_server() {
         "--target-port=8080",
     ])
     .ok();
+    // A UDP port too, which the API server's port-forward cannot carry.
+    k.run(&[
+        "-n",
+        &ns,
+        "patch",
+        "service",
+        "lb",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"ports":[{"name":"http","port":18090,"targetPort":8080,"protocol":"TCP"},{"name":"dgram","port":18091,"targetPort":8080,"protocol":"UDP"}]}}"#,
+    ])
+    .ok();
     wait_ready_endpoints(&k, &ns, "lb", 1);
     let _one = one_tunnel();
     let tunnel = spawn_tunnel_with(&c.profile, &[("RKUBE_FORWARD_VIA_API", "1")]);
@@ -623,8 +652,68 @@ fn tunnel_through_the_api_server() {
     let (code, out) = interrupt(tunnel);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Forwarding through the API server"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "UDP port 18091 of service {ns}/lb cannot be forwarded"
+        )),
+        "{out}"
+    );
     eventually("<pending> again", 20, || {
         (external_ip_column(&k, &ns, "lb") == "<pending>").then_some(())
     });
+    k.run(&["delete", "namespace", &ns, "--wait=false"]).ok();
+}
+
+/// A LoadBalancer service's UDP port through the tunnel: each datagram sent to 127.0.0.1
+/// comes back from the echo server's pod.
+#[test]
+fn tunnel_forwards_udp_datagrams() {
+    let c = shared();
+    let k = c.kubectl();
+    let ns = namespace(&k, "tunneludp");
+    k.run(&[
+        "-n",
+        &ns,
+        "create",
+        "deployment",
+        "dgram",
+        "--image=kicbase/echo-server:1.0",
+    ])
+    .ok();
+    k.run(&[
+        "-n",
+        &ns,
+        "expose",
+        "deployment",
+        "dgram",
+        "--type=LoadBalancer",
+        "--protocol=UDP",
+        "--port=18095",
+        "--target-port=8080",
+    ])
+    .ok();
+    wait_ready_endpoints(&k, &ns, "dgram", 1);
+    let _one = one_tunnel();
+    let tunnel = spawn_tunnel(&c.profile);
+    eventually("EXTERNAL-IP 127.0.0.1", 30, || {
+        (external_ip_column(&k, &ns, "dgram") == "127.0.0.1").then_some(())
+    });
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("UDP socket");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let reply = eventually("a datagram back from 127.0.0.1:18095", 30, || {
+        socket.send_to(b"ping", "127.0.0.1:18095").ok()?;
+        let mut buf = [0u8; 512];
+        let n = socket.recv(&mut buf).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+    });
+    assert!(
+        reply.starts_with("Datagram served by dgram-") && reply.ends_with("\n\nping"),
+        "{reply}"
+    );
+    let (code, out) = interrupt(tunnel);
+    assert_eq!(code, 0, "{out}");
+    assert!(tunnelled(&out).iter().any(|s| s == "dgram"), "{out}");
     k.run(&["delete", "namespace", &ns, "--wait=false"]).ok();
 }
