@@ -8,6 +8,7 @@ mod kubectl;
 mod logs;
 mod node;
 mod pause;
+mod port_relay;
 mod profile;
 mod server;
 mod service;
@@ -87,6 +88,12 @@ pub enum Command {
     /// The HTTP echo server of the `kicbase/echo-server` image rkube builds.
     #[command(hide = true)]
     EchoServer,
+    /// Relay stdio to a port on the pod's localhost (run by the kubelet in a pod sandbox).
+    #[command(hide = true)]
+    PortRelay {
+        /// The port.
+        port: u16,
+    },
 }
 
 /// Run the parsed command; returns the process exit code.
@@ -117,5 +124,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Node(args) => node::run(args).map(|_| 0),
         Command::Pause => pause::run().map(|_| 0),
         Command::EchoServer => crate::echo_server::run().map(|_| 0).map_err(Into::into),
+        Command::PortRelay { port } => port_relay::run(port),
     }
 }

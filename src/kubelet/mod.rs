@@ -6,6 +6,7 @@ pub mod dns_config;
 pub mod docker;
 pub mod env;
 pub mod node_status;
+pub mod pod_port;
 pub mod pod_worker;
 pub mod probes;
 pub mod runtime;

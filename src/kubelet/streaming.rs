@@ -16,10 +16,11 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use tokio::net::TcpStream;
 
+use super::pod_port;
 use super::runtime::{Container, ContainerRuntime, ExecSpec, Output, StreamIo};
 use super::Kubelet;
 use crate::streams::channel::{self, Channel};
-use crate::streams::portforward::{self, Dial};
+use crate::streams::portforward::{self, Dial, PodConn};
 use crate::streams::remotecommand::{self, Options, Process};
 use crate::streams::ws;
 
@@ -456,14 +457,27 @@ async fn serve_port_forward<R: ContainerRuntime>(
     let dial: Dial = Arc::new(move |port| {
         let ip = ip.clone();
         let sandbox_id = sandbox_id.clone();
+        let kubelet = kubelet.clone();
         Box::pin(async move {
             let addr = format!("{ip}:{port}");
             let r = tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(&addr)).await;
             let e = match r {
-                Ok(Ok(s)) => return Ok(s),
+                Ok(Ok(s)) => {
+                    let _ = s.set_nodelay(true);
+                    return Ok(Box::new(s) as Box<dyn PodConn>);
+                }
                 Ok(Err(e)) => e,
                 Err(_) => std::io::Error::from(std::io::ErrorKind::TimedOut),
             };
+            // Refused on the pod's IP: the server may listen on the pod's localhost only.
+            if e.kind() == std::io::ErrorKind::ConnectionRefused && !host_network {
+                match pod_port::relay(kubelet.runtime.as_ref(), &sandbox_id, port).await {
+                    Ok(conn) => return Ok(conn),
+                    Err(why) => {
+                        tracing::debug!(port, %why, "no server on the pod's localhost either")
+                    }
+                }
+            }
             Err(format!(
                 "error forwarding port {port} to pod {sandbox_id}, uid : failed to connect to {addr} inside the pod network: {}",
                 dial_error(&addr, &e)

@@ -4,5 +4,6 @@
 
 pub mod control_plane;
 pub mod pause;
+pub mod port_relay;
 pub mod run;
 pub mod simulated;

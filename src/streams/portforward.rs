@@ -16,7 +16,6 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
@@ -32,7 +31,14 @@ pub const TUNNEL_PROTOCOL: &str = "SPDY/3.1+portforward.k8s.io";
 pub const CHANNEL_PROTOCOLS: &[&str] = &["v4.channel.k8s.io"];
 
 /// Opens a connection to a port of the pod; the error text is what the client is shown.
-pub type Dial = Arc<dyn Fn(u16) -> BoxFuture<'static, Result<TcpStream, String>> + Send + Sync>;
+/// A connection to one of the pod's ports (a TCP connection, or a relay inside the pod).
+pub trait PodConn: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> PodConn for T {}
+
+/// Connects to a pod's port, or says why not in the kubelet's words.
+pub type Dial =
+    Arc<dyn Fn(u16) -> BoxFuture<'static, Result<Box<dyn PodConn>, String>> + Send + Sync>;
 
 /// Parse `ports=80,8080&ports=9090` (kube-rs' query) into ports.
 pub fn parse_ports(values: &[&str]) -> Result<Vec<u16>, String> {
@@ -157,8 +163,7 @@ async fn forward(data: Stream, error: Stream, dial: Dial) {
             return;
         }
     };
-    let _ = tcp.set_nodelay(true);
-    let (mut rd, mut wr) = tcp.into_split();
+    let (mut rd, mut wr) = tokio::io::split(tcp);
     let (mut inbound, out) = data.split();
     let to_pod = tokio::spawn(async move {
         while let Some(b) = inbound.recv().await {
@@ -259,13 +264,12 @@ where
 }
 
 async fn pipe_channel(
-    tcp: TcpStream,
+    conn: Box<dyn PodConn>,
     ch: u8,
     mut from_client: mpsc::Receiver<Bytes>,
     out: mpsc::Sender<Vec<u8>>,
 ) {
-    let _ = tcp.set_nodelay(true);
-    let (mut rd, mut wr) = tcp.into_split();
+    let (mut rd, mut wr) = tokio::io::split(conn);
     let to_pod = tokio::spawn(async move {
         while let Some(b) = from_client.recv().await {
             if wr.write_all(&b).await.is_err() {
@@ -299,6 +303,7 @@ mod tests {
     use bytes::BytesMut;
     use tokio::io::DuplexStream;
     use tokio::net::TcpListener;
+    use tokio::net::TcpStream;
 
     #[test]
     fn ports_parse() {
@@ -392,6 +397,7 @@ mod tests {
             Box::pin(async move {
                 TcpStream::connect(("127.0.0.1", port))
                     .await
+                    .map(|c| Box::new(c) as Box<dyn PodConn>)
                     .map_err(|e| format!("error forwarding port {port}: {e}"))
             })
         })

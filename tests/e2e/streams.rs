@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use crate::cluster::{kubeconfig, pod_field, shared, BUSYBOX};
 use crate::support::{eventually, namespace, Kubectl};
 
-/// A pod `web` serving `/www` with busybox httpd on 8080 (index.html says `hello`).
+/// A pod `web` serving `/www` with busybox httpd on 8080 (index.html says `hello`), and on
+/// 8081 only on the pod's localhost.
 fn web_pod(k: &Kubectl, ns: &str) {
     k.run(&[
         "-n",
@@ -23,7 +24,7 @@ fn web_pod(k: &Kubectl, ns: &str) {
         "--",
         "sh",
         "-c",
-        "mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p 8080 -h /www",
+        "mkdir -p /www && echo hello > /www/index.html && httpd -p 127.0.0.1:8081 -h /www && exec httpd -f -p 8080 -h /www",
     ])
     .ok();
     k.run(&[
@@ -346,7 +347,12 @@ fn http_get(port: u16, path: &str) -> std::io::Result<String> {
 }
 
 fn hundred_requests(port: u16) {
-    let handles: Vec<_> = (0..100)
+    requests(port, 100);
+}
+
+/// `n` concurrent requests for `/index.html` through `port`, each answered `hello`.
+fn requests(port: u16, n: usize) {
+    let handles: Vec<_> = (0..n)
         .map(|_| std::thread::spawn(move || http_get(port, "/index.html")))
         .collect();
     let mut ok = 0;
@@ -355,7 +361,7 @@ fn hundred_requests(port: u16) {
         assert!(r.starts_with("HTTP/1.") && r.ends_with("hello\n"), "{r}");
         ok += 1;
     }
-    assert_eq!(ok, 100);
+    assert_eq!(ok, n);
 }
 
 #[test]
@@ -387,6 +393,22 @@ fn port_forward_carries_concurrent_connections() {
         let _ = child.wait();
         let errors = errors.lock().unwrap().clone();
         assert!(!errors.contains("error"), "{websockets} {target}: {errors}");
+    }
+
+    // A server on the pod's localhost only is reached as the kubelet reaches it, inside
+    // the pod's network namespace.
+    for websockets in ["true", "false"] {
+        let k = k.clone().env("KUBECTL_PORT_FORWARD_WEBSOCKETS", websockets);
+        let (mut child, port, errors) =
+            port_forward(&k, &["-n", &ns, "port-forward", "pod/web", ":8081"]);
+        requests(port, 10);
+        let _ = child.kill();
+        let _ = child.wait();
+        let errors = errors.lock().unwrap().clone();
+        assert!(
+            !errors.contains("error"),
+            "{websockets} localhost: {errors}"
+        );
     }
 
     // A port nothing listens on: kubectl reports the refused connection (and, as
