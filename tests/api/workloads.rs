@@ -96,8 +96,8 @@ fn deployment_scales_heals_rolls_and_undoes() {
         .ok();
     k.run(&["-n", n, "rollout", "status", "deploy/web", "--timeout=60s"])
         .ok();
-    let images = k
-        .run(&[
+    let pod_images = || {
+        k.run(&[
             "-n",
             n,
             "get",
@@ -108,7 +108,9 @@ fn deployment_scales_heals_rolls_and_undoes() {
             "jsonpath={.items[*].spec.containers[0].image}",
         ])
         .ok()
-        .to_string();
+        .to_string()
+    };
+    let images = pod_images();
     assert!(
         images.split_whitespace().all(|i| i == "nginx:2"),
         "{images}"
@@ -151,30 +153,16 @@ fn deployment_scales_heals_rolls_and_undoes() {
         (after.len() == 2 && after.iter().all(|p| !before.contains(p))).then_some(())
     });
     // A paused deployment takes template changes without rolling; resume rolls them.
-    let template_image = || {
-        k.run(&[
-            "-n",
-            n,
-            "get",
-            "pods",
-            "-l",
-            "app=web",
-            "-o",
-            "jsonpath={.items[*].spec.containers[0].image}",
-        ])
-        .ok()
-        .to_string()
-    };
     k.run(&["-n", n, "rollout", "pause", "deploy/web"]).ok();
     k.run(&["-n", n, "set", "image", "deploy/web", "nginx=nginx:3"])
         .ok();
     std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(template_image(), "nginx:1 nginx:1", "paused");
+    assert_eq!(pod_images(), "nginx:1 nginx:1", "paused");
     k.run(&["-n", n, "rollout", "resume", "deploy/web"]).ok();
     k.run(&["-n", n, "rollout", "status", "deploy/web", "--timeout=60s"])
         .ok();
     eventually("resumed rollout", 30, || {
-        (template_image() == "nginx:3 nginx:3").then_some(())
+        (pod_images() == "nginx:3 nginx:3").then_some(())
     });
     // Revision 2 was nginx:2.
     k.run(&["-n", n, "rollout", "undo", "deploy/web", "--to-revision=2"])
@@ -182,7 +170,7 @@ fn deployment_scales_heals_rolls_and_undoes() {
     k.run(&["-n", n, "rollout", "status", "deploy/web", "--timeout=60s"])
         .ok();
     eventually("back to revision 2", 30, || {
-        (template_image() == "nginx:2 nginx:2").then_some(())
+        (pod_images() == "nginx:2 nginx:2").then_some(())
     });
     let events = k
         .run(&["-n", n, "describe", "deploy", "web"])

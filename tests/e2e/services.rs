@@ -287,25 +287,23 @@ fn hello_minikube_service_and_tunnel() {
 
 /// A deployment `echo` of the echo server exposed as NodePort service `echo` on 8080.
 fn echo_node_port_service(k: &Kubectl, ns: &str) {
+    echo_service(k, ns, "echo", &["--type=NodePort", "--port=8080"]);
+}
+
+/// A deployment `name` of the echo server, exposed as service `name` with `expose_flags`.
+fn echo_service(k: &Kubectl, ns: &str, name: &str, expose_flags: &[&str]) {
     k.run(&[
         "-n",
         ns,
         "create",
         "deployment",
-        "echo",
+        name,
         "--image=kicbase/echo-server:1.0",
     ])
     .ok();
-    k.run(&[
-        "-n",
-        ns,
-        "expose",
-        "deployment",
-        "echo",
-        "--type=NodePort",
-        "--port=8080",
-    ])
-    .ok();
+    let mut expose = vec!["-n", ns, "expose", "deployment", name];
+    expose.extend_from_slice(expose_flags);
+    k.run(&expose).ok();
 }
 
 /// Three replicas share the requests; deleting one under traffic fails no request.
@@ -604,26 +602,12 @@ fn tunnel_through_the_api_server() {
     let c = shared();
     let k = c.kubectl();
     let ns = namespace(&k, "tunnelapi");
-    k.run(&[
-        "-n",
+    echo_service(
+        &k,
         &ns,
-        "create",
-        "deployment",
         "lb",
-        "--image=kicbase/echo-server:1.0",
-    ])
-    .ok();
-    k.run(&[
-        "-n",
-        &ns,
-        "expose",
-        "deployment",
-        "lb",
-        "--type=LoadBalancer",
-        "--port=18090",
-        "--target-port=8080",
-    ])
-    .ok();
+        &["--type=LoadBalancer", "--port=18090", "--target-port=8080"],
+    );
     // A UDP port too, which the API server's port-forward cannot carry.
     k.run(&[
         "-n",
@@ -671,27 +655,17 @@ fn tunnel_forwards_udp_datagrams() {
     let c = shared();
     let k = c.kubectl();
     let ns = namespace(&k, "tunneludp");
-    k.run(&[
-        "-n",
+    echo_service(
+        &k,
         &ns,
-        "create",
-        "deployment",
         "dgram",
-        "--image=kicbase/echo-server:1.0",
-    ])
-    .ok();
-    k.run(&[
-        "-n",
-        &ns,
-        "expose",
-        "deployment",
-        "dgram",
-        "--type=LoadBalancer",
-        "--protocol=UDP",
-        "--port=18095",
-        "--target-port=8080",
-    ])
-    .ok();
+        &[
+            "--type=LoadBalancer",
+            "--protocol=UDP",
+            "--port=18095",
+            "--target-port=8080",
+        ],
+    );
     wait_ready_endpoints(&k, &ns, "dgram", 1);
     let _one = one_tunnel();
     let tunnel = spawn_tunnel(&c.profile);
