@@ -306,9 +306,9 @@ fn message_to_json(msg: &DynamicMessage) -> Value {
     if let Some(v) = special(msg) {
         return v;
     }
-    let name = msg.descriptor().full_name().to_string();
+    let descriptor = msg.descriptor();
     let mut out = Map::new();
-    for f in msg.descriptor().fields() {
+    for f in descriptor.fields() {
         if msg.has_field(&f) {
             let v = msg.get_field(&f);
             if is_go_zero(f.name(), &v) {
@@ -316,7 +316,7 @@ fn message_to_json(msg: &DynamicMessage) -> Value {
             }
             let json = value_to_json(&v);
             match json {
-                Value::Object(inner) if INLINED.contains(&(name.as_str(), f.name())) => {
+                Value::Object(inner) if INLINED.contains(&(descriptor.full_name(), f.name())) => {
                     out.extend(inner)
                 }
                 json => {

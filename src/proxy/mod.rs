@@ -6,10 +6,10 @@
 //! rule. Established connections are tasks of their own and outlive endpoint changes.
 
 pub mod addresses;
-mod pool;
+pub mod pool;
 pub mod table;
 mod tcp;
-mod udp;
+pub mod udp;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

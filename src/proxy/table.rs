@@ -33,7 +33,8 @@ pub struct Frontend {
     pub affinity_seconds: Option<u64>,
 }
 
-fn protocol(p: Option<&str>) -> Option<Protocol> {
+/// A service port's protocol (TCP when unset), if the proxy forwards it.
+pub fn protocol(p: Option<&str>) -> Option<Protocol> {
     match p.unwrap_or("TCP") {
         "TCP" => Some(Protocol::Tcp),
         "UDP" => Some(Protocol::Udp),

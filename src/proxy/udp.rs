@@ -18,8 +18,14 @@ type Flows = Arc<Mutex<HashMap<SocketAddr, Arc<UdpSocket>>>>;
 
 /// Listen on `addr` and relay datagrams to `pool`'s backends until aborted.
 pub async fn listen(addr: SocketAddr, pool: Arc<Pool>) -> std::io::Result<JoinHandle<()>> {
-    let socket = Arc::new(UdpSocket::bind(addr).await?);
-    Ok(tokio::spawn(async move {
+    Ok(serve(UdpSocket::bind(addr).await?, pool))
+}
+
+/// Relay datagrams arriving on `socket` to `pool`'s backends until aborted.
+pub fn serve(socket: UdpSocket, pool: Arc<Pool>) -> JoinHandle<()> {
+    let socket = Arc::new(socket);
+    let addr = socket.local_addr().ok();
+    tokio::spawn(async move {
         let flows: Flows = Arc::default();
         let mut buf = vec![0u8; 65_536];
         loop {
@@ -27,7 +33,7 @@ pub async fn listen(addr: SocketAddr, pool: Arc<Pool>) -> std::io::Result<JoinHa
                 Ok(r) => r,
                 Err(e) => {
                     // ICMP errors from earlier sends surface here; keep serving.
-                    tracing::debug!(%addr, error = %e, "proxy udp receive");
+                    tracing::debug!(?addr, error = %e, "proxy udp receive");
                     continue;
                 }
             };
@@ -45,7 +51,7 @@ pub async fn listen(addr: SocketAddr, pool: Arc<Pool>) -> std::io::Result<JoinHa
             };
             let _ = upstream.send(&buf[..n]).await;
         }
-    }))
+    })
 }
 
 async fn open_flow(
@@ -79,4 +85,43 @@ async fn open_flow(
             .remove(&client);
     });
     Some(upstream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn udp_replies_reach_their_own_client() {
+        let echo = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let echo_addr = echo.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            loop {
+                let (n, from) = echo.recv_from(&mut buf).await.unwrap();
+                let mut reply = b"echo ".to_vec();
+                reply.extend_from_slice(&buf[..n]);
+                echo.send_to(&reply, from).await.unwrap();
+            }
+        });
+        let front = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let front_addr = front.local_addr().unwrap();
+        let task = serve(front, Arc::new(Pool::new(vec![echo_addr], None)));
+        let mut clients = Vec::new();
+        for name in ["a", "b"] {
+            let c = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            c.connect(front_addr).await.unwrap();
+            c.send(name.as_bytes()).await.unwrap();
+            clients.push((name, c));
+        }
+        for (name, c) in &clients {
+            let mut buf = [0u8; 64];
+            let n = tokio::time::timeout(Duration::from_secs(5), c.recv(&mut buf))
+                .await
+                .expect("a reply")
+                .unwrap();
+            assert_eq!(&buf[..n], format!("echo {name}").as_bytes());
+        }
+        task.abort();
+    }
 }

@@ -30,13 +30,12 @@ pub const TUNNEL_PROTOCOL: &str = "SPDY/3.1+portforward.k8s.io";
 /// kubelet's port-forward only has v4).
 pub const CHANNEL_PROTOCOLS: &[&str] = &["v4.channel.k8s.io"];
 
-/// Opens a connection to a port of the pod; the error text is what the client is shown.
 /// A connection to one of the pod's ports (a TCP connection, or a relay inside the pod).
 pub trait PodConn: AsyncRead + AsyncWrite + Send + Unpin {}
 
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> PodConn for T {}
 
-/// Connects to a pod's port, or says why not in the kubelet's words.
+/// Opens a connection to a port of the pod; the error text is what the client is shown.
 pub type Dial =
     Arc<dyn Fn(u16) -> BoxFuture<'static, Result<Box<dyn PodConn>, String>> + Send + Sync>;
 

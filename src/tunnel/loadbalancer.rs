@@ -11,11 +11,14 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::informer::Informer;
+use crate::proxy::pool::Pool;
+use crate::proxy::table::{self, Protocol};
+use crate::proxy::udp;
 
 /// Settings of a tunnel.
 #[derive(Clone, Debug)]
@@ -38,8 +41,7 @@ struct PortKey {
     namespace: String,
     name: String,
     port: u16,
-    /// Its protocol: `TCP` or `UDP` (SCTP is not forwarded).
-    protocol: &'static str,
+    protocol: Protocol,
 }
 
 /// What a listener forwards to.
@@ -99,10 +101,8 @@ fn wanted(services: &[Arc<Service>], node_ip: IpAddr) -> Vec<Wanted> {
         }
         let cluster_ip: Option<IpAddr> = spec.cluster_ip.as_deref().and_then(|ip| ip.parse().ok());
         for p in spec.ports.iter().flatten() {
-            let protocol = match p.protocol.as_deref().unwrap_or("TCP") {
-                "TCP" => "TCP",
-                "UDP" => "UDP",
-                _ => continue,
+            let Some(protocol) = table::protocol(p.protocol.as_deref()) else {
+                continue;
             };
             let Ok(port) = u16::try_from(p.port) else {
                 continue;
@@ -186,7 +186,7 @@ pub async fn run(
                 continue;
             }
             forwards.remove(&w.key);
-            if w.key.protocol == "UDP" {
+            if w.key.protocol == Protocol::Udp {
                 match udp_forward(&cfg, w).await {
                     Ok(task) => {
                         forwards.insert(
@@ -292,10 +292,11 @@ async fn udp_forward(cfg: &Config, w: &Wanted) -> Result<JoinHandle<()>, String>
             w.key.port
         ));
     };
-    let socket = UdpSocket::bind(SocketAddr::new(cfg.bind, w.key.port))
+    // The service proxy's relay, with the one target as its pool.
+    let pool = Arc::new(Pool::new(vec![*target], None));
+    udp::listen(SocketAddr::new(cfg.bind, w.key.port), pool)
         .await
-        .map_err(|e| bind_advice(&w.key, cfg.bind, &e))?;
-    Ok(super::forward::spawn_udp(socket, *target))
+        .map_err(|e| bind_advice(&w.key, cfg.bind, &e))
 }
 
 fn has_ingress(svc: &Service, ip: IpAddr) -> bool {
@@ -345,7 +346,7 @@ mod tests {
         let node: IpAddr = "192.168.49.2".parse().unwrap();
         let w = wanted(&[Arc::new(lb), Arc::new(np)], node);
         assert_eq!(w.len(), 2);
-        assert_eq!((w[0].key.port, w[0].key.protocol), (8080, "TCP"));
+        assert_eq!((w[0].key.port, w[0].key.protocol), (8080, Protocol::Tcp));
         assert_eq!(
             w[0].targets,
             vec![
@@ -353,7 +354,7 @@ mod tests {
                 "192.168.49.2:30080".parse().unwrap()
             ]
         );
-        assert_eq!((w[1].key.port, w[1].key.protocol), (53, "UDP"));
+        assert_eq!((w[1].key.port, w[1].key.protocol), (53, Protocol::Udp));
         assert_eq!(w[1].targets[0], "192.168.49.140:53".parse().unwrap());
     }
 
@@ -363,7 +364,7 @@ mod tests {
             namespace: "default".into(),
             name: "welcome".into(),
             port: 80,
-            protocol: "TCP",
+            protocol: Protocol::Tcp,
         };
         let bind: IpAddr = "127.0.0.1".parse().unwrap();
         let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
