@@ -1,6 +1,7 @@
 //! rkube: a minikube-style local Kubernetes in one Rust binary.
 #![forbid(unsafe_code)]
 
+pub mod addons;
 pub mod apiserver;
 pub mod cli;
 pub mod cluster;
@@ -17,3 +18,4 @@ pub mod scheduler;
 pub mod store;
 pub mod streams;
 pub mod tunnel;
+pub mod ui;

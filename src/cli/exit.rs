@@ -22,6 +22,10 @@ pub const SERVICE_NOT_FOUND: i32 = 91;
 pub const SERVICE_UNAVAILABLE: i32 = 92;
 /// Another `rkube tunnel` holds the profile.
 pub const TUNNEL_RUNNING: i32 = 93;
+/// No addon has the name given.
+pub const ADDON_UNKNOWN: i32 = 94;
+/// The command needs the cluster running, and it is not.
+pub const NOT_RUNNING: i32 = 95;
 
 /// A failure with its exit code; the message is one sentence plus what to do.
 #[derive(Debug, thiserror::Error)]

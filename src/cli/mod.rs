@@ -1,5 +1,6 @@
 //! Command-line interface: one file per subcommand, minikube's names and flags.
 
+mod addons;
 mod completion;
 mod delete;
 pub mod exit;
@@ -65,6 +66,9 @@ pub enum Command {
     Service(service::Args),
     /// Forward LoadBalancer services to 127.0.0.1 and set their external IP, until Ctrl+C.
     Tunnel(tunnel::Args),
+    /// Enable, disable and list addons (storage-provisioner, default-storageclass, ...).
+    #[command(subcommand)]
+    Addons(addons::Command),
     /// Manage profiles.
     #[command(subcommand)]
     Profile(profile::Command),
@@ -88,6 +92,9 @@ pub enum Command {
     /// The HTTP echo server of the `kicbase/echo-server` image rkube builds.
     #[command(hide = true)]
     EchoServer,
+    /// The storage-provisioner addon's program (run in its pod).
+    #[command(hide = true)]
+    StorageProvisioner,
     /// Relay stdio to a port on the pod's localhost (run by the kubelet in a pod sandbox).
     #[command(hide = true)]
     PortRelay {
@@ -110,6 +117,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Kubectl { args } => kubectl::run(p, args),
         Command::Service(args) => service::run(p, args),
         Command::Tunnel(args) => tunnel::run(p, args).map(|_| 0),
+        Command::Addons(cmd) => addons::run(p, cmd),
         Command::Profile(cmd) => profile::run(cmd).map(|_| 0),
         Command::UpdateContext => update_context::run(p).map(|_| 0),
         Command::Version => {
@@ -124,6 +132,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Node(args) => node::run(args).map(|_| 0),
         Command::Pause => pause::run().map(|_| 0),
         Command::EchoServer => crate::echo_server::run().map(|_| 0).map_err(Into::into),
+        Command::StorageProvisioner => crate::addons::storage_provisioner::run()
+            .map(|_| 0)
+            .map_err(Into::into),
         Command::PortRelay { port } => port_relay::run(port),
     }
 }

@@ -33,6 +33,9 @@ pub struct Args {
     /// How long to wait for them.
     #[arg(long, default_value = "6m", value_parser = parse_duration)]
     pub wait_timeout: Duration,
+    /// Addons to enable besides the default ones, e.g. --addons=metrics-server (repeatable).
+    #[arg(long = "addons", value_delimiter = ',')]
+    pub addons: Vec<String>,
     /// Driver (only docker).
     #[arg(long, default_value = "docker")]
     pub driver: String,
@@ -77,6 +80,7 @@ pub fn run(profile: &str, args: Args) -> anyhow::Result<()> {
         subnet: args.subnet,
         kubernetes_version: args.kubernetes_version,
         wait_timeout: args.wait_timeout,
+        addons: args.addons,
     };
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let started = std::time::Instant::now();

@@ -1,6 +1,7 @@
 //! Host side of rkube: profiles, the Docker provider, the node image, `start` actions and
 //! kubeconfig entries.
 
+pub mod addons;
 pub mod docker;
 pub mod image;
 pub mod kubeconfig;

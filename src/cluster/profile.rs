@@ -56,6 +56,36 @@ pub struct Settings {
     pub kubernetes_version: String,
     /// The node image the container runs.
     pub image: String,
+    /// Addons switched on or off (minikube's `Addons` map); absent for a profile made
+    /// before addons existed, which then gets the default ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addons: Option<std::collections::BTreeMap<String, bool>>,
+}
+
+impl Settings {
+    /// The names of the enabled addons, sorted.
+    pub fn enabled_addons(&self) -> Vec<String> {
+        match &self.addons {
+            Some(map) => map
+                .iter()
+                .filter(|(_, on)| **on)
+                .map(|(n, _)| n.clone())
+                .collect(),
+            None => crate::addons::catalog::defaults(),
+        }
+    }
+
+    /// Record `name` as on or off.
+    pub fn set_addon(&mut self, name: &str, on: bool) {
+        let mut map = self.addons.take().unwrap_or_else(|| {
+            crate::addons::catalog::defaults()
+                .into_iter()
+                .map(|n| (n, true))
+                .collect()
+        });
+        map.insert(name.to_string(), on);
+        self.addons = Some(map);
+    }
 }
 
 /// The default profile, like minikube's `minikube`.

@@ -48,6 +48,8 @@ pub struct Request {
     pub wait: WaitFor,
     /// How long to wait for it.
     pub wait_timeout: Duration,
+    /// `--addons`: addons to switch on besides the profile's.
+    pub addons: Vec<String>,
 }
 
 /// Why `start` failed.
@@ -74,6 +76,14 @@ pub enum StartError {
     /// The kubeconfig could not be written.
     #[error(transparent)]
     Kubeconfig(#[from] KubeconfigError),
+    /// An addon could not be switched on.
+    #[error("enabling addon {name}: {source}")]
+    Addon {
+        /// The addon.
+        name: String,
+        /// The cause.
+        source: Box<super::addons::AddonError>,
+    },
     /// The node did not come up.
     #[error("the node did not become ready: {message}\n{logs}\nSee `rkube logs -p {profile}`; `rkube delete -p {profile}` then `rkube start` starts afresh")]
     NotReady {
@@ -238,6 +248,14 @@ async fn docker_resources(docker: &Docker) -> (u32, u64) {
 pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Outcome, StartError> {
     profile::validate_name(&req.profile).map_err(|e| StartError::Invalid(e.to_string()))?;
     let version = check_version(req.kubernetes_version.as_deref())?;
+    for name in &req.addons {
+        if crate::addons::catalog::find(name).is_none() {
+            return Err(StartError::Invalid(format!(
+                "--addons: {}",
+                crate::addons::catalog::unknown(name)
+            )));
+        }
+    }
     let memory_mb = req
         .memory
         .as_deref()
@@ -276,6 +294,14 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
             );
             let (_, creds) = credentials(&s.name)?;
             write_kubeconfig(s, &creds)?;
+            if !req.addons.is_empty() {
+                let mut s = s.clone();
+                for name in &req.addons {
+                    s.set_addon(name, true);
+                }
+                profile::save(&s)?;
+                enable_addons(&docker, &s, &creds, req, &mut step).await?;
+            }
             return Ok(Outcome::AlreadyRunning);
         }
     }
@@ -324,6 +350,9 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
                 Some(node) => node.image != tag,
             };
             s.image = tag.clone();
+            for name in &req.addons {
+                s.set_addon(name, true);
+            }
             if needs_new_container {
                 if let Some(node) = &existing {
                     // The binary changed: a new container on the same volume, IP and port.
@@ -379,6 +408,13 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
                 ports: req.ports.clone(),
                 kubernetes_version: version.clone(),
                 image: tag.clone(),
+                addons: Some(
+                    crate::addons::catalog::defaults()
+                        .into_iter()
+                        .chain(req.addons.iter().cloned())
+                        .map(|n| (n, true))
+                        .collect(),
+                ),
             };
             step(
                 "🔥",
@@ -408,6 +444,7 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
         wait_ready(&docker, &settings, &creds, req).await?;
     }
     write_kubeconfig(&settings, &creds)?;
+    enable_addons(&docker, &settings, &creds, req, &mut step).await?;
     step(
         "🏄",
         &format!(
@@ -416,6 +453,53 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
         ),
     );
     Ok(outcome)
+}
+
+/// Switch on the profile's addons (re-applying those already on, which brings them up to
+/// date with this binary), as minikube does at the end of `start`.
+async fn enable_addons(
+    docker: &Docker,
+    s: &Settings,
+    creds: &Credentials,
+    req: &Request,
+    step: &mut impl FnMut(&str, &str),
+) -> Result<(), StartError> {
+    let names = s.enabled_addons();
+    let addons: Vec<_> = names
+        .iter()
+        .filter_map(|n| crate::addons::catalog::find(n))
+        .collect();
+    if addons.is_empty() {
+        return Ok(());
+    }
+    let failed = |name: &str| {
+        let name = name.to_string();
+        move |source| StartError::Addon {
+            name,
+            source: Box::new(source),
+        }
+    };
+    for a in &addons {
+        super::addons::ensure_images(docker, a, |line| step("🚜", line))
+            .await
+            .map_err(failed(&a.name))?;
+    }
+    let client = admin_client(s, creds)
+        .await
+        .map_err(|message| StartError::NotReady {
+            profile: s.name.clone(),
+            message,
+            logs: String::new(),
+        })?;
+    let patience = req.wait_timeout.min(Duration::from_secs(120));
+    for a in &addons {
+        super::addons::enable(&client, a, patience)
+            .await
+            .map_err(failed(&a.name))?;
+    }
+    let shown: Vec<&str> = addons.iter().map(|a| a.name.as_str()).collect();
+    step("🌟", &format!("Enabled addons: {}", shown.join(", ")));
+    Ok(())
 }
 
 /// Build one of rkube's images for this binary unless its content tag exists; its tag.

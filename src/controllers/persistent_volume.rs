@@ -24,6 +24,7 @@ const BOUND_BY_CONTROLLER: &str = "pv.kubernetes.io/bound-by-controller";
 const BIND_COMPLETED: &str = "pv.kubernetes.io/bind-completed";
 const STORAGE_PROVISIONER: &str = "volume.kubernetes.io/storage-provisioner";
 const BETA_STORAGE_PROVISIONER: &str = "volume.beta.kubernetes.io/storage-provisioner";
+const PROVISIONED_BY: &str = "pv.kubernetes.io/provisioned-by";
 const SELECTED_NODE: &str = "volume.kubernetes.io/selected-node";
 /// The provisioner name of classes that only bind pre-created volumes.
 const NO_PROVISIONER: &str = "kubernetes.io/no-provisioner";
@@ -375,7 +376,10 @@ impl Binder<'_> {
                             .spec
                             .as_ref()
                             .and_then(|s| s.persistent_volume_reclaim_policy.as_deref());
-                        if policy == Some("Delete") && phase != Some("Failed") {
+                        // A dynamically provisioned volume is deleted by its provisioner,
+                        // which also frees the storage behind it; the binder only marks it.
+                        let external = v.annotations().contains_key(PROVISIONED_BY);
+                        if policy == Some("Delete") && phase != Some("Failed") && !external {
                             match volumes
                                 .delete(&v.name_any(), &DeleteParams::default())
                                 .await

@@ -222,6 +222,33 @@ pub fn cluster_roles() -> Vec<Value> {
                 ),
             ],
         ),
+        // Upstream's role for external provisioners (minikube's storage-provisioner binds it).
+        role(
+            "system:persistent-volume-provisioner",
+            &[],
+            vec![
+                rule(
+                    &["create", "delete", "get", "list", "watch"],
+                    &[""],
+                    &["persistentvolumes"],
+                ),
+                rule(
+                    &["get", "list", "update", "watch"],
+                    &[""],
+                    &["persistentvolumeclaims"],
+                ),
+                rule(
+                    &["get", "list", "watch"],
+                    &["storage.k8s.io"],
+                    &["storageclasses"],
+                ),
+                rule(
+                    &["create", "patch", "update", "watch"],
+                    &["", "events.k8s.io"],
+                    &["events"],
+                ),
+            ],
+        ),
         role(
             "system:volume-scheduler",
             &[],
