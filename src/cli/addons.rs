@@ -183,7 +183,7 @@ fn images(name: &str, output: &str) -> anyhow::Result<i32> {
 
 /// The registry addon has nothing to do here: pods run images straight from the user's
 /// Docker, so nothing needs pushing anywhere.
-const REGISTRY: &str = "rkube needs no registry addon: pods run on the same Docker engine as your `docker build`, so an image you build locally (tag it, and use a tag other than :latest or set imagePullPolicy: IfNotPresent) is usable at once; nothing needs to be pushed. `rkube image load` is not needed either.";
+const REGISTRY: &str = "rkube needs no registry addon: pods run on the same Docker engine as your `docker build`, so an image you build locally (tag it, and use a tag other than :latest or set imagePullPolicy: IfNotPresent) is usable at once; nothing needs to be pushed.";
 
 fn switch(profile_name: &str, name: &str, on: bool) -> anyhow::Result<i32> {
     if name == "registry" && catalog::find(name).is_none() {

@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod addons;
 mod cluster;
 mod lifecycle;
 mod pods;
