@@ -1,7 +1,9 @@
 //! Benchmarks of `rkube start` on Docker, printing figures (not asserted): cold start with
 //! the node image build, start with the image present, resume of a stopped cluster; pod
 //! startup latency (create → Running) beside a bare `docker run` of the same image in the
-//! same run; node container memory idle and with 110 pods; time for 110 pods to run.
+//! same run; node container memory idle and with 110 pods; time for 110 pods to run;
+//! memory of the default addons' pods; claim create → Bound through the storage-provisioner
+//! addon beside binding to a pre-made volume.
 //!
 //! Run with `scripts/bench` (release build; needs Docker and Debian's busybox-static).
 
@@ -10,12 +12,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use kube::api::{Api, DeleteParams, PostParams, WatchEvent, WatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 const IMAGE: &str = "rkube-bench/busybox:1";
 const PODS: usize = 30;
+const CLAIMS: usize = 30;
 const MAX_PODS: usize = 110;
 
 type Error = Box<dyn std::error::Error>;
@@ -106,6 +109,87 @@ fn node_memory_mib(profile: &str) -> Result<f64, Error> {
     })
 }
 
+/// Memory of the containers of kube-system's pods (the addons), in MiB.
+fn addon_memory_mib(profile: &str) -> Result<f64, Error> {
+    let ids = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=io.rkube.profile={profile}"),
+        "--filter",
+        "label=io.kubernetes.pod.namespace=kube-system",
+    ])?;
+    let mut total = 0.0;
+    for id in ids.lines() {
+        total += node_memory_mib(id)?;
+    }
+    Ok(total)
+}
+
+fn claim(name: &str, class: &str) -> Result<PersistentVolumeClaim, Error> {
+    Ok(serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name},
+        "spec": {"storageClassName": class, "accessModes": ["ReadWriteOnce"],
+                 "resources": {"requests": {"storage": "1Gi"}}}
+    }))?)
+}
+
+/// Create claim `name` of `class` and wait until it is Bound; the time that took.
+async fn bind_claim(
+    claims: &Api<PersistentVolumeClaim>,
+    name: &str,
+    class: &str,
+) -> Result<Duration, Error> {
+    let t = Instant::now();
+    let created = claims
+        .create(&PostParams::default(), &claim(name, class)?)
+        .await?;
+    let rv = created.metadata.resource_version.unwrap_or_default();
+    let wp = WatchParams::default().fields(&format!("metadata.name={name}"));
+    let mut stream = claims.watch(&wp, &rv).await?.boxed();
+    while let Some(ev) = stream.try_next().await? {
+        if let WatchEvent::Modified(c) = ev {
+            if c.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound") {
+                return Ok(t.elapsed());
+            }
+        }
+    }
+    Err(format!("watch of claim {name} ended before it bound").into())
+}
+
+/// Claims bound through the provisioner beside claims bound to pre-made volumes.
+async fn claims_bench(client: kube::Client) -> Result<(), Error> {
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
+    let volumes: Api<PersistentVolume> = Api::all(client);
+    let mut dynamic = Vec::new();
+    let mut static_ = Vec::new();
+    for i in 0..CLAIMS {
+        dynamic.push(bind_claim(&claims, &format!("dyn-{i}"), "standard").await?);
+        let pv: PersistentVolume = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": format!("bench-pv-{i}")},
+            "spec": {"storageClassName": "bench-manual", "capacity": {"storage": "1Gi"},
+                     "accessModes": ["ReadWriteOnce"], "persistentVolumeReclaimPolicy": "Delete",
+                     "hostPath": {"path": format!("/data/bench-{i}")}}
+        }))?;
+        volumes.create(&PostParams::default(), &pv).await?;
+        static_.push(bind_claim(&claims, &format!("static-{i}"), "bench-manual").await?);
+    }
+    let ours = report(
+        "claim create → Bound, provisioned (storage-provisioner)",
+        dynamic,
+    );
+    let bare = report("claim create → Bound, pre-made volume (baseline)", static_);
+    println!(
+        "{:<52} {:>9.2}x",
+        "provisioned / pre-made (p50)",
+        ours.as_secs_f64() / bare.as_secs_f64()
+    );
+    claims
+        .delete_collection(&DeleteParams::default(), &Default::default())
+        .await?;
+    Ok(())
+}
+
 fn sleeper(name: &str) -> Result<Pod, Error> {
     Ok(serde_json::from_value(serde_json::json!({
         "apiVersion": "v1", "kind": "Pod",
@@ -191,8 +275,19 @@ async fn bench(r: &Rkube) -> Result<(), Error> {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let idle = node_memory_mib(&r.profile)?;
     println!("{:<52} {idle:>9.1} MiB", "node container memory, idle");
+    let addons = addon_memory_mib(&r.profile)?;
+    println!(
+        "{:<52} {addons:>9.1} MiB",
+        "default addons' pod containers, idle"
+    );
+    println!(
+        "{:<52} {:>9.1} MiB",
+        "node + default addons, idle (goal ≤ 32 MiB)",
+        idle + addons
+    );
 
     let client = r.client().await?;
+    claims_bench(client.clone()).await?;
     let pods: Api<Pod> = Api::namespaced(client, "default");
     // Pod startup, one at a time, beside `docker run -d` of the same image and command.
     let mut rkube_lat = Vec::new();
