@@ -59,17 +59,27 @@ macro_rules! addon {
 
 const EMBEDDED: &[Embedded] = &[
     addon!("default-storageclass", ["storageclass.yaml"]),
+    addon!("metrics-server", ["metrics-server.yaml"]),
     addon!("storage-provisioner", ["storage-provisioner.yaml"]),
 ];
 
 /// The addon images, by image name.
-const IMAGES: &[(&str, BinaryImage)] = &[(
-    "storage-provisioner",
-    BinaryImage {
-        repository: "rkube/storage-provisioner",
-        dockerfile: include_str!("../../images/storage-provisioner/Dockerfile"),
-    },
-)];
+const IMAGES: &[(&str, BinaryImage)] = &[
+    (
+        "metrics-server",
+        BinaryImage {
+            repository: "rkube/metrics-server",
+            dockerfile: include_str!("../../images/metrics-server/Dockerfile"),
+        },
+    ),
+    (
+        "storage-provisioner",
+        BinaryImage {
+            repository: "rkube/storage-provisioner",
+            dockerfile: include_str!("../../images/storage-provisioner/Dockerfile"),
+        },
+    ),
+];
 
 /// Why an embedded addon could not be read (a build defect, caught by the unit tests).
 #[derive(Debug, thiserror::Error)]

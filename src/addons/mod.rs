@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod catalog;
+pub mod metrics_server;
 pub mod storage_provisioner;
 
 /// The label that marks every object an addon owns (minikube's name for it).

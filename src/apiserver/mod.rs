@@ -72,6 +72,9 @@ pub struct State {
     pub aggregator: aggregator::Aggregator,
     /// The certificate this server presents to kubelets, and the CA they serve with.
     pub kubelet_client: std::sync::OnceLock<kubelet_client::Credentials>,
+    /// The client certificate presented to APIService backends (kube-apiserver's
+    /// `--proxy-client-cert-file`), vouching for the user headers it sends.
+    pub proxy_client: std::sync::OnceLock<crate::pki::CertPair>,
 }
 
 impl State {
@@ -94,6 +97,7 @@ impl State {
             crds: crd::Crds::default(),
             aggregator: aggregator::Aggregator::default(),
             kubelet_client: std::sync::OnceLock::new(),
+            proxy_client: std::sync::OnceLock::new(),
         }
     }
 }

@@ -92,6 +92,19 @@ pub enum Command {
     /// The HTTP echo server of the `kicbase/echo-server` image rkube builds.
     #[command(hide = true)]
     EchoServer,
+    /// The metrics-server addon's program (run in its pod).
+    #[command(hide = true)]
+    MetricsServer {
+        /// HTTPS port.
+        #[arg(long, default_value_t = 4443)]
+        secure_port: u16,
+        /// How often kubelets are scraped.
+        #[arg(long, default_value = "15s", value_parser = start::parse_duration)]
+        metric_resolution: std::time::Duration,
+        /// Do not verify kubelets' serving certificates (always the case here).
+        #[arg(long)]
+        kubelet_insecure_tls: bool,
+    },
     /// The storage-provisioner addon's program (run in its pod).
     #[command(hide = true)]
     StorageProvisioner,
@@ -132,6 +145,16 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Node(args) => node::run(args).map(|_| 0),
         Command::Pause => pause::run().map(|_| 0),
         Command::EchoServer => crate::echo_server::run().map(|_| 0).map_err(Into::into),
+        Command::MetricsServer {
+            secure_port,
+            metric_resolution,
+            kubelet_insecure_tls: _,
+        } => crate::addons::metrics_server::run(crate::addons::metrics_server::Options {
+            secure_port,
+            resolution: metric_resolution,
+        })
+        .map(|_| 0)
+        .map_err(Into::into),
         Command::StorageProvisioner => crate::addons::storage_provisioner::run()
             .map(|_| 0)
             .map_err(Into::into),

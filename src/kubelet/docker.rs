@@ -20,7 +20,7 @@ use futures::StreamExt;
 
 use super::runtime::{
     labels, Container, ContainerRuntime, ContainerSpec, ExecResult, ExecSpec, ImageInfo,
-    LogOptions, Output, RuntimeError, SandboxSpec, State, StreamIo,
+    LogOptions, Output, RuntimeError, SandboxSpec, State, StreamIo, Usage,
 };
 use crate::cluster::docker::{
     is_not_found, is_not_modified, label_filter, PROFILE_LABEL, ROLE_LABEL,
@@ -219,7 +219,53 @@ fn container_name(name: &str, pod: &str, ns: &str, uid: &str, attempt: u32) -> S
     format!("k8s_{name}_{pod}_{ns}_{uid}_{attempt}")
 }
 
+/// Usage from Docker's stats, with cAdvisor's working set: usage less inactive file
+/// pages (`inactive_file` on cgroup v2, `total_inactive_file` on v1).
+pub fn usage_of(s: &bollard::models::ContainerStatsResponse) -> Usage {
+    let cpu_ns = s
+        .cpu_stats
+        .as_ref()
+        .and_then(|c| c.cpu_usage.as_ref())
+        .and_then(|u| u.total_usage)
+        .unwrap_or(0);
+    let mem = s.memory_stats.as_ref();
+    let memory = mem.and_then(|m| m.usage).unwrap_or(0);
+    let stat = |keys: &[&str]| {
+        mem.and_then(|m| m.stats.as_ref())
+            .and_then(|st| keys.iter().find_map(|k| st.get(*k).copied()))
+            .unwrap_or(0)
+    };
+    let inactive = stat(&["total_inactive_file", "inactive_file"]);
+    Usage {
+        cpu_ns,
+        working_set: memory.saturating_sub(inactive),
+        memory,
+        rss: stat(&["total_rss", "rss", "anon"]),
+    }
+}
+
 impl ContainerRuntime for DockerRuntime {
+    async fn stats(&self, id: &str) -> Result<Option<Usage>, RuntimeError> {
+        let opts = bollard::query_parameters::StatsOptions {
+            stream: false,
+            one_shot: true,
+        };
+        let mut stream = self.docker.stats(id, Some(opts));
+        match stream.next().await {
+            Some(Ok(s))
+                if s.cpu_stats
+                    .as_ref()
+                    .and_then(|c| c.cpu_usage.as_ref())
+                    .is_some() =>
+            {
+                Ok(Some(usage_of(&s)))
+            }
+            Some(Ok(_)) | None => Ok(None),
+            Some(Err(e)) if is_not_found(&e) => Ok(None),
+            Some(Err(e)) => Err(err(e)),
+        }
+    }
+
     async fn version(&self) -> Result<String, RuntimeError> {
         let v = self.docker.version().await.map_err(err)?;
         Ok(format!("docker://{}", v.version.unwrap_or_default()))

@@ -11,6 +11,7 @@ pub mod pod_worker;
 pub mod probes;
 pub mod runtime;
 pub mod server;
+pub mod stats;
 pub mod status;
 pub mod streaming;
 pub mod volumes;
@@ -84,6 +85,8 @@ pub struct Kubelet<R: ContainerRuntime> {
     pub cfg: Config,
     /// Event recorder (component `kubelet`).
     pub recorder: Recorder,
+    /// Resource usage samples for the metrics endpoints.
+    pub stats: stats::Collector,
 }
 
 impl<R: ContainerRuntime> Kubelet<R> {
@@ -95,6 +98,7 @@ impl<R: ContainerRuntime> Kubelet<R> {
             runtime,
             cfg,
             recorder,
+            stats: stats::Collector::default(),
         })
     }
 

@@ -240,8 +240,24 @@ pub struct StreamIo {
     pub output: BoxStream<'static, Result<Output, RuntimeError>>,
 }
 
+/// A container's resource usage now, as cAdvisor reports it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// CPU time used since it started, in nanoseconds.
+    pub cpu_ns: u64,
+    /// Working set: memory in use minus the inactive file cache (what the OOM killer
+    /// weighs), floored at zero.
+    pub working_set: u64,
+    /// Memory in use, file cache included.
+    pub memory: u64,
+    /// Anonymous memory.
+    pub rss: u64,
+}
+
 /// Runs pods' containers.
 pub trait ContainerRuntime: Send + Sync + 'static {
+    /// Resource usage of a running container (by id or name); `None` when it does not run.
+    fn stats(&self, id: &str) -> impl Future<Output = Result<Option<Usage>, RuntimeError>> + Send;
     /// `docker://28.2.2` style name and version.
     fn version(&self) -> impl Future<Output = Result<String, RuntimeError>> + Send;
     /// The containers the kubelet made (sandboxes and containers), running or not: all of

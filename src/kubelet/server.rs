@@ -20,8 +20,8 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use super::runtime::{ContainerRuntime, LogOptions};
-use super::streaming;
 use super::Kubelet;
+use super::{stats, streaming};
 use crate::apiserver::authn::{self, UserInfo};
 
 /// The kubelet port.
@@ -43,6 +43,93 @@ fn allowed(user: Option<&UserInfo>) -> bool {
     user.is_some_and(|u| {
         u.name == APISERVER_CLIENT || u.groups.iter().any(|g| g == "system:masters")
     })
+}
+
+/// Who is calling with a bearer token, by the API server's TokenReview.
+async fn token_user(client: &kube::Client, token: &str) -> Option<UserInfo> {
+    use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
+    let review = TokenReview {
+        spec: TokenReviewSpec {
+            token: token.to_string(),
+            audiences: None,
+        },
+        ..Default::default()
+    };
+    let api: Api<TokenReview> = Api::all(client.clone());
+    let done = api.create(&Default::default(), &review).await.ok()?;
+    let status = done.status?;
+    if status.authenticated != Some(true) {
+        return None;
+    }
+    let user = status.user?;
+    Some(UserInfo {
+        name: user.username.unwrap_or_default(),
+        groups: user.groups.unwrap_or_default(),
+        uid: user.uid.unwrap_or_default(),
+    })
+}
+
+/// The read endpoints (`/metrics/resource`, `/stats/summary`) are open to any caller RBAC
+/// lets `get` `nodes/<sub>`, checked with a SubjectAccessReview, as the kubelet's webhook
+/// authorizer does; the API server's own certificate always passes.
+async fn authorize_read<R: ContainerRuntime>(
+    kubelet: &Kubelet<R>,
+    cert_user: Option<&UserInfo>,
+    headers: &http::HeaderMap,
+    sub: &str,
+) -> Result<(), Response<Body>> {
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+    };
+    if allowed(cert_user) {
+        return Ok(());
+    }
+    let bearer = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let user = match (cert_user, bearer) {
+        (Some(u), _) => Some(u.clone()),
+        (None, Some(t)) => token_user(&kubelet.client, t).await,
+        (None, None) => None,
+    };
+    let Some(user) = user else {
+        return Err(text(StatusCode::UNAUTHORIZED, "Unauthorized"));
+    };
+    let review = SubjectAccessReview {
+        spec: SubjectAccessReviewSpec {
+            user: Some(user.name.clone()),
+            groups: Some(user.groups.clone()),
+            resource_attributes: Some(ResourceAttributes {
+                verb: Some("get".into()),
+                resource: Some("nodes".into()),
+                subresource: Some(sub.into()),
+                name: Some(kubelet.cfg.node_name.clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let api: Api<SubjectAccessReview> = Api::all(kubelet.client.clone());
+    let allowed = api
+        .create(&Default::default(), &review)
+        .await
+        .ok()
+        .and_then(|r| r.status)
+        .is_some_and(|s| s.allowed);
+    if allowed {
+        Ok(())
+    } else {
+        Err(text(
+            StatusCode::FORBIDDEN,
+            &format!(
+                "Forbidden (user={}, verb=get, resource=nodes, subresource(s)=[{sub}])",
+                user.name
+            ),
+        ))
+    }
 }
 
 /// Serve until the listener fails.
@@ -92,6 +179,33 @@ async fn route<R: ContainerRuntime>(
 ) -> Response<Body> {
     if req.uri().path() == "/healthz" {
         return text(StatusCode::OK, "ok");
+    }
+    let metrics = match req.uri().path() {
+        "/metrics/resource" => Some("metrics"),
+        "/stats/summary" => Some("stats"),
+        _ => None,
+    };
+    if let Some(sub) = metrics {
+        if let Err(denied) = authorize_read(&kubelet, user, req.headers(), sub).await {
+            return denied;
+        }
+        let node = &kubelet.cfg.node_name;
+        let snap = match kubelet.stats.snapshot(&*kubelet.runtime, node).await {
+            Ok(s) => s,
+            Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        };
+        let (kind, body) = if sub == "metrics" {
+            (
+                "text/plain; version=0.0.4; charset=utf-8",
+                stats::prometheus(&snap),
+            )
+        } else {
+            ("application/json", stats::summary(&snap, node).to_string())
+        };
+        return Response::builder()
+            .header("content-type", kind)
+            .body(Full::new(Bytes::from(body)).boxed())
+            .unwrap_or_default();
     }
     if !allowed(user) {
         return text(

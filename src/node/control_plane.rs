@@ -206,6 +206,11 @@ impl ControlPlane {
                 ca_pem: ca.cert_pem().to_string(),
                 cert: kubelet_cert,
             });
+        let _ = state.proxy_client.set(ca.client_cert(
+            "front-proxy-client",
+            apiserver::aggregator::PROXY_CLIENT,
+            &[],
+        )?);
         apiserver::bootstrap(&state)
             .await
             .map_err(|e| StartError::Bootstrap(e.message))?;

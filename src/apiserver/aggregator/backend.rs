@@ -133,8 +133,10 @@ pub async fn resolve(state: &State, t: &Target) -> Result<SocketAddr, Unavailabl
     Err(missing())
 }
 
+/// A verifier that accepts any server certificate (`insecureSkipTLSVerify`, and
+/// metrics-server's `--kubelet-insecure-tls`).
 #[derive(Debug)]
-struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+pub struct AcceptAny(pub Arc<rustls::crypto::CryptoProvider>);
 
 impl ServerCertVerifier for AcceptAny {
     fn verify_server_cert(
@@ -178,7 +180,32 @@ impl ServerCertVerifier for AcceptAny {
     }
 }
 
-fn tls_config(t: &Target) -> Result<rustls::ClientConfig, String> {
+fn tls_config(
+    t: &Target,
+    proxy: Option<&crate::pki::CertPair>,
+) -> Result<rustls::ClientConfig, String> {
+    use rustls_pki_types::pem::PemObject;
+    let builder = server_verifier(t)?;
+    match proxy {
+        Some(c) => {
+            let chain: Vec<CertificateDer<'static>> =
+                CertificateDer::pem_slice_iter(c.cert_pem.as_bytes())
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| e.to_string())?;
+            let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(c.key_pem.as_bytes())
+                .map_err(|e| e.to_string())?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| e.to_string())
+        }
+        None => Ok(builder.with_no_client_auth()),
+    }
+}
+
+/// The client config builder with the backend's certificate check chosen.
+fn server_verifier(
+    t: &Target,
+) -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -187,7 +214,6 @@ fn tls_config(t: &Target) -> Result<rustls::ClientConfig, String> {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
-            .with_no_client_auth()
     } else {
         use rustls_pki_types::pem::PemObject;
         let mut roots = rustls::RootCertStore::empty();
@@ -196,7 +222,7 @@ fn tls_config(t: &Target) -> Result<rustls::ClientConfig, String> {
                 .add(cert.map_err(|e| e.to_string())?)
                 .map_err(|e| e.to_string())?;
         }
-        builder.with_root_certificates(roots).with_no_client_auth()
+        builder.with_root_certificates(roots)
     };
     Ok(cfg)
 }
@@ -218,7 +244,7 @@ pub async fn send(
         reason: "FailedDiscoveryCheck",
         message: format!("failing or missing response from https://{addr}{path_and_query}: {e}"),
     };
-    let cfg = tls_config(t).map_err(failed)?;
+    let cfg = tls_config(t, state.proxy_client.get()).map_err(failed)?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
     let host = format!("{}.{}.svc", t.name, t.namespace);
     let server_name = ServerName::try_from(host.clone()).map_err(|e| failed(e.to_string()))?;

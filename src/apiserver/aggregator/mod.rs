@@ -5,6 +5,10 @@
 
 pub mod backend;
 
+/// The common name of the certificate the aggregator presents to backends (the
+/// `requestheader-allowed-names` of a real cluster).
+pub const PROXY_CLIENT: &str = "front-proxy-client";
+
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -201,10 +205,16 @@ async fn check(state: &Arc<State>, apiservice: &Value, known: &mut HashMap<Strin
         ),
         Some(t) => {
             let path = format!("/apis/{group}/{version}");
+            // kube-aggregator's availability check asks as this user.
+            let checker = crate::apiserver::authn::UserInfo {
+                name: "system:kube-aggregator".into(),
+                groups: vec!["system:masters".into()],
+                uid: String::new(),
+            };
             let result = backend::send(
                 state,
                 &t,
-                None,
+                Some(&checker),
                 http::Method::GET,
                 &path,
                 &HeaderMap::new(),
