@@ -8,6 +8,7 @@ mod support;
 mod addons;
 mod cluster;
 mod lifecycle;
+mod metrics;
 mod pods;
 mod services;
 mod streams;
