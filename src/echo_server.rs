@@ -81,9 +81,25 @@ pub fn render(served_by: &str, parts: &http::request::Parts, body: &[u8]) -> Str
     out
 }
 
+/// What the server answers.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    /// The request, as kicbase/echo-server does.
+    Echo,
+    /// `Hello, world!`, the version and the host name, as the ingress tutorial's
+    /// `gcr.io/google-samples/hello-app` does.
+    HelloApp(String),
+}
+
+/// hello-app's answer.
+pub fn hello(version: &str, hostname: &str) -> String {
+    format!("Hello, world!\nVersion: {version}\nHostname: {hostname}\n")
+}
+
 async fn handle(
     req: Request<Incoming>,
     served_by: String,
+    mode: Mode,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
     let body = body
@@ -91,7 +107,10 @@ async fn handle(
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    let text = render(&served_by, &parts, &body);
+    let text = match &mode {
+        Mode::Echo => render(&served_by, &parts, &body),
+        Mode::HelloApp(version) => hello(version, &served_by),
+    };
     let resp = Response::builder()
         .header("Content-Type", "text/plain")
         .body(Full::new(Bytes::from(text)))
@@ -105,7 +124,12 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
 
 /// Serve on `listener` until `stop` turns true, then stop accepting and let connections
 /// finish their current request (so a pod being deleted fails no request in flight).
-pub async fn serve(listener: TcpListener, served_by: String, mut stop: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    served_by: String,
+    mode: Mode,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut conns = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
@@ -113,10 +137,13 @@ pub async fn serve(listener: TcpListener, served_by: String, mut stop: watch::Re
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let served_by = served_by.clone();
+                let mode = mode.clone();
                 let mut stop = stop.clone();
                 conns.spawn(async move {
                     let io = hyper_util::rt::TokioIo::new(stream);
-                    let svc = hyper::service::service_fn(move |req| handle(req, served_by.clone()));
+                    let svc = hyper::service::service_fn(move |req| {
+                        handle(req, served_by.clone(), mode.clone())
+                    });
                     let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, svc);
                     futures::pin_mut!(conn);
                     tokio::select! {
@@ -148,7 +175,7 @@ pub async fn serve_udp(socket: UdpSocket, served_by: String) {
 }
 
 /// Run the echo server on `0.0.0.0:$PORT` until SIGTERM or SIGINT.
-pub fn run() -> std::io::Result<()> {
+pub fn run(mode: Mode) -> std::io::Result<()> {
     let port = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse::<u16>().ok())
@@ -159,9 +186,14 @@ pub fn run() -> std::io::Result<()> {
     rt.block_on(async move {
         use tokio::signal::unix::{signal, SignalKind};
         let listener = TcpListener::bind(("0.0.0.0", port)).await?;
-        let udp = UdpSocket::bind(("0.0.0.0", port)).await?;
-        println!("Echo server listening on port {port}.");
-        tokio::spawn(serve_udp(udp, identity()));
+        match &mode {
+            Mode::Echo => {
+                let udp = UdpSocket::bind(("0.0.0.0", port)).await?;
+                println!("Echo server listening on port {port}.");
+                tokio::spawn(serve_udp(udp, identity()));
+            }
+            Mode::HelloApp(_) => println!("Server listening on port {port}"),
+        }
         let (tx, rx) = watch::channel(false);
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
@@ -172,7 +204,7 @@ pub fn run() -> std::io::Result<()> {
             }
             let _ = tx.send(true);
         });
-        serve(listener, identity(), rx).await;
+        serve(listener, identity(), mode, rx).await;
         Ok(())
     })
 }
@@ -202,7 +234,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = watch::channel(false);
-        let server = tokio::spawn(serve(listener, "pod-1".into(), rx));
+        let server = tokio::spawn(serve(listener, "pod-1".into(), Mode::Echo, rx));
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
         s.write_all(b"GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")

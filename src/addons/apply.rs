@@ -33,7 +33,7 @@ pub enum ApplyError {
         source: kube::Error,
     },
     /// The API server refused a write.
-    #[error("addon {addon}: {verb} {kind} {name:?}: {source}")]
+    #[error("addon {addon}: {verb} {kind} {name:?}: {message}")]
     Api {
         /// The addon.
         addon: String,
@@ -43,9 +43,19 @@ pub enum ApplyError {
         kind: String,
         /// The object's name.
         name: String,
-        /// The cause.
-        source: kube::Error,
+        /// The HTTP status, when the server answered.
+        code: Option<u16>,
+        /// What the server (or the connection) said.
+        message: String,
     },
+}
+
+/// The status code and message of a failed call.
+fn describe(e: &kube::Error) -> (Option<u16>, String) {
+    match e {
+        kube::Error::Api(s) => (Some(s.code), s.message.clone()),
+        other => (None, other.to_string()),
+    }
 }
 
 struct Target {
@@ -113,21 +123,51 @@ async fn apply_all(
         api(client, &t)
             .patch(&t.name, &params, &Patch::Apply(&body))
             .await
-            .map_err(|source| ApplyError::Api {
-                addon: addon.name.clone(),
-                verb: "apply",
-                kind: t.resource.kind.clone(),
-                name: t.name.clone(),
-                source,
+            .map_err(|e| {
+                let (code, message) = describe(&e);
+                ApplyError::Api {
+                    addon: addon.name.clone(),
+                    verb: "apply",
+                    kind: t.resource.kind.clone(),
+                    name: t.name.clone(),
+                    code,
+                    message,
+                }
             })?;
     }
     Ok(())
 }
 
 /// Create or update every object of `addon` (idempotent: `start` re-applies enabled
-/// addons, which also brings them up to date with a new rkube).
-pub async fn enable(client: &kube::Client, addon: &Addon) -> Result<(), ApplyError> {
-    apply_all(client, addon, |_| {}).await
+/// addons, which also brings them up to date with a new rkube). `images` maps each
+/// manifest's `rkube/<image>:local` to the content tag of this binary's build, so a new
+/// build rolls the addon's pods.
+pub async fn enable(
+    client: &kube::Client,
+    addon: &Addon,
+    images: &[(String, String)],
+) -> Result<(), ApplyError> {
+    apply_all(client, addon, |o| pin_images(o, images)).await
+}
+
+/// Replace every `image:` naming a local addon image with its content tag.
+fn pin_images(v: &mut Value, images: &[(String, String)]) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                match child {
+                    Value::String(s) if k == "image" => {
+                        if let Some((_, tag)) = images.iter().find(|(local, _)| local == s) {
+                            *s = tag.clone();
+                        }
+                    }
+                    _ => pin_images(child, images),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| pin_images(i, images)),
+        _ => {}
+    }
 }
 
 const DEFAULT_CLASS: &str = "storageclass.kubernetes.io/is-default-class";
@@ -154,12 +194,16 @@ pub async fn disable(client: &kube::Client, addon: &Addon) -> Result<(), ApplyEr
         let found = all
             .list(&ListParams::default().labels(&selector))
             .await
-            .map_err(|source| ApplyError::Api {
-                addon: addon.name.clone(),
-                verb: "list",
-                kind: t.resource.kind.clone(),
-                name: String::new(),
-                source,
+            .map_err(|e| {
+                let (code, message) = describe(&e);
+                ApplyError::Api {
+                    addon: addon.name.clone(),
+                    verb: "list",
+                    kind: t.resource.kind.clone(),
+                    name: String::new(),
+                    code,
+                    message,
+                }
             })?;
         for item in found.items {
             let name = item.metadata.name.clone().unwrap_or_default();
@@ -172,24 +216,61 @@ pub async fn disable(client: &kube::Client, addon: &Addon) -> Result<(), ApplyEr
             match owned.delete(&name, &DeleteParams::background()).await {
                 Ok(_) => {}
                 Err(kube::Error::Api(e)) if e.code == 404 => {}
-                Err(source) => {
+                Err(e) => {
+                    let (code, message) = describe(&e);
                     return Err(ApplyError::Api {
                         addon: addon.name.clone(),
                         verb: "delete",
                         kind: t.resource.kind.clone(),
                         name,
-                        source,
-                    })
+                        code,
+                        message,
+                    });
                 }
             }
         }
     }
+    wait_namespaces_gone(client, addon).await;
     Ok(())
+}
+
+/// Wait (up to a minute) until the addon's namespaces are gone, as `kubectl delete` does,
+/// so that enabling it again right after finds none half-deleted.
+async fn wait_namespaces_gone(client: &kube::Client, addon: &Addon) {
+    use k8s_openapi::api::core::v1::Namespace;
+    let names: Vec<&str> = addon
+        .objects
+        .iter()
+        .filter(|o| o["kind"] == "Namespace" && o["apiVersion"] == "v1")
+        .filter_map(|o| o["metadata"]["name"].as_str())
+        .collect();
+    let api: Api<Namespace> = Api::all(client.clone());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    for name in names {
+        while std::time::Instant::now() < deadline {
+            match api.get_opt(name).await {
+                Ok(None) => break,
+                _ => tokio::time::sleep(std::time::Duration::from_millis(250)).await,
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_images_are_pinned_to_the_build() {
+        let mut pod =
+            json!({"spec": {"containers": [{"image": "rkube/x:local"}, {"image": "busybox"}]}});
+        pin_images(
+            &mut pod,
+            &[("rkube/x:local".into(), "rkube/x:0.1.0-abc".into())],
+        );
+        assert_eq!(pod["spec"]["containers"][0]["image"], "rkube/x:0.1.0-abc");
+        assert_eq!(pod["spec"]["containers"][1]["image"], "busybox");
+    }
 
     #[test]
     fn the_label_is_forced_onto_every_object() {

@@ -19,6 +19,16 @@ pub enum Disable {
     UnsetDefaultClass,
 }
 
+/// The pods whose readiness shows an addon works.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verify {
+    /// Their namespace.
+    pub namespace: String,
+    /// Their label selector.
+    pub selector: String,
+}
+
 /// One addon.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -38,6 +48,9 @@ pub struct Addon {
     /// What `disable` does.
     #[serde(default)]
     pub disable: Disable,
+    /// Pods `enable` waits for (minikube's "Verifying <addon> addon...").
+    #[serde(default)]
+    pub verify: Option<Verify>,
     /// Its objects, in the order they are applied.
     #[serde(skip)]
     pub objects: Vec<Value>,
@@ -59,12 +72,20 @@ macro_rules! addon {
 
 const EMBEDDED: &[Embedded] = &[
     addon!("default-storageclass", ["storageclass.yaml"]),
+    addon!("ingress", ["ingress.yaml"]),
     addon!("metrics-server", ["metrics-server.yaml"]),
     addon!("storage-provisioner", ["storage-provisioner.yaml"]),
 ];
 
 /// The addon images, by image name.
 const IMAGES: &[(&str, BinaryImage)] = &[
+    (
+        "ingress-controller",
+        BinaryImage {
+            repository: "rkube/ingress-controller",
+            dockerfile: include_str!("../../images/ingress-controller/Dockerfile"),
+        },
+    ),
     (
         "metrics-server",
         BinaryImage {

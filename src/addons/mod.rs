@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod catalog;
+pub mod ingress;
 pub mod metrics_server;
 pub mod storage_provisioner;
 

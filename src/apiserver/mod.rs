@@ -40,6 +40,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::resources::registry::Registry;
 use crate::store::Store;
 
+pub mod delegated;
 pub mod kubelet_client;
 
 pub use bootstrap::{bootstrap, node_services};

@@ -246,9 +246,22 @@ fn switch(profile_name: &str, name: &str, on: bool) -> anyhow::Result<i32> {
                     ui::option(&format!("Using image {}", catalog::image_ref(i)))
                 );
             }
-            addons::ensure_images(&docker, addon, |line| println!("{}", ui::line("🚜", line)))
-                .await?;
-            addons::enable(&client, addon, std::time::Duration::from_secs(30)).await?;
+            let images = addons::ensure_images(&docker, addon, |line| {
+                println!("{}", ui::line("🚜", line))
+            })
+            .await?;
+            addons::enable(&client, addon, &images, std::time::Duration::from_secs(30)).await?;
+            if let Some(v) = &addon.verify {
+                println!("{}", ui::line("🔎", &format!("Verifying {name} addon...")));
+                let six_minutes = std::time::Duration::from_secs(360);
+                if !addons::verify(&client, addon, six_minutes).await? {
+                    return Err(Failure::new(
+                        exit::FAILURE,
+                        format!("enabling {name}: no pod {} in namespace {} became ready within 6 minutes; see `kubectl -n {} get pods`", v.selector, v.namespace, v.namespace),
+                    )
+                    .into());
+                }
+            }
         } else {
             addons::disable(&client, addon).await?;
         }

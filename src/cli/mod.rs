@@ -92,6 +92,22 @@ pub enum Command {
     /// The HTTP echo server of the `kicbase/echo-server` image rkube builds.
     #[command(hide = true)]
     EchoServer,
+    /// The ingress tutorial's hello-app (`gcr.io/google-samples/hello-app` as rkube builds it).
+    #[command(hide = true)]
+    HelloApp,
+    /// The ingress addon's controller (run in its pod).
+    #[command(hide = true)]
+    IngressController {
+        /// Plain HTTP port.
+        #[arg(long, default_value_t = 80)]
+        http_port: u16,
+        /// HTTPS port.
+        #[arg(long, default_value_t = 443)]
+        https_port: u16,
+        /// Port of /healthz.
+        #[arg(long, default_value_t = 10254)]
+        healthz_port: u16,
+    },
     /// The metrics-server addon's program (run in its pod).
     #[command(hide = true)]
     MetricsServer {
@@ -144,7 +160,26 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Server(args) => server::run(args).map(|_| 0),
         Command::Node(args) => node::run(args).map(|_| 0),
         Command::Pause => pause::run().map(|_| 0),
-        Command::EchoServer => crate::echo_server::run().map(|_| 0).map_err(Into::into),
+        Command::EchoServer => crate::echo_server::run(crate::echo_server::Mode::Echo)
+            .map(|_| 0)
+            .map_err(Into::into),
+        Command::HelloApp => {
+            let version = std::env::var("VERSION").unwrap_or_else(|_| "1.0.0".into());
+            crate::echo_server::run(crate::echo_server::Mode::HelloApp(version))
+                .map(|_| 0)
+                .map_err(Into::into)
+        }
+        Command::IngressController {
+            http_port,
+            https_port,
+            healthz_port,
+        } => crate::addons::ingress::run(crate::addons::ingress::Options {
+            http_port,
+            https_port,
+            healthz_port,
+        })
+        .map(|_| 0)
+        .map_err(Into::into),
         Command::MetricsServer {
             secure_port,
             metric_resolution,

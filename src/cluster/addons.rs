@@ -29,12 +29,14 @@ pub enum AddonError {
 }
 
 /// Build (unless present) every image `addon` runs and point its `rkube/<name>:local`
-/// tag at this binary's build; `progress` hears about builds.
+/// tag at this binary's build; `progress` hears about builds. Gives each local name with
+/// its build's content tag.
 pub async fn ensure_images(
     docker: &Docker,
     addon: &Addon,
     mut progress: impl FnMut(&str),
-) -> Result<(), AddonError> {
+) -> Result<Vec<(String, String)>, AddonError> {
+    let mut built = Vec::new();
     for name in &addon.images {
         let which = catalog::image(name).ok_or_else(|| AddonError::NoImage {
             addon: addon.name.clone(),
@@ -47,8 +49,9 @@ pub async fn ensure_images(
             image::ensure(docker, &ctx, &tag, |_| {}).await?;
         }
         image::alias(docker, &tag, &catalog::image_ref(name)).await?;
+        built.push((catalog::image_ref(name), tag));
     }
-    Ok(())
+    Ok(built)
 }
 
 /// Apply `addon`, retrying while the API server is still coming up (a `start` with
@@ -56,11 +59,12 @@ pub async fn ensure_images(
 pub async fn enable(
     client: &kube::Client,
     addon: &Addon,
+    images: &[(String, String)],
     patience: Duration,
 ) -> Result<(), AddonError> {
     let deadline = Instant::now() + patience;
     loop {
-        match apply::enable(client, addon).await {
+        match apply::enable(client, addon, images).await {
             Ok(()) => return Ok(()),
             Err(e) if Instant::now() < deadline && transient(&e) => {
                 tracing::debug!(error = %e, addon = %addon.name, "retrying");
@@ -71,19 +75,53 @@ pub async fn enable(
     }
 }
 
+/// Wait until a pod `addon` names in `verify` is Ready (minikube waits 6 minutes).
+pub async fn verify(
+    client: &kube::Client,
+    addon: &Addon,
+    patience: Duration,
+) -> Result<bool, AddonError> {
+    use k8s_openapi::api::core::v1::Pod;
+    let Some(v) = &addon.verify else {
+        return Ok(true);
+    };
+    let pods: kube::Api<Pod> = kube::Api::namespaced(client.clone(), &v.namespace);
+    let deadline = Instant::now() + patience;
+    let params = kube::api::ListParams::default().labels(&v.selector);
+    while Instant::now() < deadline {
+        if let Ok(list) = pods.list(&params).await {
+            let ready = list.items.iter().any(|p| {
+                p.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+            });
+            if ready {
+                return Ok(true);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Ok(false)
+}
+
 /// Remove what `addon` owns.
 pub async fn disable(client: &kube::Client, addon: &Addon) -> Result<(), AddonError> {
     Ok(apply::disable(client, addon).await?)
 }
 
-/// Whether the API server may just not be ready: unreachable, or 5xx/429.
+/// Whether the API server may just not be ready (unreachable, 5xx, 429), or a namespace
+/// the addon just removed is still going away.
 fn transient(e: &ApplyError) -> bool {
-    let source = match e {
-        ApplyError::Discovery { source, .. } | ApplyError::Api { source, .. } => source,
-        ApplyError::Malformed { .. } => return false,
-    };
-    match source {
-        kube::Error::Api(s) => s.code >= 500 || s.code == 429,
-        _ => true,
+    match e {
+        ApplyError::Discovery { source, .. } => match source {
+            kube::Error::Api(s) => s.code >= 500 || s.code == 429,
+            _ => true,
+        },
+        ApplyError::Api { code, message, .. } => match code {
+            None => true,
+            Some(c) => *c >= 500 || *c == 429 || message.contains("is being terminated"),
+        },
+        ApplyError::Malformed { .. } => false,
     }
 }

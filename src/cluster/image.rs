@@ -160,6 +160,25 @@ pub const ECHO_SERVER: BinaryImage = BinaryImage {
     dockerfile: include_str!("../../images/echo-server/Dockerfile"),
 };
 
+/// The ingress tutorial's hello-app (`rkube hello-app`).
+pub const HELLO_APP: BinaryImage = BinaryImage {
+    repository: "rkube/hello-app",
+    dockerfile: include_str!("../../images/hello-app/Dockerfile"),
+};
+
+/// The names the ingress tutorial runs hello-app under, and the version each answers.
+pub const HELLO_APP_ALIASES: &[(&str, &str)] = &[
+    ("gcr.io/google-samples/hello-app:1.0", "1.0.0"),
+    ("gcr.io/google-samples/hello-app:2.0", "2.0.0"),
+];
+
+/// A context of only a Dockerfile: an image made from another one already built.
+pub fn dockerfile_context(dockerfile: &str) -> Context {
+    let mut ctx = Context::default();
+    ctx.file("Dockerfile", dockerfile.as_bytes().to_vec(), 0o644);
+    ctx
+}
+
 /// The name the minikube tutorials use for the echo server.
 pub const ECHO_SERVER_ALIAS: &str = "kicbase/echo-server:1.0";
 

@@ -324,6 +324,7 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
     let echo = ensure_image(&docker, image::ECHO_SERVER, "echo-server", &mut step).await?;
     // The tutorials' `--image=kicbase/echo-server:1.0` finds it with no registry.
     image::alias(&docker, &echo, image::ECHO_SERVER_ALIAS).await?;
+    ensure_hello_app(&docker, &mut step).await?;
 
     let outcome;
     let settings = match saved {
@@ -479,10 +480,13 @@ async fn enable_addons(
             source: Box::new(source),
         }
     };
+    let mut images = Vec::new();
     for a in &addons {
-        super::addons::ensure_images(docker, a, |line| step("🚜", line))
-            .await
-            .map_err(failed(&a.name))?;
+        images.push(
+            super::addons::ensure_images(docker, a, |line| step("🚜", line))
+                .await
+                .map_err(failed(&a.name))?,
+        );
     }
     let client = admin_client(s, creds)
         .await
@@ -492,13 +496,29 @@ async fn enable_addons(
             logs: String::new(),
         })?;
     let patience = req.wait_timeout.min(Duration::from_secs(120));
-    for a in &addons {
-        super::addons::enable(&client, a, patience)
+    for (a, built) in addons.iter().zip(&images) {
+        super::addons::enable(&client, a, built, patience)
             .await
             .map_err(failed(&a.name))?;
     }
     let shown: Vec<&str> = addons.iter().map(|a| a.name.as_str()).collect();
     step("🌟", &format!("Enabled addons: {}", shown.join(", ")));
+    Ok(())
+}
+
+/// The ingress tutorial's `gcr.io/google-samples/hello-app:1.0` and `:2.0`: one build of
+/// the binary, and each version a one-line image on top of it.
+async fn ensure_hello_app(
+    docker: &Docker,
+    step: &mut impl FnMut(&str, &str),
+) -> Result<(), StartError> {
+    let base = ensure_image(docker, image::HELLO_APP, "hello-app", step).await?;
+    for (alias, version) in image::HELLO_APP_ALIASES {
+        let tag = format!("{base}-v{version}");
+        let ctx = image::dockerfile_context(&format!("FROM {base}\nENV VERSION={version}\n"));
+        image::ensure(docker, &ctx, &tag, |_| {}).await?;
+        image::alias(docker, &tag, alias).await?;
+    }
     Ok(())
 }
 

@@ -124,15 +124,8 @@ async fn tls(
     tcp: TcpStream,
     host: &str,
 ) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(std::io::Error::other)?
-        .dangerous()
-        .with_custom_certificate_verifier(std::sync::Arc::new(
-            crate::apiserver::aggregator::backend::AcceptAny(provider),
-        ))
-        .with_no_client_auth();
+    let cfg = crate::apiserver::aggregator::backend::accept_any_config()
+        .map_err(std::io::Error::other)?;
     let name =
         rustls_pki_types::ServerName::try_from(host.to_string()).map_err(std::io::Error::other)?;
     tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))

@@ -23,6 +23,7 @@ use super::runtime::{ContainerRuntime, LogOptions};
 use super::Kubelet;
 use super::{stats, streaming};
 use crate::apiserver::authn::{self, UserInfo};
+use crate::apiserver::delegated;
 
 /// The kubelet port.
 pub const PORT: i32 = 10250;
@@ -45,30 +46,6 @@ fn allowed(user: Option<&UserInfo>) -> bool {
     })
 }
 
-/// Who is calling with a bearer token, by the API server's TokenReview.
-async fn token_user(client: &kube::Client, token: &str) -> Option<UserInfo> {
-    use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
-    let review = TokenReview {
-        spec: TokenReviewSpec {
-            token: token.to_string(),
-            audiences: None,
-        },
-        ..Default::default()
-    };
-    let api: Api<TokenReview> = Api::all(client.clone());
-    let done = api.create(&Default::default(), &review).await.ok()?;
-    let status = done.status?;
-    if status.authenticated != Some(true) {
-        return None;
-    }
-    let user = status.user?;
-    Some(UserInfo {
-        name: user.username.unwrap_or_default(),
-        groups: user.groups.unwrap_or_default(),
-        uid: user.uid.unwrap_or_default(),
-    })
-}
-
 /// The read endpoints (`/metrics/resource`, `/stats/summary`) are open to any caller RBAC
 /// lets `get` `nodes/<sub>`, checked with a SubjectAccessReview, as the kubelet's webhook
 /// authorizer does; the API server's own certificate always passes.
@@ -78,47 +55,26 @@ async fn authorize_read<R: ContainerRuntime>(
     headers: &http::HeaderMap,
     sub: &str,
 ) -> Result<(), Response<Body>> {
-    use k8s_openapi::api::authorization::v1::{
-        ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
-    };
+    use k8s_openapi::api::authorization::v1::ResourceAttributes;
     if allowed(cert_user) {
         return Ok(());
     }
-    let bearer = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let user = match (cert_user, bearer) {
+    let user = match (cert_user, delegated::bearer(headers)) {
         (Some(u), _) => Some(u.clone()),
-        (None, Some(t)) => token_user(&kubelet.client, t).await,
+        (None, Some(t)) => delegated::token_user(&kubelet.client, t).await,
         (None, None) => None,
     };
     let Some(user) = user else {
         return Err(text(StatusCode::UNAUTHORIZED, "Unauthorized"));
     };
-    let review = SubjectAccessReview {
-        spec: SubjectAccessReviewSpec {
-            user: Some(user.name.clone()),
-            groups: Some(user.groups.clone()),
-            resource_attributes: Some(ResourceAttributes {
-                verb: Some("get".into()),
-                resource: Some("nodes".into()),
-                subresource: Some(sub.into()),
-                name: Some(kubelet.cfg.node_name.clone()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
+    let attrs = ResourceAttributes {
+        verb: Some("get".into()),
+        resource: Some("nodes".into()),
+        subresource: Some(sub.into()),
+        name: Some(kubelet.cfg.node_name.clone()),
         ..Default::default()
     };
-    let api: Api<SubjectAccessReview> = Api::all(kubelet.client.clone());
-    let allowed = api
-        .create(&Default::default(), &review)
-        .await
-        .ok()
-        .and_then(|r| r.status)
-        .is_some_and(|s| s.allowed);
+    let allowed = delegated::allowed(&kubelet.client, &user, attrs).await;
     if allowed {
         Ok(())
     } else {

@@ -10,9 +10,7 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use k8s_openapi::api::authorization::v1::{
-    ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
-};
+use k8s_openapi::api::authorization::v1::ResourceAttributes;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 use serde_json::{json, Value};
@@ -23,6 +21,7 @@ use super::scrape::rate;
 use super::Server;
 use crate::apiserver::aggregator::PROXY_CLIENT;
 use crate::apiserver::authn::{self, UserInfo};
+use crate::apiserver::delegated;
 use crate::apiserver::selectors::LabelSelector;
 
 const GROUP_VERSION: &str = "metrics.k8s.io/v1beta1";
@@ -106,42 +105,8 @@ async fn caller(
             })
         }
         Some(u) => Some(u.clone()),
-        None => {
-            let token = headers
-                .get(http::header::AUTHORIZATION)?
-                .to_str()
-                .ok()?
-                .strip_prefix("Bearer ")?
-                .trim()
-                .to_string();
-            token_review(server, &token).await
-        }
+        None => delegated::token_user(&server.client, delegated::bearer(headers)?).await,
     }
-}
-
-async fn token_review(server: &Server, token: &str) -> Option<UserInfo> {
-    use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
-    let review = TokenReview {
-        spec: TokenReviewSpec {
-            token: token.to_string(),
-            audiences: None,
-        },
-        ..Default::default()
-    };
-    let done = Api::<TokenReview>::all(server.client.clone())
-        .create(&Default::default(), &review)
-        .await
-        .ok()?;
-    let st = done.status?;
-    if st.authenticated != Some(true) {
-        return None;
-    }
-    let user = st.user?;
-    Some(UserInfo {
-        name: user.username.unwrap_or_default(),
-        groups: user.groups.unwrap_or_default(),
-        uid: user.uid.unwrap_or_default(),
-    })
 }
 
 async fn allowed(
@@ -152,29 +117,16 @@ async fn allowed(
     ns: Option<&str>,
     name: Option<&str>,
 ) -> bool {
-    let review = SubjectAccessReview {
-        spec: SubjectAccessReviewSpec {
-            user: Some(user.name.clone()),
-            groups: Some(user.groups.clone()),
-            resource_attributes: Some(ResourceAttributes {
-                group: Some("metrics.k8s.io".into()),
-                version: Some("v1beta1".into()),
-                resource: Some(resource.into()),
-                verb: Some(verb.into()),
-                namespace: ns.map(str::to_string),
-                name: name.map(str::to_string),
-                ..Default::default()
-            }),
-            ..Default::default()
-        },
+    let attrs = ResourceAttributes {
+        group: Some("metrics.k8s.io".into()),
+        version: Some("v1beta1".into()),
+        resource: Some(resource.into()),
+        verb: Some(verb.into()),
+        namespace: ns.map(str::to_string),
+        name: name.map(str::to_string),
         ..Default::default()
     };
-    Api::<SubjectAccessReview>::all(server.client.clone())
-        .create(&Default::default(), &review)
-        .await
-        .ok()
-        .and_then(|r| r.status)
-        .is_some_and(|s| s.allowed)
+    delegated::allowed(&server.client, user, attrs).await
 }
 
 async fn route(

@@ -109,6 +109,12 @@ fn internal_ip(n: &Node) -> Option<String> {
 }
 
 async fn scrape_loop(server: Arc<Server>, every: Duration) {
+    // Rates need two readings: take the second soon after the first, so `kubectl top`
+    // answers seconds after the addon starts rather than a whole resolution later.
+    if let Err(e) = scrape_once(&server).await {
+        tracing::warn!(error = %e, "scrape round failed");
+    }
+    tokio::time::sleep(every.min(Duration::from_secs(5))).await;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

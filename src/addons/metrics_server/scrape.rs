@@ -147,15 +147,8 @@ pub fn rate(older: &Point, newer: &Point) -> Option<(f64, f64, f64, i64)> {
 /// GET `https://addr/metrics/resource` with `token`, not checking the kubelet's
 /// certificate (minikube runs metrics-server with `--kubelet-insecure-tls`).
 pub async fn fetch(addr: std::net::SocketAddr, token: &str) -> Result<String, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(
-            crate::apiserver::aggregator::backend::AcceptAny(provider),
-        ))
-        .with_no_client_auth();
+    let cfg =
+        crate::apiserver::aggregator::backend::accept_any_config().map_err(|e| e.to_string())?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
     let exchange = async {
         let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;

@@ -133,10 +133,23 @@ pub async fn resolve(state: &State, t: &Target) -> Result<SocketAddr, Unavailabl
     Err(missing())
 }
 
-/// A verifier that accepts any server certificate (`insecureSkipTLSVerify`, and
-/// metrics-server's `--kubelet-insecure-tls`).
+/// A verifier that accepts any server certificate (`insecureSkipTLSVerify`).
 #[derive(Debug)]
-pub struct AcceptAny(pub Arc<rustls::crypto::CryptoProvider>);
+struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+
+/// A TLS client that accepts any server certificate, for peers whose certificates name
+/// nothing the caller dials: metrics-server's `--kubelet-insecure-tls`, the kubelet's
+/// HTTPS probes.
+pub fn accept_any_config() -> Result<rustls::ClientConfig, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(
+        rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+            .with_no_client_auth(),
+    )
+}
 
 impl ServerCertVerifier for AcceptAny {
     fn verify_server_cert(

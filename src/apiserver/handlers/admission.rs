@@ -283,25 +283,67 @@ pub async fn default_storage_class(ctx: &Ctx, claim: &mut Value) -> Result<(), A
     if claim.pointer("/spec/storageClassName").is_some() {
         return Ok(());
     }
+    let class = default_class(
+        ctx,
+        "/registry/storageclasses/",
+        &[
+            "storageclass.kubernetes.io~1is-default-class",
+            "storageclass.beta.kubernetes.io~1is-default-class",
+        ],
+    )
+    .await?;
+    if let (Some(class), Some(spec)) = (class, claim.get_mut("spec").and_then(Value::as_object_mut))
+    {
+        spec.insert("storageClassName".into(), json!(class));
+    }
+    Ok(())
+}
+
+/// DefaultIngressClass: an Ingress that names no class (neither the field nor the old
+/// `kubernetes.io/ingress.class` annotation) gets the default IngressClass.
+pub async fn default_ingress_class(ctx: &Ctx, ingress: &mut Value) -> Result<(), ApiError> {
+    let annotated = ingress
+        .pointer("/metadata/annotations/kubernetes.io~1ingress.class")
+        .is_some();
+    if ingress.pointer("/spec/ingressClassName").is_some() || annotated {
+        return Ok(());
+    }
+    let class = default_class(
+        ctx,
+        "/registry/ingressclasses/",
+        &["ingressclass.kubernetes.io~1is-default-class"],
+    )
+    .await?;
+    if let (Some(class), Some(spec)) = (
+        class,
+        ingress.get_mut("spec").and_then(Value::as_object_mut),
+    ) {
+        spec.insert("ingressClassName".into(), json!(class));
+    }
+    Ok(())
+}
+
+/// The name of the class under `prefix` marked default by one of `annotations` (JSON
+/// pointer escaped), the newest when several are.
+async fn default_class(
+    ctx: &Ctx,
+    prefix: &str,
+    annotations: &[&str],
+) -> Result<Option<String>, ApiError> {
     let classes = ctx
         .state
         .store
-        .range("/registry/storageclasses/", None, None, None)
+        .range(prefix, None, None, None)
         .await
         .map_err(ApiError::internal)?;
     let is_default = |c: &Value| {
-        [
-            "storageclass.kubernetes.io~1is-default-class",
-            "storageclass.beta.kubernetes.io~1is-default-class",
-        ]
-        .iter()
-        .any(|a| {
+        annotations.iter().any(|a| {
             c.pointer(&format!("/metadata/annotations/{a}"))
                 .and_then(Value::as_str)
                 == Some("true")
         })
     };
-    let default = classes
+    Ok(classes
         .kvs
         .iter()
         .filter_map(|kv| serde_json::from_slice::<Value>(&kv.value).ok())
@@ -315,14 +357,8 @@ pub async fn default_storage_class(ctx: &Ctx, claim: &mut Value) -> Result<(), A
             created(a)
                 .cmp(&created(b))
                 .then_with(|| object::name(b).cmp(object::name(a)))
-        });
-    if let (Some(class), Some(spec)) = (
-        default,
-        claim.get_mut("spec").and_then(Value::as_object_mut),
-    ) {
-        spec.insert("storageClassName".into(), json!(object::name(&class)));
-    }
-    Ok(())
+        })
+        .map(|c| object::name(&c).to_string()))
 }
 
 /// How long pods stay on a not-ready or unreachable node before eviction, unless they say.

@@ -347,6 +347,9 @@ pub async fn create_object(
         if is_core_kind(ctx, "PersistentVolumeClaim") {
             admission::default_storage_class(ctx, &mut obj).await?;
         }
+        if ctx.res.group == "networking.k8s.io" && ctx.res.kind == "Ingress" {
+            admission::default_ingress_class(ctx, &mut obj).await?;
+        }
         shape(ctx, &mut obj);
         let name = object::name(&obj).to_string();
         last_name = name.clone();
