@@ -96,11 +96,66 @@ pub fn hello(version: &str, hostname: &str) -> String {
     format!("Hello, world!\nVersion: {version}\nHostname: {hostname}\n")
 }
 
+/// A WebSocket handshake: the echo server then sends `Request served by <pod>` and echoes
+/// every message, as jmalloc/echo-server (kicbase/echo-server's origin) does.
+fn websocket(req: &mut Request<Incoming>, served_by: &str) -> Option<Response<Full<Bytes>>> {
+    use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+    use tokio_tungstenite::tungstenite::protocol::{Message, Role};
+    let wants = req
+        .headers()
+        .get(hyper::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let key = req.headers().get("sec-websocket-key")?.as_bytes().to_vec();
+    if !wants {
+        return None;
+    }
+    let upgrade = hyper::upgrade::on(req);
+    let greeting = format!("Request served by {served_by}");
+    tokio::spawn(async move {
+        let Ok(io) = upgrade.await else { return };
+        let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+            hyper_util::rt::TokioIo::new(io),
+            Role::Server,
+            None,
+        )
+        .await;
+        use futures::{SinkExt, StreamExt};
+        let (mut tx, mut rx) = ws.split();
+        if tx.send(Message::text(greeting)).await.is_err() {
+            return;
+        }
+        while let Some(Ok(msg)) = rx.next().await {
+            match msg {
+                Message::Text(_) | Message::Binary(_) => {
+                    if tx.send(msg).await.is_err() {
+                        break;
+                    }
+                }
+                Message::Close(_) => break,
+                _ => {}
+            }
+        }
+    });
+    Response::builder()
+        .status(hyper::StatusCode::SWITCHING_PROTOCOLS)
+        .header(hyper::header::CONNECTION, "Upgrade")
+        .header(hyper::header::UPGRADE, "websocket")
+        .header("Sec-WebSocket-Accept", derive_accept_key(&key))
+        .body(Full::new(Bytes::new()))
+        .ok()
+}
+
 async fn handle(
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     served_by: String,
     mode: Mode,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    if matches!(mode, Mode::Echo) {
+        if let Some(resp) = websocket(&mut req, &served_by) {
+            return Ok(resp);
+        }
+    }
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -144,7 +199,9 @@ pub async fn serve(
                     let svc = hyper::service::service_fn(move |req| {
                         handle(req, served_by.clone(), mode.clone())
                     });
-                    let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, svc);
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, svc)
+                        .with_upgrades();
                     futures::pin_mut!(conn);
                     tokio::select! {
                         _ = conn.as_mut() => {}

@@ -131,17 +131,49 @@ async fn handle(
             "413 Request Entity Too Large",
         );
     }
-    let Some(endpoint) = backend.pick() else {
+    if backend.endpoints.is_empty() {
         return page(
             StatusCode::SERVICE_UNAVAILABLE,
             "503 Service Temporarily Unavailable",
         );
+    }
+    // Like nginx's proxy_next_upstream: an endpoint that refuses (a pod going away before
+    // its EndpointSlice says so) costs a retry on the next, not the request.
+    let mut connected = None;
+    for _ in 0..backend.endpoints.len().min(3) {
+        let Some(endpoint) = backend.pick() else {
+            break;
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(endpoint)).await {
+            Ok(Ok(tcp)) => {
+                connected = Some((tcp, endpoint));
+                break;
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(%endpoint, error = %e, "endpoint refused; trying the next")
+            }
+            Err(_) => tracing::debug!(%endpoint, "endpoint timed out; trying the next"),
+        }
+    }
+    let Some((tcp, endpoint)) = connected else {
+        return page(StatusCode::BAD_GATEWAY, "502 Bad Gateway");
     };
     let new_path = match route {
         Some(r) => routes::rewrite(r, &path),
         None => path,
     };
-    match forward(req, peer, https, &host, &new_path, endpoint, backend.https).await {
+    match forward(
+        req,
+        peer,
+        https,
+        &host,
+        &new_path,
+        tcp,
+        endpoint,
+        backend.https,
+    )
+    .await
+    {
         Ok(resp) => resp,
         Err(e) => {
             tracing::warn!(backend = %backend.name, %endpoint, error = %e, "proxying");
@@ -179,12 +211,14 @@ fn wants_upgrade(req: &Request<Incoming>) -> bool {
             .is_some_and(|v| v.to_ascii_lowercase().contains("upgrade"))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn forward(
     mut req: Request<Incoming>,
     peer: SocketAddr,
     https: bool,
     host: &str,
     path: &str,
+    tcp: TcpStream,
     endpoint: SocketAddr,
     backend_tls: bool,
 ) -> Result<Response<Body>, String> {
@@ -247,10 +281,6 @@ async fn forward(
     );
     let out = Request::from_parts(parts, body);
 
-    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(endpoint))
-        .await
-        .map_err(|_| "connect timed out".to_string())?
-        .map_err(|e| e.to_string())?;
     let _ = tcp.set_nodelay(true);
     let mut resp = if backend_tls {
         let cfg = crate::apiserver::aggregator::backend::accept_any_config()
