@@ -126,14 +126,9 @@ fn websocket(req: &mut Request<Incoming>, served_by: &str) -> Option<Response<Fu
             return;
         }
         while let Some(Ok(msg)) = rx.next().await {
-            match msg {
-                Message::Text(_) | Message::Binary(_) => {
-                    if tx.send(msg).await.is_err() {
-                        break;
-                    }
-                }
-                Message::Close(_) => break,
-                _ => {}
+            let echo = matches!(msg, Message::Text(_) | Message::Binary(_));
+            if matches!(msg, Message::Close(_)) || (echo && tx.send(msg).await.is_err()) {
+                break;
             }
         }
     });
