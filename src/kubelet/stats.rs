@@ -234,7 +234,9 @@ pub fn prometheus(s: &Snapshot) -> String {
             u.working_set
         );
     }
-    out.push_str("# HELP scrape_error [ALPHA] 1 if there was an error while getting container metrics, 0 otherwise\n# TYPE scrape_error gauge\nscrape_error 0\n");
+    out.push_str("# HELP resource_scrape_error [STABLE] 1 if there was an error while getting container metrics, 0 otherwise\n# TYPE resource_scrape_error gauge\nresource_scrape_error 0\n");
+    // The name before 1.29, still read by older scrapers.
+    out.push_str("# HELP scrape_error [ALPHA] (Deprecated since 1.29.0) 1 if there was an error while getting container metrics, 0 otherwise\n# TYPE scrape_error gauge\nscrape_error 0\n");
     out
 }
 
@@ -336,6 +338,7 @@ mod tests {
             format!("pod_cpu_usage_seconds_total{{namespace=\"default\",pod=\"web\"}} 2 {ms}"),
             format!("pod_memory_working_set_bytes{{namespace=\"default\",pod=\"web\"}} 150 {ms}"),
             "scrape_error 0".to_string(),
+            "resource_scrape_error 0".to_string(),
             "# TYPE node_cpu_usage_seconds_total counter".to_string(),
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");

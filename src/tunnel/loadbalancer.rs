@@ -88,15 +88,25 @@ impl Status {
     }
 }
 
-/// The TCP and UDP ports of LoadBalancer services and where each goes: the ClusterIP (the
-/// host reaches the service range on the profile network), then the NodePort on the node.
-fn wanted(services: &[Arc<Service>], node_ip: IpAddr) -> Vec<Wanted> {
+/// The ingress addon's controller Service: while an Ingress exists, its ports 80 and 443
+/// are forwarded too, as `minikube tunnel` does for Ingresses.
+const INGRESS_CONTROLLER: (&str, &str) = ("ingress-nginx", "ingress-nginx-controller");
+
+fn is_load_balancer(svc: &Service) -> bool {
+    svc.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("LoadBalancer")
+}
+
+/// The TCP and UDP ports of LoadBalancer services (and of the ingress controller while
+/// `ingresses` is true) and where each goes: the ClusterIP (the host reaches the service
+/// range on the profile network), then the NodePort on the node.
+fn wanted(services: &[Arc<Service>], node_ip: IpAddr, ingresses: bool) -> Vec<Wanted> {
     let mut out = Vec::new();
     for svc in services {
         let Some(spec) = &svc.spec else { continue };
-        if spec.type_.as_deref() != Some("LoadBalancer")
-            || svc.metadata.deletion_timestamp.is_some()
-        {
+        let controller = ingresses
+            && svc.metadata.namespace.as_deref() == Some(INGRESS_CONTROLLER.0)
+            && svc.metadata.name.as_deref() == Some(INGRESS_CONTROLLER.1);
+        if !(is_load_balancer(svc) || controller) || svc.metadata.deletion_timestamp.is_some() {
             continue;
         }
         let cluster_ip: Option<IpAddr> = spec.cluster_ip.as_deref().and_then(|ip| ip.parse().ok());
@@ -165,6 +175,10 @@ pub async fn run(
 ) {
     let changed = Arc::new(Notify::new());
     let services = Informer::<Service>::start(Api::all(client.clone()), changed.clone());
+    let ingresses = Informer::<k8s_openapi::api::networking::v1::Ingress>::start(
+        Api::all(client.clone()),
+        changed.clone(),
+    );
     let mut forwards: BTreeMap<PortKey, Forward> = BTreeMap::new();
     let mut patched: BTreeSet<(String, String)> = BTreeSet::new();
     let mut last: Option<Status> = None;
@@ -177,7 +191,7 @@ pub async fn run(
             _ = tokio::time::sleep(Duration::from_secs(2)) => {}
         }
         let list = services.list();
-        let want = wanted(&list, cfg.node_ip);
+        let want = wanted(&list, cfg.node_ip, !ingresses.list().is_empty());
         let keys: BTreeSet<PortKey> = want.iter().map(|w| w.key.clone()).collect();
         forwards.retain(|k, _| keys.contains(k));
         let mut status = Status::default();
@@ -242,7 +256,9 @@ pub async fn run(
                 svc.metadata.namespace.clone().unwrap_or_default(),
                 svc.metadata.name.clone().unwrap_or_default(),
             );
-            if !served.contains(&id) {
+            // Only LoadBalancer services take an address; the ingress controller's is
+            // its Ingresses' business.
+            if !served.contains(&id) || !is_load_balancer(svc) {
                 continue;
             }
             if has_ingress(svc, cfg.ingress_ip) {
@@ -344,7 +360,18 @@ mod tests {
         }))
         .unwrap();
         let node: IpAddr = "192.168.49.2".parse().unwrap();
-        let w = wanted(&[Arc::new(lb), Arc::new(np)], node);
+        let controller: Service = serde_json::from_value(json!({
+            "metadata": {"name": "ingress-nginx-controller", "namespace": "ingress-nginx"},
+            "spec": {"type": "NodePort", "clusterIP": "192.168.49.142",
+                     "ports": [{"port": 80, "nodePort": 30082}, {"port": 443, "nodePort": 30443}]}
+        }))
+        .unwrap();
+        let all = [Arc::new(lb), Arc::new(np), Arc::new(controller)];
+        // The ingress controller's ports join only while an Ingress exists.
+        let with_ingress = wanted(&all, node, true);
+        let ports: Vec<u16> = with_ingress.iter().map(|w| w.key.port).collect();
+        assert_eq!(ports, [8080, 53, 80, 443]);
+        let w = wanted(&all, node, false);
         assert_eq!(w.len(), 2);
         assert_eq!((w[0].key.port, w[0].key.protocol), (8080, Protocol::Tcp));
         assert_eq!(

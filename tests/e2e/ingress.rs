@@ -180,6 +180,31 @@ fn the_ingress_tutorial_works_as_written() {
     let (body, _) = curl(&["--resolve", &resolve, "http://hello-world.example"]);
     assert!(body.contains("Version: 1.0.0"), "{body}");
 
+    // The macOS/Docker Desktop path of the tutorial: `rkube tunnel` puts the ingress on
+    // 127.0.0.1:80 while an Ingress exists.
+    let tunnel = Command::new(env!("CARGO_BIN_EXE_rkube"))
+        .args(["tunnel", "-p", profile])
+        .env("RKUBE_HOME", crate::cluster::home())
+        .env("KUBECONFIG", crate::cluster::kubeconfig())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn rkube tunnel");
+    let local = "hello-world.example:80:127.0.0.1";
+    let through_tunnel = eventually("the ingress on 127.0.0.1 through the tunnel", 30, || {
+        let r = curl(&["--resolve", local, "http://hello-world.example/v2"]);
+        (r.1 == 200).then_some(r.0)
+    });
+    let pid = nix::unistd::Pid::from_raw(tunnel.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+    let mut tunnel = tunnel;
+    let _ = tunnel.wait();
+    assert!(
+        through_tunnel.contains("Version: 2.0.0"),
+        "{through_tunnel}"
+    );
+
     // An unknown host gets the controller's 404.
     let (_, code) = curl(&[
         "--resolve",

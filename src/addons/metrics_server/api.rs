@@ -261,8 +261,15 @@ fn timestamp(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A window as Go prints a `time.Duration` of whole milliseconds (`15s`, `15.012s`).
 fn window(secs: f64) -> String {
-    format!("{}s", secs.round() as u64)
+    let ms = (secs * 1000.0).round() as u64;
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        let frac = format!("{:03}", ms % 1000);
+        format!("{}.{}s", ms / 1000, frac.trim_end_matches('0'))
+    }
 }
 
 fn now() -> String {
@@ -433,7 +440,9 @@ mod tests {
             json!({"cpu": "250000000n", "memory": "4Ki"})
         );
         assert_eq!(quantity_bytes(1000), "1000");
-        assert_eq!(window(14.6), "15s");
+        assert_eq!(window(15.0), "15s");
+        assert_eq!(window(15.012), "15.012s");
+        assert_eq!(window(4.5), "4.5s");
         assert_eq!(timestamp(1796385600000), "2026-12-04T12:00:00Z");
     }
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use rustls_pki_types::ServerName;
-use tokio::net::TcpStream;
 
 /// One reading of a counter and a gauge.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -151,19 +150,9 @@ pub async fn fetch(addr: std::net::SocketAddr, token: &str) -> Result<String, St
         crate::apiserver::aggregator::backend::accept_any_config().map_err(|e| e.to_string())?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
     let exchange = async {
-        let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
         let name = ServerName::IpAddress(addr.ip().into());
-        let tls = connector
-            .connect(name, tcp)
-            .await
-            .map_err(|e| e.to_string())?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-                .await
-                .map_err(|e| e.to_string())?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let mut sender =
+            crate::apiserver::aggregator::backend::http1_over_tls(&connector, addr, name).await?;
         let req = http::Request::get("/metrics/resource")
             .header(http::header::HOST, addr.to_string())
             .header(http::header::AUTHORIZATION, format!("Bearer {token}"))

@@ -242,6 +242,31 @@ fn server_verifier(
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// An HTTP/1.1 connection over TLS to `addr`, its driver spawned.
+pub async fn http1_over_tls<B>(
+    connector: &tokio_rustls::TlsConnector,
+    addr: SocketAddr,
+    name: ServerName<'static>,
+) -> Result<hyper::client::conn::http1::SendRequest<B>, String>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let tls = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
 /// Send one request to the backend as `user`; hop-by-hop and credential headers stay here.
 pub async fn send(
     state: &State,
@@ -262,18 +287,7 @@ pub async fn send(
     let host = format!("{}.{}.svc", t.name, t.namespace);
     let server_name = ServerName::try_from(host.clone()).map_err(|e| failed(e.to_string()))?;
     let exchange = async {
-        let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-        let tls = connector
-            .connect(server_name, tcp)
-            .await
-            .map_err(|e| e.to_string())?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-                .await
-                .map_err(|e| e.to_string())?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let mut sender = http1_over_tls(&connector, addr, server_name).await?;
         let mut req = Request::builder()
             .method(method)
             .uri(path_and_query)

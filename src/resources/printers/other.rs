@@ -206,7 +206,16 @@ impl Kind {
                         format!("{kind}/{}", s(p, "/name"))
                     }
                 };
-                vec![n, json!(s(o, "/spec/controller")), json!(params), age]
+                let default = map(o, "/metadata/annotations")
+                    .and_then(|a| a.get("ingressclass.kubernetes.io/is-default-class"))
+                    .and_then(Value::as_str)
+                    == Some("true");
+                let shown = if default {
+                    json!(format!("{} (default)", name(o)))
+                } else {
+                    n
+                };
+                vec![shown, json!(s(o, "/spec/controller")), json!(params), age]
             }
             Kind::NetworkPolicy => {
                 // An absent podSelector is the empty (select-all) selector, not a nil one.

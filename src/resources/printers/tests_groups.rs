@@ -138,6 +138,13 @@ fn networking() {
             json!("60m")
         ]
     );
+    let mut marked = class.clone();
+    marked["metadata"]["annotations"] =
+        json!({"ingressclass.kubernetes.io/is-default-class": "true"});
+    assert_eq!(
+        row("networking.k8s.io", "IngressClass", &marked)[0],
+        json!("nginx (default)")
+    );
     let np =
         json!({"metadata": meta("deny"), "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}});
     assert_eq!(
