@@ -205,6 +205,22 @@ fn the_ingress_tutorial_works_as_written() {
         "{through_tunnel}"
     );
 
+    // A missing service gives 503 for its path only, and an Event says why.
+    apply(&k, "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: broken\nspec:\n  rules:\n  - host: broken.example\n    http:\n      paths:\n      - path: /gone\n        pathType: Prefix\n        backend:\n          service:\n            name: nosuch\n            port:\n              number: 80\n      - path: /\n        pathType: Prefix\n        backend:\n          service:\n            name: web\n            port:\n              number: 8080\n");
+    let broken = format!("broken.example:80:{ip}");
+    eventually("503 for the missing service's path", 30, || {
+        (curl(&["--resolve", &broken, "http://broken.example/gone"]).1 == 503).then_some(())
+    });
+    assert_eq!(
+        curl(&["--resolve", &broken, "http://broken.example/"]).1,
+        200
+    );
+    eventually("an Event on the Ingress", 30, || {
+        let d = k.run(&["describe", "ingress", "broken"]).stdout;
+        d.contains("service \"default/nosuch\" not found")
+            .then_some(())
+    });
+
     // An unknown host gets the controller's 404.
     let (_, code) = curl(&[
         "--resolve",
@@ -264,6 +280,26 @@ fn the_ingress_tutorial_works_as_written() {
         (r.1 == 200).then_some(r)
     });
     assert!(body.contains("Hello, world!"), "{body}");
+    // HTTP/2 from the client (ALPN) is served too.
+    let h2 = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version} %{http_code}",
+            "--http2",
+        ])
+        .args([
+            "--cacert",
+            &crt_arg,
+            "--resolve",
+            &tls_resolve,
+            "https://secure.example/",
+        ])
+        .output()
+        .expect("curl --http2");
+    assert_eq!(String::from_utf8_lossy(&h2.stdout), "2 200");
     let (head, code) = curl(&[
         "-I",
         "--resolve",
