@@ -321,7 +321,7 @@ async fn bench(r: &Rkube) -> Result<(), Error> {
     let client = r.client().await?;
     claims_bench(client.clone()).await?;
     metrics_bench(r, client.clone()).await?;
-    let pods: Api<Pod> = Api::namespaced(client, "default");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     // Pod startup, one at a time, beside `docker run -d` of the same image and command.
     let mut rkube_lat = Vec::new();
     let mut docker_lat = Vec::new();
@@ -344,16 +344,22 @@ async fn bench(r: &Rkube) -> Result<(), Error> {
     );
     delete_all(&pods).await?;
 
-    // A full node: 110 pods at once.
+    // A full node: 110 pods at once, less those already there (the default addons').
+    let present = Api::<Pod>::all(client.clone())
+        .list(&Default::default())
+        .await?
+        .items
+        .len();
+    let room = MAX_PODS.saturating_sub(present);
     let t = Instant::now();
-    for i in 0..MAX_PODS {
+    for i in 0..room {
         pods.create(&PostParams::default(), &sleeper(&format!("full-{i}"))?)
             .await?;
     }
-    wait_all_running(&pods, MAX_PODS, Duration::from_secs(900)).await?;
+    wait_all_running(&pods, room, Duration::from_secs(900)).await?;
     println!(
         "{:<52} {:>9.1?}",
-        "110 pods created → all Running",
+        &format!("{room} pods created → all Running (node full at 110)"),
         t.elapsed()
     );
     tokio::time::sleep(Duration::from_secs(5)).await;

@@ -137,49 +137,123 @@ async fn handle(
             "503 Service Temporarily Unavailable",
         );
     }
-    // Like nginx's proxy_next_upstream: an endpoint that refuses (a pod going away before
-    // its EndpointSlice says so) costs a retry on the next, not the request.
-    let mut connected = None;
-    for _ in 0..backend.endpoints.len().min(3) {
-        let Some(endpoint) = backend.pick() else {
-            break;
-        };
-        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(endpoint)).await {
-            Ok(Ok(tcp)) => {
-                connected = Some((tcp, endpoint));
-                break;
-            }
-            Ok(Err(e)) => {
-                tracing::debug!(%endpoint, error = %e, "endpoint refused; trying the next")
-            }
-            Err(_) => tracing::debug!(%endpoint, "endpoint timed out; trying the next"),
-        }
-    }
-    let Some((tcp, endpoint)) = connected else {
-        return page(StatusCode::BAD_GATEWAY, "502 Bad Gateway");
-    };
     let new_path = match route {
         Some(r) => routes::rewrite(r, &path),
         None => path,
     };
-    match forward(
-        req,
-        peer,
-        https,
-        &host,
-        &new_path,
-        tcp,
-        endpoint,
-        backend.https,
-    )
-    .await
-    {
-        Ok(resp) => resp,
-        Err(e) => {
-            tracing::warn!(backend = %backend.name, %endpoint, error = %e, "proxying");
-            page(StatusCode::BAD_GATEWAY, "502 Bad Gateway")
+    let (mut out, client_upgrade) = prepare(req, peer, https, &host, &new_path);
+    // Like nginx's proxy_next_upstream: an endpoint that refuses (a pod going away before
+    // its EndpointSlice says so), or a kept-alive connection it closed before taking the
+    // request, costs a retry, not the request.
+    for _ in 0..backend.endpoints.len().clamp(2, 3) {
+        let Some((mut sender, endpoint)) = upstream(&backend).await else {
+            break;
+        };
+        match sender.try_send_request(out).await {
+            Ok(resp) => {
+                if client_upgrade.is_none() {
+                    POOL.put(endpoint, sender);
+                }
+                return respond(resp, client_upgrade);
+            }
+            Err(mut e) => match e.take_message() {
+                Some(unsent) => out = unsent,
+                None => {
+                    tracing::warn!(backend = %backend.name, %endpoint, error = %e.error(), "proxying");
+                    return page(StatusCode::BAD_GATEWAY, "502 Bad Gateway");
+                }
+            },
         }
     }
+    page(StatusCode::BAD_GATEWAY, "502 Bad Gateway")
+}
+
+/// Idle HTTP/1.1 connections to endpoints, kept alive between requests as nginx's
+/// upstream keepalive does.
+struct Pool {
+    idle: std::sync::Mutex<std::collections::HashMap<SocketAddr, Vec<Sender>>>,
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Incoming>;
+
+/// Idle connections kept per endpoint.
+const IDLE_PER_ENDPOINT: usize = 32;
+
+static POOL: std::sync::LazyLock<Pool> = std::sync::LazyLock::new(|| Pool {
+    idle: std::sync::Mutex::default(),
+});
+
+impl Pool {
+    fn take(&self, endpoint: SocketAddr) -> Option<Sender> {
+        let mut idle = self.idle.lock().ok()?;
+        let list = idle.get_mut(&endpoint)?;
+        while let Some(s) = list.pop() {
+            // Ready means the previous response was read to its end and the peer is open.
+            if s.is_ready() && !s.is_closed() {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    fn put(&self, endpoint: SocketAddr, sender: Sender) {
+        if let Ok(mut idle) = self.idle.lock() {
+            let list = idle.entry(endpoint).or_default();
+            list.retain(|s| !s.is_closed());
+            if list.len() < IDLE_PER_ENDPOINT {
+                list.push(sender);
+            }
+        }
+    }
+}
+
+/// A connection to the next endpoint: an idle one, or a new one (skipping endpoints that
+/// refuse).
+async fn upstream(backend: &routes::Backend) -> Option<(Sender, SocketAddr)> {
+    for _ in 0..backend.endpoints.len().min(3) {
+        let endpoint = backend.pick()?;
+        if let Some(s) = POOL.take(endpoint) {
+            return Some((s, endpoint));
+        }
+        match connect(endpoint, backend.https).await {
+            Ok(s) => return Some((s, endpoint)),
+            Err(e) => tracing::debug!(%endpoint, error = %e, "endpoint refused; trying the next"),
+        }
+    }
+    None
+}
+
+async fn connect(endpoint: SocketAddr, tls: bool) -> Result<Sender, String> {
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(endpoint))
+        .await
+        .map_err(|_| "connect timed out".to_string())?
+        .map_err(|e| e.to_string())?;
+    let _ = tcp.set_nodelay(true);
+    if tls {
+        let cfg = crate::apiserver::aggregator::backend::accept_any_config()
+            .map_err(|e| e.to_string())?;
+        let name = rustls_pki_types::ServerName::IpAddress(endpoint.ip().into());
+        let stream = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+            .connect(name, tcp)
+            .await
+            .map_err(|e| e.to_string())?;
+        handshake(stream).await
+    } else {
+        handshake(tcp).await
+    }
+}
+
+async fn handshake<S>(io: S) -> Result<Sender, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        let _ = conn.with_upgrades().await;
+    });
+    Ok(sender)
 }
 
 fn too_large(req: &Request<Incoming>, options: &Options) -> bool {
@@ -211,33 +285,27 @@ fn wants_upgrade(req: &Request<Incoming>) -> bool {
             .is_some_and(|v| v.to_ascii_lowercase().contains("upgrade"))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn forward(
+/// The request as the backend gets it: the new path, HTTP/1.1, hop-by-hop headers dropped
+/// (an upgrade's kept), and the X-Forwarded headers; and the client's side of an upgrade.
+fn prepare(
     mut req: Request<Incoming>,
     peer: SocketAddr,
     https: bool,
     host: &str,
     path: &str,
-    tcp: TcpStream,
-    endpoint: SocketAddr,
-    backend_tls: bool,
-) -> Result<Response<Body>, String> {
+) -> (Request<Incoming>, Option<hyper::upgrade::OnUpgrade>) {
     let upgrade = wants_upgrade(&req);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-    let query = req
-        .uri()
-        .query()
-        .map(|q| format!("?{q}"))
-        .unwrap_or_default();
+    let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
     let original_host = req
         .headers()
         .get(header::HOST)
         .cloned()
         .or_else(|| HeaderValue::from_str(host).ok());
     let (mut parts, body) = req.into_parts();
-    parts.uri = format!("{path}{query}")
-        .parse()
-        .map_err(|e| format!("{e}"))?;
+    if let Ok(uri) = format!("{path}{query}").parse() {
+        parts.uri = uri;
+    }
     parts.version = Version::HTTP_11;
     let upgrade_to = parts.headers.get(header::UPGRADE).cloned();
     for h in HOP_BY_HOP {
@@ -279,21 +347,14 @@ async fn forward(
         "x-forwarded-port",
         if https { "443" } else { "80" },
     );
-    let out = Request::from_parts(parts, body);
+    (Request::from_parts(parts, body), client_upgrade)
+}
 
-    let _ = tcp.set_nodelay(true);
-    let mut resp = if backend_tls {
-        let cfg = crate::apiserver::aggregator::backend::accept_any_config()
-            .map_err(|e| e.to_string())?;
-        let name = rustls_pki_types::ServerName::IpAddress(endpoint.ip().into());
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
-            .connect(name, tcp)
-            .await
-            .map_err(|e| e.to_string())?;
-        send(tls, out).await?
-    } else {
-        send(tcp, out).await?
-    };
+/// The backend's answer for the client; a `101` splices the two upgraded connections.
+fn respond(
+    mut resp: Response<Incoming>,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Response<Body> {
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(client) = client_upgrade {
             let backend = hyper::upgrade::on(&mut resp);
@@ -306,30 +367,11 @@ async fn forward(
             });
         }
         let (parts, _) = resp.into_parts();
-        return Ok(Response::from_parts(
-            parts,
-            Full::new(Bytes::new()).map_err(Into::into).boxed(),
-        ));
+        return Response::from_parts(parts, Full::new(Bytes::new()).map_err(Into::into).boxed());
     }
     let (mut parts, body) = resp.into_parts();
     for h in HOP_BY_HOP {
         parts.headers.remove(*h);
     }
-    Ok(Response::from_parts(
-        parts,
-        body.map_err(Into::into).boxed(),
-    ))
-}
-
-async fn send<S>(io: S, req: Request<Incoming>) -> Result<Response<Incoming>, String>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = conn.with_upgrades().await;
-    });
-    sender.send_request(req).await.map_err(|e| e.to_string())
+    Response::from_parts(parts, body.map_err(Into::into).boxed())
 }
