@@ -152,45 +152,66 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// `# HELP`/`# TYPE` lines of a stable metric family.
+fn family(out: &mut String, name: &str, help: &str, kind: &str) {
+    use std::fmt::Write;
+    let _ = writeln!(out, "# HELP {name} [STABLE] {help}\n# TYPE {name} {kind}");
+}
+
+/// One sample per container of `name`, for the containers `value` gives a value for.
+fn per_container(
+    out: &mut String,
+    s: &Snapshot,
+    name: &str,
+    value: impl Fn(&ContainerSample) -> Option<String>,
+) {
+    use std::fmt::Write;
+    let ms = s.time.as_millisecond();
+    for c in &s.containers {
+        if let Some(v) = value(c) {
+            let _ = writeln!(
+                out,
+                "{name}{{container=\"{}\",namespace=\"{}\",pod=\"{}\"}} {v} {ms}",
+                escape(&c.container),
+                escape(&c.namespace),
+                escape(&c.pod),
+            );
+        }
+    }
+}
+
 /// The Prometheus text of `/metrics/resource`, with the kubelet's metric names.
 pub fn prometheus(s: &Snapshot) -> String {
     use std::fmt::Write;
     let ms = s.time.as_millisecond();
-    let mut out = String::from("# HELP container_cpu_usage_seconds_total [STABLE] Cumulative cpu time consumed by the container in core-seconds\n# TYPE container_cpu_usage_seconds_total counter\n");
-    for c in &s.containers {
-        let _ = writeln!(
-            out,
-            "container_cpu_usage_seconds_total{{container=\"{}\",namespace=\"{}\",pod=\"{}\"}} {} {ms}",
-            escape(&c.container),
-            escape(&c.namespace),
-            escape(&c.pod),
-            secs(c.usage.cpu_ns)
-        );
-    }
-    out.push_str("# HELP container_memory_working_set_bytes [STABLE] Current working set of the container in bytes\n# TYPE container_memory_working_set_bytes gauge\n");
-    for c in &s.containers {
-        let _ = writeln!(
-            out,
-            "container_memory_working_set_bytes{{container=\"{}\",namespace=\"{}\",pod=\"{}\"}} {} {ms}",
-            escape(&c.container),
-            escape(&c.namespace),
-            escape(&c.pod),
-            c.usage.working_set
-        );
-    }
-    out.push_str("# HELP container_start_time_seconds [STABLE] Start time of the container since unix epoch in seconds\n# TYPE container_start_time_seconds gauge\n");
-    for c in &s.containers {
-        if let Ok(t) = c.started_at.parse::<jiff::Timestamp>() {
-            let _ = writeln!(
-                out,
-                "container_start_time_seconds{{container=\"{}\",namespace=\"{}\",pod=\"{}\"}} {} {ms}",
-                escape(&c.container),
-                escape(&c.namespace),
-                escape(&c.pod),
-                t.as_millisecond() as f64 / 1000.0
-            );
-        }
-    }
+    let mut out = String::new();
+    let cpu = "container_cpu_usage_seconds_total";
+    family(
+        &mut out,
+        cpu,
+        "Cumulative cpu time consumed by the container in core-seconds",
+        "counter",
+    );
+    per_container(&mut out, s, cpu, |c| Some(secs(c.usage.cpu_ns).to_string()));
+    let mem = "container_memory_working_set_bytes";
+    family(
+        &mut out,
+        mem,
+        "Current working set of the container in bytes",
+        "gauge",
+    );
+    per_container(&mut out, s, mem, |c| Some(c.usage.working_set.to_string()));
+    let start = "container_start_time_seconds";
+    family(
+        &mut out,
+        start,
+        "Start time of the container since unix epoch in seconds",
+        "gauge",
+    );
+    per_container(&mut out, s, start, |c| {
+        let t = c.started_at.parse::<jiff::Timestamp>().ok()?;
+        Some((t.as_millisecond() as f64 / 1000.0).to_string())
+    });
     let _ = writeln!(
         out,
         "# HELP node_cpu_usage_seconds_total [STABLE] Cumulative cpu time consumed by the node in core-seconds\n# TYPE node_cpu_usage_seconds_total counter\nnode_cpu_usage_seconds_total {} {ms}",

@@ -296,7 +296,11 @@ fn prepare(
 ) -> (Request<Incoming>, Option<hyper::upgrade::OnUpgrade>) {
     let upgrade = wants_upgrade(&req);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
-    let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+    let query = req
+        .uri()
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
     let original_host = req
         .headers()
         .get(header::HOST)
