@@ -42,11 +42,10 @@ pub async fn ensure_images(
             addon: addon.name.clone(),
             image: name.clone(),
         })?;
-        let ctx = which.context()?;
-        let tag = which.tag(&ctx);
+        let tag = which.tag()?;
         if !image::exists(docker, &tag).await? {
             progress(&format!("Building the {name} image {tag} ..."));
-            image::ensure(docker, &ctx, &tag, |_| {}).await?;
+            image::ensure(docker, &which.context()?, &tag, |_| {}).await?;
         }
         image::alias(docker, &tag, &catalog::image_ref(name)).await?;
         built.push((catalog::image_ref(name), tag));

@@ -41,7 +41,7 @@ pub enum ImageError {
 }
 
 /// The files of a build context, by path inside the context.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Context {
     files: BTreeMap<String, (Vec<u8>, u32)>,
     links: BTreeMap<String, String>,
@@ -188,15 +188,42 @@ impl BinaryImage {
         binary_context(self.dockerfile)
     }
 
-    /// The content tag of `ctx` under this image's repository.
-    pub fn tag(&self, ctx: &Context) -> String {
-        format!(
-            "{}:{}-{}",
+    /// The content tag under this image's repository: the digest of its Dockerfile and of
+    /// the binary's root, which is read and hashed once per process however many images
+    /// `start` checks.
+    pub fn tag(&self) -> Result<String, ImageError> {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(self.dockerfile.as_bytes());
+        ctx.update(rootfs()?.digest.as_bytes());
+        let digest: String = ctx
+            .finish()
+            .as_ref()
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(format!(
+            "{}:{}-{digest}",
             self.repository,
-            env!("CARGO_PKG_VERSION"),
-            ctx.digest()
-        )
+            env!("CARGO_PKG_VERSION")
+        ))
     }
+}
+
+/// The running binary's root filesystem and its digest.
+struct Rootfs {
+    ctx: Context,
+    digest: String,
+}
+
+fn rootfs() -> Result<&'static Rootfs, ImageError> {
+    static ROOTFS: std::sync::OnceLock<Rootfs> = std::sync::OnceLock::new();
+    if let Some(r) = ROOTFS.get() {
+        return Ok(r);
+    }
+    let ctx = read_rootfs()?;
+    let digest = ctx.digest();
+    Ok(ROOTFS.get_or_init(|| Rootfs { ctx, digest }))
 }
 
 /// The node image's build context (see [`binary_context`]).
@@ -207,8 +234,14 @@ pub fn node_context() -> Result<Context, ImageError> {
 /// A build context: `dockerfile`, the running binary, its libraries, and the few files a
 /// static root needs (`/etc/hosts` so `localhost` resolves, passwd, tmp).
 pub fn binary_context(dockerfile: &str) -> Result<Context, ImageError> {
-    let mut ctx = Context::default();
+    let mut ctx = rootfs()?.ctx.clone();
     ctx.file("Dockerfile", dockerfile.as_bytes().to_vec(), 0o644);
+    Ok(ctx)
+}
+
+/// The root every binary image shares, read from the running binary and the host.
+fn read_rootfs() -> Result<Context, ImageError> {
+    let mut ctx = Context::default();
     let exe = std::env::current_exe().map_err(|source| ImageError::Read {
         path: PathBuf::from("/proc/self/exe"),
         source,
@@ -317,11 +350,6 @@ fn is_static(path: &Path) -> bool {
     (0..phnum).all(|i| u32_at(phoff.saturating_add(i * phentsize)).is_some_and(|t| t != PT_INTERP))
 }
 
-/// The tag the node image of this binary has.
-pub fn node_tag(ctx: &Context) -> String {
-    NODE.tag(ctx)
-}
-
 /// Point `alias` at the image `tag` unless `alias` names an image rkube did not build
 /// (a real one the user pulled stays theirs).
 pub async fn alias(docker: &Docker, tag: &str, alias: &str) -> Result<(), ImageError> {
@@ -421,6 +449,17 @@ pub async fn ensure(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tags_follow_the_dockerfile_over_one_shared_root() {
+        let node = NODE.tag().unwrap();
+        assert_eq!(node, NODE.tag().unwrap());
+        assert_ne!(
+            node.rsplit_once('-').unwrap().1,
+            ECHO_SERVER.tag().unwrap().rsplit_once('-').unwrap().1
+        );
+        assert!(node.starts_with(&format!("{NODE_REPOSITORY}:{}-", env!("CARGO_PKG_VERSION"))));
+    }
 
     #[test]
     fn digest_follows_content() {

@@ -529,9 +529,9 @@ async fn ensure_image(
     label: &str,
     step: &mut impl FnMut(&str, &str),
 ) -> Result<String, StartError> {
-    let ctx = which.context()?;
-    let tag = which.tag(&ctx);
+    let tag = which.tag()?;
     if !image::exists(docker, &tag).await? {
+        let ctx = which.context()?;
         step("🚜", &format!("Building the {label} image {tag} ..."));
         let bar = indicatif::ProgressBar::new_spinner();
         bar.enable_steady_tick(Duration::from_millis(120));
