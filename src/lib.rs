@@ -6,6 +6,7 @@ pub mod apiserver;
 pub mod cli;
 pub mod cluster;
 pub mod controllers;
+pub mod dashboard;
 pub mod dns;
 pub mod echo_server;
 pub mod informer;

@@ -71,6 +71,7 @@ macro_rules! addon {
 }
 
 const EMBEDDED: &[Embedded] = &[
+    addon!("dashboard", ["dashboard.yaml"]),
     addon!("default-storageclass", ["storageclass.yaml"]),
     addon!("ingress", ["ingress.yaml"]),
     addon!("metrics-server", ["metrics-server.yaml"]),
@@ -79,6 +80,13 @@ const EMBEDDED: &[Embedded] = &[
 
 /// The addon images, by image name.
 const IMAGES: &[(&str, BinaryImage)] = &[
+    (
+        "dashboard",
+        BinaryImage {
+            repository: "rkube/dashboard",
+            dockerfile: include_str!("../../images/dashboard/Dockerfile"),
+        },
+    ),
     (
         "ingress-controller",
         BinaryImage {

@@ -183,6 +183,22 @@ pub fn decode_body(content_type: &str, bytes: &[u8]) -> Result<Value, ApiError> 
     })
 }
 
+/// A body relayed from a peer as it arrives; a peer's failure ends it early.
+pub fn relay(incoming: hyper::body::Incoming) -> Body {
+    let frames = futures::stream::unfold(incoming, |mut body| async move {
+        loop {
+            match body.frame().await {
+                Some(Ok(f)) => match f.into_data() {
+                    Ok(d) => return Some((Ok::<_, Infallible>(hyper::body::Frame::data(d)), body)),
+                    Err(_) => continue,
+                },
+                _ => return None,
+            }
+        }
+    });
+    http_body_util::StreamBody::new(frames).boxed()
+}
+
 /// Forbid an Infallible error type from escaping: helper for stream bodies.
 pub fn infallible<T>(t: T) -> Result<T, Infallible> {
     Ok(t)

@@ -1,14 +1,12 @@
 //! Requests from the API server to a node's kubelet (`pods/log`), over HTTPS with the
 //! API server's kubelet-client certificate, the way kube-apiserver reaches kubelets.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::{BodyExt, Empty, StreamBody};
-use hyper::body::Frame;
+use http_body_util::{BodyExt, Empty};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::Value;
@@ -164,21 +162,10 @@ pub async fn get_stream(
     if !parts.status.is_success() {
         return Err(kubelet_error(parts.status.as_u16(), incoming).await);
     }
-    let frames = futures::stream::unfold(incoming, |mut body| async move {
-        loop {
-            match body.frame().await {
-                Some(Ok(f)) => match f.into_data() {
-                    Ok(d) => return Some((Ok::<_, Infallible>(Frame::data(d)), body)),
-                    Err(_) => continue,
-                },
-                _ => return None,
-            }
-        }
-    });
     Ok(Response::builder()
         .status(200)
         .header("content-type", "text/plain")
-        .body(BodyExt::boxed(StreamBody::new(frames)))
+        .body(crate::apiserver::http::relay(incoming))
         .unwrap_or_default())
 }
 

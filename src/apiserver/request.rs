@@ -122,8 +122,10 @@ pub fn parse(method: &Method, path: &str, query: &Query) -> RequestInfo {
     if let Some(name) = rest.get(1) {
         info.name = Some(name.to_string());
     }
-    if rest.len() > 2 {
-        info.subresource = Some(rest[2..].join("/"));
+    // Like kube-apiserver, only the third segment names the subresource: what follows
+    // `services/<name>/proxy/` is the path to forward.
+    if let Some(sub) = rest.get(2) {
+        info.subresource = Some(sub.to_string());
     }
     let is_watch = watch_prefix || query.flag("watch");
     info.verb = match *method {
@@ -200,6 +202,15 @@ mod tests {
                 i.subresource.as_deref()
             ),
             ("namespaces", Some("ns"), Some("status"))
+        );
+        let i = p(
+            Method::POST,
+            "/api/v1/namespaces/ns/services/http:web:/proxy/a/b",
+            "",
+        );
+        assert_eq!(
+            (i.name.as_deref(), i.subresource.as_deref(), i.verb.as_str()),
+            (Some("http:web:"), Some("proxy"), "create")
         );
         let i = p(Method::GET, "/healthz", "");
         assert!(!i.is_resource);

@@ -114,6 +114,9 @@ async fn route_inner(
         // Streams keep the connection: no body to read, the upgrade goes to the kubelet.
         return handlers::pod_stream::connect(state, &res, &info, &user, req).await;
     }
+    if handlers::proxy::is_proxy(&res, &info) {
+        return handlers::proxy::forward(state, &res, &info, req).await;
+    }
     if !res.stored && info.verb != "create" {
         return Err(ApiError::method_not_allowed());
     }

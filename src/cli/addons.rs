@@ -211,67 +211,92 @@ fn switch(profile_name: &str, name: &str, on: bool) -> anyhow::Result<i32> {
     }
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async {
-        let docker = docker::connect().await.map_err(Failure::from)?;
-        let running = node_container::inspect(&docker, profile_name)
-            .await?
-            .is_some_and(|n| n.running);
-        if !running {
-            return Err(Failure::new(
-                exit::NOT_RUNNING,
-                format!("The cluster \"{profile_name}\" is not running, so its addons cannot be changed. To start it, run: rkube start -p {profile_name}"),
-            )
-            .into());
-        }
-        let (_, creds) = credentials(profile_name)?;
-        let client = admin_client(&settings, &creds).await.map_err(|e| {
-            Failure::new(
-                exit::FAILURE,
-                format!("cannot reach the API server of \"{profile_name}\": {e}; is it running? (`rkube status -p {profile_name}`)"),
-            )
-        })?;
+        let (docker, client) =
+            connect_running(profile_name, &settings, "its addons cannot be changed").await?;
         if on {
-            println!(
-                "{}",
-                ui::line(
-                    "💡",
-                    &format!(
-                        "{name} is an addon maintained by {}. For any concerns contact rkube on GitHub.",
-                        addon.maintainer
-                    )
-                )
-            );
-            for i in &addon.images {
-                println!(
-                    "{}",
-                    ui::option(&format!("Using image {}", catalog::image_ref(i)))
-                );
-            }
-            let images = addons::ensure_images(&docker, addon, |line| {
-                println!("{}", ui::line("🚜", line))
-            })
-            .await?;
-            addons::enable(&client, addon, &images, std::time::Duration::from_secs(30)).await?;
-            if let Some(v) = &addon.verify {
-                println!("{}", ui::line("🔎", &format!("Verifying {name} addon...")));
-                let six_minutes = std::time::Duration::from_secs(360);
-                if !addons::verify(&client, addon, six_minutes).await? {
-                    return Err(Failure::new(
-                        exit::FAILURE,
-                        format!("enabling {name}: no pod {} in namespace {} became ready within 6 minutes; see `kubectl -n {} get pods`", v.selector, v.namespace, v.namespace),
-                    )
-                    .into());
-                }
-            }
+            turn_on(&docker, &client, addon, &|l| println!("{l}")).await?;
         } else {
             addons::disable(&client, addon).await?;
         }
         settings.set_addon(name, on);
         profile::save(&settings)?;
         if on {
-            println!("{}", ui::line("🌟", &format!("The '{name}' addon is enabled")));
+            println!(
+                "{}",
+                ui::line("🌟", &format!("The '{name}' addon is enabled"))
+            );
         } else {
-            println!("{}", ui::line("🌑", &format!("The '{name}' addon is disabled")));
+            println!(
+                "{}",
+                ui::line("🌑", &format!("The '{name}' addon is disabled"))
+            );
         }
         Ok(0)
     })
+}
+
+/// Enable `addon` on a running cluster, with minikube's lines: build its images, apply its
+/// objects, wait for its pods.
+pub(super) async fn turn_on(
+    docker: &bollard::Docker,
+    client: &kube::Client,
+    addon: &Addon,
+    say: &(dyn Fn(String) + Sync),
+) -> anyhow::Result<()> {
+    let name = addon.name.as_str();
+    say(ui::line(
+        "💡",
+        &format!(
+            "{name} is an addon maintained by {}. For any concerns contact rkube on GitHub.",
+            addon.maintainer
+        ),
+    ));
+    for i in &addon.images {
+        say(ui::option(&format!(
+            "Using image {}",
+            catalog::image_ref(i)
+        )));
+    }
+    let images = addons::ensure_images(docker, addon, |line| say(ui::line("🚜", line))).await?;
+    addons::enable(client, addon, &images, std::time::Duration::from_secs(30)).await?;
+    if let Some(v) = &addon.verify {
+        say(ui::line("🔎", &format!("Verifying {name} addon...")));
+        let six_minutes = std::time::Duration::from_secs(360);
+        if !addons::verify(client, addon, six_minutes).await? {
+            return Err(Failure::new(
+                exit::FAILURE,
+                format!("enabling {name}: no pod {} in namespace {} became ready within 6 minutes; see `kubectl -n {} get pods`", v.selector, v.namespace, v.namespace),
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Docker and an admin client for the profile's cluster, or a `NOT_RUNNING` failure saying
+/// that `consequence` (what cannot be done) and how to start it.
+pub(super) async fn connect_running(
+    profile_name: &str,
+    settings: &Settings,
+    consequence: &str,
+) -> anyhow::Result<(bollard::Docker, kube::Client)> {
+    let docker = docker::connect().await.map_err(Failure::from)?;
+    let running = node_container::inspect(&docker, profile_name)
+        .await?
+        .is_some_and(|n| n.running);
+    if !running {
+        return Err(Failure::new(
+            exit::NOT_RUNNING,
+            format!("The cluster \"{profile_name}\" is not running, so {consequence}. To start it, run: rkube start -p {profile_name}"),
+        )
+        .into());
+    }
+    let (_, creds) = credentials(profile_name)?;
+    let client = admin_client(settings, &creds).await.map_err(|e| {
+        Failure::new(
+            exit::FAILURE,
+            format!("cannot reach the API server of \"{profile_name}\": {e}; is it running? (`rkube status -p {profile_name}`)"),
+        )
+    })?;
+    Ok((docker, client))
 }

@@ -26,6 +26,8 @@ pub const TUNNEL_RUNNING: i32 = 93;
 pub const ADDON_UNKNOWN: i32 = 94;
 /// The command needs the cluster running, and it is not.
 pub const NOT_RUNNING: i32 = 95;
+/// The local port asked for is taken.
+pub const PORT_IN_USE: i32 = 96;
 
 /// A failure with its exit code; the message is one sentence plus what to do.
 #[derive(Debug, thiserror::Error)]

@@ -2,6 +2,7 @@
 
 mod addons;
 mod completion;
+mod dashboard;
 mod delete;
 pub mod exit;
 mod ip;
@@ -66,6 +67,8 @@ pub enum Command {
     Service(service::Args),
     /// Forward LoadBalancer services to 127.0.0.1 and set their external IP, until Ctrl+C.
     Tunnel(tunnel::Args),
+    /// Open the cluster's web dashboard through a local proxy, until Ctrl+C.
+    Dashboard(dashboard::Args),
     /// Enable, disable and list addons (storage-provisioner, default-storageclass, ...).
     #[command(subcommand)]
     Addons(addons::Command),
@@ -108,6 +111,13 @@ pub enum Command {
         #[arg(long, default_value_t = 10254)]
         healthz_port: u16,
     },
+    /// The dashboard addon's page server (run in its pod).
+    #[command(hide = true)]
+    DashboardUi {
+        /// HTTP port.
+        #[arg(long, default_value_t = 9090)]
+        port: u16,
+    },
     /// The metrics-server addon's program (run in its pod).
     #[command(hide = true)]
     MetricsServer {
@@ -146,6 +156,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Kubectl { args } => kubectl::run(p, args),
         Command::Service(args) => service::run(p, args),
         Command::Tunnel(args) => tunnel::run(p, args).map(|_| 0),
+        Command::Dashboard(args) => dashboard::run(p, args),
         Command::Addons(cmd) => addons::run(p, cmd),
         Command::Profile(cmd) => profile::run(cmd).map(|_| 0),
         Command::UpdateContext => update_context::run(p).map(|_| 0),
@@ -180,6 +191,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         })
         .map(|_| 0)
         .map_err(Into::into),
+        Command::DashboardUi { port } => crate::dashboard::server::run(port)
+            .map(|_| 0)
+            .map_err(Into::into),
         Command::MetricsServer {
             secure_port,
             metric_resolution,

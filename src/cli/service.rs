@@ -52,7 +52,7 @@ fn not_found(name: &str, ns: &str) -> Failure {
 }
 
 /// Whether a browser can be shown (a desktop session, or a platform that always has one).
-fn has_display() -> bool {
+pub(super) fn has_display() -> bool {
     if cfg!(target_os = "linux") {
         ["DISPLAY", "WAYLAND_DISPLAY", "BROWSER"]
             .iter()

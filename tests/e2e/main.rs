@@ -7,6 +7,7 @@ mod support;
 
 mod addons;
 mod cluster;
+mod dashboard;
 mod ingress;
 mod lifecycle;
 mod metrics;

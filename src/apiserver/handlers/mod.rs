@@ -6,6 +6,7 @@ mod fields;
 mod patch;
 mod pod_log;
 pub mod pod_stream;
+pub mod proxy;
 mod read;
 mod reviews;
 mod sa_admission;

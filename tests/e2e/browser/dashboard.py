@@ -1,0 +1,203 @@
+"""The dashboard in a real headless Chromium (Debian's chromium and chromium-driver, through
+Selenium), against a cluster on Docker; kubectl checks what the page did.
+
+Run by tests/e2e/dashboard.rs:
+  dashboard.py full URL KUBECTL KUBECONFIG CONTEXT IMAGE SCREENSHOT_DIR
+  dashboard.py smoke URL            (the page loads and lists the cluster's pods)
+Exits non-zero with the failing step on stderr.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+
+def browser():
+    o = Options()
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--window-size=1400,900", "--force-prefers-reduced-motion"):
+        o.add_argument(a)
+    o.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
+    return webdriver.Chrome(service=service, options=o)
+
+
+class Steps:
+    def __init__(self, driver, kubectl=None, kubeconfig=None, context=None):
+        self.d = driver
+        self.kubectl_cmd = [kubectl, "--kubeconfig", kubeconfig, "--context", context] if kubectl else None
+
+    def kubectl(self, *args, check=True):
+        r = subprocess.run(self.kubectl_cmd + list(args), capture_output=True, text=True, timeout=60)
+        if check and r.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {r.stderr}")
+        return r.stdout.strip()
+
+    def wait(self, what, fn, timeout=60):
+        last = None
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                v = fn()
+                if v:
+                    return v
+            except WebDriverException as e:
+                last = e
+            except AssertionError as e:
+                last = e
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what} (last: {last})\npage: {self.text()[:2000]}")
+
+    def text(self, css="#main"):
+        try:
+            return self.d.find_element(By.CSS_SELECTOR, css).text
+        except WebDriverException:
+            return ""
+
+    def find(self, css):
+        return self.d.find_element(By.CSS_SELECTOR, css)
+
+    def go(self, fragment):
+        self.d.execute_script("location.hash = arguments[0]", fragment)
+
+    def click(self, css):
+        self.wait(f"{css} clickable", lambda: self.find(css).is_displayed() and self.find(css).is_enabled())
+        self.find(css).click()
+
+
+def smoke(url):
+    d = browser()
+    try:
+        s = Steps(d)
+        d.get(url)
+        s.wait("the overview", lambda: "Overview" in s.text() and s.d.find_elements(By.CSS_SELECTOR, "table.pods tr[data-name]"))
+        s.go("#/r/core/v1/namespaces")
+        s.wait("the namespaces list", lambda: s.d.find_elements(By.CSS_SELECTOR, 'tr[data-name="kube-system"]'))
+        print("smoke: overview and namespaces list shown")
+    finally:
+        d.quit()
+
+
+def full(url, kubectl, kubeconfig, context, image, shots):
+    os.makedirs(shots, exist_ok=True)
+    d = browser()
+    s = Steps(d, kubectl, kubeconfig, context)
+    started = time.time()
+    try:
+        d.get(url)
+        s.wait("the overview", lambda: "Overview" in s.text())
+        # A pod that cannot start, so the overview has something to explain.
+        s.kubectl("create", "deployment", "dash-broken", "--image=rkube-test/not-built:1")
+
+        # A deployment made with kubectl appears in the open list without a reload.
+        s.go("#/r/apps/v1/deployments")
+        s.wait("the deployments list", lambda: "Deployment" in s.text())
+        marker = d.execute_script("window.rkubeNoReload = 1; return window.rkubeNoReload")
+        s.kubectl("create", "deployment", "dash-web", f"--image={image}", "--",
+                  "sh", "-c", "echo hello from dash-web; i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done")
+        s.wait("dash-web in the list", lambda: d.find_elements(By.CSS_SELECTOR, 'tr[data-name="dash-web"]'))
+        assert d.execute_script("return window.rkubeNoReload") == marker, "the page reloaded"
+        print(f"list: dash-web appeared live after {time.time() - started:.1f}s")
+
+        # Scale it; kubectl agrees.
+        s.click('tr[data-name="dash-web"] a')
+        s.wait("the deployment page", lambda: d.find_elements(By.ID, "replicas"))
+        box = s.find("#replicas")
+        box.clear()
+        box.send_keys("2")
+        s.click("#scale")
+        s.wait("kubectl to see 2 replicas",
+               lambda: s.kubectl("get", "deployment", "dash-web", "-o", "jsonpath={.spec.replicas}") == "2")
+        s.wait("2 ready replicas on the page", lambda: "2 ready" in s.text(), timeout=90)
+        print("scale: spec.replicas=2 per kubectl, 2 ready shown")
+
+        # The overview lists the failing pod first, with a reason.
+        s.go("#/")
+        s.wait("the failing pod explained", lambda: "not in the node's Docker" in s.text("#problems"), timeout=90)
+        d.save_screenshot(os.path.join(shots, "dashboard-overview.png"))
+
+        # Logs of one of its pods.
+        pod = s.kubectl("get", "pods", "-l", "app=dash-web", "-o", "jsonpath={.items[0].metadata.name}")
+        s.go(f"#/logs/default/{pod}")
+        s.wait("the log lines", lambda: "hello from dash-web" in s.text("#log"), timeout=60)
+        s.wait("followed lines", lambda: "tick 3" in s.text("#log"), timeout=30)
+        s.find("#log-search").send_keys("tick 2")
+        s.wait("the search", lambda: "tick 2" in s.text("#log") and "hello" not in s.text("#log"))
+        s.find("#log-search").clear()
+        s.find("#log-search").send_keys("t")
+        s.find("#log-search").clear()
+        d.save_screenshot(os.path.join(shots, "dashboard-logs.png"))
+        print("logs: first line and followed lines shown, search filters")
+
+        # A shell in the terminal: `echo hi` prints hi.
+        s.go(f"#/exec/default/{pod}")
+        s.wait("the terminal to connect", lambda: s.text("#exec-status") == "Connected", timeout=30)
+        time.sleep(0.5)
+        d.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea").send_keys("echo hi\n")
+
+        def output_lines():
+            return d.execute_script(
+                "const t = window.rkubeTerminal; const b = t.buffer.active || t.buffer; const out = [];"
+                "for (let i = 0; i < b.length; i++) out.push(b.getLine(i).translateToString(true));"
+                "return out;")
+        s.wait("hi printed by the shell", lambda: "hi" in [l.strip() for l in output_lines()], timeout=20)
+        d.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea").send_keys("printf '\\033[32mgreen\\033[0m %s\\n' $((6*7))\n")
+        s.wait("coloured output", lambda: any(l.strip() == "green 42" for l in output_lines()), timeout=20)
+        d.save_screenshot(os.path.join(shots, "dashboard-terminal.png"))
+        print("exec: `echo hi` printed hi in the terminal")
+
+        # Edit YAML; someone else's change in between is a conflict, then a clean save.
+        s.go("#/o/apps/v1/deployments/default/dash-web")
+        s.click("#tab-yaml")
+        s.wait("the YAML", lambda: "kind: Deployment" in s.find("#yaml").get_attribute("value"))
+        s.kubectl("label", "deployment", "dash-web", "touched=by-kubectl")
+        area = s.find("#yaml")
+        text = area.get_attribute("value")
+        assert "replicas: 2" in text, text
+        d.execute_script("arguments[0].value = arguments[1]", area, text.replace("replicas: 2", "replicas: 1", 1))
+        s.click("#save")
+        s.wait("the conflict message", lambda: "Conflict" in s.text("#yaml-msg"))
+        print(f"edit: conflict shown: {s.text('#yaml-msg')[:120]}")
+        s.click("#reload")
+        s.wait("the reloaded YAML", lambda: "touched: by-kubectl" in s.find("#yaml").get_attribute("value"))
+        area = s.find("#yaml")
+        d.execute_script("arguments[0].value = arguments[0].value.replace('replicas: 2', 'replicas: 1')", area)
+        s.click("#save")
+        s.wait("saved", lambda: "Saved" in s.text("#yaml-msg"))
+        s.wait("kubectl to see 1 replica",
+               lambda: s.kubectl("get", "deployment", "dash-web", "-o", "jsonpath={.spec.replicas}") == "1")
+        print("edit: saved after reload, kubectl sees replicas=1")
+
+        # Delete it.
+        s.click("#tab-summary")
+        s.click("#delete")
+        s.click("#confirm-delete")
+        s.wait("kubectl to see it gone", lambda: s.kubectl("get", "deployment", "dash-web", "--ignore-not-found", "-o", "name") == "")
+        s.wait("the page to say so", lambda: "does not exist" in s.text())
+        print("delete: gone per kubectl and the page")
+
+        # The conflict above is the one error the page should have met.
+        expected = ("ERR_NETWORK_CHANGED", "409 (Conflict)")
+        severe = [e for e in d.get_log("browser")
+                  if e["level"] == "SEVERE" and not any(x in e["message"] for x in expected)]
+        assert not severe, f"browser errors: {json.dumps(severe, indent=1)}"
+        print(f"all steps passed in {time.time() - started:.1f}s")
+    finally:
+        d.quit()
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "smoke":
+        smoke(sys.argv[2])
+    else:
+        full(*sys.argv[2:8])
