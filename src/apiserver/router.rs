@@ -40,7 +40,7 @@ pub async fn route(
 async fn route_inner(
     state: Arc<State>,
     user: Option<UserInfo>,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
     let path = req.uri().path().to_string();
     let query = Query::parse(req.uri().query());
@@ -127,6 +127,14 @@ async fn route_inner(
     let user_agent = header_str(&req, header::USER_AGENT)
         .unwrap_or("")
         .to_string();
+    // A browser's watch comes as a WebSocket upgrade (kube-apiserver serves both).
+    let websocket =
+        (info.verb == "watch" && crate::streams::ws::is_websocket(req.headers())).then(|| {
+            (
+                hyper::upgrade::on(&mut req),
+                crate::streams::ws::accept(req.headers(), ""),
+            )
+        });
     let body = read_body(req.into_body()).await?;
     let ctx = Ctx {
         state,
@@ -138,7 +146,13 @@ async fn route_inner(
         content_type,
         user_agent,
     };
-    handlers::handle(ctx, body).await
+    let resp = handlers::handle(ctx, body).await?;
+    match websocket {
+        Some((on, accept)) if resp.status().is_success() => {
+            Ok(handlers::watch::over_websocket(resp, on, accept))
+        }
+        _ => Ok(resp),
+    }
 }
 
 /// The backend of an aggregated group-version the path falls under.

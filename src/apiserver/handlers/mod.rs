@@ -12,7 +12,7 @@ mod reviews;
 mod sa_admission;
 mod scale;
 mod token_request;
-mod watch;
+pub mod watch;
 mod write;
 
 use std::sync::Arc;

@@ -259,3 +259,39 @@ fn translate(
         }
     }
 }
+
+/// A watch over WebSocket, as kube-apiserver serves it to browsers: the same events, one
+/// JSON text message each. Browsers hold at most six HTTP/1.1 streams per host, but many
+/// WebSockets, so a page can keep a watch per kind open.
+pub fn over_websocket(
+    resp: Response<Body>,
+    on: hyper::upgrade::OnUpgrade,
+    accept: Response<()>,
+) -> Response<Body> {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let mut events = resp.into_body();
+    tokio::spawn(async move {
+        let Ok(upgraded) = on.await else { return };
+        let (mut sink, mut from_client) = crate::streams::ws::server(upgraded).await.split();
+        loop {
+            tokio::select! {
+                frame = events.frame() => {
+                    let Some(Ok(frame)) = frame else { break };
+                    let Ok(line) = frame.into_data() else { continue };
+                    let text = String::from_utf8_lossy(&line).trim_end().to_string();
+                    if sink.send(Message::text(text)).await.is_err() {
+                        return;
+                    }
+                }
+                msg = from_client.next() => match msg {
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                    Some(Ok(_)) => {}
+                },
+            }
+        }
+        let _ = sink.send(Message::Close(None)).await;
+    });
+    let (parts, ()) = accept.into_parts();
+    Response::from_parts(parts, crate::apiserver::http::full(""))
+}

@@ -112,35 +112,69 @@ class Watch {
     }
   }
   emit() { try { this.onChange(this.items); } catch (e) { console.error(e); } }
-  // Follow the watch until it ends; returns to relist on 410 Gone or a closed stream.
+  apply(ev) {
+    if (ev.type === 'BOOKMARK') return false;
+    if (ev.type === 'DELETED') this.items.delete(key(ev.object));
+    else this.items.set(key(ev.object), ev.object);
+    return true;
+  }
+  // Follow the watch from `rv`, re-watching where it ended; returns to relist on 410 Gone.
+  // WebSockets first: a browser keeps only six HTTP/1.1 streams per host, and a page
+  // watches more kinds than that.
   async stream(rv) {
     while (!this.stopped) {
-      const r = await fetch(this.query({ watch: '1', resourceVersion: rv, allowWatchBookmarks: 'true', timeoutSeconds: '240' }),
-        { signal: this.ctl.signal, headers: { Accept: 'application/json' } });
-      if (!r.ok) throw new ApiError(r.status, null, await r.text());
-      setConn(null);
-      const reader = r.body.getReader();
-      const dec = new TextDecoder();
-      let buf = '';
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += dec.decode(value, { stream: true });
-        let nl;
-        let changed = false;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl); buf = buf.slice(nl + 1);
-          if (!line.trim()) continue;
-          const ev = JSON.parse(line);
-          if (ev.type === 'ERROR') return; // 410 Expired: relist
-          rv = ev.object.metadata.resourceVersion;
-          if (ev.type === 'BOOKMARK') continue;
-          if (ev.type === 'DELETED') this.items.delete(key(ev.object));
-          else this.items.set(key(ev.object), ev.object);
-          changed = true;
-        }
-        if (changed) this.emit();
+      const r = this.noSockets ? await this.streamFetch(rv) : await this.streamSocket(rv);
+      if (r.relist) return;
+      rv = r.rv;
+    }
+  }
+  watchQuery(rv) {
+    return this.query({ watch: '1', resourceVersion: rv, allowWatchBookmarks: 'true' });
+  }
+  streamSocket(rv) {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${this.watchQuery(rv)}`);
+      this.ctl.signal.addEventListener('abort', () => ws.close());
+      let opened = false; let timer = null; let relist = false;
+      ws.onopen = () => { opened = true; setConn(null); };
+      ws.onmessage = (m) => {
+        const ev = JSON.parse(m.data);
+        if (ev.type === 'ERROR') { relist = true; ws.close(); return; }
+        rv = ev.object.metadata.resourceVersion;
+        // A burst of events is drawn once.
+        if (this.apply(ev) && !timer) timer = setTimeout(() => { timer = null; this.emit(); }, 30);
+      };
+      ws.onclose = () => {
+        if (timer) { clearTimeout(timer); this.emit(); }
+        if (opened || relist) { resolve({ rv, relist }); return; }
+        // A proxy that cannot upgrade: stream over HTTP from now on.
+        this.noSockets = true;
+        reject(new Error('watch over WebSocket refused'));
+      };
+    });
+  }
+  async streamFetch(rv) {
+    const r = await fetch(this.watchQuery(rv), { signal: this.ctl.signal, headers: { Accept: 'application/json' } });
+    if (!r.ok) throw new ApiError(r.status, null, await r.text());
+    setConn(null);
+    const reader = r.body.getReader();
+    const dec = new TextDecoder();
+    let buf = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return { rv, relist: false };
+      buf += dec.decode(value, { stream: true });
+      let nl;
+      let changed = false;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl); buf = buf.slice(nl + 1);
+        if (!line.trim()) continue;
+        const ev = JSON.parse(line);
+        if (ev.type === 'ERROR') return { rv, relist: true };
+        rv = ev.object.metadata.resourceVersion;
+        changed = this.apply(ev) || changed;
       }
+      if (changed) this.emit();
     }
   }
 }
@@ -495,9 +529,11 @@ function details(group, version, plural, ns, name) {
       return;
     }
     const first = !obj;
+    const rolled = obj && obj.metadata.generation !== o.metadata.generation;
     obj = o;
     // Drawn once: a status update must not wipe what the user is typing.
     if (first) drawActions(actions, kind, () => obj);
+    else if (rolled && actions.refresh) actions.refresh();
     if (tab !== 'yaml' || first) drawBody(first);
   });
   if (kind.name !== 'events') {
@@ -666,7 +702,7 @@ function drawActions(bar, kind, current) {
         sel._rs = mine;
       }).catch(() => {});
     revisions();
-    sel.addEventListener('focus', revisions);
+    bar.refresh = () => setTimeout(revisions, 500);
     items.push(sel, el('button', { id: 'rollback', onclick: () => act('Rolled back', () => {
       const rs = (sel._rs || []).find((r) => r.metadata.name === sel.value);
       if (!rs) throw new Error('Pick a revision first.');
@@ -883,7 +919,7 @@ function nodes() {
         el('td', {}, `${mine.length} / ${n.status.allocatable.pods}`));
     });
     const hint = metricsError ? el('div', { class: 'msg', id: 'metrics-hint' }, 'CPU and memory usage need metrics-server. ',
-      el('button', { id: 'enable-metrics', onclick: () => switchAddon('metrics-server', true).then(() => { metricsError = null; }) }, 'Enable metrics-server'),
+      el('button', { id: 'enable-metrics', onclick: (e) => { e.target.disabled = true; switchAddon('metrics-server', true).then(poll).catch(() => { e.target.disabled = false; }); } }, 'Enable metrics-server'),
       ' (or run ', el('code', {}, 'rkube addons enable metrics-server'), ')') : '';
     const top = podUsage ? [...podUsage.values()].map((p) => ({ p, cpu: p.containers.reduce((a, c) => a + cpu(c.usage.cpu), 0), mem: p.containers.reduce((a, c) => a + bytes(c.usage.memory), 0) }))
       .sort((a, b) => b.mem - a.mem).slice(0, 15) : [];
@@ -896,6 +932,9 @@ function nodes() {
   watch(rpath(K.pods), {}, (i) => { pods = i; draw(); });
   const poll = async () => {
     try {
+      // Asked only when discovery shows the metrics API (an error for every poll otherwise).
+      const groups = await api('/apis');
+      if (!groups.groups.some((g) => g.name === 'metrics.k8s.io')) throw new Error('metrics.k8s.io is not served');
       const [n, p] = await Promise.all([api('/apis/metrics.k8s.io/v1beta1/nodes'), api('/apis/metrics.k8s.io/v1beta1/pods')]);
       usage = new Map(n.items.map((x) => [x.metadata.name, x]));
       podUsage = new Map(p.items.map((x) => [key(x), x]));

@@ -27,7 +27,7 @@ def browser():
               "--window-size=1400,900", "--force-prefers-reduced-motion"):
         o.add_argument(a)
     o.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    o.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     service = Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
     return webdriver.Chrome(service=service, options=o)
 
@@ -51,7 +51,7 @@ class Steps:
                 v = fn()
                 if v:
                     return v
-            except WebDriverException as e:
+            except WebDriverException as e:  # includes a stale element, redrawn by a live update
                 last = e
             except AssertionError as e:
                 last = e
@@ -71,8 +71,23 @@ class Steps:
         self.d.execute_script("location.hash = arguments[0]", fragment)
 
     def click(self, css):
-        self.wait(f"{css} clickable", lambda: self.find(css).is_displayed() and self.find(css).is_enabled())
-        self.find(css).click()
+        """Click, again if a live update redrew the element in between."""
+        def attempt():
+            e = self.find(css)
+            if not (e.is_displayed() and e.is_enabled()):
+                return False
+            e.click()
+            return True
+        self.wait(f"{css} clicked", attempt)
+
+
+def websocket_watches(d):
+    """How many watches the page opened as WebSockets that the server accepted (101)."""
+    events = [json.loads(entry["message"])["message"] for entry in d.get_log("performance")]
+    watches = {m["params"]["requestId"] for m in events
+               if m["method"] == "Network.webSocketCreated" and "watch=1" in m["params"]["url"]}
+    return sum(1 for m in events if m["method"] == "Network.webSocketHandshakeResponseReceived"
+               and m["params"]["requestId"] in watches and m["params"]["response"]["status"] == 101)
 
 
 def smoke(url):
@@ -83,7 +98,8 @@ def smoke(url):
         s.wait("the overview", lambda: "Overview" in s.text() and s.d.find_elements(By.CSS_SELECTOR, "table.pods tr[data-name]"))
         s.go("#/r/core/v1/namespaces")
         s.wait("the namespaces list", lambda: s.d.find_elements(By.CSS_SELECTOR, 'tr[data-name="kube-system"]'))
-        print("smoke: overview and namespaces list shown")
+        assert websocket_watches(d) > 0, "no watch went over WebSocket"
+        print("smoke: overview and namespaces list shown, watches over WebSocket")
     finally:
         d.quit()
 
@@ -96,6 +112,7 @@ def full(url, kubectl, kubeconfig, context, image, shots):
     try:
         d.get(url)
         s.wait("the overview", lambda: "Overview" in s.text())
+        assert websocket_watches(d) > 0, "no watch went over WebSocket"
         # A pod that cannot start, so the overview has something to explain.
         s.kubectl("create", "deployment", "dash-broken", "--image=rkube-test/not-built:1")
 
@@ -178,8 +195,10 @@ def full(url, kubectl, kubeconfig, context, image, shots):
                lambda: s.kubectl("get", "deployment", "dash-web", "-o", "jsonpath={.spec.replicas}") == "1")
         print("edit: saved after reload, kubectl sees replicas=1")
 
+        extras(s)
+
         # Delete it.
-        s.click("#tab-summary")
+        s.go("#/o/apps/v1/deployments/default/dash-web")
         s.click("#delete")
         s.click("#confirm-delete")
         s.wait("kubectl to see it gone", lambda: s.kubectl("get", "deployment", "dash-web", "--ignore-not-found", "-o", "name") == "")
@@ -194,6 +213,48 @@ def full(url, kubectl, kubeconfig, context, image, shots):
         print(f"all steps passed in {time.time() - started:.1f}s")
     finally:
         d.quit()
+
+
+def extras(s):
+    """Roll back, trigger a CronJob, create from pasted YAML, nodes and addons pages."""
+    d = s.d
+    t = time.time()
+    s.kubectl("set", "image", "deployment/dash-web", "busybox=rkube-test/busybox:rollback-me")
+    s.go("#/o/apps/v1/deployments/default/dash-web")
+    s.wait("two revisions", lambda: len(d.find_elements(By.CSS_SELECTOR, "#revision option")) == 2)
+    d.execute_script("const r = document.querySelector('#revision'); r.value = r.options[1].value;")
+    s.click("#rollback")
+    s.wait("kubectl to see the first image again", lambda: s.kubectl(
+        "get", "deployment", "dash-web", "-o", "jsonpath={.spec.template.spec.containers[0].image}") == "rkube-test/busybox:1")
+    print("rollback: the template's image is back to rkube-test/busybox:1")
+
+    s.kubectl("create", "cronjob", "dash-cron", "--image=rkube-test/busybox:1", "--schedule=0 0 1 1 *", "--", "echo", "cron ran")
+    s.go("#/o/batch/v1/cronjobs/default/dash-cron")
+    s.click("#trigger")
+    s.wait("a job owned by the CronJob", lambda: "dash-cron" in s.kubectl(
+        "get", "jobs", "-o", "jsonpath={.items[*].metadata.ownerReferences[0].name}"))
+    s.wait("the job on the page", lambda: "dash-cron-manual-" in s.text())
+    print("cronjob: triggered, the job is owned by dash-cron")
+
+    s.go("#/create")
+    area = s.wait("the YAML box", lambda: d.find_elements(By.ID, "create-yaml"))[0]
+    d.execute_script("arguments[0].value = arguments[1]", area,
+                     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dash-made-1\ndata:\n  a: '1'\n---\n"
+                     "# a comment\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dash-made-2\n  labels:\n    x: y\n"
+                     "---\napiVersion: v1\nkind: Nope\nmetadata:\n  name: bad\n")
+    s.click("#create")
+    s.wait("three results", lambda: len(d.find_elements(By.CSS_SELECTOR, "#create-result li")) == 3)
+    results = s.text("#create-result")
+    assert "dash-made-1 created" in results and "dash-made-2 created" in results and "unknown kind" in results, results
+    s.kubectl("get", "configmap", "dash-made-1", "dash-made-2")
+    print("create: two ConfigMaps made, the unknown kind reported")
+
+    s.go("#/nodes")
+    s.wait("the node Ready", lambda: "Ready" in s.text() and "Pods" in s.text())
+    s.go("#/addons")
+    s.wait("the addons list", lambda: d.find_elements(By.CSS_SELECTOR, 'tr[data-name="dashboard"]'))
+    assert "enabled" in s.find('tr[data-name="dashboard"]').text
+    print(f"nodes and addons pages shown ({time.time() - t:.1f}s for these extras)")
 
 
 if __name__ == "__main__":
