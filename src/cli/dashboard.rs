@@ -16,6 +16,7 @@ use crate::addons::catalog;
 use crate::cluster::addons;
 use crate::cluster::profile;
 use crate::cluster::start::credentials;
+use crate::dashboard::helper::{Helper, Pending};
 use crate::dashboard::{self, proxy};
 use crate::ui;
 
@@ -90,13 +91,14 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<i32> {
         let (_, creds) = credentials(profile_name)?;
         let api = SocketAddr::from((Ipv4Addr::LOCALHOST, settings.api_port));
         let upstream = Arc::new(proxy::Upstream::new(api, &creds.ca_pem, &creds.admin)?);
-        let switch: Arc<dyn proxy::Addons> = Arc::new(PageAddons {
+        let helper: Arc<dyn Helper> = Arc::new(PageHelper {
             profile: profile_name.to_string(),
             docker,
             client,
             busy: tokio::sync::Mutex::new(()),
+            forwards: tokio::sync::Mutex::new(Vec::new()),
         });
-        tokio::spawn(proxy::serve(listener, upstream, Some(switch)));
+        tokio::spawn(proxy::serve(listener, upstream, Some(helper)));
         say(args.url, "🤔", "Verifying proxy health ...");
         let url = format!("http://127.0.0.1:{port}{}", dashboard::PATH);
         proxy_healthy(port, Duration::from_secs(60)).await.map_err(|e| {
@@ -155,17 +157,23 @@ async fn get(port: u16, path: &str) -> Result<u16, String> {
     Ok(code)
 }
 
-/// The Addons page's backend: the same steps as `rkube addons enable|disable`, one at a
-/// time, with their lines printed where `rkube dashboard` runs.
-struct PageAddons {
+/// Port-forwards the page started: service, port, and the local URL serving it.
+type Forward = ((String, String, i32), String, tokio::task::JoinHandle<()>);
+
+/// What the page asks of this process: the same steps as `rkube addons enable|disable`,
+/// one at a time, with their lines printed where `rkube dashboard` runs; and port-forwards
+/// through the API server (as `rkube service` does where the node is out of reach), kept
+/// until Ctrl+C.
+struct PageHelper {
     profile: String,
     docker: bollard::Docker,
     client: kube::Client,
     busy: tokio::sync::Mutex<()>,
+    forwards: tokio::sync::Mutex<Vec<Forward>>,
 }
 
-impl proxy::Addons for PageAddons {
-    fn list(&self) -> proxy::Pending<'_, serde_json::Value> {
+impl Helper for PageHelper {
+    fn addons(&self) -> Pending<'_, serde_json::Value> {
         Box::pin(async move {
             let enabled = profile::load(&self.profile)
                 .map_err(|e| e.to_string())?
@@ -181,7 +189,7 @@ impl proxy::Addons for PageAddons {
         })
     }
 
-    fn switch(&self, name: String, on: bool) -> proxy::Pending<'_, ()> {
+    fn switch(&self, name: String, on: bool) -> Pending<'_, ()> {
         Box::pin(async move {
             let _one_at_a_time = self.busy.lock().await;
             let addon = catalog::find(&name).ok_or_else(|| catalog::unknown(&name))?;
@@ -203,6 +211,46 @@ impl proxy::Addons for PageAddons {
             settings.set_addon(&addon.name, on);
             profile::save(&settings).map_err(|e| e.to_string())?;
             Ok(())
+        })
+    }
+
+    fn port_forward(&self, namespace: String, service: String, port: i32) -> Pending<'_, String> {
+        Box::pin(async move {
+            use k8s_openapi::api::core::v1::Service;
+            let key = (namespace.clone(), service.clone(), port);
+            let mut forwards = self.forwards.lock().await;
+            if let Some((_, url, task)) = forwards.iter().find(|(k, _, _)| *k == key) {
+                if !task.is_finished() {
+                    return Ok(url.clone());
+                }
+            }
+            let api: kube::Api<Service> = kube::Api::namespaced(self.client.clone(), &namespace);
+            let svc = api
+                .get_opt(&service)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("service {namespace}/{service} not found"))?;
+            let svc_port = svc
+                .spec
+                .iter()
+                .flat_map(|s| s.ports.iter().flatten())
+                .find(|p| p.port == port && p.protocol.as_deref().unwrap_or("TCP") == "TCP")
+                .cloned()
+                .ok_or_else(|| format!("service {namespace}/{service} has no TCP port {port}"))?;
+            let (addr, task) = crate::tunnel::via_api::listen(self.client.clone(), svc, svc_port)
+                .await
+                .map_err(|e| e.to_string())?;
+            let url = format!("http://{addr}");
+            println!(
+                "{}",
+                ui::line(
+                    "🏃",
+                    &format!("Forwarding {url} to service {namespace}/{service} port {port}")
+                )
+            );
+            forwards.retain(|(k, _, _)| *k != key);
+            forwards.push((key, url.clone(), task));
+            Ok(url)
         })
     }
 }

@@ -3,6 +3,7 @@
 //! that the page acts with the user's credentials.
 
 pub mod assets;
+pub mod helper;
 pub mod proxy;
 pub mod server;
 

@@ -6,9 +6,7 @@
 //! loopback name (DNS rebinding, minikube's CVE-2018-1002103) and cross-origin writes or
 //! WebSocket upgrades (cross-site request forgery).
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -20,6 +18,7 @@ use rustls::pki_types::ServerName;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 
+use super::helper::{self, Helper};
 use crate::apiserver::http::{relay, Body};
 use crate::pki::CertPair;
 
@@ -108,27 +107,12 @@ impl Upstream {
     }
 }
 
-/// A future the addon switch returns.
-pub type Pending<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
-
-/// What the dashboard's Addons page asks of the program running the proxy (it has Docker
-/// to build addon images; the page alone could not).
-pub trait Addons: Send + Sync + 'static {
-    /// Every addon: `[{"name", "description", "enabled"}]`.
-    fn list(&self) -> Pending<'_, serde_json::Value>;
-    /// Turn an addon on or off.
-    fn switch(&self, name: String, on: bool) -> Pending<'_, ()>;
-}
-
-/// The path of the addons endpoint.
-pub const ADDONS_PATH: &str = "/rkube/v1/addons";
-
 /// Which requests the proxy lets through.
 #[derive(Debug, PartialEq, Eq)]
 enum Verdict {
     Forward,
-    /// The addons endpoint.
-    Addons,
+    /// What only the program running the proxy can do (`/rkube/v1/...`).
+    Helper,
     /// `/`: to the dashboard.
     Redirect,
     Refuse(StatusCode, &'static str),
@@ -178,8 +162,8 @@ fn judge(method: &Method, path: &str, h: &HeaderMap) -> Verdict {
     if path == "/" {
         return Verdict::Redirect;
     }
-    let addons = api(ADDONS_PATH);
-    if !(api("/api") || api("/apis") || path == "/version" || addons) {
+    let helper = api(helper::PREFIX);
+    if !(api("/api") || api("/apis") || path == "/version" || helper) {
         return Verdict::Refuse(
             StatusCode::NOT_FOUND,
             "Not found: the dashboard proxy serves only the Kubernetes API paths\n",
@@ -189,8 +173,8 @@ fn judge(method: &Method, path: &str, h: &HeaderMap) -> Verdict {
     if (writes || h.contains_key(header::UPGRADE)) && !same_origin(h, host) {
         return Verdict::Refuse(StatusCode::FORBIDDEN, "Cross-origin request refused: only pages served by this proxy may change the cluster\n");
     }
-    if addons {
-        return Verdict::Addons;
+    if helper {
+        return Verdict::Helper;
     }
     Verdict::Forward
 }
@@ -229,84 +213,15 @@ fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, upgrade: bool) {
     }
 }
 
-fn json(code: StatusCode, v: &serde_json::Value) -> Response<Body> {
-    let mut r = Response::new(crate::apiserver::http::full(v.to_string()));
-    *r.status_mut() = code;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
-}
-
-/// `GET /rkube/v1/addons` lists; `POST /rkube/v1/addons/<name>` with `{"enabled": bool}`
-/// switches one. Failures are Kubernetes-style Status objects, as the page reads them.
-async fn serve_addons(addons: Option<&Arc<dyn Addons>>, req: Request<Incoming>) -> Response<Body> {
-    let status = |code: StatusCode, reason: &str, message: String| {
-        json(
-            code,
-            &serde_json::json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                "message": message, "reason": reason, "code": code.as_u16()}),
-        )
-    };
-    let Some(addons) = addons else {
-        return status(
-            StatusCode::NOT_FOUND,
-            "NotFound",
-            "this proxy cannot switch addons".into(),
-        );
-    };
-    let path = req.uri().path().to_string();
-    let name = path
-        .strip_prefix(ADDONS_PATH)
-        .unwrap_or_default()
-        .trim_matches('/')
-        .to_string();
-    match (req.method().clone(), name.is_empty()) {
-        (Method::GET, true) => match addons.list().await {
-            Ok(v) => json(StatusCode::OK, &v),
-            Err(e) => status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", e),
-        },
-        (Method::POST, false) => {
-            let body = match http_body_util::Limited::new(req.into_body(), 4096)
-                .collect()
-                .await
-            {
-                Ok(b) => b.to_bytes(),
-                Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", e.to_string()),
-            };
-            let Some(on) = serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v.get("enabled").and_then(serde_json::Value::as_bool))
-            else {
-                return status(
-                    StatusCode::BAD_REQUEST,
-                    "BadRequest",
-                    "the body must be {\"enabled\": true|false}".into(),
-                );
-            };
-            match addons.switch(name, on).await {
-                Ok(()) => json(StatusCode::OK, &serde_json::json!({"enabled": on})),
-                Err(e) => status(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", e),
-            }
-        }
-        _ => status(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            "GET the list, or POST to /rkube/v1/addons/<name>".into(),
-        ),
-    }
-}
-
 async fn forward(
     up: Arc<Upstream>,
-    addons: Option<Arc<dyn Addons>>,
+    helper: Option<Arc<dyn Helper>>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, std::convert::Infallible> {
     let path = req.uri().path().to_string();
     match judge(req.method(), &path, req.headers()) {
         Verdict::Refuse(code, text) => return Ok(plain(code, text)),
-        Verdict::Addons => return Ok(serve_addons(addons.as_ref(), req).await),
+        Verdict::Helper => return Ok(helper::serve(helper.as_ref(), req).await),
         Verdict::Redirect => {
             let mut r = plain(StatusCode::TEMPORARY_REDIRECT, "");
             r.headers_mut()
@@ -433,21 +348,21 @@ async fn forward_upgrade(up: &Upstream, req: Request<Incoming>) -> Result<Respon
     back.body(relay(incoming)).map_err(|e| e.to_string())
 }
 
-/// Serve the proxy on `listener` until the task is dropped; `addons`, when given, backs the
-/// dashboard's Addons page.
+/// Serve the proxy on `listener` until the task is dropped; `helper`, when given, answers
+/// what only the program running the proxy can do (addons, port-forwards).
 pub async fn serve(
     listener: TcpListener,
     upstream: Arc<Upstream>,
-    addons: Option<Arc<dyn Addons>>,
+    helper: Option<Arc<dyn Helper>>,
 ) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
         let up = upstream.clone();
-        let addons = addons.clone();
+        let helper = helper.clone();
         tokio::spawn(async move {
-            let svc = service_fn(move |req| forward(up.clone(), addons.clone(), req));
+            let svc = service_fn(move |req| forward(up.clone(), helper.clone(), req));
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
                 .with_upgrades()
@@ -510,7 +425,7 @@ mod tests {
         assert_eq!(judge(&Method::GET, "/", &h), Verdict::Redirect);
         assert_eq!(judge(&Method::GET, "/apis", &h), Verdict::Forward);
         assert_eq!(judge(&Method::GET, "/version", &h), Verdict::Forward);
-        assert_eq!(judge(&Method::GET, ADDONS_PATH, &h), Verdict::Addons);
+        assert_eq!(judge(&Method::GET, "/rkube/v1/addons", &h), Verdict::Helper);
         let evil = headers(&[("host", "127.0.0.1:1"), ("origin", "http://evil.example")]);
         assert!(matches!(
             judge(&Method::POST, "/rkube/v1/addons/ingress", &evil),

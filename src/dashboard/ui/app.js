@@ -666,11 +666,35 @@ function serviceAccess(svc, nodes) {
     rows.push(el('tr', {}, el('td', {}, `${p.port}/${p.protocol}`),
       el('td', {}, urls.map((u) => [el('a', { href: u, target: '_blank', rel: 'noopener' }, u), ' '])),
       el('td', {}, p.protocol === 'TCP' ? el('a', { href: proxied, target: '_blank', rel: 'noopener' }, 'Open through the API proxy') : ''),
-      el('td', {}, el('code', {}, `kubectl port-forward -n ${ns} svc/${name} ${p.port < 1024 ? 8000 + p.port : p.port}:${p.port}`))));
+      el('td', {}, p.protocol === 'TCP' ? portForwardButton(ns, name, p.port) : '')));
   }
   return el('div', {}, el('h3', {}, 'Open'), el('table', {},
-    el('thead', {}, el('tr', {}, ['Port', 'URLs', 'Port-forward in the browser', 'Port-forward on this machine'].map((h) => el('th', {}, h)))),
+    el('thead', {}, el('tr', {}, ['Port', 'URLs', 'In the browser', 'On this machine'].map((h) => el('th', {}, h)))),
     el('tbody', {}, rows)));
+}
+
+// A port-forward started by `rkube dashboard` (it keeps it until Ctrl+C); other proxies
+// cannot, so the page shows the kubectl command instead.
+const forwards = new Map();
+function portForwardButton(ns, name, port) {
+  const id = `${ns}/${name}:${port}`;
+  const box = el('span', { class: 'forward' });
+  const show = (url) => box.replaceChildren(el('a', { href: url, target: '_blank', rel: 'noopener', class: 'forward-url' }, url));
+  if (forwards.has(id)) { show(forwards.get(id)); return box; }
+  const button = el('button', { class: 'port-forward', onclick: async () => {
+    button.disabled = true;
+    try {
+      const r = await api(`/rkube/v1/port-forwards`, { method: 'POST', body: { namespace: ns, service: name, port } });
+      forwards.set(id, r.url);
+      show(r.url);
+    } catch (e) {
+      box.replaceChildren(e.code === 404
+        ? el('code', {}, `kubectl port-forward -n ${ns} svc/${name} ${port < 1024 ? 8000 + port : port}:${port}`)
+        : el('span', { class: 'err' }, e.message));
+    }
+  } }, 'Port-forward');
+  box.append(button);
+  return box;
 }
 
 // ---------- Actions ----------

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
@@ -248,6 +249,15 @@ def extras(s):
     assert "dash-made-1 created" in results and "dash-made-2 created" in results and "unknown kind" in results, results
     s.kubectl("get", "configmap", "dash-made-1", "dash-made-2")
     print("create: two ConfigMaps made, the unknown kind reported")
+
+    # A port-forward started from the Service page serves the service on this machine.
+    s.go("#/o/core/v1/services/kubernetes-dashboard/kubernetes-dashboard")
+    s.click("button.port-forward")
+    link = s.wait("the forwarded URL", lambda: d.find_elements(By.CSS_SELECTOR, "a.forward-url"))[0]
+    url = link.get_attribute("href")
+    with urllib.request.urlopen(url.rstrip("/") + "/healthz", timeout=20) as r:
+        assert r.read() == b"ok", url
+    print(f"port-forward: {url} serves the service")
 
     s.go("#/nodes")
     s.wait("the node Ready", lambda: "Ready" in s.text() and "Pods" in s.text())
