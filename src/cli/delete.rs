@@ -105,7 +105,7 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<()> {
         if args.purge {
             let images = d
                 .list_images(Some(ListImagesOptions {
-                    filters: Some(label_filter(&[("io.rkube.image", "true")])),
+                    filters: Some(label_filter(&[crate::cluster::image_gc::LABEL])),
                     ..Default::default()
                 }))
                 .await?;

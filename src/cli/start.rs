@@ -39,6 +39,12 @@ pub struct Args {
     /// Driver (only docker).
     #[arg(long, default_value = "docker")]
     pub driver: String,
+    /// Also print each step's timing to stderr (minikube's flag).
+    #[arg(long)]
+    pub alsologtostderr: bool,
+    /// Log verbosity; 1 or more prints each step's timing to stderr, as --alsologtostderr.
+    #[arg(short = 'v', long = "v", default_value_t = 0)]
+    pub verbosity: u8,
 }
 
 /// Parse a duration like `90s`, `6m` or `1h`.
@@ -82,13 +88,28 @@ pub fn run(profile: &str, args: Args) -> anyhow::Result<()> {
         wait_timeout: args.wait_timeout,
         addons: args.addons,
     };
+    let timings = args.alsologtostderr || args.verbosity > 0;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let started = std::time::Instant::now();
+    let mut last = started;
     let outcome = rt
         .block_on(start::start(&req, |emoji, line| {
+            if timings {
+                // Where the time goes: since the last step, and since the command began.
+                let now = std::time::Instant::now();
+                eprintln!(
+                    "I {:>7.3}s (+{:.3}s) {line}",
+                    now.duration_since(started).as_secs_f64(),
+                    now.duration_since(last).as_secs_f64()
+                );
+                last = now;
+            }
             println!("{emoji}  {line}")
         }))
         .map_err(Failure::from)?;
+    if timings {
+        eprintln!("I {:>7.3}s start finished", started.elapsed().as_secs_f64());
+    }
     tracing::info!(
         ?outcome,
         seconds = started.elapsed().as_secs_f64(),

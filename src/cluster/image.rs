@@ -414,8 +414,8 @@ pub async fn ensure(
         // Images are shared by every profile, so they carry no profile label; this one lets
         // `delete --all --purge` find them.
         labels: Some(std::collections::HashMap::from([(
-            "io.rkube.image".to_string(),
-            "true".to_string(),
+            super::image_gc::LABEL.0.to_string(),
+            super::image_gc::LABEL.1.to_string(),
         )])),
         ..Default::default()
     };

@@ -4,6 +4,7 @@
 pub mod addons;
 pub mod docker;
 pub mod image;
+pub mod image_gc;
 pub mod kubeconfig;
 pub mod network;
 pub mod node_container;

@@ -446,6 +446,19 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
     }
     write_kubeconfig(&settings, &creds)?;
     enable_addons(&docker, &settings, &creds, req, &mut step).await?;
+    // Best effort: a failure to tidy up must not fail a start that worked.
+    match super::image_gc::prune(&docker).await {
+        Ok(p) if !p.tags.is_empty() => step(
+            "🧹",
+            &format!(
+                "Removed {} image tag(s) of earlier rkube builds ({} MB)",
+                p.tags.len(),
+                p.bytes >> 20
+            ),
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "removing images of earlier builds"),
+    }
     step(
         "🏄",
         &format!(

@@ -1,6 +1,6 @@
 //! `rkube dashboard` on Docker: the command's errors, its proxy's Host and Origin checks,
-//! the page in a real headless Chromium (tests/e2e/browser/dashboard.py), and the same URL
-//! through `kubectl proxy`.
+//! the page in a real headless Chromium and Firefox (tests/e2e/browser/dashboard.py), and
+//! the same URL through `kubectl proxy`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -191,6 +191,9 @@ fn dashboard_in_a_browser_through_both_proxies() {
         BUSYBOX,
         shots.to_str().expect("path"),
     ]);
+
+    // The same page in Firefox.
+    browser(&["firefox", &url]);
 
     // The same URL through `kubectl proxy`.
     let mut cmd = Command::new(kubectl_bin());

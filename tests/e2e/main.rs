@@ -8,6 +8,7 @@ mod support;
 mod addons;
 mod cluster;
 mod dashboard;
+mod images;
 mod ingress;
 mod lifecycle;
 mod metrics;

@@ -1,9 +1,11 @@
 """The dashboard in a real headless Chromium (Debian's chromium and chromium-driver, through
-Selenium), against a cluster on Docker; kubectl checks what the page did.
+Selenium) and Firefox (Debian's firefox-esr, through its Marionette protocol), against a
+cluster on Docker; kubectl checks what the page did.
 
 Run by tests/e2e/dashboard.rs:
   dashboard.py full URL KUBECTL KUBECONFIG CONTEXT IMAGE SCREENSHOT_DIR
   dashboard.py smoke URL            (the page loads and lists the cluster's pods)
+  dashboard.py firefox URL          (the same in Firefox)
 Exits non-zero with the failing step on stderr.
 """
 
@@ -267,8 +269,50 @@ def extras(s):
     print(f"nodes and addons pages shown ({time.time() - t:.1f}s for these extras)")
 
 
+def firefox(url):
+    """The overview, a list and a pod's logs in Firefox."""
+    import socket
+    import tempfile
+    from marionette_driver.marionette import Marionette
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    profile = tempfile.mkdtemp(prefix="rkube-firefox-")
+    with open(os.path.join(profile, "user.js"), "w") as f:
+        f.write(f'user_pref("marionette.port", {port});\n')
+    ff = subprocess.Popen([os.environ.get("FIREFOX", "firefox-esr"), "--headless", "--marionette", "--no-remote",
+                           "-profile", profile], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        m = Marionette(host="127.0.0.1", port=port)
+        m.start_session(timeout=60)
+        m.navigate(url)
+
+        def wait(what, script, timeout=60):
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                if m.execute_script(script):
+                    return
+                time.sleep(0.2)
+            raise AssertionError(f"Firefox: timed out waiting for {what}: "
+                                 + str(m.execute_script("return document.body.innerText.slice(0, 1500)")))
+        wait("the overview's pods", "return document.querySelectorAll('table.pods tr[data-name]').length > 0")
+        m.execute_script("location.hash = '#/r/core/v1/namespaces'")
+        wait("the namespaces list", "return !!document.querySelector('tr[data-name=\"kube-system\"]')")
+        m.execute_script("location.hash = '#/r/core/v1/pods'; localStorage.setItem('rkube.ns', '')")
+        wait("a pod link", "return !!document.querySelector('tr[data-name] a')")
+        pod = m.execute_script("return document.querySelector('tr[data-name]').dataset.name")
+        m.delete_session()
+        print(f"firefox: overview, namespaces and pods ({pod}) shown")
+    finally:
+        ff.kill()
+        ff.wait()
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "smoke":
         smoke(sys.argv[2])
+    elif sys.argv[1] == "firefox":
+        firefox(sys.argv[2])
     else:
         full(*sys.argv[2:8])
