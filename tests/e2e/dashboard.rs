@@ -157,7 +157,8 @@ fn dashboard_in_a_browser_through_both_proxies() {
     assert_eq!(code, 403, "{body}");
     assert!(body.contains("Host not allowed"), "{body}");
     // A write sent by a page of another origin.
-    let cm = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"csrf"}}"#;
+    let csrf = format!("csrf-{}", std::process::id());
+    let cm = format!(r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"{csrf}"}}}}"#);
     let (code, body) = http(port, &format!(
         "POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://evil.example\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{cm}",
         cm.len()
@@ -165,7 +166,7 @@ fn dashboard_in_a_browser_through_both_proxies() {
     assert_eq!(code, 403, "{body}");
     let k = c.kubectl();
     assert!(
-        k.run(&["get", "configmap", "csrf"]).code != 0,
+        k.run(&["get", "configmap", &csrf]).code != 0,
         "the cross-origin write happened"
     );
     // The same write from the page's own origin goes through, as the user.
