@@ -122,7 +122,9 @@ impl WaitFor {
             match self.pending(client, node).await {
                 None => return Ok(()),
                 Some(reason) if Instant::now() > deadline => return Err(reason),
-                Some(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+                // Checks are cheap local calls; a short pause keeps start close to the
+                // moment the node turns Ready.
+                Some(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         }
     }

@@ -117,12 +117,14 @@ fn the_ingress_tutorial_works_as_written() {
         "--port=8080",
     ])
     .ok();
-    let url = rkube(&["service", "web", "--url", "-p", profile])
-        .stdout
-        .trim()
-        .to_string();
-    let (body, code) = curl(&[&url]);
-    assert_eq!(code, 200, "{body}");
+    let r = rkube(&["service", "web", "--url", "-p", profile]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let url = r.stdout.trim().to_string();
+    // The node's service proxy programs a new NodePort from its watch: moments, not zero.
+    let body = eventually(&format!("{url} answers 200"), 30, || {
+        let (body, code) = curl(&[&url]);
+        (code == 200).then_some(body)
+    });
     assert!(
         body.starts_with("Hello, world!\nVersion: 1.0.0\nHostname: web-"),
         "{body}"

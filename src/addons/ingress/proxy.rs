@@ -141,10 +141,13 @@ async fn handle(
         Some(r) => routes::rewrite(r, &path),
         None => path,
     };
-    let (mut out, client_upgrade) = prepare(req, peer, https, &host, &new_path);
+    let (out, client_upgrade) = prepare(req, peer, https, &host, &new_path);
+    let replay = replayable(&out, client_upgrade.is_some()).then(|| head_of(&out));
+    let mut out = out.map(Upstream::Left);
     // Like nginx's proxy_next_upstream: an endpoint that refuses (a pod going away before
     // its EndpointSlice says so), or a kept-alive connection it closed before taking the
-    // request, costs a retry, not the request.
+    // request, costs a retry, not the request; so does a connection lost before the
+    // answer began, for a request without a body that is safe to repeat.
     for _ in 0..backend.endpoints.len().clamp(2, 3) {
         let Some((mut sender, endpoint)) = upstream(&backend).await else {
             break;
@@ -156,9 +159,13 @@ async fn handle(
                 }
                 return respond(resp, client_upgrade);
             }
-            Err(mut e) => match e.take_message() {
-                Some(unsent) => out = unsent,
-                None => {
+            Err(mut e) => match (e.take_message(), &replay) {
+                (Some(unsent), _) => out = unsent,
+                (None, Some(head)) => {
+                    tracing::debug!(backend = %backend.name, %endpoint, error = %e.error(), "retrying on another endpoint");
+                    out = rebuild(head);
+                }
+                (None, None) => {
                     tracing::warn!(backend = %backend.name, %endpoint, error = %e.error(), "proxying");
                     return page(StatusCode::BAD_GATEWAY, "502 Bad Gateway");
                 }
@@ -174,7 +181,40 @@ struct Pool {
     idle: std::sync::Mutex<std::collections::HashMap<SocketAddr, Vec<Sender>>>,
 }
 
-type Sender = hyper::client::conn::http1::SendRequest<Incoming>;
+type Sender = hyper::client::conn::http1::SendRequest<Upstream>;
+
+/// A request body on its way to a backend: the client's, or none for a repeated request.
+type Upstream = http_body_util::Either<Incoming, http_body_util::Empty<Bytes>>;
+
+/// Whether a request may be sent again after a connection failed under it: no body, no
+/// upgrade, and a method that changes nothing (nginx repeats only those too).
+fn replayable(req: &Request<Incoming>, upgrade: bool) -> bool {
+    use hyper::body::Body as _;
+    !upgrade
+        && matches!(
+            *req.method(),
+            http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+        )
+        && req.body().is_end_stream()
+}
+
+/// What it takes to send a bodiless request again.
+fn head_of(req: &Request<Incoming>) -> (http::Method, http::Uri, http::HeaderMap) {
+    (
+        req.method().clone(),
+        req.uri().clone(),
+        req.headers().clone(),
+    )
+}
+
+fn rebuild(head: &(http::Method, http::Uri, http::HeaderMap)) -> Request<Upstream> {
+    let mut req = Request::new(Upstream::Right(http_body_util::Empty::new()));
+    *req.method_mut() = head.0.clone();
+    *req.uri_mut() = head.1.clone();
+    *req.headers_mut() = head.2.clone();
+    *req.version_mut() = Version::HTTP_11;
+    req
+}
 
 /// Idle connections kept per endpoint.
 const IDLE_PER_ENDPOINT: usize = 32;
@@ -187,13 +227,12 @@ impl Pool {
     fn take(&self, endpoint: SocketAddr) -> Option<Sender> {
         let mut idle = self.idle.lock().ok()?;
         let list = idle.get_mut(&endpoint)?;
-        while let Some(s) = list.pop() {
-            // Ready means the previous response was read to its end and the peer is open.
-            if s.is_ready() && !s.is_closed() {
-                return Some(s);
-            }
-        }
-        None
+        list.retain(|s| !s.is_closed());
+        // Ready means the previous response was read to its end. One still streaming its
+        // response stays pooled: it is ready again once the body is through, and dropping it
+        // would close a connection nginx would keep.
+        let i = list.iter().position(|s| s.is_ready())?;
+        Some(list.swap_remove(i))
     }
 
     fn put(&self, endpoint: SocketAddr, sender: Sender) {
