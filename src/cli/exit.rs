@@ -28,6 +28,8 @@ pub const ADDON_UNKNOWN: i32 = 94;
 pub const NOT_RUNNING: i32 = 95;
 /// The local port asked for is taken.
 pub const PORT_IN_USE: i32 = 96;
+/// A file, directory or image named on the command line does not exist.
+pub const NOT_FOUND: i32 = 97;
 
 /// A failure with its exit code; the message is one sentence plus what to do.
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,9 @@ mod addons;
 mod completion;
 mod dashboard;
 mod delete;
+mod docker_env;
 pub mod exit;
+mod image;
 mod ip;
 mod kubectl;
 mod logs;
@@ -69,6 +71,11 @@ pub enum Command {
     Tunnel(tunnel::Args),
     /// Open the cluster's web dashboard through a local proxy, until Ctrl+C.
     Dashboard(dashboard::Args),
+    /// Manage the images pods run: ls, load, build, rm, pull, tag.
+    #[command(subcommand)]
+    Image(image::Command),
+    /// Print the exports that point docker at the engine rkube's pods run on.
+    DockerEnv(docker_env::Args),
     /// Enable, disable and list addons (storage-provisioner, default-storageclass, ...).
     #[command(subcommand)]
     Addons(addons::Command),
@@ -157,6 +164,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Service(args) => service::run(p, args),
         Command::Tunnel(args) => tunnel::run(p, args).map(|_| 0),
         Command::Dashboard(args) => dashboard::run(p, args),
+        Command::Image(cmd) => image::run(cmd),
+        Command::DockerEnv(args) => docker_env::run(p, args),
         Command::Addons(cmd) => addons::run(p, cmd),
         Command::Profile(cmd) => profile::run(cmd).map(|_| 0),
         Command::UpdateContext => update_context::run(p).map(|_| 0),

@@ -10,4 +10,5 @@ pub mod network;
 pub mod node_container;
 pub mod profile;
 pub mod start;
+pub mod user_images;
 pub mod wait;

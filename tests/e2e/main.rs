@@ -8,6 +8,7 @@ mod support;
 mod addons;
 mod cluster;
 mod dashboard;
+mod everyday;
 mod images;
 mod ingress;
 mod lifecycle;

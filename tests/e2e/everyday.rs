@@ -1,0 +1,118 @@
+//! minikube's everyday image commands on a cluster: `image load` of a `docker save`
+//! archive and `image build`, each then run by a pod; `docker-env` evaluated by bash.
+
+use std::process::Command;
+
+use crate::cluster::{docker, home, kubeconfig, pod_field, rkube, shared, BUSYBOX};
+use crate::support::{eventually, namespace, root, Kubectl};
+
+/// Run `image` as a pod that exits; its log.
+fn run_to_completion(k: &Kubectl, ns: &str, pod: &str, image: &str, cmd: &[&str]) -> String {
+    let mut args = vec![
+        "-n",
+        ns,
+        "run",
+        pod,
+        "--restart=Never",
+        "--image-pull-policy=IfNotPresent",
+    ];
+    let image = format!("--image={image}");
+    args.push(&image);
+    args.push("--");
+    args.extend_from_slice(cmd);
+    k.run(&args).ok();
+    eventually(&format!("{pod} succeeded"), 90, || {
+        let phase = pod_field(k, ns, pod, "{.status.phase}");
+        assert_ne!(phase, "Failed", "{pod} failed");
+        (phase == "Succeeded").then_some(())
+    });
+    k.run(&["-n", ns, "logs", pod]).ok().to_string()
+}
+
+#[test]
+fn image_load_and_build_make_images_pods_run() {
+    let c = shared();
+    let k = c.kubectl();
+    let ns = namespace(&k, "images");
+    let id = std::process::id();
+
+    // An archive from `docker save`, of an image the engine no longer has.
+    let loaded = format!("rkube-test/loaded-{id}:1");
+    let tar = root().join(format!("target/e2e-images/loaded-{id}.tar"));
+    docker(&["tag", BUSYBOX, &loaded]);
+    docker(&["save", "-o", tar.to_str().expect("path"), &loaded]);
+    docker(&["rmi", &loaded]);
+    let r = rkube(&["image", "load", tar.to_str().expect("path")]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!("Loaded {loaded}")),
+        "{}",
+        r.stdout
+    );
+    let log = run_to_completion(
+        &k,
+        &ns,
+        "from-archive",
+        &loaded,
+        &["echo", "ran from the archive"],
+    );
+    assert_eq!(log, "ran from the archive\n");
+    // A name the engine has needs no loading; one it lacks is a clear error.
+    let r = rkube(&["image", "load", &loaded]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("already available"), "{}", r.stdout);
+    let r = rkube(&["image", "load", "rkube-test/never-built:1"]);
+    assert_eq!(r.code, 97, "{}", r.stderr);
+    let r = rkube(&["image", "load", "/nonexistent/archive.tar"]);
+    assert_eq!(r.code, 97, "{}", r.stderr);
+
+    // `image build` of a directory.
+    let ctx = root().join(format!("target/e2e-images/build-{id}"));
+    std::fs::create_dir_all(&ctx).expect("context");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {BUSYBOX}\nCOPY greeting /greeting\n"),
+    )
+    .expect("Dockerfile");
+    std::fs::write(ctx.join("greeting"), "built by rkube image build\n").expect("file");
+    let built = format!("rkube-test/built-{id}:1");
+    let r = rkube(&["image", "build", "-t", &built, ctx.to_str().expect("path")]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let log = run_to_completion(&k, &ns, "from-build", &built, &["cat", "/greeting"]);
+    assert_eq!(log, "built by rkube image build\n");
+    let listed = rkube(&["image", "ls"]);
+    assert!(
+        listed.stdout.lines().any(|l| l == built),
+        "{}",
+        listed.stdout
+    );
+
+    k.run(&["delete", "namespace", &ns, "--wait=false"]).ok();
+    let r = rkube(&["image", "rm", "--force", &loaded, &built]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn docker_env_evaluates_in_bash_to_the_same_engine() {
+    let c = shared();
+    let script = format!(
+        "eval \"$('{}' docker-env -p '{}')\" && echo \"$RKUBE_ACTIVE_DOCKERD\" && docker version --format '{{{{.Server.Version}}}}' >/dev/null && echo same-engine",
+        env!("CARGO_BIN_EXE_rkube"),
+        c.profile
+    );
+    let out = Command::new("bash")
+        .args(["-c", &script])
+        .env("RKUBE_HOME", home())
+        .env("KUBECONFIG", kubeconfig())
+        .output()
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout, format!("{}\nsame-engine\n", c.profile));
+    let r = rkube(&["docker-env", "--unset", "-p", &c.profile]);
+    assert_eq!(r.stdout, "unset RKUBE_ACTIVE_DOCKERD\n");
+}
