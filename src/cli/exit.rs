@@ -30,6 +30,8 @@ pub const NOT_RUNNING: i32 = 95;
 pub const PORT_IN_USE: i32 = 96;
 /// A file, directory or image named on the command line does not exist.
 pub const NOT_FOUND: i32 = 97;
+/// `rkube config` does not know the key.
+pub const CONFIG_KEY_UNKNOWN: i32 = 98;
 
 /// A failure with its exit code; the message is one sentence plus what to do.
 #[derive(Debug, thiserror::Error)]

@@ -2,6 +2,7 @@
 
 mod addons;
 mod completion;
+mod config;
 mod dashboard;
 mod delete;
 mod docker_env;
@@ -79,6 +80,9 @@ pub enum Command {
     /// Enable, disable and list addons (storage-provisioner, default-storageclass, ...).
     #[command(subcommand)]
     Addons(addons::Command),
+    /// Set, get, unset and view start defaults (cpus, memory, kubernetes-version, addons, ports).
+    #[command(subcommand)]
+    Config(config::Command),
     /// Manage profiles.
     #[command(subcommand)]
     Profile(profile::Command),
@@ -165,6 +169,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Tunnel(args) => tunnel::run(p, args).map(|_| 0),
         Command::Dashboard(args) => dashboard::run(p, args),
         Command::Image(cmd) => image::run(cmd),
+        Command::Config(cmd) => config::run(cmd),
         Command::DockerEnv(args) => docker_env::run(p, args),
         Command::Addons(cmd) => addons::run(p, cmd),
         Command::Profile(cmd) => profile::run(cmd).map(|_| 0),

@@ -77,16 +77,51 @@ pub fn run(profile: &str, args: Args) -> anyhow::Result<()> {
         Some(w) => WaitFor::parse(w).map_err(|m| Failure::new(super::exit::USAGE, m))?,
         None => WaitFor::standard(),
     };
+    // `rkube config set` defaults, where no flag is given.
+    let defaults = crate::cluster::config::load()
+        .map_err(|e| Failure::new(super::exit::FAILURE, e.to_string()))?;
+    let list = |key: &str| -> Vec<String> {
+        defaults
+            .get(key)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let cpus = match (args.cpus, defaults.get("cpus")) {
+        (Some(c), _) => Some(c),
+        (None, Some(v)) => Some(v.parse().map_err(|_| {
+            Failure::new(
+                super::exit::USAGE,
+                format!("config cpus={v:?} is not a number: `rkube config set cpus N`"),
+            )
+        })?),
+        (None, None) => None,
+    };
     let req = Request {
         wait,
         profile: profile.to_string(),
-        cpus: args.cpus,
-        memory: args.memory,
-        ports: args.ports,
+        cpus,
+        memory: args.memory.or_else(|| defaults.get("memory").cloned()),
+        ports: if args.ports.is_empty() {
+            list("ports")
+        } else {
+            args.ports
+        },
         subnet: args.subnet,
-        kubernetes_version: args.kubernetes_version,
+        kubernetes_version: args
+            .kubernetes_version
+            .or_else(|| defaults.get("kubernetes-version").cloned()),
         wait_timeout: args.wait_timeout,
-        addons: args.addons,
+        addons: if args.addons.is_empty() {
+            list("addons")
+        } else {
+            args.addons
+        },
     };
     let timings = args.alsologtostderr || args.verbosity > 0;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;

@@ -2,6 +2,7 @@
 //! kubeconfig entries.
 
 pub mod addons;
+pub mod config;
 pub mod docker;
 pub mod image;
 pub mod image_gc;

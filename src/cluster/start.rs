@@ -133,7 +133,7 @@ pub fn parse_memory(s: &str) -> Result<u64, String> {
     Ok(mb)
 }
 
-fn check_version(asked: Option<&str>) -> Result<String, StartError> {
+pub(crate) fn check_version(asked: Option<&str>) -> Result<String, StartError> {
     let served = kubernetes_version();
     match asked {
         None | Some("stable") | Some("latest") => Ok(served),

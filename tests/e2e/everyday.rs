@@ -116,3 +116,41 @@ fn docker_env_evaluates_in_bash_to_the_same_engine() {
     let r = rkube(&["docker-env", "--unset", "-p", &c.profile]);
     assert_eq!(r.stdout, "unset RKUBE_ACTIVE_DOCKERD\n");
 }
+
+#[test]
+fn config_defaults_are_used_by_start_and_flags_win() {
+    // The shared cluster first, so that it never starts with this test's defaults.
+    let _ = shared();
+    let _one = crate::cluster::exclusive();
+    let r = rkube(&["config", "set", "cpu", "1"]);
+    assert_eq!(r.code, 98, "{}", r.stderr);
+    assert!(r.stderr.contains("cpus"), "{}", r.stderr);
+    let r = rkube(&["config", "set", "cpus", "none"]);
+    assert_eq!(r.code, 64, "{}", r.stderr);
+    let r = rkube(&["config", "set", "cpus", "1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let start = rkube(&["start", "-p", "e2e-config"]);
+    // Whatever happens, the defaults go before the next test starts a cluster.
+    let unset = rkube(&["config", "unset", "cpus"]);
+    assert_eq!(start.code, 0, "{}{}", start.stdout, start.stderr);
+    assert_eq!(unset.code, 0, "{}", unset.stderr);
+    let k = crate::cluster::Cluster {
+        profile: "e2e-config".into(),
+    }
+    .kubectl();
+    let cpus = k
+        .run(&[
+            "get",
+            "node",
+            "e2e-config",
+            "-o",
+            "jsonpath={.status.capacity.cpu}",
+        ])
+        .ok()
+        .to_string();
+    assert_eq!(cpus, "1");
+    let r = rkube(&["config", "get", "cpus"]);
+    assert_eq!(r.code, 97, "{}", r.stderr);
+    let r = rkube(&["delete", "-p", "e2e-config"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
