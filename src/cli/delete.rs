@@ -22,6 +22,8 @@ async fn delete_one(d: &bollard::Docker, name: &str) -> anyhow::Result<()> {
     println!("🔥  Deleting \"{name}\" in docker ...");
     // The node first, so its kubelet cannot recreate the pods being removed.
     if let Some(node) = node_container::inspect(d, name).await? {
+        // Thawed first: a paused container may refuse to be killed.
+        let _ = crate::cluster::pause::unpause(d, name, node.paused).await;
         node_container::remove(d, &node.id).await?;
     }
     for c in node_container::labelled(d, name).await? {

@@ -13,6 +13,7 @@ mod kubectl;
 mod logs;
 mod node;
 mod pause;
+mod pod_sandbox;
 mod port_relay;
 mod profile;
 mod server;
@@ -22,6 +23,7 @@ mod start;
 mod status;
 mod stop;
 mod tunnel;
+mod unpause;
 mod update_context;
 mod version;
 
@@ -100,9 +102,13 @@ pub enum Command {
     /// PID 1 of the node container (started by `rkube start`).
     #[command(hide = true)]
     Node(node::Args),
+    /// Freeze the control plane and the pods of some namespaces (Docker pause).
+    Pause(pause::Args),
+    /// Thaw what `pause` froze.
+    Unpause,
     /// The process holding a pod sandbox (run by the kubelet).
     #[command(hide = true)]
-    Pause,
+    PodSandbox,
     /// The HTTP echo server of the `kicbase/echo-server` image rkube builds.
     #[command(hide = true)]
     EchoServer,
@@ -184,7 +190,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Server(args) => server::run(args).map(|_| 0),
         Command::Node(args) => node::run(args).map(|_| 0),
-        Command::Pause => pause::run().map(|_| 0),
+        Command::Pause(args) => pause::run(p, args),
+        Command::Unpause => unpause::run(p),
+        Command::PodSandbox => pod_sandbox::run().map(|_| 0),
         Command::EchoServer => crate::echo_server::run(crate::echo_server::Mode::Echo)
             .map(|_| 0)
             .map_err(Into::into),

@@ -28,11 +28,29 @@ struct Report {
     kubeconfig: &'static str,
 }
 
+/// Whether the kubeconfig points at this profile's API server.
+fn kubeconfig_state(s: &profile::Settings) -> &'static str {
+    let path = kubeconfig::default_path();
+    if kubeconfig::server_of(&path, &s.name).as_deref() == Some(server_url(s).as_str()) {
+        "Configured"
+    } else {
+        "Misconfigured"
+    }
+}
+
 async fn probe(s: &profile::Settings) -> anyhow::Result<Report> {
     let d = docker::connect().await.map_err(Failure::from)?;
-    let running = node_container::inspect(&d, &s.name)
-        .await?
-        .is_some_and(|n| n.running);
+    let node = node_container::inspect(&d, &s.name).await?;
+    let running = node.as_ref().is_some_and(|n| n.running);
+    if node.as_ref().is_some_and(|n| n.paused) {
+        // minikube's words for a frozen control plane.
+        return Ok(Report {
+            host: "Running",
+            kubelet: "Stopped",
+            apiserver: "Paused",
+            kubeconfig: kubeconfig_state(s),
+        });
+    }
     if !running {
         return Ok(Report {
             host: "Stopped",
@@ -42,12 +60,7 @@ async fn probe(s: &profile::Settings) -> anyhow::Result<Report> {
         });
     }
     let (_, creds) = credentials(&s.name)?;
-    let path = kubeconfig::default_path();
-    let kc = if kubeconfig::server_of(&path, &s.name).as_deref() == Some(server_url(s).as_str()) {
-        "Configured"
-    } else {
-        "Misconfigured"
-    };
+    let kc = kubeconfig_state(s);
     let Ok(client) = admin_client(s, &creds).await else {
         return Ok(Report {
             host: "Running",

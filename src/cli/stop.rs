@@ -16,6 +16,8 @@ pub fn run(profile_name: &str) -> anyhow::Result<()> {
         println!("✋  Stopping node \"{profile_name}\"  ...");
         // The node first, so its kubelet does not restart the pods being stopped.
         if let Some(node) = node_container::inspect(&docker, profile_name).await? {
+            // Docker stops no paused container: a paused cluster is thawed first.
+            crate::cluster::pause::unpause(&docker, profile_name, node.paused).await?;
             node_container::stop(&docker, &node.id, 20).await?;
         }
         let pods: Vec<String> = node_container::labelled(&docker, profile_name)

@@ -27,8 +27,10 @@ pub const STATE_DIR: &str = "/var/lib/rkube";
 pub struct NodeState {
     /// Container id.
     pub id: String,
-    /// Whether it runs.
+    /// Whether it runs (a paused container runs too).
     pub running: bool,
+    /// Whether `rkube pause` froze it.
+    pub paused: bool,
     /// The image it was created from.
     pub image: String,
 }
@@ -51,7 +53,8 @@ pub async fn inspect(
             }
             Ok(Some(NodeState {
                 id: c.id.unwrap_or_default(),
-                running: c.state.and_then(|s| s.running).unwrap_or(false),
+                running: c.state.as_ref().and_then(|s| s.running).unwrap_or(false),
+                paused: c.state.as_ref().and_then(|s| s.paused).unwrap_or(false),
                 image: c.config.and_then(|c| c.image).unwrap_or_default(),
             }))
         }

@@ -347,7 +347,7 @@ impl ContainerRuntime for DockerRuntime {
         };
         let body = ContainerCreateBody {
             image: Some(self.pause_image.clone()),
-            cmd: Some(vec!["pause".into()]),
+            cmd: Some(vec!["pod-sandbox".into()]),
             hostname: (!spec.host_network).then(|| spec.hostname.clone()),
             env: Some(env),
             labels: Some(self.labels(

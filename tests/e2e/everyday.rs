@@ -154,3 +154,63 @@ fn config_defaults_are_used_by_start_and_flags_win() {
     let r = rkube(&["delete", "-p", "e2e-config"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+#[test]
+fn pause_freezes_the_cluster_and_unpause_brings_back_the_same_pods() {
+    // Its own cluster: a frozen API server would fail the tests sharing one.
+    let _one = crate::cluster::exclusive();
+    let c = crate::cluster::Cluster::start("e2e-pause");
+    let k = c.kubectl();
+    let ns = namespace(&k, "pause");
+    k.run(&[
+        "-n",
+        &ns,
+        "run",
+        "sleeper",
+        &format!("--image={BUSYBOX}"),
+        "--",
+        "sleep",
+        "3600",
+    ])
+    .ok();
+    eventually("sleeper Running", 60, || {
+        (pod_field(&k, &ns, "sleeper", "{.status.phase}") == "Running").then_some(())
+    });
+    let uid = pod_field(&k, &ns, "sleeper", "{.metadata.uid}");
+    let r = rkube(&["pause", "-A", "-p", &c.profile]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("Paused"), "{}", r.stdout);
+    let frozen = k.run(&["--request-timeout=2s", "-n", &ns, "get", "pods"]);
+    let status = rkube(&["status", "-p", &c.profile]);
+    let unpause = rkube(&["unpause", "-p", &c.profile]);
+    assert_eq!(unpause.code, 0, "{}{}", unpause.stdout, unpause.stderr);
+    assert_ne!(
+        frozen.code, 0,
+        "the API answered while paused: {}",
+        frozen.stdout
+    );
+    assert!(
+        status.stdout.contains("apiserver: Paused"),
+        "{}",
+        status.stdout
+    );
+    assert_eq!(status.code, 6, "{}", status.stdout);
+
+    eventually("the API answers again", 30, || {
+        (pod_field(&k, &ns, "sleeper", "{.metadata.uid}") == uid).then_some(())
+    });
+    assert_eq!(pod_field(&k, &ns, "sleeper", "{.status.phase}"), "Running");
+    assert_eq!(
+        pod_field(
+            &k,
+            &ns,
+            "sleeper",
+            "{.status.containerStatuses[0].restartCount}"
+        ),
+        "0"
+    );
+    let r = rkube(&["unpause", "-p", "e2e-no-such-profile"]);
+    assert_eq!(r.code, 85, "{}", r.stderr);
+    let r = rkube(&["delete", "-p", &c.profile]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

@@ -70,9 +70,18 @@ where
         let table = table.borrow().clone();
         async move { Ok::<_, Infallible>(handle(&table, req, peer, https).await) }
     });
-    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-        .serve_connection_with_upgrades(TokioIo::new(io), svc)
-        .await;
+    if https {
+        // ALPN may have chosen HTTP/2; the auto builder reads which from the preface.
+        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+            .serve_connection_with_upgrades(TokioIo::new(io), svc)
+            .await;
+    } else {
+        // Plain HTTP is HTTP/1.1 (ingress-nginx serves no h2c): no preface to sniff.
+        let _ = hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(io), svc)
+            .with_upgrades()
+            .await;
+    }
 }
 
 /// The host a request names, lower-cased and without its port.
