@@ -23,10 +23,13 @@ async fn delete_one(d: &bollard::Docker, name: &str) -> anyhow::Result<()> {
     // The node first, so its kubelet cannot recreate the pods being removed.
     if let Some(node) = node_container::inspect(d, name).await? {
         // Thawed first: a paused container may refuse to be killed.
-        let _ = crate::cluster::pause::unpause(d, name, node.paused).await;
+        let _ = crate::cluster::pause::unpause(d, name).await;
         node_container::remove(d, &node.id).await?;
     }
-    for c in node_container::labelled(d, name).await? {
+    // Then the workers, for the same reason, and then the pods.
+    let mut rest = node_container::labelled(d, name).await?;
+    rest.sort_by_key(|c| !node_container::is_node(c));
+    for c in rest {
         if let Some(id) = c.id {
             node_container::remove(d, &id).await?;
         }

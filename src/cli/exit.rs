@@ -32,6 +32,8 @@ pub const PORT_IN_USE: i32 = 96;
 pub const NOT_FOUND: i32 = 97;
 /// `rkube config` does not know the key.
 pub const CONFIG_KEY_UNKNOWN: i32 = 98;
+/// A node command named the control-plane node, which only whole-cluster commands act on.
+pub const CONTROL_PLANE_NODE: i32 = 99;
 
 /// A failure with its exit code; the message is one sentence plus what to do.
 #[derive(Debug, thiserror::Error)]

@@ -12,6 +12,7 @@ mod ip;
 mod kubectl;
 mod logs;
 mod node;
+mod node_daemon;
 mod pause;
 mod pod_sandbox;
 mod port_relay;
@@ -99,9 +100,12 @@ pub enum Command {
     },
     /// Run the control plane (API server, datastore) in the foreground on 127.0.0.1, no Docker needed.
     Server(server::Args),
-    /// PID 1 of the node container (started by `rkube start`).
+    /// Add, remove, list, stop and start the cluster's nodes.
+    #[command(subcommand)]
+    Node(node::Command),
+    /// PID 1 of a node container (started by `rkube start` and `rkube node add`).
     #[command(hide = true)]
-    Node(node::Args),
+    NodeDaemon(node_daemon::Args),
     /// Freeze the control plane and the pods of some namespaces (Docker pause).
     Pause(pause::Args),
     /// Thaw what `pause` froze.
@@ -189,7 +193,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Server(args) => server::run(args).map(|_| 0),
-        Command::Node(args) => node::run(args).map(|_| 0),
+        Command::Node(cmd) => node::run(p, cmd),
+        Command::NodeDaemon(args) => node_daemon::run(args).map(|_| 0),
         Command::Pause(args) => pause::run(p, args),
         Command::Unpause => unpause::run(p),
         Command::PodSandbox => pod_sandbox::run().map(|_| 0),

@@ -20,6 +20,9 @@ pub struct Args {
     /// Extra ports to publish from the node on 127.0.0.1, HOST:CONTAINER.
     #[arg(long = "ports", value_delimiter = ',')]
     pub ports: Vec<String>,
+    /// How many nodes a new cluster gets: the control plane and N-1 workers.
+    #[arg(short = 'n', long)]
+    pub nodes: Option<u32>,
     /// Subnet of the profile network (default: a free 192.168.x.0/24).
     #[arg(long)]
     pub subnet: Option<String>,
@@ -102,8 +105,19 @@ pub fn run(profile: &str, args: Args) -> anyhow::Result<()> {
         })?),
         (None, None) => None,
     };
+    let nodes = match (args.nodes, defaults.get("nodes")) {
+        (Some(n), _) => Some(n),
+        (None, Some(v)) => Some(v.parse().map_err(|_| {
+            Failure::new(
+                super::exit::USAGE,
+                format!("config nodes={v:?} is not a number: `rkube config set nodes N`"),
+            )
+        })?),
+        (None, None) => None,
+    };
     let req = Request {
         wait,
+        nodes,
         profile: profile.to_string(),
         cpus,
         memory: args.memory.or_else(|| defaults.get("memory").cloned()),

@@ -1,5 +1,6 @@
-//! `rkube status`: minikube's status lines (or JSON) and its exit-code bitmask: 1 when the
-//! node container is not running, 2 when the kubelet is not, 4 when the API server is not.
+//! `rkube status`: minikube's status lines (or JSON) for every node, and its exit-code
+//! bitmask: 1 when a node container is not running, 2 when a kubelet is not, 4 when the
+//! API server is not.
 
 use std::time::Duration;
 
@@ -91,36 +92,96 @@ async fn probe(s: &profile::Settings) -> anyhow::Result<Report> {
     })
 }
 
+/// A worker's host and kubelet, as minikube reports them.
+async fn probe_worker(s: &profile::Settings, name: &str, cp: &Report) -> anyhow::Result<Report> {
+    let d = docker::connect().await.map_err(Failure::from)?;
+    let node = node_container::inspect_node(&d, &s.name, name).await?;
+    let (host, mut kubelet) = match node {
+        Some(n) if n.paused => ("Running", "Stopped"),
+        Some(n) if n.running => ("Running", "Running"),
+        _ => ("Stopped", "Stopped"),
+    };
+    if kubelet == "Running" {
+        kubelet = "Stopped";
+        if cp.apiserver == "Running" {
+            let (_, creds) = credentials(&s.name)?;
+            if let Ok(client) = admin_client(s, &creds).await {
+                let nodes: Api<Node> = Api::all(client);
+                if let Ok(Ok(Some(n))) =
+                    tokio::time::timeout(Duration::from_secs(5), nodes.get_opt(name)).await
+                {
+                    if node_ready(&n) {
+                        kubelet = "Running";
+                    }
+                }
+            }
+        }
+    }
+    Ok(Report {
+        host,
+        kubelet,
+        apiserver: "Irrelevant",
+        kubeconfig: "Irrelevant",
+    })
+}
+
 /// Run `status`; returns the exit code.
 pub fn run(profile_name: &str, args: Args) -> anyhow::Result<i32> {
     let Some(settings) = profile::load(profile_name)? else {
         return Err(Failure::profile_not_found(profile_name).into());
     };
+    if args.output != "text" && args.output != "json" {
+        return Err(Failure::new(
+            super::exit::USAGE,
+            format!("unknown output format {:?}: use text or json", args.output),
+        )
+        .into());
+    }
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let r = rt.block_on(probe(&settings))?;
-    match args.output.as_str() {
-        "json" => println!(
-            "{}",
-            json!({"Name": profile_name, "Host": r.host, "Kubelet": r.kubelet, "APIServer": r.apiserver,
-                "Kubeconfig": r.kubeconfig, "Worker": false})
-        ),
-        "text" => println!(
-            "{profile_name}\ntype: Control Plane\nhost: {}\nkubelet: {}\napiserver: {}\nkubeconfig: {}\n",
-            r.host, r.kubelet, r.apiserver, r.kubeconfig
-        ),
-        other => {
-            return Err(Failure::new(super::exit::USAGE, format!("unknown output format {other:?}: use text or json")).into())
+    let reports = rt.block_on(async {
+        let cp = probe(&settings).await?;
+        let mut all = vec![(settings.name.clone(), cp)];
+        for w in &settings.workers {
+            let r = probe_worker(&settings, &w.name, &all[0].1).await?;
+            all.push((w.name.clone(), r));
+        }
+        anyhow::Ok(all)
+    })?;
+    let mut code = 0;
+    let mut json_nodes = Vec::new();
+    for (i, (name, r)) in reports.iter().enumerate() {
+        let worker = i > 0;
+        if args.output == "json" {
+            json_nodes.push(json!({"Name": name, "Host": r.host, "Kubelet": r.kubelet,
+                "APIServer": r.apiserver, "Kubeconfig": r.kubeconfig, "Worker": worker}));
+        } else if worker {
+            println!(
+                "{name}\ntype: Worker\nhost: {}\nkubelet: {}\n",
+                r.host, r.kubelet
+            );
+        } else {
+            println!(
+                "{name}\ntype: Control Plane\nhost: {}\nkubelet: {}\napiserver: {}\nkubeconfig: {}\n",
+                r.host, r.kubelet, r.apiserver, r.kubeconfig
+            );
+        }
+        if r.host != "Running" {
+            code |= 1;
+        }
+        if r.kubelet != "Running" {
+            code |= 2;
+        }
+        if !worker && r.apiserver != "Running" {
+            code |= 4;
         }
     }
-    let mut code = 0;
-    if r.host != "Running" {
-        code |= 1;
-    }
-    if r.kubelet != "Running" {
-        code |= 2;
-    }
-    if r.apiserver != "Running" {
-        code |= 4;
+    if args.output == "json" {
+        // minikube prints one object for one node, a list for several.
+        let out = match json_nodes.len() {
+            1 => json_nodes.remove(0),
+            _ => serde_json::Value::Array(json_nodes),
+        };
+        println!("{out}");
     }
     Ok(code)
 }

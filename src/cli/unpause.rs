@@ -12,12 +12,12 @@ pub fn run(profile_name: &str) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async {
         let d = docker::connect().await.map_err(Failure::from)?;
-        let node = super::pause::running_node(&d, profile_name, "unpaused").await?;
+        super::pause::running_node(&d, profile_name, "unpaused").await?;
         println!(
             "{}",
             ui::line("⏸️", &format!("Unpausing node {profile_name} ... "))
         );
-        let n = pause::unpause(&d, profile_name, node.paused).await?;
+        let n = pause::unpause(&d, profile_name).await?;
         println!("{}", ui::line("⏸️", &format!("Unpaused {n} containers")));
         Ok(0)
     })

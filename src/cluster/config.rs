@@ -13,6 +13,7 @@ pub const KEYS: &[(&str, &str)] = &[
         "memory the node offers to pods, e.g. 4g or 4096 (MiB)",
     ),
     ("kubernetes-version", "the Kubernetes version to serve"),
+    ("nodes", "how many nodes a new cluster gets"),
     ("addons", "addons to enable at start, comma-separated"),
     (
         "ports",
@@ -102,6 +103,13 @@ fn check(key: &str, value: &str) -> Result<(), String> {
             _ => Err("a whole number of CPUs, 1 or more".into()),
         },
         "memory" => super::start::parse_memory(value).map(|_| ()),
+        "nodes" => match value.parse::<u32>() {
+            Ok(n) if (1..=super::start::MAX_NODES).contains(&n) => Ok(()),
+            _ => Err(format!(
+                "a whole number of nodes from 1 to {}",
+                super::start::MAX_NODES
+            )),
+        },
         "kubernetes-version" => super::start::check_version(Some(value))
             .map(|_| ())
             .map_err(|e| e.to_string()),

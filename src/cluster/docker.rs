@@ -8,6 +8,8 @@ use bollard::Docker;
 pub const PROFILE_LABEL: &str = "io.rkube.profile";
 /// Label telling what a container is (`node`, `sandbox`, `container`).
 pub const ROLE_LABEL: &str = "io.rkube.role";
+/// Label on node and pod containers: the node (container) they belong to.
+pub const NODE_LABEL: &str = "io.rkube.node";
 /// Label on node containers: the rkube home (profiles directory) that made them, so
 /// `delete --all` clears its own leftovers and not those of another home on this engine.
 pub const HOME_LABEL: &str = "io.rkube.home";

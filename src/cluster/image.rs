@@ -148,7 +148,7 @@ pub struct BinaryImage {
     pub dockerfile: &'static str,
 }
 
-/// The node image (`rkube node`, `rkube pause`).
+/// The node image (`rkube node-daemon`, `rkube pod-sandbox`).
 pub const NODE: BinaryImage = BinaryImage {
     repository: NODE_REPOSITORY,
     dockerfile: NODE_DOCKERFILE,

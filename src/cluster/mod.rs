@@ -9,6 +9,7 @@ pub mod image_gc;
 pub mod kubeconfig;
 pub mod network;
 pub mod node_container;
+pub mod nodes;
 pub mod pause;
 pub mod profile;
 pub mod start;

@@ -13,9 +13,9 @@ use bollard::query_parameters::{
 use bollard::Docker;
 
 use super::docker::{
-    is_not_found, is_not_modified, label_filter, HOME_LABEL, PROFILE_LABEL, ROLE_LABEL,
+    is_not_found, is_not_modified, label_filter, HOME_LABEL, NODE_LABEL, PROFILE_LABEL, ROLE_LABEL,
 };
-use super::profile::{self, Settings};
+use super::profile::{self, Settings, Worker};
 
 /// Port the API server listens on inside the node.
 pub const API_PORT: u16 = 8443;
@@ -40,7 +40,16 @@ pub async fn inspect(
     docker: &Docker,
     profile: &str,
 ) -> Result<Option<NodeState>, bollard::errors::Error> {
-    match docker.inspect_container(profile, None).await {
+    inspect_node(docker, profile, profile).await
+}
+
+/// The container of node `name` of `profile`, if it exists.
+pub async fn inspect_node(
+    docker: &Docker,
+    profile: &str,
+    name: &str,
+) -> Result<Option<NodeState>, bollard::errors::Error> {
+    match docker.inspect_container(name, None).await {
         Ok(c) => {
             let labels = c
                 .config
@@ -71,12 +80,55 @@ pub fn docker_socket() -> String {
         .unwrap_or_else(|| "/var/run/docker.sock".to_string())
 }
 
-/// Create (not start) the node container for these settings.
+/// Create (not start) the control-plane node container for these settings.
 pub async fn create(docker: &Docker, s: &Settings) -> Result<String, bollard::errors::Error> {
-    let network = profile::network_name(&s.name);
+    let mut publish = vec![(s.api_port, API_PORT)];
+    publish.extend(s.ports.iter().filter_map(|p| {
+        let (h, c) = p.split_once(':')?;
+        Some((h.parse().ok()?, c.parse().ok()?))
+    }));
+    let cmd = daemon_args(s, &s.name, &s.node_ip, None);
+    create_node(docker, s, &s.name, &s.node_ip, cmd, &publish).await
+}
+
+/// Create (not start) a worker's container, which joins the control-plane node's API server.
+pub async fn create_worker(
+    docker: &Docker,
+    s: &Settings,
+    w: &Worker,
+) -> Result<String, bollard::errors::Error> {
+    let join = format!("https://{}:{API_PORT}", s.node_ip);
+    let cmd = daemon_args(s, &w.name, &w.ip, Some(&join));
+    create_node(docker, s, &w.name, &w.ip, cmd, &[]).await
+}
+
+fn daemon_args(s: &Settings, node: &str, ip: &str, join: Option<&str>) -> Vec<String> {
+    let mut cmd = vec![
+        "node-daemon".to_string(),
+        format!("--profile={}", s.name),
+        format!("--node-name={node}"),
+        format!("--node-ip={ip}"),
+        format!("--service-cidr={}", s.service_cidr),
+        format!("--cpus={}", s.cpus),
+        format!("--memory-mb={}", s.memory_mb),
+        format!("--node-image={}", s.image),
+        format!("--network={}", profile::network_name(&s.name)),
+    ];
+    cmd.extend(join.map(|url| format!("--join={url}")));
+    cmd
+}
+
+async fn create_node(
+    docker: &Docker,
+    s: &Settings,
+    name: &str,
+    ip: &str,
+    cmd: Vec<String>,
+    publish: &[(u16, u16)],
+) -> Result<String, bollard::errors::Error> {
     let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     let mut exposed: Vec<String> = Vec::new();
-    let mut publish = |host: u16, container: u16| {
+    for (host, container) in publish {
         let key = format!("{container}/tcp");
         exposed.push(key.clone());
         port_bindings.insert(
@@ -86,32 +138,15 @@ pub async fn create(docker: &Docker, s: &Settings) -> Result<String, bollard::er
                 host_port: Some(host.to_string()),
             }]),
         );
-    };
-    publish(s.api_port, API_PORT);
-    for p in &s.ports {
-        if let Some((h, c)) = p.split_once(':') {
-            if let (Ok(h), Ok(c)) = (h.parse(), c.parse()) {
-                publish(h, c);
-            }
-        }
     }
     let socket = docker_socket();
-    let cmd = vec![
-        "node".to_string(),
-        format!("--profile={}", s.name),
-        format!("--node-ip={}", s.node_ip),
-        format!("--service-cidr={}", s.service_cidr),
-        format!("--cpus={}", s.cpus),
-        format!("--memory-mb={}", s.memory_mb),
-        format!("--node-image={}", s.image),
-        format!("--network={network}"),
-    ];
     let body = ContainerCreateBody {
         image: Some(s.image.clone()),
-        hostname: Some(s.name.clone()),
+        hostname: Some(name.to_string()),
         cmd: Some(cmd),
         labels: Some(HashMap::from([
             (PROFILE_LABEL.to_string(), s.name.clone()),
+            (NODE_LABEL.to_string(), name.to_string()),
             (ROLE_LABEL.to_string(), "node".to_string()),
             (HOME_LABEL.to_string(), super::profile::home_label()),
         ])),
@@ -121,7 +156,7 @@ pub async fn create(docker: &Docker, s: &Settings) -> Result<String, bollard::er
             port_bindings: Some(port_bindings),
             binds: Some(vec![
                 format!("{socket}:/var/run/docker.sock"),
-                format!("{}:{STATE_DIR}", profile::volume_name(&s.name)),
+                format!("{}:{STATE_DIR}", profile::volume_name(name)),
             ]),
             // Service addresses are claimed on the node's interface (ARCHITECTURE §4).
             cap_add: Some(vec!["NET_ADMIN".into()]),
@@ -129,10 +164,10 @@ pub async fn create(docker: &Docker, s: &Settings) -> Result<String, bollard::er
         }),
         networking_config: Some(NetworkingConfig {
             endpoints_config: Some(HashMap::from([(
-                network,
+                profile::network_name(&s.name),
                 EndpointSettings {
                     ipam_config: Some(EndpointIpamConfig {
-                        ipv4_address: Some(s.node_ip.clone()),
+                        ipv4_address: Some(ip.to_string()),
                         ..Default::default()
                     }),
                     ..Default::default()
@@ -144,7 +179,7 @@ pub async fn create(docker: &Docker, s: &Settings) -> Result<String, bollard::er
     let created = docker
         .create_container(
             Some(CreateContainerOptions {
-                name: Some(s.name.clone()),
+                name: Some(name.to_string()),
                 ..Default::default()
             }),
             body,
@@ -237,7 +272,26 @@ pub async fn remove(docker: &Docker, id: &str) -> Result<(), bollard::errors::Er
     }
 }
 
-/// Whether a container summary is the node (not a pod's).
+/// The pod containers (sandboxes and containers) that node `name`'s kubelet made.
+pub async fn pods_of(
+    docker: &Docker,
+    profile: &str,
+    name: &str,
+) -> Result<Vec<String>, bollard::errors::Error> {
+    Ok(labelled(docker, profile)
+        .await?
+        .into_iter()
+        .filter(|c| !is_node(c))
+        .filter(|c| {
+            let node = c.labels.as_ref().and_then(|l| l.get(NODE_LABEL));
+            // Pods made before nodes were labelled are the control plane's.
+            node.map_or(name == profile, |n| n == name)
+        })
+        .filter_map(|c| c.id)
+        .collect())
+}
+
+/// Whether a container summary is a node (not a pod's).
 pub fn is_node(c: &ContainerSummary) -> bool {
     c.labels
         .as_ref()

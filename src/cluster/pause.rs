@@ -1,12 +1,12 @@
-//! `rkube pause` and `unpause`: freeze the control plane (the node container, which holds
-//! the API server, controllers, scheduler and kubelet) and the pods of some namespaces with
+//! `rkube pause` and `unpause`: freeze the node containers (the control plane's holds the
+//! API server, controllers, scheduler and kubelet; a worker's its kubelet) and the pods of some namespaces with
 //! Docker's pause (the cgroup freezer), and thaw them. Nothing is stopped, so objects,
 //! pods, their IPs and their memory come back exactly as they were.
 
 use bollard::query_parameters::ListContainersOptions;
 use bollard::Docker;
 
-use super::docker::{label_filter, PROFILE_LABEL};
+use super::docker::{label_filter, PROFILE_LABEL, ROLE_LABEL};
 use crate::kubelet::runtime::labels;
 
 /// The namespaces minikube's `pause` freezes by default.
@@ -24,6 +24,33 @@ pub enum Scope {
     All,
     /// These namespaces.
     Namespaces(Vec<String>),
+}
+
+/// The profile's node containers that are `state` now, the control plane first.
+async fn node_containers(
+    docker: &Docker,
+    profile: &str,
+    state: &str,
+) -> Result<Vec<String>, bollard::errors::Error> {
+    let mut filters = label_filter(&[(PROFILE_LABEL, profile), (ROLE_LABEL, "node")]);
+    filters.insert("status".into(), vec![state.into()]);
+    let listed = docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        }))
+        .await?;
+    let mut names: Vec<String> = listed
+        .into_iter()
+        .filter_map(|c| {
+            c.names?
+                .first()
+                .map(|n| n.trim_start_matches('/').to_string())
+        })
+        .collect();
+    names.sort_by_key(|n| (n != profile, n.clone()));
+    Ok(names)
 }
 
 /// The profile's pod containers (sandboxes too) that are `state` now, in `scope`.
@@ -60,33 +87,27 @@ async fn pod_containers(
         .collect())
 }
 
-/// Freeze the node, then the pods in `scope`; how many containers were frozen.
+/// Freeze every running node, then the pods in `scope`; how many containers were frozen.
 pub async fn pause(
     docker: &Docker,
     profile: &str,
     scope: &Scope,
 ) -> Result<usize, bollard::errors::Error> {
-    // The kubelet first: a kubelet awake beside frozen pods would see failing probes.
-    docker.pause_container(profile).await?;
+    // The kubelets first: a kubelet awake beside frozen pods would see failing probes.
+    let nodes = node_containers(docker, profile, "running").await?;
     let pods = pod_containers(docker, profile, scope, "running").await?;
-    for id in &pods {
+    for id in nodes.iter().chain(&pods) {
         docker.pause_container(id).await?;
     }
-    Ok(pods.len() + 1)
+    Ok(nodes.len() + pods.len())
 }
 
-/// Thaw every frozen pod of the profile, then the node; how many containers were thawed.
-pub async fn unpause(
-    docker: &Docker,
-    profile: &str,
-    node_paused: bool,
-) -> Result<usize, bollard::errors::Error> {
+/// Thaw every frozen pod of the profile, then its nodes; how many containers were thawed.
+pub async fn unpause(docker: &Docker, profile: &str) -> Result<usize, bollard::errors::Error> {
     let pods = pod_containers(docker, profile, &Scope::All, "paused").await?;
-    for id in &pods {
+    let nodes = node_containers(docker, profile, "paused").await?;
+    for id in pods.iter().chain(&nodes) {
         docker.unpause_container(id).await?;
     }
-    if node_paused {
-        docker.unpause_container(profile).await?;
-    }
-    Ok(pods.len() + usize::from(node_paused))
+    Ok(pods.len() + nodes.len())
 }

@@ -60,9 +60,45 @@ pub struct Settings {
     /// before addons existed, which then gets the default ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addons: Option<std::collections::BTreeMap<String, bool>>,
+    /// Worker nodes, in the order they were added.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workers: Vec<Worker>,
+}
+
+/// A worker node: its own container and volume on the profile's network.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Worker {
+    /// Node, container and hostname: `<profile>-m02`, `<profile>-m03`, …
+    pub name: String,
+    /// Its fixed address on the profile network.
+    pub ip: String,
 }
 
 impl Settings {
+    /// The name the next worker gets: minikube's `<profile>-mNN`, the lowest number free.
+    pub fn next_worker_name(&self) -> String {
+        (2..)
+            .map(|n| format!("{}-m{n:02}", self.name))
+            .find(|name| self.workers.iter().all(|w| w.name != *name))
+            .unwrap_or_default()
+    }
+
+    /// The worker called `name`, given in full (`rkube-m02`) or as minikube's short `m02`.
+    pub fn worker(&self, name: &str) -> Option<&Worker> {
+        let full = format!("{}-{name}", self.name);
+        self.workers
+            .iter()
+            .find(|w| w.name == name || w.name == full)
+    }
+
+    /// Every node's name and address, the control plane first.
+    pub fn nodes(&self) -> Vec<(String, String)> {
+        std::iter::once((self.name.clone(), self.node_ip.clone()))
+            .chain(self.workers.iter().map(|w| (w.name.clone(), w.ip.clone())))
+            .collect()
+    }
+
     /// The names of the enabled addons, sorted.
     pub fn enabled_addons(&self) -> Vec<String> {
         match &self.addons {

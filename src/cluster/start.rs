@@ -29,6 +29,9 @@ pub fn kubernetes_version() -> String {
 /// Least memory a node may be given, in MiB: the control plane needs tens of MiB, pods more.
 pub const MIN_MEMORY_MB: u64 = 256;
 
+/// Most nodes a cluster may have: each is a container on the same Docker.
+pub const MAX_NODES: u32 = 20;
+
 /// What the user asked `start` for.
 #[derive(Clone, Debug, Default)]
 pub struct Request {
@@ -50,6 +53,8 @@ pub struct Request {
     pub wait_timeout: Duration,
     /// `--addons`: addons to switch on besides the profile's.
     pub addons: Vec<String>,
+    /// `--nodes`: how many nodes a new cluster gets (the control plane and workers).
+    pub nodes: Option<u32>,
 }
 
 /// Why `start` failed.
@@ -256,6 +261,13 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
             )));
         }
     }
+    if let Some(n) = req.nodes {
+        if !(1..=MAX_NODES).contains(&n) {
+            return Err(StartError::Invalid(format!(
+                "--nodes={n}: a cluster has 1 to {MAX_NODES} nodes"
+            )));
+        }
+    }
     let memory_mb = req
         .memory
         .as_deref()
@@ -345,7 +357,7 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
                 ),
             );
             ensure_network(&docker, &s).await?;
-            ensure_volume(&docker, &s.name).await?;
+            ensure_volume(&docker, &s.name, &s.name).await?;
             let needs_new_container = match &existing {
                 None => true,
                 Some(node) => node.image != tag,
@@ -416,6 +428,7 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
                         .map(|n| (n, true))
                         .collect(),
                 ),
+                workers: Vec::new(),
             };
             step(
                 "🔥",
@@ -424,7 +437,7 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
                     s.cpus, s.memory_mb
                 ),
             );
-            ensure_volume(&docker, &s.name).await?;
+            ensure_volume(&docker, &s.name, &s.name).await?;
             profile::save(&s)?;
             create_node(&docker, &s).await?;
             outcome = Outcome::Created;
@@ -444,6 +457,15 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
         step("🔎", "Verifying Kubernetes components...");
         wait_ready(&docker, &settings, &creds, req).await?;
     }
+    let settings = start_workers(
+        &docker,
+        settings,
+        &creds,
+        req,
+        outcome == Outcome::Created,
+        &mut step,
+    )
+    .await?;
     write_kubeconfig(&settings, &creds)?;
     enable_addons(&docker, &settings, &creds, req, &mut step).await?;
     // Best effort: a failure to tidy up must not fail a start that worked.
@@ -467,6 +489,75 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
         ),
     );
     Ok(outcome)
+}
+
+/// Start the saved workers, or create the ones `--nodes` asks of a new cluster, and wait
+/// for each to be Ready (unless `--wait` asks for nothing).
+async fn start_workers(
+    docker: &Docker,
+    mut s: Settings,
+    creds: &Credentials,
+    req: &Request,
+    created: bool,
+    step: &mut impl FnMut(&str, &str),
+) -> Result<Settings, StartError> {
+    let mut started = Vec::new();
+    for w in s.workers.clone() {
+        step(
+            "👍",
+            &format!(
+                "Starting \"{}\" worker node in \"{}\" cluster",
+                w.name, s.name
+            ),
+        );
+        super::nodes::start(docker, &s, &w).await?;
+        started.push(w.name);
+    }
+    let wanted = req.nodes.unwrap_or(1).max(1) as usize;
+    if created {
+        while 1 + s.workers.len() < wanted {
+            let w = super::nodes::plan(docker, &s).await?;
+            step(
+                "👍",
+                &format!(
+                    "Starting \"{}\" worker node in \"{}\" cluster",
+                    w.name, s.name
+                ),
+            );
+            step(
+                "🔥",
+                &format!(
+                    "Creating docker container (CPUs={}, Memory={}MB) ...",
+                    s.cpus, s.memory_mb
+                ),
+            );
+            super::nodes::create(docker, &s, &w).await?;
+            started.push(w.name.clone());
+            s.workers.push(w);
+            profile::save(&s)?;
+        }
+    } else if req.nodes.is_some() && wanted != 1 + s.workers.len() {
+        step(
+            "❗",
+            &format!(
+                "You cannot change the number of nodes of an existing cluster: use `rkube node add -p {0}` or `rkube node delete -p {0} NAME`",
+                s.name
+            ),
+        );
+    }
+    if !req.wait.is_empty() && !started.is_empty() {
+        let client = admin_client(&s, creds).await.map_err(StartError::Invalid)?;
+        for name in &started {
+            if let Err(message) = super::nodes::wait_ready(&client, name, req.wait_timeout).await {
+                return Err(StartError::NotReady {
+                    profile: s.name.clone(),
+                    message,
+                    logs: node_logs(docker, name, 20).await,
+                });
+            }
+        }
+    }
+    Ok(s)
 }
 
 /// Switch on the profile's addons (re-applying those already on, which brings them up to
@@ -613,8 +704,13 @@ async fn ensure_network(docker: &Docker, s: &Settings) -> Result<(), StartError>
     Ok(())
 }
 
-async fn ensure_volume(docker: &Docker, profile_name: &str) -> Result<(), StartError> {
-    let name = profile::volume_name(profile_name);
+/// The state volume of node `node` of the profile, created if missing.
+pub(crate) async fn ensure_volume(
+    docker: &Docker,
+    profile_name: &str,
+    node: &str,
+) -> Result<(), StartError> {
+    let name = profile::volume_name(node);
     match docker.inspect_volume(&name).await {
         Ok(_) => return Ok(()),
         Err(e) if is_not_found(&e) => {}

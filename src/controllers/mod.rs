@@ -5,6 +5,7 @@ pub mod clusterrole_aggregation;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
+pub mod disruption;
 pub mod endpoints;
 pub mod events;
 pub mod garbage_collector;
@@ -126,6 +127,7 @@ pub fn spawn_all(
         tokio::spawn(replicaset::run(client.clone())),
         tokio::spawn(replicaset::run_rc(client.clone())),
         tokio::spawn(deployment::run(client.clone())),
+        tokio::spawn(disruption::run(client.clone())),
         tokio::spawn(endpoints::run(client.clone())),
         tokio::spawn(job::run(client.clone())),
         tokio::spawn(cronjob::run(client.clone())),

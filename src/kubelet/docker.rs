@@ -23,7 +23,7 @@ use super::runtime::{
     LogOptions, Output, RuntimeError, SandboxSpec, State, StreamIo, Usage,
 };
 use crate::cluster::docker::{
-    is_not_found, is_not_modified, label_filter, PROFILE_LABEL, ROLE_LABEL,
+    is_not_found, is_not_modified, label_filter, NODE_LABEL, PROFILE_LABEL, ROLE_LABEL,
 };
 
 /// Docker as the kubelet's runtime.
@@ -77,6 +77,15 @@ impl DockerRuntime {
         })
     }
 
+    /// Whether a container of the profile belongs to this node: other nodes' kubelets share
+    /// the engine. Containers made before nodes were labelled are the control plane's.
+    fn is_ours(&self, c: &bollard::models::ContainerSummary) -> bool {
+        match c.labels.as_ref().and_then(|l| l.get(NODE_LABEL)) {
+            Some(node) => *node == self.node_container,
+            None => self.node_container == self.profile,
+        }
+    }
+
     /// The engine-side path of a path under the node's state directory.
     fn engine_path(&self, node_path: &str) -> String {
         match node_path.strip_prefix(&self.state_dir) {
@@ -96,6 +105,7 @@ impl DockerRuntime {
     ) -> HashMap<String, String> {
         HashMap::from([
             (PROFILE_LABEL.to_string(), self.profile.clone()),
+            (NODE_LABEL.to_string(), self.node_container.clone()),
             (
                 ROLE_LABEL.to_string(),
                 if sandbox { "sandbox" } else { "container" }.to_string(),
@@ -203,7 +213,7 @@ impl DockerRuntime {
             .await
             .map_err(err)?;
         let mut out = Vec::new();
-        for s in summaries {
+        for s in summaries.into_iter().filter(|s| self.is_ours(s)) {
             let Some(id) = s.id else { continue };
             match self.docker.inspect_container(&id, None).await {
                 Ok(c) => out.extend(self.container_of(c)),

@@ -51,6 +51,8 @@ pub struct Config {
     pub cluster_domain: String,
     /// Where pod files live (on the state volume).
     pub state_dir: PathBuf,
+    /// Whether this node hosts the control plane (its role label).
+    pub control_plane: bool,
 }
 
 impl Config {
@@ -71,6 +73,7 @@ impl Config {
             upstream_dns: Vec::new(),
             cluster_domain: "cluster.local".into(),
             state_dir: PathBuf::from("/tmp"),
+            control_plane: true,
         }
     }
 }
@@ -130,7 +133,7 @@ pub async fn run<R: ContainerRuntime>(kubelet: Arc<Kubelet<R>>) {
             .map(|s| s.trim().to_string())
             .unwrap_or_default(),
         os_image: format!("rkube node {}", env!("CARGO_PKG_VERSION")),
-        control_plane: true,
+        control_plane: kubelet.cfg.control_plane,
     };
     while let Err(e) = node_status::register(&kubelet.client, &info).await {
         tracing::warn!(error = %e, "registering the node; retrying");

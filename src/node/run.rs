@@ -1,9 +1,10 @@
-//! `rkube node`: PID 1 of the node container. It runs the control plane and the kubelet
-//! against the Docker engine whose socket is mounted in, keeps state on the profile's
-//! volume, reaps zombies, and stops cleanly on SIGTERM.
+//! `rkube node-daemon`: PID 1 of a node container. The control-plane node runs the control
+//! plane, cluster DNS, the service proxy and the kubelet; a worker node joins its API server
+//! and runs the kubelet and NodePorts. Both drive the Docker engine whose socket is mounted
+//! in, keep state on their own volume, reap zombies, and stop cleanly on SIGTERM.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -12,6 +13,7 @@ use super::control_plane::{Config, ControlPlane};
 use crate::cluster::node_container::{API_PORT, STATE_DIR};
 use crate::cluster::profile;
 use crate::kubelet::{self, docker::DockerRuntime};
+use crate::pki::CertPair;
 use crate::{dns, proxy};
 
 /// The node's interface on the profile network, where service addresses are claimed.
@@ -19,11 +21,28 @@ const SERVICE_INTERFACE: &str = "eth0";
 /// The cluster domain.
 const CLUSTER_DOMAIN: &str = "cluster.local";
 
-/// Settings of the node process, passed by `rkube start`.
+/// Certificates a worker reads from `<state>/pki`: the CLI issues them from the profile's
+/// CA, so no CA key ever reaches a worker. Each is `<name>.crt` with `<name>.key`.
+pub mod worker_pki {
+    /// The cluster CA certificate.
+    pub const CA: &str = "ca.crt";
+    /// The kubelet's client certificate (`system:node:<name>`).
+    pub const KUBELET_CLIENT: &str = "kubelet-client";
+    /// The kubelet's serving certificate.
+    pub const KUBELET_SERVING: &str = "kubelet";
+    /// The service proxy's client certificate (`system:kube-proxy`).
+    pub const PROXY_CLIENT: &str = "kube-proxy";
+}
+
+/// Settings of the node process, passed by `rkube start` and `rkube node add`.
 #[derive(Clone, Debug)]
 pub struct NodeSettings {
-    /// Profile (and node) name.
+    /// Profile name.
     pub profile: String,
+    /// This node's name (the profile's for the control-plane node).
+    pub node_name: String,
+    /// The API server a worker joins; `None` on the control-plane node.
+    pub join: Option<String>,
     /// The node's address.
     pub node_ip: Ipv4Addr,
     /// Service virtual IP range.
@@ -61,6 +80,14 @@ fn upstream_resolvers() -> Vec<String> {
 
 /// Run the node until SIGTERM or SIGINT.
 pub async fn run(s: NodeSettings) -> anyhow::Result<()> {
+    reap_as_init();
+    match s.join.clone() {
+        Some(url) => run_worker(s, &url).await,
+        None => run_control_plane(s).await,
+    }
+}
+
+fn reap_as_init() {
     if std::process::id() == 1 {
         tokio::spawn(async {
             use tokio::signal::unix::{signal, SignalKind};
@@ -71,6 +98,9 @@ pub async fn run(s: NodeSettings) -> anyhow::Result<()> {
             }
         });
     }
+}
+
+async fn run_control_plane(s: NodeSettings) -> anyhow::Result<()> {
     let state_dir = PathBuf::from(STATE_DIR);
     let mut cfg = Config::new(state_dir.clone());
     // Inside the container: the host reaches this through the port published on its
@@ -96,52 +126,108 @@ pub async fn run(s: NodeSettings) -> anyhow::Result<()> {
         &["system:nodes"],
     )?;
     let client = crate::controllers::client(&local_url, &cp.ca_pem, &node_cert).await?;
-    let runtime = DockerRuntime::connect(
-        &s.profile,
-        &s.network,
-        &s.node_image,
-        &s.profile,
-        &profile::volume_name(&s.profile),
-        STATE_DIR,
-    )
-    .await
-    .context("connecting the kubelet to Docker")?;
-    let kcfg = kubelet::Config {
-        node_name: s.profile.clone(),
-        node_ip: s.node_ip,
-        cpus: s.cpus,
-        memory_mb: s.memory_mb,
-        cluster_dns: Some(dns_ip),
-        upstream_dns: upstream_resolvers(),
-        cluster_domain: CLUSTER_DOMAIN.into(),
-        state_dir: state_dir.clone(),
-    };
-    let k = kubelet::Kubelet::new(client, Arc::new(runtime), kcfg);
     let serving = cp.ca.serving_cert(
         "kubelet",
         &s.profile,
         std::slice::from_ref(&s.profile),
         &[IpAddr::V4(s.node_ip)],
     )?;
-    let tls = crate::apiserver::authn::server_config(&serving, &cp.ca_pem)?;
+    let kubelet_tasks = start_kubelet(&s, client, &serving, &cp.ca_pem, dns_ip, true).await?;
+    println!("rkube node {} ready at {}", s.profile, cp.server_url);
+
+    wait_for_stop().await?;
+    for t in kubelet_tasks.into_iter().chain(services) {
+        t.abort();
+    }
+    cp.stop().await;
+    Ok(())
+}
+
+fn read_pair(dir: &Path, name: &str) -> anyhow::Result<CertPair> {
+    let read = |ext: &str| {
+        let path = dir.join(format!("{name}.{ext}"));
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+    };
+    Ok(CertPair {
+        cert_pem: read("crt")?,
+        key_pem: read("key")?,
+    })
+}
+
+/// A worker: the kubelet and the NodePorts of this node, as clients of the control plane
+/// at `url`. ClusterIPs and cluster DNS need nothing here: they are addresses of the
+/// control-plane node on the same bridge.
+async fn run_worker(s: NodeSettings, url: &str) -> anyhow::Result<()> {
+    let pki = PathBuf::from(STATE_DIR).join("pki");
+    let ca_path = pki.join(worker_pki::CA);
+    let ca_pem = std::fs::read_to_string(&ca_path)
+        .with_context(|| format!("reading {}", ca_path.display()))?;
+    let node_cert = read_pair(&pki, worker_pki::KUBELET_CLIENT)?;
+    let serving = read_pair(&pki, worker_pki::KUBELET_SERVING)?;
+    let proxy_cert = read_pair(&pki, worker_pki::PROXY_CLIENT)?;
+    let dns_ip = crate::apiserver::Allocators::new(&s.service_cidr)
+        .with_context(|| format!("invalid service CIDR {:?}", s.service_cidr))?
+        .dns_ip();
+    let client = crate::controllers::client(url, &ca_pem, &node_cert).await?;
+    let mut tasks = start_kubelet(&s, client, &serving, &ca_pem, dns_ip, false).await?;
+    let proxy_client = crate::controllers::client(url, &ca_pem, &proxy_cert).await?;
+    tasks.push(tokio::spawn(proxy::run(
+        proxy_client,
+        proxy::Config {
+            node_ips: vec![IpAddr::V4(s.node_ip)],
+            cluster_ips: false,
+        },
+    )));
+    println!("rkube node {} joined {url}", s.node_name);
+    wait_for_stop().await?;
+    for t in tasks {
+        t.abort();
+    }
+    Ok(())
+}
+
+/// The kubelet and its HTTPS server on the node's address.
+async fn start_kubelet(
+    s: &NodeSettings,
+    client: kube::Client,
+    serving: &CertPair,
+    ca_pem: &str,
+    dns_ip: Ipv4Addr,
+    control_plane: bool,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let runtime = DockerRuntime::connect(
+        &s.profile,
+        &s.network,
+        &s.node_image,
+        &s.node_name,
+        &profile::volume_name(&s.node_name),
+        STATE_DIR,
+    )
+    .await
+    .context("connecting the kubelet to Docker")?;
+    let kcfg = kubelet::Config {
+        node_name: s.node_name.clone(),
+        node_ip: s.node_ip,
+        cpus: s.cpus,
+        memory_mb: s.memory_mb,
+        cluster_dns: Some(dns_ip),
+        upstream_dns: upstream_resolvers(),
+        cluster_domain: CLUSTER_DOMAIN.into(),
+        state_dir: PathBuf::from(STATE_DIR),
+        control_plane,
+    };
+    let k = kubelet::Kubelet::new(client, Arc::new(runtime), kcfg);
+    let tls = crate::apiserver::authn::server_config(serving, ca_pem)?;
     let listener = kubelet::server::bind(SocketAddr::new(
         IpAddr::V4(s.node_ip),
         kubelet::server::PORT as u16,
     ))
     .await
     .context("binding the kubelet port")?;
-    let server = tokio::spawn(kubelet::server::serve(listener, tls, k.clone()));
-    let kubelet_task = tokio::spawn(kubelet::run(k));
-    println!("rkube node {} ready at {}", s.profile, cp.server_url);
-
-    wait_for_stop().await?;
-    kubelet_task.abort();
-    server.abort();
-    for t in services {
-        t.abort();
-    }
-    cp.stop().await;
-    Ok(())
+    Ok(vec![
+        tokio::spawn(kubelet::server::serve(listener, tls, k.clone())),
+        tokio::spawn(kubelet::run(k)),
+    ])
 }
 
 /// The service proxy (claiming service addresses on eth0) and cluster DNS on the kube-dns

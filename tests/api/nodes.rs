@@ -1,8 +1,8 @@
 //! Node lifecycle: a node whose kubelet goes silent turns NotReady with the unreachable
 //! taints, its pods leave after their toleration, cordoning taints the node, and pods of a
-//! deleted node are removed.
+//! deleted node are removed. Evictions (what `kubectl drain` sends) honour budgets.
 
-use crate::support::{eventually, Kubectl, Server};
+use crate::support::{eventually, namespace, shared_with_node, Kubectl, Server};
 
 fn jsonpath(k: &Kubectl, args: &[&str], path: &str) -> String {
     let mut a = args.to_vec();
@@ -128,4 +128,87 @@ fn silent_node_is_tainted_and_its_pods_evicted() {
             .is_empty()
             .then_some(())
     });
+}
+
+/// POST an Eviction for `pod` (named `body_name` inside) as `kubectl drain` does.
+fn evict(k: &Kubectl, ns: &str, pod: &str, body_name: &str) -> crate::support::Run {
+    let body = format!(
+        r#"{{"apiVersion":"policy/v1","kind":"Eviction","metadata":{{"name":"{body_name}","namespace":"{ns}"}}}}"#
+    );
+    k.clone().stdin(&body).run(&[
+        "create",
+        "--raw",
+        &format!("/api/v1/namespaces/{ns}/pods/{pod}/eviction"),
+        "-f",
+        "-",
+    ])
+}
+
+#[test]
+fn evictions_honour_disruption_budgets() {
+    let k = shared_with_node().kubectl();
+    let ns = namespace(&k, "evictions");
+    k.run(&[
+        "-n",
+        &ns,
+        "create",
+        "deployment",
+        "web",
+        "--image=x",
+        "--replicas=3",
+    ])
+    .ok();
+    k.run(&[
+        "-n",
+        &ns,
+        "create",
+        "pdb",
+        "web",
+        "--selector=app=web",
+        "--min-available=2",
+    ])
+    .ok();
+    let status = |path: &str| jsonpath(&k, &["-n", &ns, "get", "pdb", "web"], path);
+    eventually("the budget allows one disruption", 30, || {
+        (status("{.status.expectedPods}/{.status.currentHealthy}/{.status.desiredHealthy}/{.status.disruptionsAllowed}")
+            == "3/3/2/1")
+            .then_some(())
+    });
+    let listed = jsonpath(
+        &k,
+        &["-n", &ns, "get", "pods", "-l", "app=web"],
+        "{.items[*].metadata.name}",
+    );
+    let pods: Vec<&str> = listed.split_whitespace().collect();
+    assert_eq!(pods.len(), 3, "{listed}");
+
+    // The name inside must be the pod's; a missing pod is NotFound.
+    let e = evict(&k, &ns, pods[0], "other").fails().to_string();
+    assert!(
+        e.contains("name in URL does not match name in Eviction object"),
+        "{e}"
+    );
+    let e = evict(&k, &ns, "ghost", "ghost").fails().to_string();
+    assert!(e.contains("NotFound"), "{e}");
+
+    // One may go; the next would leave fewer than two, so it is refused with 429.
+    evict(&k, &ns, pods[0], pods[0]).ok();
+    let e = evict(&k, &ns, pods[1], pods[1]).fails().to_string();
+    assert!(
+        e.contains(
+            "(TooManyRequests): Cannot evict pod as it would violate the pod's disruption budget."
+        ),
+        "{e}"
+    );
+    assert!(
+        k.run(&["-n", &ns, "get", "pod", pods[1]]).code == 0,
+        "a refused eviction leaves the pod"
+    );
+    // Once the replacement is healthy the budget allows one again.
+    eventually("the budget recovers", 30, || {
+        (status("{.status.currentHealthy}/{.status.disruptionsAllowed}") == "3/1").then_some(())
+    });
+    evict(&k, &ns, pods[1], pods[1]).ok();
+    let condition = status("{.status.conditions[0].type}={.status.conditions[0].reason}");
+    assert!(condition.starts_with("DisruptionAllowed="), "{condition}");
 }

@@ -13,6 +13,7 @@ mod images;
 mod ingress;
 mod lifecycle;
 mod metrics;
+mod nodes;
 mod pods;
 mod services;
 mod streams;

@@ -2,6 +2,7 @@
 
 mod admission;
 mod delete;
+mod eviction;
 mod fields;
 mod patch;
 mod pod_log;
@@ -121,6 +122,7 @@ pub async fn handle(ctx: Ctx, body: bytes::Bytes) -> Result<Response<Body>, ApiE
             reviews::bind(&ctx, &binding).await
         }
         (Some("log"), "get") if ctx.res.kind == "Pod" => pod_log::get(&ctx).await,
+        (Some("eviction"), "create") if ctx.res.kind == "Pod" => eviction::create(&ctx, body).await,
         (None, "get") => read::get(&ctx).await,
         (None, "list") => read::list(&ctx).await,
         (None, "watch") | (Some(_), "watch") => watch::watch(ctx).await,

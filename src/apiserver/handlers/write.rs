@@ -399,6 +399,7 @@ pub async fn create_object(
 }
 
 /// What an update callback wants done.
+#[derive(Debug)]
 pub enum Change {
     /// Nothing changed: answer with the current object.
     Unchanged,
