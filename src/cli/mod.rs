@@ -11,6 +11,7 @@ mod image;
 mod ip;
 mod kubectl;
 mod logs;
+mod mount;
 mod node;
 mod node_daemon;
 mod pause;
@@ -57,8 +58,8 @@ pub enum Command {
     Delete(delete::Args),
     /// Show the state of the cluster's components.
     Status(status::Args),
-    /// Print the node's IP address.
-    Ip,
+    /// Print a node's IP address (the control plane's by default).
+    Ip(ip::Args),
     /// Show the node's log.
     Logs(logs::Args),
     /// Open a shell in the node, or run a command there: `rkube ssh -- ls /`.
@@ -106,6 +107,8 @@ pub enum Command {
     /// PID 1 of a node container (started by `rkube start` and `rkube node add`).
     #[command(hide = true)]
     NodeDaemon(node_daemon::Args),
+    /// Make a host directory visible to pods at a node path (hostPath), until Ctrl+C.
+    Mount(mount::Args),
     /// Freeze the control plane and the pods of some namespaces (Docker pause).
     Pause(pause::Args),
     /// Thaw what `pause` froze.
@@ -171,7 +174,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Stop => stop::run(p).map(|_| 0),
         Command::Delete(args) => delete::run(p, args).map(|_| 0),
         Command::Status(args) => status::run(p, args),
-        Command::Ip => ip::run(p).map(|_| 0),
+        Command::Ip(args) => ip::run(p, args).map(|_| 0),
         Command::Logs(args) => logs::run(p, args).map(|_| 0),
         Command::Ssh(args) => ssh::run(p, args),
         Command::Kubectl { args } => kubectl::run(p, args),
@@ -195,6 +198,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Server(args) => server::run(args).map(|_| 0),
         Command::Node(cmd) => node::run(p, cmd),
         Command::NodeDaemon(args) => node_daemon::run(args).map(|_| 0),
+        Command::Mount(args) => mount::run(p, args),
         Command::Pause(args) => pause::run(p, args),
         Command::Unpause => unpause::run(p),
         Command::PodSandbox => pod_sandbox::run().map(|_| 0),

@@ -7,6 +7,7 @@ pub mod docker;
 pub mod image;
 pub mod image_gc;
 pub mod kubeconfig;
+pub mod mounts;
 pub mod network;
 pub mod node_container;
 pub mod nodes;

@@ -5,6 +5,7 @@ pub mod backoff;
 pub mod dns_config;
 pub mod docker;
 pub mod env;
+pub mod host_mounts;
 pub mod node_status;
 pub mod pod_port;
 pub mod pod_worker;

@@ -28,6 +28,9 @@ pub struct Prepared {
     pub node_path: PathBuf,
     /// Whether every mount of it is read-only (configMap, secret, projected, downwardAPI).
     pub read_only: bool,
+    /// Whether `node_path` is a host directory from `rkube mount`, which the kubelet cannot
+    /// see and so leaves alone.
+    pub on_host: bool,
 }
 
 /// Node directory of a pod.
@@ -283,6 +286,7 @@ pub async fn prepare(
             Prepared {
                 node_path: dir,
                 read_only: false,
+                on_host: false,
             }
         } else if let Some(src) = &v.config_map {
             let mut files = Files::new();
@@ -301,6 +305,7 @@ pub async fn prepare(
             Prepared {
                 node_path: dir,
                 read_only: true,
+                on_host: false,
             }
         } else if let Some(src) = &v.secret {
             let name = src.secret_name.clone().unwrap_or_default();
@@ -320,6 +325,7 @@ pub async fn prepare(
             Prepared {
                 node_path: dir,
                 read_only: true,
+                on_host: false,
             }
         } else if let Some(src) = &v.downward_api {
             let mut files = Files::new();
@@ -335,6 +341,7 @@ pub async fn prepare(
             Prepared {
                 node_path: dir,
                 read_only: true,
+                on_host: false,
             }
         } else if let Some(src) = &v.projected {
             let mode = src.default_mode.unwrap_or(0o644) as u32;
@@ -399,6 +406,7 @@ pub async fn prepare(
             Prepared {
                 node_path: dir,
                 read_only: true,
+                on_host: false,
             }
         } else if let Some(src) = &v.host_path {
             host_path(ctx.state_dir, &src.path, src.type_.as_deref())?
@@ -454,6 +462,14 @@ fn host_path(state_dir: &Path, path: &str, kind: Option<&str>) -> Result<Prepare
             "hostPath {path:?} may not contain '..'"
         )));
     }
+    if let Some(on_host) = super::host_mounts::Table::load(state_dir).resolve(path) {
+        // `rkube mount` checked the directory; its type cannot be checked from here.
+        return Ok(Prepared {
+            node_path: on_host,
+            read_only: false,
+            on_host: true,
+        });
+    }
     let node_path = host_path_root(state_dir).join(rel);
     match kind.unwrap_or("") {
         "FileOrCreate" | "File" => {
@@ -479,6 +495,7 @@ fn host_path(state_dir: &Path, path: &str, kind: Option<&str>) -> Result<Prepare
     Ok(Prepared {
         node_path,
         read_only: false,
+        on_host: false,
     })
 }
 
@@ -498,7 +515,7 @@ pub fn mounts(
         let mut node_path = v.node_path.clone();
         if let Some(sub) = vm.sub_path.as_deref().filter(|s| !s.is_empty()) {
             node_path = node_path.join(safe_rel(sub)?);
-            if !node_path.exists() {
+            if !v.on_host && !node_path.exists() {
                 std::fs::create_dir_all(&node_path).map_err(|e| io(&node_path, e))?;
             }
         }

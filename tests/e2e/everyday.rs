@@ -1,5 +1,6 @@
-//! minikube's everyday image commands on a cluster: `image load` of a `docker save`
-//! archive and `image build`, each then run by a pod; `docker-env` evaluated by bash.
+//! minikube's everyday commands on a cluster: `image load` of a `docker save` archive and
+//! `image build`, each then run by a pod; `docker-env` evaluated by bash; `config`; `pause`;
+//! and `mount`, whose host directory a pod reads and writes.
 
 use std::process::Command;
 
@@ -213,4 +214,98 @@ fn pause_freezes_the_cluster_and_unpause_brings_back_the_same_pods() {
     assert_eq!(r.code, 85, "{}", r.stderr);
     let r = rkube(&["delete", "-p", &c.profile]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// A pod in `ns` with the node path `node_dir` at /data, running `script` to completion;
+/// its log.
+fn with_host_path(k: &Kubectl, ns: &str, pod: &str, node_dir: &str, script: &str) -> String {
+    let manifest = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod},
+        "spec": {
+            "restartPolicy": "Never",
+            "volumes": [{"name": "data", "hostPath": {"path": node_dir}}],
+            "containers": [{"name": "c", "image": BUSYBOX, "command": ["sh", "-c", script],
+                "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+        },
+    });
+    k.clone()
+        .stdin(&manifest.to_string())
+        .run(&["-n", ns, "apply", "-f", "-"])
+        .ok();
+    eventually(&format!("{pod} finished"), 90, || {
+        let phase = pod_field(k, ns, pod, "{.status.phase}");
+        matches!(phase.as_str(), "Succeeded" | "Failed").then_some(())
+    });
+    k.run(&["-n", ns, "logs", pod]).ok().to_string()
+}
+
+#[test]
+fn mount_shows_a_host_directory_to_pods_until_stopped() {
+    use std::io::BufRead;
+    let c = shared();
+    let k = c.kubectl();
+    let ns = namespace(&k, "mount");
+    let id = std::process::id();
+    let dir = root().join(format!("target/e2e-images/mount-{id}"));
+    std::fs::create_dir_all(&dir).expect("host dir");
+    std::fs::write(dir.join("greeting.txt"), "hello from the host\n").expect("host file");
+    let node_dir = format!("/mnt/e2e-{id}");
+
+    let missing = rkube(&["mount", "-p", &c.profile, "/no/such/dir:/mnt/x"]);
+    assert_eq!(missing.code, 97, "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("/no/such/dir"),
+        "{}",
+        missing.stderr
+    );
+
+    let mut mount = Command::new(env!("CARGO_BIN_EXE_rkube"))
+        .args([
+            "mount",
+            "-p",
+            &c.profile,
+            &format!("{}:{node_dir}", dir.display()),
+        ])
+        .env("RKUBE_HOME", home())
+        .env("KUBECONFIG", kubeconfig())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("rkube mount");
+    let mut out = std::io::BufReader::new(mount.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    while !line.contains("Successfully mounted") {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).expect("mount output") > 0,
+            "rkube mount ended early"
+        );
+    }
+
+    let log = with_host_path(
+        &k,
+        &ns,
+        "reader",
+        &node_dir,
+        "cat /data/greeting.txt && echo written by the pod > /data/reply.txt",
+    );
+    assert_eq!(log, "hello from the host\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("reply.txt")).expect("the pod's file on the host"),
+        "written by the pod\n"
+    );
+
+    // Ctrl+C ends the mount: pods made afterwards see the node's own directory.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(mount.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("interrupt rkube mount");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).expect("mount output");
+    assert!(mount.wait().expect("rkube mount exit").success(), "{rest}");
+    assert!(rest.contains(&format!("Unmounting {node_dir}")), "{rest}");
+    let log = with_host_path(&k, &ns, "after", &node_dir, "ls /data; echo listed");
+    assert_eq!(log, "listed\n", "the host directory is still mounted");
+    let _ = std::fs::remove_dir_all(&dir);
 }

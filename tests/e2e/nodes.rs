@@ -1,7 +1,8 @@
 //! Several nodes, as `minikube start --nodes 3` users meet them: `node list` and `status`
 //! show every node, a DaemonSet runs on each, a Deployment spreads over them, DNS and a
 //! ClusterIP answer from a pod on each node and a NodePort on each node's address, `kubectl
-//! drain` honours a PodDisruptionBudget, and `node delete` / `node add` leave nothing behind.
+//! drain` honours a PodDisruptionBudget, taints and affinity hold, a stopped node goes
+//! NotReady and loses its pods, and `node delete` / `node add` leave nothing behind.
 
 use crate::cluster::{docker, exclusive, pod_field, rkube, Cluster, BUSYBOX};
 use crate::support::{eventually, Kubectl};
@@ -72,6 +73,11 @@ fn three_nodes_share_the_work() {
     let list = rkube(&["node", "list", "-p", p]).ok().to_string();
     let names: Vec<&str> = list.lines().filter_map(|l| l.split('\t').next()).collect();
     assert_eq!(names, [p, m02.as_str(), m03.as_str()], "{list}");
+    let m02_ip = rkube(&["ip", "-p", p, "-n", "m02"]).ok().trim().to_string();
+    assert!(
+        list.contains(&format!("{m02}\t{m02_ip}\n")),
+        "{list} / {m02_ip}"
+    );
     let status = rkube(&["status", "-p", p]);
     assert_eq!(status.code, 0, "{}", status.stdout);
     assert_eq!(
@@ -222,6 +228,92 @@ fn three_nodes_share_the_work() {
         "{after:?}"
     );
     k.run(&["uncordon", &m02]).ok();
+
+    // Taints and node affinity hold across nodes.
+    k.run(&["taint", "nodes", &m02, "dedicated=batch:NoSchedule"])
+        .ok();
+    let pinned = |name: &str, tolerate: bool| {
+        let tolerations = if tolerate {
+            r#"[{"key":"dedicated","operator":"Equal","value":"batch","effect":"NoSchedule"}]"#
+        } else {
+            "[]"
+        };
+        format!(
+            r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{name}"}},"spec":{{"tolerations":{tolerations},"affinity":{{"nodeAffinity":{{"requiredDuringSchedulingIgnoredDuringExecution":{{"nodeSelectorTerms":[{{"matchExpressions":[{{"key":"kubernetes.io/hostname","operator":"In","values":["{m02}"]}}]}}]}}}}}},"containers":[{{"name":"c","image":"{BUSYBOX}","command":["sleep","3600"]}}]}}}}"#
+        )
+    };
+    for (name, tolerate) in [("intolerant", false), ("tolerant", true)] {
+        k.clone()
+            .stdin(&pinned(name, tolerate))
+            .run(&["apply", "-f", "-"])
+            .ok();
+    }
+    eventually("the tolerant pod runs on the tainted node", 60, || {
+        (pod_field(
+            &k,
+            "default",
+            "tolerant",
+            "{.status.phase}/{.spec.nodeName}",
+        ) == format!("Running/{m02}"))
+        .then_some(())
+    });
+    let why = eventually("the intolerant pod is unschedulable", 30, || {
+        let m = pod_field(
+            &k,
+            "default",
+            "intolerant",
+            "{.status.conditions[?(@.type==\"PodScheduled\")].message}",
+        );
+        (!m.is_empty()).then_some(m)
+    });
+    assert!(why.contains("untolerated taint"), "{why}");
+    k.run(&["delete", "pod", "intolerant", "tolerant", "--now"])
+        .ok();
+    k.run(&["taint", "nodes", &m02, "dedicated-"]).ok();
+
+    // A stopped node goes NotReady, and its pods leave when their toleration runs out.
+    k.clone()
+        .stdin(&format!(
+            r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"brief"}},"spec":{{"nodeSelector":{{"kubernetes.io/hostname":"{m03}"}},"tolerations":[{{"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute","tolerationSeconds":1}},{{"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":1}}],"containers":[{{"name":"c","image":"{BUSYBOX}","command":["sleep","3600"]}}]}}}}"#
+        ))
+        .run(&["apply", "-f", "-"])
+        .ok();
+    eventually("brief runs", 60, || {
+        (pod_field(&k, "default", "brief", "{.status.phase}") == "Running").then_some(())
+    });
+    let stopped = rkube(&["node", "stop", "-p", p, "m03"]);
+    assert_eq!(stopped.code, 0, "{}{}", stopped.stdout, stopped.stderr);
+    let status = rkube(&["status", "-p", p]);
+    assert!(
+        status
+            .stdout
+            .contains(&format!("{m03}\ntype: Worker\nhost: Stopped")),
+        "{}",
+        status.stdout
+    );
+    eventually("the stopped node is NotReady", 120, || {
+        k.run(&["get", "node", &m03, "--no-headers"])
+            .stdout
+            .contains("NotReady")
+            .then_some(())
+    });
+    eventually("its pod is evicted", 60, || {
+        let gone = k.run(&["get", "pod", "brief"]).code != 0;
+        let target = pod_field(
+            &k,
+            "default",
+            "brief",
+            "{.status.conditions[?(@.type==\"DisruptionTarget\")].reason}",
+        );
+        (gone || !target.is_empty()).then_some(())
+    });
+    let started = rkube(&["node", "start", "-p", p, "m03"]);
+    assert_eq!(started.code, 0, "{}{}", started.stdout, started.stderr);
+    let ready = k
+        .run(&["get", "node", &m03, "--no-headers"])
+        .ok()
+        .to_string();
+    assert!(ready.contains(" Ready "), "{ready}");
 
     // Bad input: one sentence and a distinct code, nothing changed.
     let cp = rkube(&["node", "delete", "-p", p, p]);
