@@ -3,7 +3,8 @@
 //! startup latency (create → Running) beside a bare `docker run` of the same image in the
 //! same run; node container memory idle and with 110 pods; time for 110 pods to run;
 //! memory of the default addons' pods; claim create → Bound through the storage-provisioner
-//! addon beside binding to a pre-made volume.
+//! addon beside binding to a pre-made volume; `start --nodes 3` cold, warm and resumed
+//! beside one node, and a worker node's memory.
 //!
 //! Run with `scripts/bench` (release build; needs Docker and Debian's busybox-static).
 
@@ -366,6 +367,43 @@ async fn bench(r: &Rkube) -> Result<(), Error> {
     let full = node_memory_mib(&r.profile)?;
     println!("{:<52} {full:>9.1} MiB", "node container memory, 110 pods");
     delete_all(&pods).await?;
+    several_nodes(r, cold, resume, warm).await
+}
+
+/// `start --nodes 3` beside the one-node starts measured above, and a worker's memory.
+async fn several_nodes(
+    r: &Rkube,
+    cold: Duration,
+    resume: Duration,
+    warm: Duration,
+) -> Result<(), Error> {
+    r.run(&["delete"])?;
+    let warm3 = r.run(&["start", "--nodes", "3"])?;
+    println!(
+        "{:<52} {warm3:>9.1?}  (1 node: {warm:.1?})",
+        "start --nodes 3, new cluster with the image present"
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let control_plane = node_memory_mib(&r.profile)?;
+    let worker = node_memory_mib(&format!("{}-m02", r.profile))?;
+    println!(
+        "{:<52} {worker:>9.1} MiB  (control-plane node: {control_plane:.1} MiB)",
+        "worker node container memory, idle (per extra node)"
+    );
+    r.run(&["stop"])?;
+    let resume3 = r.run(&["start"])?;
+    println!(
+        "{:<52} {resume3:>9.1?}  (1 node: {resume:.1?})",
+        "start --nodes 3, resume of a stopped cluster"
+    );
+    let image = docker(&["inspect", "-f", "{{.Config.Image}}", &r.profile])?;
+    r.run(&["delete"])?;
+    docker(&["rmi", &image])?;
+    let cold3 = r.run(&["start", "--nodes", "3"])?;
+    println!(
+        "{:<52} {cold3:>9.1?}  (1 node: {cold:.1?})",
+        "start --nodes 3, cold (node image built)"
+    );
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! `rkube delete`: remove a cluster and everything labelled with its profile.
 
 use anyhow::Context;
-use bollard::query_parameters::{ListImagesOptions, RemoveImageOptions, RemoveVolumeOptions};
+use bollard::query_parameters::RemoveVolumeOptions;
 
 use super::exit::Failure;
 use crate::cluster::docker::{self, is_not_found, label_filter, HOME_LABEL, PROFILE_LABEL};
@@ -108,23 +108,16 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<()> {
             println!("🔥  No profiles to delete.");
         }
         if args.purge {
-            let images = d
-                .list_images(Some(ListImagesOptions {
-                    filters: Some(label_filter(&[crate::cluster::image_gc::LABEL])),
-                    ..Default::default()
-                }))
-                .await?;
-            for i in images {
-                let _ = d
-                    .remove_image(
-                        &i.id,
-                        Some(RemoveImageOptions {
-                            force: true,
-                            ..Default::default()
-                        }),
-                        None,
-                    )
-                    .await;
+            let (purged, kept) = crate::cluster::image_gc::purge(&d).await?;
+            println!(
+                "🔥  Removed {} rkube image tag(s) ({} MB)",
+                purged.tags.len(),
+                purged.bytes >> 20
+            );
+            if kept > 0 {
+                println!(
+                    "❗  Kept {kept} rkube image(s) that containers of other clusters still use"
+                );
             }
             let home = profile::home();
             println!("💀  Removing {} ...", home.display());

@@ -55,9 +55,11 @@ fn stale(tag: &str, current: &[String]) -> bool {
             .any(|c| tag == c || tag.starts_with(&format!("{c}-")))
 }
 
-/// Remove the stale tags of images no container uses; images left with no tag go too.
-pub async fn prune(docker: &Docker) -> Result<Pruned, ImageError> {
-    let current = current_tags()?;
+/// The images rkube built, and the ids of the images some container (of any profile, any
+/// rkube home, or none) uses.
+async fn rkube_images(
+    docker: &Docker,
+) -> Result<(Vec<bollard::models::ImageSummary>, HashSet<String>), ImageError> {
     let images = docker
         .list_images(Some(ListImagesOptions {
             filters: Some(label_filter(&[LABEL])),
@@ -73,37 +75,77 @@ pub async fn prune(docker: &Docker) -> Result<Pruned, ImageError> {
         .into_iter()
         .filter_map(|c| c.image_id)
         .collect();
+    Ok((images, in_use))
+}
+
+/// Remove the stale tags of images no container uses; images left with no tag go too.
+pub async fn prune(docker: &Docker) -> Result<Pruned, ImageError> {
+    let current = current_tags()?;
+    let (images, in_use) = rkube_images(docker).await?;
     let mut pruned = Pruned::default();
     for img in images {
         if in_use.contains(&img.id) || img.repo_tags.iter().any(|t| !stale(t, &current)) {
             continue;
         }
-        let mut removed_all = true;
-        for tag in &img.repo_tags {
-            let removed = docker
-                .remove_image(
-                    tag,
-                    Some(RemoveImageOptions {
-                        force: false,
-                        ..Default::default()
-                    }),
-                    None,
-                )
-                .await;
-            match removed {
-                Ok(_) => pruned.tags.push(tag.clone()),
-                // Another process may be using or removing it: leave it for next time.
-                Err(e) => {
-                    tracing::debug!(%tag, error = %e, "keeping an old image");
-                    removed_all = false;
-                }
-            }
-        }
-        if removed_all {
-            pruned.bytes += u64::try_from(img.size).unwrap_or(0);
-        }
+        remove_tags(docker, &img, &mut pruned).await;
     }
     Ok(pruned)
+}
+
+/// Remove every image rkube built that no container uses, whatever its tags (`delete
+/// --purge`); the count of those kept because a container (another home's cluster, say)
+/// still uses them.
+pub async fn purge(docker: &Docker) -> Result<(Pruned, usize), ImageError> {
+    let (images, in_use) = rkube_images(docker).await?;
+    let mut pruned = Pruned::default();
+    let mut kept = 0;
+    for img in images {
+        if in_use.contains(&img.id) {
+            kept += 1;
+            continue;
+        }
+        remove_tags(docker, &img, &mut pruned).await;
+    }
+    Ok((pruned, kept))
+}
+
+/// Remove each tag of `img` (the last removal deletes it), recording what went.
+async fn remove_tags(docker: &Docker, img: &bollard::models::ImageSummary, pruned: &mut Pruned) {
+    let mut removed_all = true;
+    // An image that lost its tags (a rebuild took them) goes by its id.
+    let tagged: Vec<&String> = img
+        .repo_tags
+        .iter()
+        .filter(|t| *t != "<none>:<none>")
+        .collect();
+    let names = if tagged.is_empty() {
+        vec![&img.id]
+    } else {
+        tagged
+    };
+    for tag in names {
+        let removed = docker
+            .remove_image(
+                tag,
+                Some(RemoveImageOptions {
+                    force: false,
+                    ..Default::default()
+                }),
+                None,
+            )
+            .await;
+        match removed {
+            Ok(_) => pruned.tags.push(tag.clone()),
+            // Another process may be using or removing it: leave it for next time.
+            Err(e) => {
+                tracing::debug!(%tag, error = %e, "keeping an old image");
+                removed_all = false;
+            }
+        }
+    }
+    if removed_all {
+        pruned.bytes += u64::try_from(img.size).unwrap_or(0);
+    }
 }
 
 #[cfg(test)]
