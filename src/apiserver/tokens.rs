@@ -4,8 +4,10 @@
 
 use std::path::Path;
 
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use ring::rand::SystemRandom;
+use ring::signature::{self, EcdsaKeyPair, UnparsedPublicKey};
 use serde::{Deserialize, Serialize};
 
 /// The issuer and default audience of bound tokens (what kubeadm and minikube use).
@@ -142,12 +144,36 @@ impl Claims {
     }
 }
 
-/// Signs and verifies service-account tokens with the cluster's ES256 key.
+/// How far clocks may disagree when checking a token's validity period.
+const LEEWAY_SECS: i64 = 60;
+
+/// A P-256 SubjectPublicKeyInfo is this DER prefix followed by the 65-byte point.
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
+    0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+/// The DER inside a PEM block.
+fn pem_der(pem: &str) -> Result<Vec<u8>, TokenError> {
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    STANDARD
+        .decode(b64.trim())
+        .map_err(|e| TokenError::Key(format!("bad PEM: {e}")))
+}
+
+/// Signs and verifies service-account tokens (compact JWTs) with the cluster's ES256 key,
+/// using ring's ECDSA: only ES256 is ever produced or accepted.
 pub struct TokenIssuer {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    key: EcdsaKeyPair,
+    public_point: Vec<u8>,
+    rng: SystemRandom,
     kid: String,
     public_pem: String,
+}
+
+#[derive(Deserialize)]
+struct JwtHeader {
+    alg: String,
 }
 
 impl TokenIssuer {
@@ -173,23 +199,26 @@ impl TokenIssuer {
 
     /// An issuer from PEM keys (PKCS#8 private key, SPKI public key).
     pub fn from_pem(key_pem: &str, public_pem: &str) -> Result<TokenIssuer, TokenError> {
-        let encoding = EncodingKey::from_ec_pem(key_pem.as_bytes())
-            .map_err(|e| TokenError::Key(e.to_string()))?;
-        let decoding = DecodingKey::from_ec_pem(public_pem.as_bytes())
-            .map_err(|e| TokenError::Key(e.to_string()))?;
+        let rng = SystemRandom::new();
+        let key = EcdsaKeyPair::from_pkcs8(
+            &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &pem_der(key_pem)?,
+            &rng,
+        )
+        .map_err(|e| TokenError::Key(format!("not a P-256 PKCS#8 key: {e}")))?;
+        let der = pem_der(public_pem)?;
+        let public_point = der
+            .strip_prefix(&P256_SPKI_PREFIX[..])
+            .filter(|p| p.len() == 65)
+            .ok_or_else(|| TokenError::Key("sa.pub is not a P-256 public key".into()))?
+            .to_vec();
         // Like kube-apiserver: the key id is the hash of the public key's DER form.
-        let b64: String = public_pem
-            .lines()
-            .filter(|l| !l.starts_with("-----"))
-            .collect();
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .map_err(|e| TokenError::Key(e.to_string()))?;
         let digest = ring::digest::digest(&ring::digest::SHA256, &der);
-        let kid = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref());
+        let kid = URL_SAFE_NO_PAD.encode(digest.as_ref());
         Ok(TokenIssuer {
-            encoding,
-            decoding,
+            key,
+            public_point,
+            rng,
             kid,
             public_pem: public_pem.to_string(),
         })
@@ -202,24 +231,52 @@ impl TokenIssuer {
 
     /// Sign claims into a compact JWT.
     pub fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
-            .map_err(|e| TokenError::Key(e.to_string()))
+        let header = serde_json::json!({"alg": "ES256", "kid": self.kid, "typ": "JWT"});
+        let payload = serde_json::to_vec(claims).map_err(|e| TokenError::Key(e.to_string()))?;
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
+        let sig = self
+            .key
+            .sign(&self.rng, signing_input.as_bytes())
+            .map_err(|e| TokenError::Key(format!("signing: {e}")))?;
+        Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref())))
     }
 
     /// Check a token's signature, issuer and validity period; audiences and the objects it
     /// names are the caller's to check.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        let mut v = Validation::new(Algorithm::ES256);
-        v.set_issuer(&[ISSUER, LEGACY_ISSUER]);
-        v.validate_aud = false;
-        v.validate_nbf = true;
-        v.required_spec_claims.clear();
-        v.leeway = 60;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
-            .map(|d| d.claims)
-            .map_err(|e| TokenError::Invalid(e.to_string()))
+        let invalid = |why: &str| TokenError::Invalid(why.to_string());
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(sig), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid("not a compact JWT"));
+        };
+        let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| invalid("bad base64url"));
+        let header: JwtHeader =
+            serde_json::from_slice(&decode(h)?).map_err(|_| invalid("bad header"))?;
+        if header.alg != "ES256" {
+            return Err(invalid("only ES256 tokens are accepted"));
+        }
+        UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &self.public_point)
+            .verify(format!("{h}.{p}").as_bytes(), &decode(sig)?)
+            .map_err(|_| invalid("bad signature"))?;
+        let claims: Claims =
+            serde_json::from_slice(&decode(p)?).map_err(|e| invalid(&format!("bad claims: {e}")))?;
+        if claims.iss != ISSUER && claims.iss != LEGACY_ISSUER {
+            return Err(invalid("unknown issuer"));
+        }
+        let now = now();
+        if claims.exp.is_some_and(|exp| now - LEEWAY_SECS > exp) {
+            return Err(invalid("expired"));
+        }
+        if claims.nbf.is_some_and(|nbf| now + LEEWAY_SECS < nbf) {
+            return Err(invalid("not yet valid"));
+        }
+        Ok(claims)
     }
 }
 
@@ -284,12 +341,18 @@ mod tests {
             .verify(&issuer.sign(&bound(now() - 3600)).unwrap())
             .is_err());
         let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
-        parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(br#"{"iss":"https://kubernetes.default.svc.cluster.local","sub":"system:serviceaccount:kube-system:admin"}"#);
+        parts[1] = URL_SAFE_NO_PAD.encode(br#"{"iss":"https://kubernetes.default.svc.cluster.local","sub":"system:serviceaccount:kube-system:admin"}"#);
         assert!(issuer.verify(&parts.join(".")).is_err());
         let other = TokenIssuer::load_or_create(tempfile::tempdir().unwrap().path()).unwrap();
         assert!(other.verify(&token).is_err());
         assert!(issuer.verify("not-a-jwt").is_err());
+        // An unsigned token naming another algorithm is refused whatever it says.
+        let none = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#),
+            parts[1]
+        );
+        assert!(issuer.verify(&none).is_err());
     }
 
     #[test]

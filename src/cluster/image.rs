@@ -194,7 +194,7 @@ impl BinaryImage {
     pub fn tag(&self) -> Result<String, ImageError> {
         let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
         ctx.update(self.dockerfile.as_bytes());
-        ctx.update(rootfs()?.digest.as_bytes());
+        ctx.update(rootfs_digest()?.as_bytes());
         let digest: String = ctx
             .finish()
             .as_ref()
@@ -224,6 +224,54 @@ fn rootfs() -> Result<&'static Rootfs, ImageError> {
     let ctx = read_rootfs()?;
     let digest = ctx.digest();
     Ok(ROOTFS.get_or_init(|| Rootfs { ctx, digest }))
+}
+
+/// What the root is read from, as (path, size, mtime, inode) lines: while these stay the
+/// same the root does, so its digest can be remembered instead of re-read (80 MB).
+fn rootfs_identity() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut paths = vec![std::env::current_exe().ok()?];
+    paths.extend(loaded_libraries());
+    paths.extend(BUSYBOX_PATHS.iter().map(PathBuf::from));
+    paths.push(PathBuf::from("/bin/sh"));
+    let mut lines = String::new();
+    for p in paths {
+        match std::fs::metadata(&p) {
+            Ok(m) => lines.push_str(&format!(
+                "{} {} {}.{} {}\n",
+                p.display(),
+                m.size(),
+                m.mtime(),
+                m.mtime_nsec(),
+                m.ino()
+            )),
+            Err(_) => lines.push_str(&format!("{} absent\n", p.display())),
+        }
+    }
+    Some(lines)
+}
+
+/// The root's digest, remembered in `<home>/cache/rootfs-digest` by the files' identity, so
+/// a `start` whose images exist reads no binary. A stale or unreadable cache is recomputed.
+fn rootfs_digest() -> Result<String, ImageError> {
+    let cache = super::profile::home().join("cache").join("rootfs-digest");
+    let identity = rootfs_identity();
+    if let (Some(id), Ok(saved)) = (&identity, std::fs::read_to_string(&cache)) {
+        if let Some((digest, saved_id)) = saved.split_once('\n') {
+            if saved_id == id && !digest.is_empty() {
+                return Ok(digest.to_string());
+            }
+        }
+    }
+    let digest = rootfs()?.digest.clone();
+    if let Some(id) = identity {
+        // Best effort: without the cache the next start reads the root again.
+        let tmp = cache.with_extension("tmp");
+        let _ = std::fs::create_dir_all(cache.parent().unwrap_or(Path::new(".")))
+            .and_then(|_| std::fs::write(&tmp, format!("{digest}\n{id}")))
+            .and_then(|_| std::fs::rename(&tmp, &cache));
+    }
+    Ok(digest)
 }
 
 /// The node image's build context (see [`binary_context`]).
