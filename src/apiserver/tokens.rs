@@ -149,8 +149,8 @@ const LEEWAY_SECS: i64 = 60;
 
 /// A P-256 SubjectPublicKeyInfo is this DER prefix followed by the 65-byte point.
 const P256_SPKI_PREFIX: [u8; 26] = [
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
-    0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 ];
 
 /// The DER inside a PEM block.
@@ -242,7 +242,10 @@ impl TokenIssuer {
             .key
             .sign(&self.rng, signing_input.as_bytes())
             .map_err(|e| TokenError::Key(format!("signing: {e}")))?;
-        Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref())))
+        Ok(format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(sig.as_ref())
+        ))
     }
 
     /// Check a token's signature, issuer and validity period; audiences and the objects it
@@ -255,7 +258,11 @@ impl TokenIssuer {
         else {
             return Err(invalid("not a compact JWT"));
         };
-        let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| invalid("bad base64url"));
+        let decode = |part: &str| {
+            URL_SAFE_NO_PAD
+                .decode(part)
+                .map_err(|_| invalid("bad base64url"))
+        };
         let header: JwtHeader =
             serde_json::from_slice(&decode(h)?).map_err(|_| invalid("bad header"))?;
         if header.alg != "ES256" {
@@ -264,8 +271,8 @@ impl TokenIssuer {
         UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &self.public_point)
             .verify(format!("{h}.{p}").as_bytes(), &decode(sig)?)
             .map_err(|_| invalid("bad signature"))?;
-        let claims: Claims =
-            serde_json::from_slice(&decode(p)?).map_err(|e| invalid(&format!("bad claims: {e}")))?;
+        let claims: Claims = serde_json::from_slice(&decode(p)?)
+            .map_err(|e| invalid(&format!("bad claims: {e}")))?;
         if claims.iss != ISSUER && claims.iss != LEGACY_ISSUER {
             return Err(invalid("unknown issuer"));
         }

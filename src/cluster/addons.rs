@@ -42,11 +42,11 @@ pub async fn ensure_images(
             addon: addon.name.clone(),
             image: name.clone(),
         })?;
-        let tag = which.tag()?;
-        if !image::exists(docker, &tag).await? {
-            progress(&format!("Building the {name} image {tag} ..."));
-            image::ensure(docker, &which.context()?, &tag, |_| {}).await?;
-        }
+        let tag = which
+            .ensure(docker, |tag| {
+                progress(&format!("Building the {name} image {tag} ..."))
+            })
+            .await?;
         image::alias(docker, &tag, &catalog::image_ref(name)).await?;
         built.push((catalog::image_ref(name), tag));
     }

@@ -1,14 +1,13 @@
-//! Building rkube's images with no registry: the node image holds the running rkube binary
-//! and the shared libraries it was linked with on an empty base, built through the Docker
-//! API from `images/node/Dockerfile` and tagged by content, so a changed binary means a
-//! new image and an unchanged one is never rebuilt.
+//! rkube's images with no registry: each holds the running rkube binary and the shared
+//! libraries it was linked with on an empty base, configured by its `images/<name>/Dockerfile`
+//! and tagged by content, so a changed binary means a new image and an unchanged one is
+//! never made again. This module reads the root and names the images; `image_commit` makes
+//! them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use bollard::query_parameters::BuildImageOptions;
 use bollard::Docker;
-use futures::StreamExt;
 
 use super::docker::is_not_found;
 
@@ -33,6 +32,14 @@ pub enum ImageError {
         /// The image.
         tag: String,
         /// Docker's message.
+        message: String,
+    },
+    /// One of rkube's Dockerfiles uses what the image commit does not do.
+    #[error("images/{image}/Dockerfile: {message}")]
+    Dockerfile {
+        /// The image.
+        image: String,
+        /// What is wrong.
         message: String,
     },
     /// The Docker API failed.
@@ -172,22 +179,10 @@ pub const HELLO_APP_ALIASES: &[(&str, &str)] = &[
     ("gcr.io/google-samples/hello-app:2.0", "2.0.0"),
 ];
 
-/// A context of only a Dockerfile: an image made from another one already built.
-pub fn dockerfile_context(dockerfile: &str) -> Context {
-    let mut ctx = Context::default();
-    ctx.file("Dockerfile", dockerfile.as_bytes().to_vec(), 0o644);
-    ctx
-}
-
 /// The name the minikube tutorials use for the echo server.
 pub const ECHO_SERVER_ALIAS: &str = "kicbase/echo-server:1.0";
 
 impl BinaryImage {
-    /// The build context of this image for the running binary.
-    pub fn context(&self) -> Result<Context, ImageError> {
-        binary_context(self.dockerfile)
-    }
-
     /// The content tag under this image's repository: the digest of its Dockerfile and of
     /// the binary's root, which is read and hashed once per process however many images
     /// `start` checks.
@@ -274,17 +269,35 @@ fn rootfs_digest() -> Result<String, ImageError> {
     Ok(digest)
 }
 
-/// The node image's build context (see [`binary_context`]).
-pub fn node_context() -> Result<Context, ImageError> {
-    NODE.context()
+/// The shared root's tag: `rkube/base:<version>-<digest of the root>`.
+pub fn base_tag() -> Result<String, ImageError> {
+    Ok(format!(
+        "rkube/base:{}-{}",
+        env!("CARGO_PKG_VERSION"),
+        rootfs_digest()?
+    ))
 }
 
-/// A build context: `dockerfile`, the running binary, its libraries, and the few files a
-/// static root needs (`/etc/hosts` so `localhost` resolves, passwd, tmp).
-pub fn binary_context(dockerfile: &str) -> Result<Context, ImageError> {
-    let mut ctx = rootfs()?.ctx.clone();
-    ctx.file("Dockerfile", dockerfile.as_bytes().to_vec(), 0o644);
-    Ok(ctx)
+/// The shared root as a tar of `/` (what `docker import` takes).
+pub(crate) fn rootfs_tar() -> Result<Vec<u8>, ImageError> {
+    let all = &rootfs()?.ctx;
+    let strip = |p: &String| p.strip_prefix("rootfs/").map(str::to_string);
+    let root = Context {
+        files: all
+            .files
+            .iter()
+            .filter_map(|(p, f)| Some((strip(p)?, f.clone())))
+            .collect(),
+        links: all
+            .links
+            .iter()
+            .filter_map(|(p, t)| Some((strip(p)?, t.clone())))
+            .collect(),
+    };
+    root.tar().map_err(|source| ImageError::Read {
+        path: PathBuf::from("<root>"),
+        source,
+    })
 }
 
 /// The root every binary image shares, read from the running binary and the host.
@@ -440,60 +453,6 @@ pub async fn exists(docker: &Docker, tag: &str) -> Result<bool, ImageError> {
     }
 }
 
-/// Build `ctx` as `tag` unless it exists; `progress` gets one line per build step.
-pub async fn ensure(
-    docker: &Docker,
-    ctx: &Context,
-    tag: &str,
-    mut progress: impl FnMut(&str),
-) -> Result<bool, ImageError> {
-    if exists(docker, tag).await? {
-        return Ok(false);
-    }
-    let tar = ctx.tar().map_err(|source| ImageError::Read {
-        path: PathBuf::from("<build context>"),
-        source,
-    })?;
-    let options = BuildImageOptions {
-        dockerfile: "Dockerfile".into(),
-        t: Some(tag.to_string()),
-        rm: true,
-        forcerm: true,
-        // Images are shared by every profile, so they carry no profile label; this one lets
-        // `delete --all --purge` find them.
-        labels: Some(std::collections::HashMap::from([(
-            super::image_gc::LABEL.0.to_string(),
-            super::image_gc::LABEL.1.to_string(),
-        )])),
-        ..Default::default()
-    };
-    let mut stream = docker.build_image(options, None, Some(bollard::body_full(tar.into())));
-    while let Some(item) = stream.next().await {
-        let info = item.map_err(|e| match e {
-            bollard::errors::Error::DockerStreamError { error } => ImageError::Build {
-                tag: tag.to_string(),
-                message: error,
-            },
-            e => ImageError::Docker(e),
-        })?;
-        if let Some(err) = info.error_detail.and_then(|d| d.message) {
-            return Err(ImageError::Build {
-                tag: tag.to_string(),
-                message: err,
-            });
-        }
-        if let Some(line) = info
-            .stream
-            .as_deref()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-        {
-            progress(line);
-        }
-    }
-    Ok(true)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -554,10 +513,19 @@ mod tests {
     }
 
     #[test]
-    fn node_context_has_binary_and_loader() {
-        let ctx = node_context().unwrap();
-        assert!(ctx.files.contains_key("rootfs/usr/local/bin/rkube"));
-        assert!(ctx.files.contains_key("Dockerfile"));
-        assert!(ctx.files.keys().any(|k| k.contains("libc.so")));
+    fn the_root_has_the_binary_and_its_libraries_at_slash() {
+        let data = rootfs_tar().unwrap();
+        let mut ar = tar::Archive::new(data.as_slice());
+        let names: Vec<String> = ar
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().to_string())
+            .collect();
+        assert!(
+            names.iter().any(|n| n == "usr/local/bin/rkube"),
+            "{names:?}"
+        );
+        assert!(names.iter().any(|n| n.contains("libc.so")), "{names:?}");
+        assert!(!names.iter().any(|n| n.starts_with("rootfs")), "{names:?}");
     }
 }

@@ -30,6 +30,7 @@ pub struct Pruned {
 /// The tags this binary builds and uses.
 pub fn current_tags() -> Result<Vec<String>, ImageError> {
     let mut tags = vec![
+        image::base_tag()?,
         image::NODE.tag()?,
         image::ECHO_SERVER.tag()?,
         image::HELLO_APP.tag()?,

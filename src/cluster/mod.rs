@@ -5,6 +5,7 @@ pub mod addons;
 pub mod config;
 pub mod docker;
 pub mod image;
+pub mod image_commit;
 pub mod image_gc;
 pub mod kubeconfig;
 pub mod mounts;

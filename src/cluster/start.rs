@@ -610,8 +610,8 @@ async fn enable_addons(
     Ok(())
 }
 
-/// The ingress tutorial's `gcr.io/google-samples/hello-app:1.0` and `:2.0`: one build of
-/// the binary, and each version a one-line image on top of it.
+/// The ingress tutorial's `gcr.io/google-samples/hello-app:1.0` and `:2.0`: the hello-app
+/// image, and each version a variant of it with its VERSION.
 async fn ensure_hello_app(
     docker: &Docker,
     step: &mut impl FnMut(&str, &str),
@@ -619,33 +619,26 @@ async fn ensure_hello_app(
     let base = ensure_image(docker, image::HELLO_APP, "hello-app", step).await?;
     for (alias, version) in image::HELLO_APP_ALIASES {
         let tag = format!("{base}-v{version}");
-        let ctx = image::dockerfile_context(&format!("FROM {base}\nENV VERSION={version}\n"));
-        image::ensure(docker, &ctx, &tag, |_| {}).await?;
+        image::HELLO_APP
+            .ensure_variant(docker, &[("VERSION", version)], &tag)
+            .await?;
         image::alias(docker, &tag, alias).await?;
     }
     Ok(())
 }
 
-/// Build one of rkube's images for this binary unless its content tag exists; its tag.
+/// Make one of rkube's images for this binary unless its content tag exists; its tag.
 async fn ensure_image(
     docker: &Docker,
     which: image::BinaryImage,
     label: &str,
     step: &mut impl FnMut(&str, &str),
 ) -> Result<String, StartError> {
-    let tag = which.tag()?;
-    if !image::exists(docker, &tag).await? {
-        let ctx = which.context()?;
-        step("🚜", &format!("Building the {label} image {tag} ..."));
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar.set_message("sending the build context");
-        let built =
-            image::ensure(docker, &ctx, &tag, |line| bar.set_message(line.to_string())).await;
-        bar.finish_and_clear();
-        built?;
-    }
-    Ok(tag)
+    Ok(which
+        .ensure(docker, |tag| {
+            step("🚜", &format!("Building the {label} image {tag} ..."))
+        })
+        .await?)
 }
 
 async fn create_node(docker: &Docker, s: &Settings) -> Result<(), StartError> {
