@@ -180,8 +180,8 @@ impl BinaryImage {
         Ok(tag)
     }
 
-    /// A variant of this image with `env` set over its own ENV (hello-app's versions) as
-    /// `tag`, made if missing.
+    /// This image with `env` set over its own ENV (none: the image itself) as `tag`, made
+    /// if missing.
     pub async fn ensure_variant(
         &self,
         docker: &Docker,

@@ -332,11 +332,13 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
         ),
     );
     step("✨", "Using the docker driver");
-    let tag = ensure_image(&docker, image::NODE, "node", &mut step).await?;
-    let echo = ensure_image(&docker, image::ECHO_SERVER, "echo-server", &mut step).await?;
+    let tag = ensure_images(&docker, &mut step).await?;
+    let echo = image::ECHO_SERVER.tag()?;
     // The tutorials' `--image=kicbase/echo-server:1.0` finds it with no registry.
     image::alias(&docker, &echo, image::ECHO_SERVER_ALIAS).await?;
-    ensure_hello_app(&docker, &mut step).await?;
+    for (alias, version) in image::HELLO_APP_ALIASES {
+        image::alias(&docker, &hello_app_variant(version)?, alias).await?;
+    }
 
     let outcome;
     let settings = match saved {
@@ -610,35 +612,60 @@ async fn enable_addons(
     Ok(())
 }
 
-/// The ingress tutorial's `gcr.io/google-samples/hello-app:1.0` and `:2.0`: the hello-app
-/// image, and each version a variant of it with its VERSION.
-async fn ensure_hello_app(
-    docker: &Docker,
-    step: &mut impl FnMut(&str, &str),
-) -> Result<(), StartError> {
-    let base = ensure_image(docker, image::HELLO_APP, "hello-app", step).await?;
-    for (alias, version) in image::HELLO_APP_ALIASES {
-        let tag = format!("{base}-v{version}");
-        image::HELLO_APP
-            .ensure_variant(docker, &[("VERSION", version)], &tag)
-            .await?;
-        image::alias(docker, &tag, alias).await?;
-    }
-    Ok(())
+/// The tag of hello-app at `version` (the ingress tutorial's `hello-app:1.0` and `:2.0`).
+fn hello_app_variant(version: &str) -> Result<String, ImageError> {
+    Ok(format!("{}-v{version}", image::HELLO_APP.tag()?))
 }
 
-/// Make one of rkube's images for this binary unless its content tag exists; its tag.
-async fn ensure_image(
+/// Make the images every cluster uses that this binary has not made yet: the node,
+/// echo-server and hello-app with its versions. The root goes first, then the commits on
+/// it all at once (each costs the engine a sync, not CPU). The node image's tag.
+async fn ensure_images(
     docker: &Docker,
-    which: image::BinaryImage,
-    label: &str,
     step: &mut impl FnMut(&str, &str),
 ) -> Result<String, StartError> {
-    Ok(which
-        .ensure(docker, |tag| {
-            step("🚜", &format!("Building the {label} image {tag} ..."))
-        })
-        .await?)
+    // What to call it, which image, its ENV over the image's own, and its tag.
+    type Wanted<'a> = (String, image::BinaryImage, Vec<(&'a str, &'a str)>, String);
+    let mut wanted: Vec<Wanted> = vec![
+        ("node".into(), image::NODE, vec![], image::NODE.tag()?),
+        (
+            "echo-server".into(),
+            image::ECHO_SERVER,
+            vec![],
+            image::ECHO_SERVER.tag()?,
+        ),
+        (
+            "hello-app".into(),
+            image::HELLO_APP,
+            vec![],
+            image::HELLO_APP.tag()?,
+        ),
+    ];
+    for (_, version) in image::HELLO_APP_ALIASES {
+        wanted.push((
+            format!("hello-app {version}"),
+            image::HELLO_APP,
+            vec![("VERSION", *version)],
+            hello_app_variant(version)?,
+        ));
+    }
+    let mut missing = Vec::new();
+    for w in wanted {
+        if !image::exists(docker, &w.3).await? {
+            step("🚜", &format!("Building the {} image {} ...", w.0, w.3));
+            missing.push(w);
+        }
+    }
+    if !missing.is_empty() {
+        super::image_commit::ensure_base(docker).await?;
+        futures::future::try_join_all(
+            missing
+                .iter()
+                .map(|(_, which, env, tag)| which.ensure_variant(docker, env, tag)),
+        )
+        .await?;
+    }
+    Ok(image::NODE.tag()?)
 }
 
 async fn create_node(docker: &Docker, s: &Settings) -> Result<(), StartError> {
