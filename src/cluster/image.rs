@@ -480,18 +480,20 @@ mod tests {
         assert_eq!(a.digest().len(), 12);
     }
 
+    fn entry_names(tar: &[u8]) -> Vec<String> {
+        tar::Archive::new(tar)
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().to_string())
+            .collect()
+    }
+
     #[test]
     fn tar_has_parent_directories_first() {
         let mut c = Context::default();
         c.file("rootfs/usr/bin/a", b"a".to_vec(), 0o755);
         c.symlink("rootfs/bin/sh", "/usr/bin/a");
-        let data = c.tar().unwrap();
-        let mut ar = tar::Archive::new(data.as_slice());
-        let names: Vec<String> = ar
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().to_string_lossy().to_string())
-            .collect();
+        let names = entry_names(&c.tar().unwrap());
         let pos = |n: &str| {
             names
                 .iter()
@@ -514,13 +516,7 @@ mod tests {
 
     #[test]
     fn the_root_has_the_binary_and_its_libraries_at_slash() {
-        let data = rootfs_tar().unwrap();
-        let mut ar = tar::Archive::new(data.as_slice());
-        let names: Vec<String> = ar
-            .entries()
-            .unwrap()
-            .map(|e| e.unwrap().path().unwrap().to_string_lossy().to_string())
-            .collect();
+        let names = entry_names(&rootfs_tar().unwrap());
         assert!(
             names.iter().any(|n| n == "usr/local/bin/rkube"),
             "{names:?}"

@@ -26,21 +26,35 @@ pub enum Scope {
     Namespaces(Vec<String>),
 }
 
+/// The containers with these labels that are `state` now.
+async fn listed(
+    docker: &Docker,
+    labels: &[(&str, &str)],
+    state: &str,
+) -> Result<Vec<bollard::models::ContainerSummary>, bollard::errors::Error> {
+    let mut filters = label_filter(labels);
+    filters.insert("status".into(), vec![state.into()]);
+    docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        }))
+        .await
+}
+
 /// The profile's node containers that are `state` now, the control plane first.
 async fn node_containers(
     docker: &Docker,
     profile: &str,
     state: &str,
 ) -> Result<Vec<String>, bollard::errors::Error> {
-    let mut filters = label_filter(&[(PROFILE_LABEL, profile), (ROLE_LABEL, "node")]);
-    filters.insert("status".into(), vec![state.into()]);
-    let listed = docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            filters: Some(filters),
-            ..Default::default()
-        }))
-        .await?;
+    let listed = listed(
+        docker,
+        &[(PROFILE_LABEL, profile), (ROLE_LABEL, "node")],
+        state,
+    )
+    .await?;
     let mut names: Vec<String> = listed
         .into_iter()
         .filter_map(|c| {
@@ -60,15 +74,7 @@ async fn pod_containers(
     scope: &Scope,
     state: &str,
 ) -> Result<Vec<String>, bollard::errors::Error> {
-    let mut filters = label_filter(&[(PROFILE_LABEL, profile)]);
-    filters.insert("status".into(), vec![state.into()]);
-    let listed = docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            filters: Some(filters),
-            ..Default::default()
-        }))
-        .await?;
+    let listed = listed(docker, &[(PROFILE_LABEL, profile)], state).await?;
     Ok(listed
         .into_iter()
         .filter(|c| {

@@ -27,6 +27,16 @@ fn spread(k: &Kubectl, selector: &str) -> Vec<String> {
     counts.iter().map(|(n, c)| format!("{n}={c}")).collect()
 }
 
+/// The web replicas' spread, once all six run.
+fn running_six(k: &Kubectl) -> Option<Vec<String>> {
+    let s = spread(k, "app=web");
+    let total: usize = s
+        .iter()
+        .filter_map(|e| e.split('=').nth(1)?.parse::<usize>().ok())
+        .sum();
+    (total == 6).then_some(s)
+}
+
 /// A pod pinned to `node` that runs `script` to completion; its log.
 fn run_on(k: &Kubectl, node: &str, name: &str, script: &str) -> String {
     let overrides = format!(r#"{{"spec":{{"nodeName":"{node}"}}}}"#);
@@ -127,14 +137,7 @@ fn three_nodes_share_the_work() {
         daemons,
         [format!("{p}=1"), format!("{m02}=1"), format!("{m03}=1")]
     );
-    let web = eventually("six replicas on three nodes", 90, || {
-        let s = spread(&k, "app=web");
-        let total: usize = s
-            .iter()
-            .filter_map(|e| e.split('=').nth(1)?.parse::<usize>().ok())
-            .sum();
-        (total == 6).then_some(s)
-    });
+    let web = eventually("six replicas on three nodes", 90, || running_six(&k));
     assert_eq!(web.len(), 3, "the scheduler spreads replicas: {web:?}");
 
     // DNS and the ClusterIP from a pod on each node; the NodePort on each node's address.
@@ -215,14 +218,7 @@ fn three_nodes_share_the_work() {
         "{}",
         drained.stdout
     );
-    let after = eventually("six replicas off the drained node", 90, || {
-        let s = spread(&k, "app=web");
-        let total: usize = s
-            .iter()
-            .filter_map(|e| e.split('=').nth(1)?.parse::<usize>().ok())
-            .sum();
-        (total == 6).then_some(s)
-    });
+    let after = eventually("six replicas off the drained node", 90, || running_six(&k));
     assert!(
         !after.iter().any(|e| e.starts_with(&format!("{m02}="))),
         "{after:?}"
