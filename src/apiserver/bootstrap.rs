@@ -141,6 +141,31 @@ pub async fn bootstrap(state: &Arc<State>) -> Result<(), ApiError> {
         )
         .await?;
     }
+    system_objects(state).await
+}
+
+/// How often kube-apiserver's controllers put back the `kubernetes` Service and its
+/// endpoints (`--endpoint-reconciler` interval) and the system namespaces.
+const RECONCILE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Put back, as kube-apiserver does, what a user may delete but every cluster needs: the
+/// system namespaces, the `kubernetes` Service and, on a node, its endpoints and `kube-dns`.
+pub async fn keep_system_objects(state: Arc<State>, advertise: Option<std::net::SocketAddr>) {
+    loop {
+        tokio::time::sleep(RECONCILE_INTERVAL).await;
+        if let Err(e) = system_objects(&state).await {
+            tracing::warn!(error = %e.message, "reconciling the kubernetes service");
+        }
+        if let Some(advertise) = advertise {
+            if let Err(e) = node_services(&state, advertise).await {
+                tracing::warn!(error = %e.message, "reconciling the kubernetes endpoints");
+            }
+        }
+    }
+}
+
+/// The four system namespaces and the `kubernetes` Service, created when missing.
+async fn system_objects(state: &Arc<State>) -> Result<(), ApiError> {
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         ensure(
             internal_ctx(state, "", "v1", "namespaces", None),

@@ -43,7 +43,7 @@ use crate::store::Store;
 pub mod delegated;
 pub mod kubelet_client;
 
-pub use bootstrap::{bootstrap, node_services};
+pub use bootstrap::{bootstrap, keep_system_objects, node_services};
 pub use handlers::Allocators;
 
 /// The Kubernetes version this server presents itself as.

@@ -65,8 +65,25 @@ fn package(api_version: &str) -> String {
     }
 }
 
+/// The meta/v1 kinds every group version carries: client-go encodes a request's options
+/// with the group version of the resource it calls (`DeleteOptions` in `v1` for a Secret).
+const OPTION_KINDS: [&str; 7] = [
+    "DeleteOptions",
+    "ListOptions",
+    "GetOptions",
+    "CreateOptions",
+    "PatchOptions",
+    "UpdateOptions",
+    "WatchEvent",
+];
+
 fn message_descriptor(api_version: &str, kind: &str) -> Option<MessageDescriptor> {
-    pool()?.get_message_by_name(&format!("{}.{kind}", package(api_version)))
+    let package = if OPTION_KINDS.contains(&kind) {
+        "apimachinery.pkg.apis.meta.v1".to_string()
+    } else {
+        package(api_version)
+    };
+    pool()?.get_message_by_name(&format!("{package}.{kind}"))
 }
 
 fn field<'a>(msg: &'a DynamicMessage, name: &str) -> Option<std::borrow::Cow<'a, PValue>> {
@@ -441,6 +458,32 @@ mod tests {
         let v = decode(&envelope("v1", "ConfigMap", cm.encode_to_vec())).unwrap();
         assert_eq!(v["binaryData"]["b"], "aGk=");
         assert_eq!(go_duration(90_000_000_000), "1m30s");
+    }
+
+    #[test]
+    fn options_decode_under_any_group_version() {
+        let mut opts = msg("apimachinery.pkg.apis.meta.v1.DeleteOptions");
+        set(
+            &mut opts,
+            "propagationPolicy",
+            PValue::String("Background".into()),
+        );
+        set(&mut opts, "gracePeriodSeconds", PValue::I64(0));
+        // helm's Secret storage deletes with the core client: DeleteOptions in "v1".
+        for api_version in ["v1", "apps/v1", "meta.k8s.io/v1"] {
+            let v = decode(&envelope(
+                api_version,
+                "DeleteOptions",
+                opts.encode_to_vec(),
+            ))
+            .unwrap();
+            assert_eq!(v["propagationPolicy"], "Background", "{api_version}");
+            assert_eq!(v["gracePeriodSeconds"], 0, "{api_version}");
+            assert_eq!(v["kind"], "DeleteOptions");
+        }
+        for kind in OPTION_KINDS {
+            assert!(message_descriptor("v1", kind).is_some(), "{kind}");
+        }
     }
 
     #[test]

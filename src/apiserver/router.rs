@@ -42,7 +42,10 @@ async fn route_inner(
     user: Option<UserInfo>,
     mut req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let path = req.uri().path().to_string();
+    // Go's net/http hands kube-apiserver the unescaped path: `a%20b` names the object `a b`.
+    let path = percent_encoding::percent_decode_str(req.uri().path())
+        .decode_utf8_lossy()
+        .into_owned();
     let query = Query::parse(req.uri().query());
     if authn::is_public_path(&path) {
         return Ok(match path.trim_end_matches('/') {

@@ -8,10 +8,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::autoscaling::v2::{CrossVersionObjectReference, HorizontalPodAutoscaler};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::ResourceExt;
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
@@ -61,22 +62,71 @@ pub async fn run(client: kube::Client) {
     }
 }
 
-/// The plural of a scalable kind, for its `/scale` URL.
-fn scale_url(ns: &str, api_version: &str, kind: &str, name: &str) -> String {
-    let plural = match kind {
-        "Deployment" => "deployments".to_string(),
-        "ReplicaSet" => "replicasets".to_string(),
-        "StatefulSet" => "statefulsets".to_string(),
-        "ReplicationController" => "replicationcontrollers".to_string(),
-        other => format!("{}s", other.to_lowercase()),
+/// The target's API and its name as a URL path segment, resolved as kube-controller-manager
+/// resolves them: `apiVersion` parsed as a group/version, the kind looked up among the
+/// group's discovered resources (any version), so nothing the user wrote reaches a URL
+/// except the escaped name.
+async fn scale_api(
+    client: &kube::Client,
+    ns: &str,
+    target: &CrossVersionObjectReference,
+) -> Result<(Api<DynamicObject>, String), String> {
+    let group = parse_group(target.api_version.as_deref().unwrap_or(""))
+        .map_err(|e| format!("invalid API version in scale target reference: {e}"))?;
+    let no_match = || {
+        format!(
+            "unable to determine resource for scale target reference: no matches for kind {:?} in group {:?}",
+            target.kind, group
+        )
     };
-    let prefix = if api_version.contains('/') {
-        format!("/apis/{api_version}")
-    } else {
-        format!("/api/{api_version}")
+    let found = match kube::discovery::group(client, group).await {
+        Ok(g) => g,
+        Err(kube::Error::Discovery(_)) => return Err(no_match()),
+        Err(e) => {
+            return Err(format!(
+                "unable to determine resource for scale target reference: {e}"
+            ))
+        }
     };
-    format!("{prefix}/namespaces/{ns}/{plural}/{name}/scale")
+    let (resource, _) = found
+        .resources_by_stability()
+        .into_iter()
+        .find(|(r, _)| r.kind == target.kind)
+        .ok_or_else(no_match)?;
+    let name = utf8_percent_encode(&target.name, PATH_SEGMENT).to_string();
+    Ok((Api::namespaced_with(client.clone(), ns, &resource), name))
 }
+
+/// An API error as client-go prints it: the Status message alone.
+fn api_message(e: kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => s.message,
+        other => other.to_string(),
+    }
+}
+
+/// The group of an `apiVersion`, as apimachinery's `ParseGroupVersion` splits it.
+fn parse_group(api_version: &str) -> Result<&str, String> {
+    match api_version.matches('/').count() {
+        0 => Ok(""),
+        1 => Ok(api_version.split('/').next().unwrap_or("")),
+        _ => Err(format!("unexpected GroupVersion string: {api_version}")),
+    }
+}
+
+/// What a URL path segment must escape: Go's `url.PathEscape` set, in effect.
+const PATH_SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
 
 fn condition(type_: &str, ok: bool, reason: &str, message: &str) -> Value {
     json!({
@@ -284,45 +334,36 @@ async fn sync(
     let api: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), &ns);
     let spec = &hpa.spec;
     let target = &spec.scale_target_ref;
-    let url = scale_url(
-        &ns,
-        target.api_version.as_deref().unwrap_or("v1"),
-        &target.kind,
-        &target.name,
-    );
     let mut conditions = Vec::new();
     let mut status = json!({"observedGeneration": hpa.metadata.generation});
-    let scale: Result<Value, kube::Error> = client
-        .request(
-            http::Request::get(&url)
-                .body(Vec::new())
-                .expect("scale request"),
-        )
-        .await;
-    let scale = match scale {
+    let scale = match scale_api(client, &ns, target).await {
+        Ok((scales, name)) => scales
+            .get_scale(&name)
+            .await
+            .map(|s| (scales, name, s))
+            .map_err(api_message),
+        Err(e) => Err(e),
+    };
+    let (scales, name, scale) = match scale {
         Ok(s) => s,
         Err(e) => {
             let message =
                 format!("the HPA controller was unable to get the target's current scale: {e}");
             conditions.push(condition("AbleToScale", false, "FailedGetScale", &message));
             recorder
-                .publish(
-                    &reference(hpa),
-                    EventType::Warning,
-                    "FailedGetScale",
-                    &message,
-                )
+                .publish(&reference(hpa), EventType::Warning, "FailedGetScale", &e)
                 .await;
             status["conditions"] = json!(conditions);
             return write_status(&api, hpa, status).await;
         }
     };
-    let current = scale["status"]["replicas"].as_i64().unwrap_or(0) as i32;
-    let spec_replicas = scale["spec"]["replicas"].as_i64().unwrap_or(0) as i32;
-    let selector = scale["status"]["selector"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
+    let current = scale.status.as_ref().map_or(0, |s| s.replicas);
+    let spec_replicas = scale.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
+    let selector = scale
+        .status
+        .as_ref()
+        .and_then(|s| s.selector.clone())
+        .unwrap_or_default();
     status["currentReplicas"] = json!(current);
     let min = spec.min_replicas.unwrap_or(1);
     let max = spec.max_replicas;
@@ -442,13 +483,15 @@ async fn sync(
         .unwrap_or("cpu")
         .to_string();
     if want != current {
-        let patch = json!({"spec": {"replicas": want}});
-        let req = http::Request::patch(&url)
-            .header("Content-Type", "application/merge-patch+json")
-            .body(serde_json::to_vec(&patch).expect("patch JSON"))
-            .expect("scale patch");
-        if let Err(e) = client.request::<Value>(req).await {
-            let message = format!("the HPA controller was unable to update the target scale: {e}");
+        let patch = Patch::Merge(json!({"spec": {"replicas": want}}));
+        if let Err(e) = scales
+            .patch_scale(&name, &PatchParams::default(), &patch)
+            .await
+        {
+            let message = format!(
+                "the HPA controller was unable to update the target scale: {}",
+                api_message(e)
+            );
             conditions.push(condition(
                 "AbleToScale",
                 false,
@@ -557,15 +600,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scale_urls() {
+    fn group_versions_split_as_apimachinery_does() {
+        assert_eq!(parse_group("apps/v1"), Ok("apps"));
+        assert_eq!(parse_group("v1"), Ok(""));
+        assert_eq!(parse_group(""), Ok(""));
         assert_eq!(
-            scale_url("ns", "apps/v1", "Deployment", "web"),
-            "/apis/apps/v1/namespaces/ns/deployments/web/scale"
+            parse_group("apps/v1/namespaces/kube-system"),
+            Err("unexpected GroupVersion string: apps/v1/namespaces/kube-system".to_string())
         );
-        assert_eq!(
-            scale_url("ns", "v1", "ReplicationController", "rc"),
-            "/api/v1/namespaces/ns/replicationcontrollers/rc/scale"
-        );
+    }
+
+    #[test]
+    fn names_are_escaped_as_one_path_segment() {
+        let escaped = |n: &str| utf8_percent_encode(n, PATH_SEGMENT).to_string();
+        assert_eq!(escaped("a b"), "a%20b");
+        assert_eq!(escaped("../x"), "..%2Fx");
+        assert_eq!(escaped("web-1.v2"), "web-1.v2");
     }
 
     #[test]

@@ -223,6 +223,10 @@ impl ControlPlane {
             .authorizer
             .start(store.clone(), &state.registry)
             .await?;
+        tasks.push(tokio::spawn(apiserver::keep_system_objects(
+            state.clone(),
+            cfg.advertise,
+        )));
         // CRDs are served before the first request, so clients never see them missing.
         tasks.push(apiserver::crd::controller::start(state.clone()).await?);
         tasks.push(apiserver::aggregator::start(state.clone()).await);

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 
 use crate::aggregation::{extension_server, register_apiservice};
-use crate::support::{eventually, namespace, Server};
+use crate::support::{eventually, namespace, shared_with_node, Kubectl, Server};
 use crate::workloads::deployment_requesting_cpu;
 
 /// What the metrics double reports: the pods it knows and the CPU each uses, in millicores.
@@ -171,4 +171,70 @@ fn hpa_scales_on_cpu_from_the_metrics_api() {
         events.contains("New size: 1; reason: All metrics below target"),
         "{events}"
     );
+}
+
+/// The reason and message of an HPA's AbleToScale condition.
+fn able_to_scale(k: &Kubectl, ns: &str, hpa: &str) -> (String, String) {
+    let out = k
+        .run(&[
+            "-n",
+            ns,
+            "get",
+            "hpa",
+            hpa,
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"AbleToScale\")].reason}|{.status.conditions[?(@.type==\"AbleToScale\")].message}",
+        ])
+        .ok()
+        .to_string();
+    let (reason, message) = out.split_once('|').unwrap_or_default();
+    (reason.to_string(), message.to_string())
+}
+
+#[test]
+fn hpa_with_a_space_in_its_target_name_leaves_autoscaling_running() {
+    let k = shared_with_node().kubectl();
+    let ns = namespace(&k, "hpa-odd-target");
+    let n = ns.as_str();
+    let hpa = |name: &str, api_version: &str, target: &str| {
+        let manifest = format!(
+            "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {{name: {name}}}\n\
+             spec:\n  scaleTargetRef: {{apiVersion: {api_version:?}, kind: Deployment, name: {target:?}}}\n  maxReplicas: 3\n"
+        );
+        k.clone()
+            .stdin(&manifest)
+            .run(&["-n", n, "apply", "-f", "-"])
+            .ok();
+    };
+    // A name upstream validation allows (a path segment) but no Deployment can have,
+    // and an apiVersion crafted to steer the controller's requests to another namespace.
+    hpa("spaced", "apps/v1", "a b");
+    hpa(
+        "crafted",
+        "apps/v1/namespaces/kube-system/deployments/coredns",
+        "x",
+    );
+    let message = eventually("the spaced target reported missing", 40, || {
+        let (reason, message) = able_to_scale(&k, n, "spaced");
+        (reason == "FailedGetScale").then_some(message)
+    });
+    assert!(
+        message.contains(r#"deployments.apps "a b" not found"#),
+        "{message}"
+    );
+    let (reason, message) = eventually("the crafted apiVersion refused", 40, || {
+        let got = able_to_scale(&k, n, "crafted");
+        (!got.0.is_empty()).then_some(got)
+    });
+    assert_eq!(reason, "FailedGetScale");
+    assert!(
+        message.contains("invalid API version in scale target reference: unexpected GroupVersion string: apps/v1/namespaces/kube-system/deployments/coredns"),
+        "{message}"
+    );
+    // The controller lives on: an ordinary HPA created after them gets its scale read.
+    deployment_requesting_cpu(&k, n, 2);
+    hpa("web", "apps/v1", "web");
+    eventually("the ordinary HPA synced", 40, || {
+        (able_to_scale(&k, n, "web").0 == "SucceededGetScale").then_some(())
+    });
 }

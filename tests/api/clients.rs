@@ -1,5 +1,5 @@
-//! Real client libraries: the Python `kubernetes` package and kube-rs (`Api::watch` and
-//! `kube::runtime::watcher`).
+//! Real client libraries: the Python `kubernetes` package, kube-rs (`Api::watch` and
+//! `kube::runtime::watcher`) and helm 4.
 
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use kube::runtime::watcher;
 
-use crate::support::{namespace, python_bin, root, shared};
+use crate::support::{helm_bin, namespace, python_bin, root, shared, write_file};
 
 #[test]
 fn python_client_crud_and_watch() {
@@ -28,6 +28,100 @@ fn python_client_crud_and_watch() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "python client ok\n");
+}
+
+/// A chart with a ConfigMap and a Service, the ConfigMap's data from `greeting`.
+const CHART: [(&str, &str); 4] = [
+    ("Chart.yaml", "apiVersion: v2\nname: demo\nversion: 0.1.0\n"),
+    ("values.yaml", "greeting: hello\n"),
+    (
+        "templates/configmap.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\ndata:\n  greeting: {{ .Values.greeting | quote }}\n",
+    ),
+    (
+        "templates/service.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  selector: {app: demo}\n  ports: [{port: 80, targetPort: 8080}]\n",
+    ),
+];
+
+#[test]
+fn helm_installs_upgrades_and_uninstalls_a_chart() {
+    let s = shared();
+    let k = s.kubectl();
+    let ns = namespace(&k, "helm");
+    let home = tempfile::tempdir().unwrap();
+    let chart = home.path().join("demo");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    for (name, text) in CHART {
+        write_file(&chart, name, text);
+    }
+    let chart = chart.to_str().unwrap();
+    let helm = |args: &[&str]| {
+        let out = std::process::Command::new(helm_bin())
+            .args(args)
+            .args(["--namespace", &ns])
+            .env("KUBECONFIG", &s.kubeconfig)
+            .env("HELM_CACHE_HOME", home.path().join("cache"))
+            .env("HELM_CONFIG_HOME", home.path().join("config"))
+            .env("HELM_DATA_HOME", home.path().join("data"))
+            .output()
+            .expect("run helm");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "helm {args:?} failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    let greeting = || {
+        k.run(&[
+            "-n",
+            &ns,
+            "get",
+            "configmap",
+            "demo-config",
+            "-o",
+            "jsonpath={.data.greeting}",
+        ])
+        .ok()
+        .to_string()
+    };
+
+    let out = helm(&["install", "demo", chart, "--wait", "--timeout", "60s"]);
+    assert!(out.contains("STATUS: deployed"), "{out}");
+    assert_eq!(greeting(), "hello");
+    let out = helm(&["upgrade", "demo", chart, "--set", "greeting=bye"]);
+    assert!(out.contains("REVISION: 2"), "{out}");
+    assert_eq!(greeting(), "bye");
+    let listed: serde_json::Value =
+        serde_json::from_str(&helm(&["list", "--output", "json"])).unwrap();
+    assert_eq!(listed[0]["name"], "demo", "{listed}");
+    assert_eq!(listed[0]["status"], "deployed", "{listed}");
+    assert_eq!(listed[0]["revision"], "2", "{listed}");
+
+    // helm purges its release records with protobuf DeleteOptions.
+    let out = helm(&["uninstall", "demo"]);
+    assert!(out.contains("release \"demo\" uninstalled"), "{out}");
+    let left = k
+        .run(&[
+            "-n",
+            &ns,
+            "get",
+            "configmaps,services,secrets",
+            "-l",
+            "owner=helm",
+            "-o",
+            "name",
+        ])
+        .ok()
+        .to_string();
+    assert_eq!(left, "");
+    assert_ne!(
+        k.run(&["-n", &ns, "get", "configmap", "demo-config"]).code,
+        0
+    );
+    assert_eq!(helm(&["list", "--short"]).trim(), "");
 }
 
 async fn client() -> kube::Client {

@@ -270,3 +270,28 @@ fn every_namespace_gets_a_default_service_account_and_the_root_ca() {
         k.run(&["-n", n, "get", "serviceaccount", "default"]).code == 0
     });
 }
+
+#[test]
+fn deleting_every_service_in_default_brings_the_kubernetes_service_back() {
+    // A server of its own: the other tests' clients need `kubernetes` present.
+    let server = crate::support::Server::start();
+    let k = server.kubectl();
+    let cluster_ip = || {
+        k.run(&[
+            "get",
+            "service",
+            "kubernetes",
+            "-o",
+            "jsonpath={.spec.clusterIP}",
+        ])
+    };
+    let before = cluster_ip().ok().to_string();
+    assert!(!before.is_empty());
+    let out = k.run(&["delete", "svc", "--all"]).ok().to_string();
+    assert!(out.contains("service \"kubernetes\" deleted"), "{out}");
+    // kube-apiserver's reconciler runs every 10 s.
+    eventually("the kubernetes service re-created", || {
+        cluster_ip().code == 0
+    });
+    assert_eq!(cluster_ip().ok(), before);
+}

@@ -26,6 +26,17 @@ pub fn kubectl_bin() -> PathBuf {
     p
 }
 
+/// The helm binary the test command installed under `.tools`.
+pub fn helm_bin() -> PathBuf {
+    let p = root().join(".tools/bin/helm");
+    assert!(
+        p.exists(),
+        "helm not found at {}: run the README's test command (scripts/test), which installs it",
+        p.display()
+    );
+    p
+}
+
 /// The Python interpreter of the test venv.
 pub fn python_bin() -> PathBuf {
     if let Ok(p) = std::env::var("RKUBE_TEST_PYTHON") {

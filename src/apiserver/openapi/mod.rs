@@ -1,6 +1,6 @@
-//! OpenAPI v3 documents generated from k8s-openapi's schemas plus our table of the
-//! Kubernetes extensions (group-version-kind, patch strategies and merge keys, list
-//! types), the Swagger 2.0 document derived from them (`v2`, encoded by `gnostic`), and
+//! OpenAPI v3 documents generated from k8s-openapi's schemas plus the Kubernetes
+//! extensions (group-version-kind, and patch strategies, merge keys, list types and
+//! defaults from the protos' markers), the Swagger 2.0 document derived from them (`v2`, encoded by `gnostic`), and
 //! strict decoding of built-in objects (which fields the types do not know).
 
 use std::collections::BTreeSet;
@@ -619,6 +619,29 @@ mod tests {
         assert_eq!(
             definitions()["io.k8s.api.core.v1.Binding"]["required"],
             json!(["target"])
+        );
+    }
+
+    #[test]
+    fn list_types_and_defaults_follow_the_proto_markers() {
+        let defs = definitions();
+        let prop = |def: &str, field: &str| &defs[def]["properties"][field];
+        // Atomic upstream; the hand-written table they replace merged them by key.
+        let job = prop("io.k8s.api.batch.v1.JobStatus", "conditions");
+        assert_eq!(job["x-kubernetes-list-type"], "atomic");
+        let host_ips = prop("io.k8s.api.core.v1.PodStatus", "hostIPs");
+        assert_eq!(host_ips["x-kubernetes-list-type"], "atomic");
+        // A Service port without a protocol is keyed by its default (helm's apply).
+        let protocol = prop("io.k8s.api.core.v1.ServicePort", "protocol");
+        assert_eq!(protocol["default"], "TCP");
+        let ports = prop("io.k8s.api.core.v1.ServiceSpec", "ports");
+        assert_eq!(
+            ports["x-kubernetes-list-map-keys"],
+            json!(["port", "protocol"])
+        );
+        assert_eq!(
+            defs["io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"]["x-kubernetes-map-type"],
+            "atomic"
         );
     }
 
