@@ -18,5 +18,6 @@ pub mod resources;
 pub mod scheduler;
 pub mod store;
 pub mod streams;
+pub mod supervisor;
 pub mod tunnel;
 pub mod ui;

@@ -8,6 +8,7 @@ mod bootstrap;
 pub mod crd;
 pub mod discovery;
 pub mod handlers;
+mod health;
 pub mod http;
 pub mod impersonation;
 pub mod normalize;
@@ -16,6 +17,7 @@ pub mod openapi;
 mod openapi_cache;
 mod openapi_http;
 pub mod patch;
+pub mod pod_security;
 pub mod protobuf;
 pub mod rbac;
 pub mod request;
@@ -76,6 +78,10 @@ pub struct State {
     /// The client certificate presented to APIService backends (kube-apiserver's
     /// `--proxy-client-cert-file`), vouching for the user headers it sends.
     pub proxy_client: std::sync::OnceLock<crate::pki::CertPair>,
+    /// The node's supervised components, reported by the health checks.
+    pub supervisor: Arc<crate::supervisor::Supervisor>,
+    /// The Pod Security level of namespaces without labels (`--pod-security`).
+    pub pod_security_default: pod_security::Level,
 }
 
 impl State {
@@ -99,6 +105,8 @@ impl State {
             aggregator: aggregator::Aggregator::default(),
             kubelet_client: std::sync::OnceLock::new(),
             proxy_client: std::sync::OnceLock::new(),
+            supervisor: crate::supervisor::Supervisor::new(),
+            pod_security_default: pod_security::Level::Privileged,
         }
     }
 }

@@ -48,10 +48,14 @@ async fn route_inner(
         .into_owned();
     let query = Query::parse(req.uri().query());
     if authn::is_public_path(&path) {
-        return Ok(match path.trim_end_matches('/') {
-            "/version" => json_response(200, &version_info()),
-            _ => text_response(200, "ok"),
-        });
+        if path.trim_end_matches('/') == "/version" {
+            return Ok(json_response(200, &version_info()));
+        }
+        let checks = state.supervisor.checks();
+        return match super::health::answer(&checks, &path, req.uri().query()) {
+            Some((code, text)) => Ok(text_response(code, &text)),
+            None => Err(ApiError::not_found_path()),
+        };
     }
     // Like kube-apiserver's union authenticator: a client certificate first, then a
     // service-account bearer token; anything else is 401.

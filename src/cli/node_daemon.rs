@@ -37,6 +37,12 @@ pub struct Args {
     /// The profile's Docker network.
     #[arg(long)]
     pub network: String,
+    /// minikube's `--extra-config` entries of the cluster.
+    #[arg(long = "extra-config")]
+    pub extra_config: Vec<String>,
+    /// The Pod Security level of namespaces without labels.
+    #[arg(long, default_value = "privileged", value_parser = super::server::parse_pod_security)]
+    pub pod_security: crate::apiserver::pod_security::Level,
 }
 
 /// Run the node until stopped.
@@ -52,5 +58,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         memory_mb: args.memory_mb,
         node_image: args.node_image,
         network: args.network,
+        extra_config: crate::cluster::extra_config::parse(&args.extra_config)
+            .map_err(anyhow::Error::msg)?,
+        pod_security: args.pod_security,
     }))
 }

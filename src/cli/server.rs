@@ -35,6 +35,20 @@ pub struct Args {
     /// How long a kubelet may stay silent before its node is marked Unknown, e.g. 50s.
     #[arg(long, default_value = "50s", value_parser = super::start::parse_duration)]
     pub node_monitor_grace_period: std::time::Duration,
+    /// How long an Event lives after its last write, e.g. 1h.
+    #[arg(long, default_value = "1h", value_parser = super::start::parse_duration)]
+    pub event_ttl: std::time::Duration,
+    /// The Pod Security level of namespaces without labels: privileged, baseline or
+    /// restricted.
+    #[arg(long, default_value = "privileged", value_parser = parse_pod_security)]
+    pub pod_security: crate::apiserver::pod_security::Level,
+}
+
+/// A Pod Security level flag.
+pub fn parse_pod_security(s: &str) -> Result<crate::apiserver::pod_security::Level, String> {
+    crate::apiserver::pod_security::Level::parse(s).ok_or_else(|| {
+        format!("invalid Pod Security level {s:?}: use privileged, baseline or restricted")
+    })
 }
 
 /// Run until SIGINT or SIGTERM.
@@ -48,6 +62,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         cfg.extra_sans = args.apiserver_names.clone();
         cfg.simulated_node = args.simulated_node.clone();
         cfg.node_monitor_grace_period = args.node_monitor_grace_period;
+        cfg.event_ttl = args.event_ttl;
+        cfg.pod_security = args.pod_security;
         let cp = ControlPlane::start(cfg).await.with_context(|| {
             format!("starting the control plane in {}", args.data_dir.display())
         })?;

@@ -20,6 +20,14 @@ pub struct Args {
     /// Extra ports to publish from the node on 127.0.0.1, HOST:CONTAINER.
     #[arg(long = "ports", value_delimiter = ',')]
     pub ports: Vec<String>,
+    /// The Pod Security level of namespaces without labels, for a new cluster:
+    /// privileged (the default, as upstream), baseline or restricted.
+    #[arg(long)]
+    pub pod_security: Option<String>,
+    /// A setting of a component for a new cluster, as minikube takes it:
+    /// component.key=value (apiserver.event-ttl, controller-manager.node-monitor-grace-period).
+    #[arg(long = "extra-config")]
+    pub extra_config: Vec<String>,
     /// How many nodes a new cluster gets: the control plane and N-1 workers.
     #[arg(short = 'n', long)]
     pub nodes: Option<u32>,
@@ -50,19 +58,7 @@ pub struct Args {
     pub verbosity: u8,
 }
 
-/// Parse a duration like `90s`, `6m` or `1h`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: use e.g. 90s or 6m"))?;
-    match unit {
-        "" | "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!("invalid duration {s:?}: use e.g. 90s or 6m")),
-    }
-}
+pub use crate::cluster::extra_config::parse_duration;
 
 /// Run `start`.
 pub fn run(profile: &str, args: Args) -> anyhow::Result<()> {
@@ -115,9 +111,22 @@ pub fn run(profile: &str, args: Args) -> anyhow::Result<()> {
         })?),
         (None, None) => None,
     };
+    crate::cluster::extra_config::parse(&args.extra_config)
+        .map_err(|e| Failure::new(super::exit::USAGE, e))?;
+    if let Some(level) = &args.pod_security {
+        if crate::apiserver::pod_security::Level::parse(level).is_none() {
+            return Err(Failure::new(
+                super::exit::USAGE,
+                format!("invalid --pod-security value {level:?}: use privileged, baseline or restricted"),
+            )
+            .into());
+        }
+    }
     let req = Request {
         wait,
         nodes,
+        extra_config: args.extra_config,
+        pod_security: args.pod_security,
         profile: profile.to_string(),
         cpus,
         memory: args.memory.or_else(|| defaults.get("memory").cloned()),

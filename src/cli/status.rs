@@ -1,6 +1,6 @@
 //! `rkube status`: minikube's status lines (or JSON) for every node, and its exit-code
 //! bitmask: 1 when a node container is not running, 2 when a kubelet is not, 4 when the
-//! API server is not.
+//! API server is not (or is in Error: a component of the node keeps failing).
 
 use std::time::Duration;
 
@@ -27,6 +27,17 @@ struct Report {
     kubelet: &'static str,
     apiserver: &'static str,
     kubeconfig: &'static str,
+    /// Components of the node that keep failing, from `/readyz?verbose`.
+    failing: Vec<String>,
+}
+
+/// The checks a verbose health answer lists as failed.
+fn failed_checks(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("[-]"))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Whether the kubeconfig points at this profile's API server.
@@ -50,6 +61,7 @@ async fn probe(s: &profile::Settings) -> anyhow::Result<Report> {
             kubelet: "Stopped",
             apiserver: "Paused",
             kubeconfig: kubeconfig_state(s),
+            failing: Vec::new(),
         });
     }
     if !running {
@@ -58,6 +70,7 @@ async fn probe(s: &profile::Settings) -> anyhow::Result<Report> {
             kubelet: "Stopped",
             apiserver: "Stopped",
             kubeconfig: "Stopped",
+            failing: Vec::new(),
         });
     }
     let (_, creds) = credentials(&s.name)?;
@@ -68,17 +81,25 @@ async fn probe(s: &profile::Settings) -> anyhow::Result<Report> {
             kubelet: "Stopped",
             apiserver: "Stopped",
             kubeconfig: kc,
+            failing: Vec::new(),
         });
     };
-    let ready = tokio::time::timeout(Duration::from_secs(5), async {
-        let req = http::Request::get("/readyz").body(Vec::new()).ok()?;
-        client.request_text(req).await.ok()
+    let readyz = tokio::time::timeout(Duration::from_secs(5), async {
+        let req = http::Request::get("/readyz?verbose")
+            .body(Vec::new())
+            .ok()?;
+        Some(client.request_text(req).await)
     })
     .await
     .ok()
-    .flatten()
-    .is_some_and(|t| t.trim() == "ok");
-    let apiserver = if ready { "Running" } else { "Stopped" };
+    .flatten();
+    // A failing check answers 500 with the `[-]name failed` lines: the server runs, a
+    // component of it does not, which minikube reports as Error.
+    let (apiserver, failing) = match readyz {
+        Some(Ok(text)) if text.contains("check passed") => ("Running", Vec::new()),
+        Some(Err(kube::Error::Api(s))) if s.code == 500 => ("Error", failed_checks(&s.message)),
+        _ => ("Stopped", Vec::new()),
+    };
     let nodes: Api<Node> = Api::all(client);
     let kubelet = match tokio::time::timeout(Duration::from_secs(5), nodes.get_opt(&s.name)).await {
         Ok(Ok(Some(n))) if node_ready(&n) => "Running",
@@ -89,6 +110,7 @@ async fn probe(s: &profile::Settings) -> anyhow::Result<Report> {
         kubelet,
         apiserver,
         kubeconfig: kc,
+        failing,
     })
 }
 
@@ -122,6 +144,7 @@ async fn probe_worker(s: &profile::Settings, name: &str, cp: &Report) -> anyhow:
         kubelet,
         apiserver: "Irrelevant",
         kubeconfig: "Irrelevant",
+        failing: Vec::new(),
     })
 }
 
@@ -174,6 +197,11 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<i32> {
         if !worker && r.apiserver != "Running" {
             code |= 4;
         }
+        for component in &r.failing {
+            eprintln!(
+                "❗  The {component} component of node {name} keeps failing: 'rkube logs' shows why"
+            );
+        }
     }
     if args.output == "json" {
         // minikube prints one object for one node, a list for several.
@@ -184,4 +212,15 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<i32> {
         println!("{out}");
     }
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_checks_are_read_off_the_verbose_answer() {
+        let text = "[+]ping ok\n[-]scheduler failed: reason withheld\n[+]dns ok\n[-]controller/job failed: reason withheld\nreadyz check failed";
+        assert_eq!(failed_checks(text), ["scheduler", "controller/job"]);
+    }
 }

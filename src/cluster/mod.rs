@@ -4,6 +4,7 @@
 pub mod addons;
 pub mod config;
 pub mod docker;
+pub mod extra_config;
 pub mod image;
 pub mod image_commit;
 pub mod image_gc;

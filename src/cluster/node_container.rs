@@ -115,6 +115,8 @@ fn daemon_args(s: &Settings, node: &str, ip: &str, join: Option<&str>) -> Vec<St
         format!("--network={}", profile::network_name(&s.name)),
     ];
     cmd.extend(join.map(|url| format!("--join={url}")));
+    cmd.extend(s.extra_config.iter().map(|e| format!("--extra-config={e}")));
+    cmd.extend(s.pod_security.iter().map(|l| format!("--pod-security={l}")));
     cmd
 }
 

@@ -63,6 +63,12 @@ pub struct Settings {
     /// Worker nodes, in the order they were added.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub workers: Vec<Worker>,
+    /// minikube's `--extra-config` entries the cluster was created with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_config: Vec<String>,
+    /// The cluster-wide Pod Security level (`--pod-security`); absent means privileged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_security: Option<String>,
 }
 
 /// A worker node: its own container and volume on the profile's network.

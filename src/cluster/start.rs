@@ -55,6 +55,10 @@ pub struct Request {
     pub addons: Vec<String>,
     /// `--nodes`: how many nodes a new cluster gets (the control plane and workers).
     pub nodes: Option<u32>,
+    /// `--extra-config`: component settings a new cluster gets.
+    pub extra_config: Vec<String>,
+    /// `--pod-security`: the cluster-wide Pod Security level of a new cluster.
+    pub pod_security: Option<String>,
 }
 
 /// Why `start` failed.
@@ -304,6 +308,7 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
                 "✅",
                 &format!("\"{}\" is already running; nothing to do", s.name),
             );
+            warn_creation_flags(req, s, &mut step);
             let (_, creds) = credentials(&s.name)?;
             write_kubeconfig(s, &creds)?;
             if !req.addons.is_empty() {
@@ -431,6 +436,8 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
                         .collect(),
                 ),
                 workers: Vec::new(),
+                extra_config: req.extra_config.clone(),
+                pod_security: req.pod_security.clone(),
             };
             step(
                 "🔥",
@@ -495,6 +502,28 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
 
 /// Start the saved workers, or create the ones `--nodes` asks of a new cluster, and wait
 /// for each to be Ready (unless `--wait` asks for nothing).
+/// Say so when flags that only a new cluster takes differ from the existing one's.
+fn warn_creation_flags(req: &Request, s: &Settings, step: &mut impl FnMut(&str, &str)) {
+    if req.pod_security.is_some() && req.pod_security != s.pod_security {
+        step(
+            "❗",
+            &format!(
+                "--pod-security applies when a cluster is created: label namespaces with pod-security.kubernetes.io/enforce, or `rkube delete -p {}` and start again",
+                s.name
+            ),
+        );
+    }
+    if !req.extra_config.is_empty() && req.extra_config != s.extra_config {
+        step(
+            "❗",
+            &format!(
+                "--extra-config applies when a cluster is created: `rkube delete -p {}` and start again to change it",
+                s.name
+            ),
+        );
+    }
+}
+
 async fn start_workers(
     docker: &Docker,
     mut s: Settings,
@@ -546,6 +575,9 @@ async fn start_workers(
                 s.name
             ),
         );
+    }
+    if !created {
+        warn_creation_flags(req, &s, step);
     }
     if !req.wait.is_empty() && !started.is_empty() {
         let client = admin_client(&s, creds).await.map_err(StartError::Invalid)?;

@@ -36,16 +36,12 @@ pub async fn run(client: kube::Client) {
     controller
         .reconcile_all_on(changes)
         .run(reconcile, error_policy, Arc::new(Ctx { api }))
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "clusterrole aggregation");
-            }
-        })
+        .for_each(|res| async move { super::log_run_error("clusterrole-aggregation", res) })
         .await;
 }
 
-fn error_policy(_role: Arc<ClusterRole>, err: &Error, _ctx: Arc<Ctx>) -> Action {
-    tracing::warn!(error = %err, "clusterrole aggregation controller");
+fn error_policy(role: Arc<ClusterRole>, err: &Error, _ctx: Arc<Ctx>) -> Action {
+    super::log_reconcile_error("clusterrole-aggregation", &*role, err);
     Action::requeue(Duration::from_secs(2))
 }
 

@@ -55,7 +55,7 @@ pub async fn run(client: kube::Client) {
                     .replace_status(&pdb.name_any(), &PostParams::default(), &next)
                     .await
                 {
-                    tracing::debug!(pdb = %pdb.name_any(), error = %e, "updating budget status");
+                    super::log_reconcile_error("disruption", &*pdb, &e);
                 }
             }
         }

@@ -57,16 +57,12 @@ pub async fn run(client: kube::Client) {
                 .collect::<Vec<_>>()
         })
         .run(reconcile, error_policy, Arc::new(client))
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "endpoints reconcile");
-            }
-        })
+        .for_each(|res| async move { super::log_run_error("endpoints", res) })
         .await;
 }
 
-fn error_policy(_s: Arc<Service>, err: &Error, _c: Arc<kube::Client>) -> Action {
-    tracing::debug!(error = %err, "endpoints controller");
+fn error_policy(s: Arc<Service>, err: &Error, _c: Arc<kube::Client>) -> Action {
+    super::log_reconcile_error("endpoints", &*s, err);
     Action::requeue(Duration::from_secs(1))
 }
 

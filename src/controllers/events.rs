@@ -1,13 +1,14 @@
 //! Recording core/v1 Events the way client-go's recorder does: one Event per object,
 //! reason and message, repeated occurrences counted on the same Event.
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, Time};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::Resource;
+use lru::LruCache;
 use serde_json::json;
 
 /// Normal or Warning.
@@ -22,13 +23,16 @@ pub enum EventType {
 /// What makes two events the same: involved object uid, reason, message.
 type EventKey = (String, String, String);
 
+/// Events remembered for counting repeats: client-go's `maxLruCacheEntries`.
+const REMEMBERED: NonZeroUsize = NonZeroUsize::new(4096).expect("non-zero");
+
 /// Publishes Events for one component.
 #[derive(Clone)]
 pub struct Recorder {
     client: kube::Client,
     component: String,
     host: String,
-    seen: Arc<Mutex<HashMap<EventKey, (String, i32)>>>,
+    seen: Arc<Mutex<LruCache<EventKey, (String, i32)>>>,
 }
 
 /// A reference to `obj` for `involvedObject`.
@@ -51,7 +55,7 @@ impl Recorder {
             client,
             component: component.to_string(),
             host: host.to_string(),
-            seen: Arc::default(),
+            seen: Arc::new(Mutex::new(LruCache::new(REMEMBERED))),
         }
     }
 
@@ -99,7 +103,7 @@ impl Recorder {
                 self.seen
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .insert(key, (name, count + 1));
+                    .put(key, (name, count + 1));
                 return Ok(());
             }
         }
@@ -138,7 +142,7 @@ impl Recorder {
         self.seen
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(key, (name, 1));
+            .put(key, (name, 1));
         Ok(())
     }
 }

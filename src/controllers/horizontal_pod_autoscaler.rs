@@ -52,7 +52,7 @@ pub async fn run(client: kube::Client) {
             last_sync.insert(uid.clone(), Instant::now());
             let recs = history.entry(uid).or_default();
             if let Err(e) = sync(&client, &recorder, &hpa, recs).await {
-                tracing::debug!(hpa = %hpa.name_any(), error = %e, "hpa sync");
+                super::log_reconcile_error("horizontal-pod-autoscaler", &*hpa, &e);
             }
         }
         let live: Vec<String> = hpas.list().iter().filter_map(|h| h.uid()).collect();

@@ -75,15 +75,13 @@ pub async fn run(client: kube::Client, issuer: Arc<TokenIssuer>, ca_pem: String)
             }),
         )
         .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "legacy token reconcile");
-            }
+            super::log_run_error("legacy-service-account-token-tracking", res)
         })
         .await;
 }
 
-fn error_policy(_s: Arc<Secret>, err: &Error, _ctx: Arc<Ctx>) -> Action {
-    tracing::warn!(error = %err, "legacy token controller");
+fn error_policy(s: Arc<Secret>, err: &Error, _ctx: Arc<Ctx>) -> Action {
+    super::log_reconcile_error("legacy-service-account-token-tracking", &*s, err);
     Action::requeue(Duration::from_secs(2))
 }
 

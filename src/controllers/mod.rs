@@ -32,6 +32,7 @@ use tokio::task::JoinHandle;
 
 use crate::pki::CertPair;
 use crate::resources::registry::Registry;
+use crate::supervisor::Supervisor;
 
 /// Errors building a controller's client.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +87,39 @@ pub async fn client(
     kube::Client::try_from(cfg).map_err(|e| ClientError::Config(e.to_string()))
 }
 
+/// Log a failed reconcile at warn with the object's key, as kube-controller-manager does.
+pub fn log_reconcile_error<K: kube::Resource>(
+    component: &str,
+    obj: &K,
+    err: &dyn std::fmt::Display,
+) {
+    let meta = obj.meta();
+    let name = meta.name.as_deref().unwrap_or_default();
+    let key = match meta.namespace.as_deref() {
+        Some(ns) => format!("{ns}/{name}"),
+        None => name.to_string(),
+    };
+    tracing::warn!(component, object = %key, error = %err, "reconcile failed");
+}
+
+/// Log what a controller's run yields besides reconcile errors (which its error policy
+/// logged with their object): queue and watch failures at warn.
+pub fn log_run_error<T, E, Q>(
+    component: &str,
+    res: Result<T, kube::runtime::controller::Error<E, Q>>,
+) where
+    E: std::error::Error + 'static,
+    Q: std::error::Error + 'static,
+{
+    use kube::runtime::controller::Error;
+    match res {
+        Ok(_) | Err(Error::ReconcilerFailed(..)) => {}
+        // An object deleted before its queued reconcile ran: routine, as kube-rs says.
+        Err(e @ Error::ObjectNotFound(_)) => tracing::debug!(component, error = %e, "controller"),
+        Err(e) => tracing::warn!(component, error = %e, "controller"),
+    }
+}
+
 /// The stored kinds matching `pred`, one per storage (a kind served at two versions is
 /// listed once), as kube-rs resources for dynamic clients.
 pub fn stored_kinds(
@@ -108,31 +142,42 @@ pub fn stored_kinds(
         .collect()
 }
 
-/// Start every controller; they run until their tasks are aborted. `node_grace` is how
-/// long a kubelet may stay silent before its node is Unknown.
+/// Start every controller under `supervisor`; they run until their tasks are aborted.
+/// `node_grace` is how long a kubelet may stay silent before its node is Unknown.
 pub fn spawn_all(
     client: kube::Client,
     registry: Registry,
     ca_pem: String,
     node_grace: std::time::Duration,
+    supervisor: &Arc<Supervisor>,
 ) -> Vec<JoinHandle<()>> {
     let registry = Arc::new(registry);
+    // Each start gets its own clones of the client and the arguments named after it.
+    macro_rules! supervise {
+        ($name:literal, $run:path $(, $arg:ident)*) => {{
+            let client = client.clone();
+            $(let $arg = $arg.clone();)*
+            supervisor.spawn(concat!("controller/", $name), move || {
+                $run(client.clone() $(, $arg.clone())*)
+            })
+        }};
+    }
     vec![
-        tokio::spawn(node_lifecycle::run(client.clone(), node_grace)),
-        tokio::spawn(persistent_volume::run(client.clone())),
-        tokio::spawn(horizontal_pod_autoscaler::run(client.clone())),
-        tokio::spawn(namespace::run(client.clone(), registry.clone())),
-        tokio::spawn(serviceaccounts::run(client.clone(), ca_pem)),
-        tokio::spawn(clusterrole_aggregation::run(client.clone())),
-        tokio::spawn(replicaset::run(client.clone())),
-        tokio::spawn(replicaset::run_rc(client.clone())),
-        tokio::spawn(deployment::run(client.clone())),
-        tokio::spawn(disruption::run(client.clone())),
-        tokio::spawn(endpoints::run(client.clone())),
-        tokio::spawn(job::run(client.clone())),
-        tokio::spawn(cronjob::run(client.clone())),
-        tokio::spawn(daemonset::run(client.clone())),
-        tokio::spawn(statefulset::run(client.clone())),
-        tokio::spawn(garbage_collector::run(client, registry)),
+        supervise!("node-lifecycle", node_lifecycle::run, node_grace),
+        supervise!("persistentvolume-binder", persistent_volume::run),
+        supervise!("horizontal-pod-autoscaler", horizontal_pod_autoscaler::run),
+        supervise!("namespace", namespace::run, registry),
+        supervise!("serviceaccount", serviceaccounts::run, ca_pem),
+        supervise!("clusterrole-aggregation", clusterrole_aggregation::run),
+        supervise!("replicaset", replicaset::run),
+        supervise!("replicationcontroller", replicaset::run_rc),
+        supervise!("deployment", deployment::run),
+        supervise!("disruption", disruption::run),
+        supervise!("endpoints", endpoints::run),
+        supervise!("job", job::run),
+        supervise!("cronjob", cronjob::run),
+        supervise!("daemonset", daemonset::run),
+        supervise!("statefulset", statefulset::run),
+        supervise!("garbage-collector", garbage_collector::run, registry),
     ]
 }

@@ -40,16 +40,12 @@ pub async fn run(client: kube::Client, registry: Arc<Registry>) {
     let api: Api<Namespace> = Api::all(client.clone());
     Controller::new(api, watcher::Config::default())
         .run(reconcile, error_policy, Arc::new(Ctx { client, registry }))
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "namespace reconcile");
-            }
-        })
+        .for_each(|res| async move { super::log_run_error("namespace", res) })
         .await;
 }
 
-fn error_policy(_ns: Arc<Namespace>, err: &Error, _ctx: Arc<Ctx>) -> Action {
-    tracing::warn!(error = %err, "namespace controller");
+fn error_policy(ns: Arc<Namespace>, err: &Error, _ctx: Arc<Ctx>) -> Action {
+    super::log_reconcile_error("namespace", &*ns, err);
     Action::requeue(Duration::from_secs(2))
 }
 

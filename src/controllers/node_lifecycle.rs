@@ -56,7 +56,7 @@ pub async fn run(client: kube::Client, grace: Duration) {
     };
     loop {
         if let Err(e) = pass(&client, &recorder, &mut monitor).await {
-            tracing::debug!(error = %e, "node lifecycle pass");
+            tracing::warn!(component = "node-lifecycle", error = %e, "monitor pass failed");
         }
         tokio::time::sleep(MONITOR_PERIOD.min(grace)).await;
     }

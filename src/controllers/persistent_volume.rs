@@ -45,7 +45,7 @@ pub async fn run(client: kube::Client) {
             classes: classes.list(),
         };
         if let Err(e) = binder.sync_all(&claims.list()).await {
-            tracing::debug!(error = %e, "persistent volume binder");
+            tracing::warn!(component = "persistentvolume-binder", error = %e, "sync failed");
         }
         // Changes wake us at once; the period catches anything a failed write left behind.
         let _ = tokio::time::timeout(Duration::from_secs(15), changed.notified()).await;

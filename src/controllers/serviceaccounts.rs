@@ -47,16 +47,12 @@ pub async fn run(client: kube::Client, ca_pem: String) {
             |cm: ConfigMap| cm.namespace().map(|ns| ObjectRef::new(&ns)),
         )
         .run(reconcile, error_policy, Arc::new(Ctx { client, ca_pem }))
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "service account reconcile");
-            }
-        })
+        .for_each(|res| async move { super::log_run_error("serviceaccount", res) })
         .await;
 }
 
-fn error_policy(_ns: Arc<Namespace>, err: &Error, _ctx: Arc<Ctx>) -> Action {
-    tracing::warn!(error = %err, "service account controller");
+fn error_policy(ns: Arc<Namespace>, err: &Error, _ctx: Arc<Ctx>) -> Action {
+    super::log_reconcile_error("serviceaccount", &*ns, err);
     Action::requeue(Duration::from_secs(2))
 }
 

@@ -42,18 +42,14 @@ where
     Fut: Future<Output = Result<Action, Error>> + Send + 'static,
 {
     let recorder = Recorder::new(client.clone(), component, "");
-    let error_policy = move |_obj: Arc<K>, err: &Error, _ctx: Arc<Ctx>| {
-        tracing::debug!(error = %err, component, "reconcile failed");
+    let error_policy = move |obj: Arc<K>, err: &Error, _ctx: Arc<Ctx>| {
+        super::log_reconcile_error(component, &*obj, err);
         Action::requeue(Duration::from_secs(1))
     };
     Controller::new(Api::<K>::all(client.clone()), watcher::Config::default())
         .owns(Api::<C>::all(client.clone()), watcher::Config::default())
         .run(reconcile, error_policy, Arc::new(Ctx { client, recorder }))
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, component, "reconcile");
-            }
-        })
+        .for_each(|res| async move { super::log_run_error(component, res) })
         .await;
 }
 

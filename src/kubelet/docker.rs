@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use bollard::container::LogOutput;
 use bollard::exec::{StartExecOptions, StartExecResults};
-use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ExecConfig, HostConfig};
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, ExecConfig, HostConfig, HostConfigLogConfig,
+};
 use bollard::query_parameters::{
     AttachContainerOptions, CreateContainerOptions, CreateImageOptions, ListContainersOptions,
     LogsOptions, RemoveContainerOptions, ResizeContainerTTYOptions, ResizeExecOptions,
@@ -225,6 +227,24 @@ impl DockerRuntime {
     }
 }
 
+/// The kubelet's `containerLogMaxSize` and `containerLogMaxFiles` (10Mi, 5), as Docker's
+/// json-file options: a container that logs without end keeps at most 50 MiB.
+pub const LOG_MAX_SIZE: &str = "10m";
+/// Files kept per container, the current one included.
+pub const LOG_MAX_FILES: &str = "5";
+
+fn rotated_logs() -> HostConfigLogConfig {
+    HostConfigLogConfig {
+        typ: Some("json-file".into()),
+        config: Some(
+            [("max-size", LOG_MAX_SIZE), ("max-file", LOG_MAX_FILES)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
+    }
+}
+
 fn container_name(name: &str, pod: &str, ns: &str, uid: &str, attempt: u32) -> String {
     format!("k8s_{name}_{pod}_{ns}_{uid}_{attempt}")
 }
@@ -434,6 +454,7 @@ impl ContainerRuntime for DockerRuntime {
                 cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
                 cap_drop: (!spec.cap_drop.is_empty()).then(|| spec.cap_drop.clone()),
                 readonly_rootfs: Some(spec.read_only_rootfs),
+                log_config: Some(rotated_logs()),
                 ..Default::default()
             }),
             ..Default::default()

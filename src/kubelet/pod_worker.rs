@@ -600,6 +600,11 @@ impl<R: ContainerRuntime> Worker<R> {
             }
         }
         all = rt.list(Some(&uid)).await.map_err(|e| e.to_string())?;
+        for id in surplus_dead(&all) {
+            if let Err(e) = rt.remove(id).await {
+                tracing::debug!(pod = %self.key(), error = %e, "removing a dead container");
+            }
+        }
         let status = self.report(&all, &sandbox, &pod_ip, false).await;
         let done = matches!(status.as_deref(), Some("Succeeded") | Some("Failed"));
         if done {
@@ -1003,4 +1008,78 @@ fn newest(all: &[Container], name: &str, sandbox: bool) -> Option<Container> {
         .filter(|c| c.sandbox == sandbox && c.name == name)
         .max_by_key(|c| c.attempt)
         .cloned()
+}
+
+/// Instances kept of each container: the current one and the one before it, which
+/// `kubectl logs --previous` and the status's `lastState` read.
+const KEPT_INSTANCES: usize = 2;
+
+/// The dead containers the kubelet's container GC removes: every instance of a container
+/// older than the newest [`KEPT_INSTANCES`], so a crash loop leaves no trail.
+fn surplus_dead(all: &[Container]) -> Vec<&str> {
+    let mut by_name: HashMap<&str, Vec<&Container>> = HashMap::new();
+    for c in all.iter().filter(|c| !c.sandbox) {
+        by_name.entry(c.name.as_str()).or_default().push(c);
+    }
+    let mut out = Vec::new();
+    for mut instances in by_name.into_values() {
+        instances.sort_by_key(|c| std::cmp::Reverse(c.attempt));
+        out.extend(
+            instances
+                .into_iter()
+                .skip(KEPT_INSTANCES)
+                .filter(|c| !c.running())
+                .map(|c| c.id.as_str()),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kubelet::runtime::State;
+
+    fn instance(name: &str, attempt: u32, running: bool) -> Container {
+        Container {
+            id: format!("{name}-{attempt}"),
+            pod_uid: "u".into(),
+            pod_namespace: "default".into(),
+            pod_name: "p".into(),
+            name: name.into(),
+            sandbox: name == "POD",
+            attempt,
+            image: "busybox".into(),
+            image_id: String::new(),
+            state: if running {
+                State::Running {
+                    started_at: String::new(),
+                }
+            } else {
+                State::Exited {
+                    exit_code: 1,
+                    started_at: String::new(),
+                    finished_at: String::new(),
+                    oom_killed: false,
+                    error: String::new(),
+                }
+            },
+            ip: None,
+        }
+    }
+
+    #[test]
+    fn a_crash_loop_keeps_the_current_and_the_previous_instance() {
+        let all = vec![
+            instance("POD", 0, true),
+            instance("crash", 0, false),
+            instance("crash", 1, false),
+            instance("crash", 2, false),
+            instance("crash", 3, true),
+            instance("steady", 0, true),
+        ];
+        let mut gone = surplus_dead(&all);
+        gone.sort();
+        assert_eq!(gone, ["crash-0", "crash-1"]);
+    }
 }

@@ -88,13 +88,13 @@ async fn authorize_read<R: ContainerRuntime>(
     }
 }
 
-/// Serve until the listener fails.
+/// Serve until aborted. The listener is shared so a restarted server keeps the port.
 pub async fn serve<R: ContainerRuntime>(
-    listener: TcpListener,
-    tls: rustls::ServerConfig,
+    listener: Arc<TcpListener>,
+    tls: Arc<rustls::ServerConfig>,
     kubelet: Arc<Kubelet<R>>,
 ) {
-    let acceptor = TlsAcceptor::from(Arc::new(tls));
+    let acceptor = TlsAcceptor::from(tls);
     loop {
         let Ok((tcp, peer)) = listener.accept().await else {
             continue;

@@ -77,6 +77,10 @@ pub struct Config {
     /// Where pods reach the API server; set when a node hosts the control plane, which
     /// then serves the `kubernetes` endpoints there and the `kube-dns` Service.
     pub advertise: Option<SocketAddr>,
+    /// How long an Event lives after its last write (`--event-ttl`).
+    pub event_ttl: std::time::Duration,
+    /// The Pod Security level of namespaces without labels.
+    pub pod_security: apiserver::pod_security::Level,
 }
 
 impl Config {
@@ -92,6 +96,8 @@ impl Config {
             simulated_node: None,
             node_monitor_grace_period: controllers::node_lifecycle::DEFAULT_GRACE_PERIOD,
             advertise: None,
+            event_ttl: store::event_ttl::DEFAULT_TTL,
+            pod_security: apiserver::pod_security::Level::Privileged,
         }
     }
 }
@@ -188,13 +194,15 @@ impl ControlPlane {
             apiserver::tokens::TokenIssuer::load_or_create(&pki_dir)
                 .map_err(|e| StartError::Config(e.to_string()))?,
         );
-        let state = Arc::new(State::new(
+        let mut state = State::new(
             store.clone(),
             Registry::builtin(),
             allocators,
             addr.to_string(),
             tokens,
-        ));
+        );
+        state.pod_security_default = cfg.pod_security;
+        let state = Arc::new(state);
         let kubelet_cert = ca.client_cert(
             "apiserver-kubelet-client",
             crate::kubelet::server::APISERVER_CLIENT,
@@ -223,10 +231,11 @@ impl ControlPlane {
             .authorizer
             .start(store.clone(), &state.registry)
             .await?;
-        tasks.push(tokio::spawn(apiserver::keep_system_objects(
-            state.clone(),
-            cfg.advertise,
-        )));
+        let supervisor = state.supervisor.clone();
+        tasks.push(supervisor.spawn("controller/kubernetes-service", {
+            let (state, advertise) = (state.clone(), cfg.advertise);
+            move || apiserver::keep_system_objects(state.clone(), advertise)
+        }));
         // CRDs are served before the first request, so clients never see them missing.
         tasks.push(apiserver::crd::controller::start(state.clone()).await?);
         tasks.push(apiserver::aggregator::start(state.clone()).await);
@@ -241,6 +250,7 @@ impl ControlPlane {
                 let _ = stop.wait_for(|s| *s).await;
             },
         )));
+        tasks.push(store::event_ttl::spawn(store.clone(), cfg.event_ttl));
         // Like kube-apiserver's 5-minute etcd compaction, keeping recent history for watches.
         tasks.push(store::spawn_compactor(
             store.clone(),
@@ -254,23 +264,33 @@ impl ControlPlane {
         let cm_client = controllers::client(&server_url, ca.cert_pem(), &cm_cert)
             .await
             .map_err(|e| StartError::Config(e.to_string()))?;
-        tasks.push(tokio::spawn(controllers::legacy_tokens::run(
-            cm_client.clone(),
-            state.tokens.clone(),
-            ca.cert_pem().to_string(),
-        )));
+        tasks.push(
+            supervisor.spawn("controller/legacy-service-account-token-tracking", {
+                let (client, tokens, ca_pem) = (
+                    cm_client.clone(),
+                    state.tokens.clone(),
+                    ca.cert_pem().to_string(),
+                );
+                move || {
+                    controllers::legacy_tokens::run(client.clone(), tokens.clone(), ca_pem.clone())
+                }
+            }),
+        );
         tasks.extend(controllers::spawn_all(
             cm_client,
             state.registry.clone(),
             ca.cert_pem().to_string(),
             cfg.node_monitor_grace_period,
+            &supervisor,
         ));
 
         let scheduler_cert = ca.client_cert("scheduler", "system:kube-scheduler", &[])?;
         let scheduler_client = controllers::client(&server_url, ca.cert_pem(), &scheduler_cert)
             .await
             .map_err(|e| StartError::Config(e.to_string()))?;
-        tasks.push(tokio::spawn(crate::scheduler::run(scheduler_client)));
+        tasks.push(supervisor.spawn("scheduler", move || {
+            crate::scheduler::run(scheduler_client.clone())
+        }));
         if let Some(node) = &cfg.simulated_node {
             let cert = ca.client_cert(
                 &format!("node-{node}"),

@@ -14,6 +14,7 @@ use crate::cluster::node_container::{API_PORT, STATE_DIR};
 use crate::cluster::profile;
 use crate::kubelet::{self, docker::DockerRuntime};
 use crate::pki::CertPair;
+use crate::supervisor::Supervisor;
 use crate::{dns, proxy};
 
 /// The node's interface on the profile network, where service addresses are claimed.
@@ -55,6 +56,10 @@ pub struct NodeSettings {
     pub node_image: String,
     /// The profile's Docker network.
     pub network: String,
+    /// Component settings from `--extra-config`.
+    pub extra_config: crate::cluster::extra_config::ExtraConfig,
+    /// The Pod Security level of namespaces without labels.
+    pub pod_security: crate::apiserver::pod_security::Level,
 }
 
 /// Collect exited children: as PID 1 every orphan in the container becomes ours.
@@ -113,12 +118,20 @@ async fn run_control_plane(s: NodeSettings) -> anyhow::Result<()> {
         "control-plane.rkube.internal".into(),
     ];
     cfg.advertise = Some(SocketAddr::new(IpAddr::V4(s.node_ip), API_PORT));
+    cfg.pod_security = s.pod_security;
+    if let Some(ttl) = s.extra_config.event_ttl {
+        cfg.event_ttl = ttl;
+    }
+    if let Some(grace) = s.extra_config.node_monitor_grace_period {
+        cfg.node_monitor_grace_period = grace;
+    }
     let cp = ControlPlane::start(cfg)
         .await
         .context("starting the control plane")?;
     let local_url = format!("https://127.0.0.1:{API_PORT}");
     let dns_ip = cp.state.allocators.dns_ip();
-    let services = start_services(&cp, &local_url, s.node_ip, dns_ip).await?;
+    let supervisor = cp.state.supervisor.clone();
+    let services = start_services(&cp, &local_url, s.node_ip, dns_ip, &supervisor).await?;
 
     let node_cert = cp.ca.client_cert(
         &format!("node-{}", s.profile),
@@ -132,7 +145,8 @@ async fn run_control_plane(s: NodeSettings) -> anyhow::Result<()> {
         std::slice::from_ref(&s.profile),
         &[IpAddr::V4(s.node_ip)],
     )?;
-    let kubelet_tasks = start_kubelet(&s, client, &serving, &cp.ca_pem, dns_ip, true).await?;
+    let kubelet_tasks =
+        start_kubelet(&s, client, &serving, &cp.ca_pem, dns_ip, true, &supervisor).await?;
     println!("rkube node {} ready at {}", s.profile, cp.server_url);
 
     wait_for_stop().await?;
@@ -169,15 +183,19 @@ async fn run_worker(s: NodeSettings, url: &str) -> anyhow::Result<()> {
         .with_context(|| format!("invalid service CIDR {:?}", s.service_cidr))?
         .dns_ip();
     let client = crate::controllers::client(url, &ca_pem, &node_cert).await?;
-    let mut tasks = start_kubelet(&s, client, &serving, &ca_pem, dns_ip, false).await?;
+    // A worker's components restart as the control plane's do; its health shows as the
+    // node's Ready condition.
+    let supervisor = Supervisor::new();
+    let mut tasks =
+        start_kubelet(&s, client, &serving, &ca_pem, dns_ip, false, &supervisor).await?;
     let proxy_client = crate::controllers::client(url, &ca_pem, &proxy_cert).await?;
-    tasks.push(tokio::spawn(proxy::run(
-        proxy_client,
-        proxy::Config {
-            node_ips: vec![IpAddr::V4(s.node_ip)],
-            cluster_ips: false,
-        },
-    )));
+    let proxy_cfg = proxy::Config {
+        node_ips: vec![IpAddr::V4(s.node_ip)],
+        cluster_ips: false,
+    };
+    tasks.push(supervisor.spawn("proxy", move || {
+        proxy::run(proxy_client.clone(), proxy_cfg.clone())
+    }));
     println!("rkube node {} joined {url}", s.node_name);
     wait_for_stop().await?;
     for t in tasks {
@@ -194,6 +212,7 @@ async fn start_kubelet(
     ca_pem: &str,
     dns_ip: Ipv4Addr,
     control_plane: bool,
+    supervisor: &Arc<Supervisor>,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let runtime = DockerRuntime::connect(
         &s.profile,
@@ -217,16 +236,23 @@ async fn start_kubelet(
         control_plane,
     };
     let k = kubelet::Kubelet::new(client, Arc::new(runtime), kcfg);
-    let tls = crate::apiserver::authn::server_config(serving, ca_pem)?;
+    let tls = Arc::new(crate::apiserver::authn::server_config(serving, ca_pem)?);
     let listener = kubelet::server::bind(SocketAddr::new(
         IpAddr::V4(s.node_ip),
         kubelet::server::PORT as u16,
     ))
     .await
     .context("binding the kubelet port")?;
+    let listener = Arc::new(listener);
+    let server = {
+        let k = k.clone();
+        supervisor.spawn("kubelet-server", move || {
+            kubelet::server::serve(listener.clone(), tls.clone(), k.clone())
+        })
+    };
     Ok(vec![
-        tokio::spawn(kubelet::server::serve(listener, tls, k.clone())),
-        tokio::spawn(kubelet::run(k)),
+        server,
+        supervisor.spawn("kubelet", move || kubelet::run(k.clone())),
     ])
 }
 
@@ -237,6 +263,7 @@ async fn start_services(
     local_url: &str,
     node_ip: Ipv4Addr,
     dns_ip: Ipv4Addr,
+    supervisor: &Arc<Supervisor>,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let cert = cp.ca.client_cert("kube-proxy", "system:kube-proxy", &[])?;
     let client = crate::controllers::client(local_url, &cp.ca_pem, &cert).await?;
@@ -250,11 +277,13 @@ async fn start_services(
         node_ips: vec![IpAddr::V4(node_ip)],
         cluster_ips: true,
     };
-    let proxy_task = tokio::spawn(proxy::run_claiming(
-        client.clone(),
-        proxy_cfg,
-        Some(claimed),
-    ));
+    let claimed = Arc::new(tokio::sync::Mutex::new(claimed));
+    let proxy_task = {
+        let client = client.clone();
+        supervisor.spawn("proxy", move || {
+            proxy::run_claiming(client.clone(), proxy_cfg.clone(), Some(claimed.clone()))
+        })
+    };
     // Docker's embedded resolver (127.0.0.11) answers only inside this container's network
     // namespace, so pods ask the cluster DNS here and it forwards other names there.
     let upstreams = dns::upstreams_from_resolv_conf(
@@ -265,11 +294,7 @@ async fn start_services(
         domain: CLUSTER_DOMAIN.into(),
         upstreams,
     };
-    let dns_task = tokio::spawn(async move {
-        if let Err(e) = dns::run(client, dns_cfg).await {
-            tracing::error!(error = %e, "cluster DNS cannot serve");
-        }
-    });
+    let dns_task = supervisor.spawn("dns", move || dns::run(client.clone(), dns_cfg.clone()));
     Ok(vec![proxy_task, dns_task])
 }
 

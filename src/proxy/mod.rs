@@ -58,7 +58,7 @@ pub async fn run(client: kube::Client, cfg: Config) {
 pub async fn run_claiming(
     client: kube::Client,
     cfg: Config,
-    mut addresses: Option<addresses::Claimed>,
+    addresses: Option<Arc<tokio::sync::Mutex<addresses::Claimed>>>,
 ) {
     let changed = Arc::new(Notify::new());
     let services = Informer::<Service>::start(Api::all(client.clone()), changed.clone());
@@ -76,8 +76,12 @@ pub async fn run_claiming(
         let sls = slices.list();
         let svc_refs: Vec<&Service> = svcs.iter().map(AsRef::as_ref).collect();
         let slice_refs: Vec<&EndpointSlice> = sls.iter().map(AsRef::as_ref).collect();
-        if let Some(claimed) = addresses.as_mut() {
-            claimed.sync(&table::cluster_ipv4s(&svc_refs)).await;
+        if let Some(claimed) = &addresses {
+            claimed
+                .lock()
+                .await
+                .sync(&table::cluster_ipv4s(&svc_refs))
+                .await;
         }
         let mut wanted = table::frontends(&svc_refs, &slice_refs, &cfg.node_ips);
         if !cfg.cluster_ips {

@@ -162,7 +162,7 @@ async fn bind(client: &kube::Client, recorder: &Recorder, pod: &Pod, node: &str)
             true
         }
         Err(e) => {
-            tracing::debug!(pod = %name, error = %e, "binding failed");
+            tracing::warn!(pod = %name, error = %e, "binding failed");
             false
         }
     }

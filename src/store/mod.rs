@@ -7,6 +7,7 @@
 //! `metadata.resourceVersion`.
 
 mod error;
+pub mod event_ttl;
 mod sqlite;
 mod watch;
 mod writer;

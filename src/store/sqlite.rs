@@ -20,6 +20,10 @@ use super::{
 
 pub(super) const META_COMPACT: &str = "compact_rev";
 pub(super) const META_PURGED: &str = "purged_rev";
+/// `PRAGMA auto_vacuum` value for INCREMENTAL.
+const AUTO_VACUUM_INCREMENTAL: i64 = 2;
+/// Bytes of WAL kept after a checkpoint.
+const WAL_SIZE_LIMIT: i64 = 16 << 20;
 const META_SCHEMA: &str = "schema_version";
 const SCHEMA_VERSION: i64 = 1;
 
@@ -175,6 +179,13 @@ impl SqliteStore {
         }
 
         let conn = Connection::open(path)?;
+        // Pages freed by compaction go back to the filesystem (incremental vacuum after each
+        // purge). A file made before this setting existed is rewritten once to take it.
+        let vacuum: i64 = conn.query_row("PRAGMA auto_vacuum", [], |row| row.get(0))?;
+        if vacuum != AUTO_VACUUM_INCREMENTAL {
+            conn.pragma_update(None, "auto_vacuum", AUTO_VACUUM_INCREMENTAL)?;
+            conn.execute_batch("VACUUM")?;
+        }
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Corrupt(format!(
@@ -188,6 +199,8 @@ impl SqliteStore {
             Synchronous::Off => "OFF",
         };
         conn.pragma_update(None, "synchronous", sync)?;
+        // A checkpointed WAL is truncated back to this size rather than kept at its peak.
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         conn.busy_timeout(Duration::from_secs(30))?;
         conn.execute_batch(SCHEMA)?;
 

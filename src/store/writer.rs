@@ -218,13 +218,26 @@ impl Writer {
         tx.commit()?;
         self.purged = hi;
         if hi >= target {
-            // Give the freed WAL frames back; PASSIVE never waits on readers.
+            // Give the freed pages back to the filesystem, then the WAL frames that carried
+            // them; PASSIVE never waits on readers.
+            if let Err(e) = incremental_vacuum(&self.conn) {
+                tracing::warn!(error = %e, "datastore vacuum failed");
+            }
             let _ = self
                 .conn
                 .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
         }
         Ok(hi < target)
     }
+}
+
+/// Return every free page to the filesystem. The pragma frees one page per step, so it is
+/// stepped to the end (a single-step `execute` would free one).
+fn incremental_vacuum(conn: &Connection) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare("PRAGMA incremental_vacuum")?;
+    let mut rows = stmt.query([])?;
+    while rows.next()?.is_some() {}
+    Ok(())
 }
 
 /// Checks one write against the key's latest row and inserts its new row at `rev`.

@@ -295,3 +295,40 @@ fn deleting_every_service_in_default_brings_the_kubernetes_service_back() {
     });
     assert_eq!(cluster_ip().ok(), before);
 }
+
+#[test]
+fn a_component_that_keeps_panicking_is_restarted_and_reported() {
+    // The test-only failpoint makes the scheduler panic at every start.
+    let server = crate::support::Server::start_with_env(&[("RKUBE_FAILPOINT_PANIC", "scheduler")]);
+    let k = server.kubectl();
+    let healthy = k.run(&["get", "--raw", "/readyz/controller/deployment"]);
+    assert_eq!(healthy.ok(), "ok");
+    // Stops at 0, 1 and 3 s (back-off 1 s, 2 s): the third makes it "keeps failing".
+    let start = Instant::now();
+    let failed = loop {
+        let out = k.run(&["get", "--raw", "/readyz?verbose"]);
+        if out.code != 0 {
+            break out.fails().to_string();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "readyz still passes: {}",
+            out.ok()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        failed.contains("[-]scheduler failed: reason withheld"),
+        "{failed}"
+    );
+    assert!(failed.contains("[+]controller/deployment ok"), "{failed}");
+    assert!(failed.contains("[+]ping ok"), "{failed}");
+    assert_ne!(k.run(&["get", "--raw", "/livez/scheduler"]).code, 0);
+    // The other components serve on: a Deployment still gets its ReplicaSet.
+    k.run(&["create", "deployment", "web", "--image=x"]).ok();
+    eventually("a replicaset for web", || {
+        !k.run(&["get", "rs", "-l", "app=web", "-o", "name"])
+            .ok()
+            .is_empty()
+    });
+}

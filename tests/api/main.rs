@@ -18,6 +18,7 @@ mod lifecycle;
 mod modify;
 mod nodes;
 mod openapi_v2;
+mod pod_security;
 mod proxy;
 mod rbac;
 mod storage;

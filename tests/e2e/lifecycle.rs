@@ -38,6 +38,20 @@ fn start_stop_start_kill_delete() {
     assert_eq!(v["Host"], "Running");
     let ip = rkube(&["ip", "-p", p]).ok().trim().to_string();
     assert!(ip.starts_with("192.168."), "{ip}");
+    // Every supervised component of the node answers the health checks.
+    let readyz = k.run(&["get", "--raw", "/readyz?verbose"]).ok().to_string();
+    for check in [
+        "[+]ping ok",
+        "[+]kubelet ok",
+        "[+]kubelet-server ok",
+        "[+]proxy ok",
+        "[+]dns ok",
+        "[+]scheduler ok",
+        "[+]controller/deployment ok",
+        "readyz check passed",
+    ] {
+        assert!(readyz.contains(check), "{check}: {readyz}");
+    }
 
     k.run(&[
         "create",
@@ -158,12 +172,20 @@ fn start_stop_start_kill_delete() {
 #[test]
 fn bad_flags_fail_before_anything_is_created() {
     let p = format!("bad-{}", std::process::id());
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["--wait=pods"], "unknown component"),
         (&["--memory=64m"], "less than the usable minimum"),
         (&["--kubernetes-version=v1.20.0"], "not supported"),
         (&["--ports=nonsense"], "invalid --ports value"),
         (&["--subnet=8.8.8.0/24"], "not a private range"),
+        (
+            &["--pod-security=strict"],
+            "use privileged, baseline or restricted",
+        ),
+        (
+            &["--extra-config=kubelet.max-pods=10"],
+            "\"kubelet.max-pods\" is not supported",
+        ),
     ];
     for (flags, message) in cases {
         let mut args = vec!["start", "-p", p.as_str()];
@@ -201,4 +223,66 @@ fn ssh_runs_commands_in_the_node() {
     assert!(ps.stdout.contains("rkube node"), "{}", ps.stdout);
     let missing = rkube(&["ssh", "-p", "no-such-profile", "--", "true"]);
     assert_eq!(missing.code, 85, "{}", missing.stderr);
+}
+
+#[test]
+fn a_new_cluster_takes_pod_security_and_extra_config() {
+    let p = "e2e-psa";
+    rkube(&["delete", "-p", p]);
+    let r = rkube(&[
+        "start",
+        "-p",
+        p,
+        "--pod-security=baseline",
+        "--extra-config=apiserver.event-ttl=5m",
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let cmd = docker(&["inspect", "--format", "{{json .Config.Cmd}}", p]);
+    assert!(
+        cmd.contains("--pod-security=baseline")
+            && cmd.contains("--extra-config=apiserver.event-ttl=5m"),
+        "{cmd}"
+    );
+    let k = Cluster {
+        profile: p.to_string(),
+    }
+    .kubectl();
+    let out = k.run(&[
+        "run",
+        "priv",
+        &format!("--image={BUSYBOX}"),
+        "--overrides",
+        r#"{"spec":{"containers":[{"name":"priv","image":"busybox","securityContext":{"privileged":true}}]}}"#,
+    ]);
+    assert!(
+        out.fails()
+            .contains(r#"violates PodSecurity "baseline:latest": privileged"#),
+        "{}",
+        out.stderr
+    );
+    // The cluster's own pods (kube-system) run as before.
+    eventually("the storage provisioner runs", 90, || {
+        k.run(&[
+            "-n",
+            "kube-system",
+            "get",
+            "deployment",
+            "storage-provisioner",
+            "-o",
+            "jsonpath={.status.readyReplicas}",
+        ])
+        .stdout
+        .eq("1")
+        .then_some(())
+    });
+    let again = rkube(&["start", "-p", p, "--pod-security=restricted"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again
+            .stdout
+            .contains("--pod-security applies when a cluster is created"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(rkube(&["delete", "-p", p]).code, 0);
 }

@@ -80,9 +80,19 @@ impl Server {
         Self::start_with(tempfile::tempdir().expect("temp dir"), extra)
     }
 
+    /// Start a server on a fresh data dir with extra environment (failpoints).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Server {
+        Self::start_with_all(tempfile::tempdir().expect("temp dir"), &[], env)
+    }
+
     fn start_with(dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        Self::start_with_all(dir, extra, &[])
+    }
+
+    fn start_with_all(dir: tempfile::TempDir, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let kubeconfig = dir.path().join("kubeconfig");
         let mut child = Command::new(env!("CARGO_BIN_EXE_rkube"))
+            .envs(env.iter().copied())
             .args(["server", "--port", "0", "--exit-with-stdin"])
             .args(extra)
             .arg("--data-dir")

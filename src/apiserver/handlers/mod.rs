@@ -6,6 +6,7 @@ mod eviction;
 mod fields;
 mod patch;
 mod pod_log;
+mod pod_security_admission;
 pub mod pod_stream;
 pub mod proxy;
 mod read;

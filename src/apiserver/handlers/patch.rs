@@ -8,7 +8,7 @@ use super::read::store_error;
 use super::write::{
     check_body, create_object, finish_update, guaranteed_update, owner, respond, schema, Change,
 };
-use super::Ctx;
+use super::{pod_security_admission, Ctx};
 use crate::apiserver::http::{decode_body, Body};
 use crate::apiserver::object;
 use crate::apiserver::patch as p;
@@ -113,6 +113,7 @@ pub async fn patch(ctx: &Ctx, body: Bytes, sub: Option<&str>) -> Result<Response
         return apply(ctx, &name, patch_doc, &manager, force, sub).await;
     }
     let mut warnings = Vec::new();
+    let mut before = None;
     let result = guaranteed_update(ctx, &name, None, |current| {
         let mut patched = apply_patch(ctx, pt, &current, &patch_doc)?;
         if !patched.is_object() {
@@ -135,12 +136,19 @@ pub async fn patch(ctx: &Ctx, body: Bytes, sub: Option<&str>) -> Result<Response
             &ctx.res.kind.clone(),
             &ctx.res.api_version(),
         )?;
-        match finish_update(ctx, &current, patched, sub, &manager, None)? {
+        let updated = finish_update(ctx, &current, patched, sub, &manager, None)?;
+        before = Some(current);
+        match updated {
             Some(v) => Ok(Change::Write(v)),
             None => Ok(Change::Unchanged),
         }
     })
     .await?;
+    if sub.is_none() {
+        warnings.extend(pod_security_admission::warnings(ctx, &result).await);
+    }
+    warnings
+        .extend(pod_security_admission::namespace_warnings(ctx, before.as_ref(), &result).await);
     Ok(respond(ctx, 200, &result, &warnings))
 }
 
@@ -153,12 +161,15 @@ async fn apply(
     force: bool,
     sub: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
-    let warnings = check_body(
+    let mut warnings = check_body(
         ctx,
         &mut applied,
         &ctx.res.kind.clone(),
         &ctx.res.api_version(),
     )?;
+    if sub.is_none() {
+        warnings.extend(pod_security_admission::warnings(ctx, &applied).await);
+    }
     let body_name = object::name(&applied).to_string();
     if body_name != name {
         return Err(ApiError::bad_request(format!(
@@ -194,6 +205,7 @@ async fn apply(
         return Ok(respond(ctx, 201, &created, &warnings));
     }
     let precondition = object::resource_version(&applied).map(str::to_string);
+    let mut before = None;
     let result = guaranteed_update(ctx, name, precondition, |current| {
         let merged = ssa(Some(&current))?;
         let managed = merged.pointer("/metadata/managedFields").cloned();
@@ -202,11 +214,15 @@ async fn apply(
         {
             return Ok(Change::Unchanged);
         }
-        match finish_update(ctx, &current, merged, sub, manager, managed)? {
+        let updated = finish_update(ctx, &current, merged, sub, manager, managed)?;
+        before = Some(current);
+        match updated {
             Some(v) => Ok(Change::Write(v)),
             None => Ok(Change::Unchanged),
         }
     })
     .await?;
+    warnings
+        .extend(pod_security_admission::namespace_warnings(ctx, before.as_ref(), &result).await);
     Ok(respond(ctx, 200, &result, &warnings))
 }

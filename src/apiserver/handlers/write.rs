@@ -6,7 +6,7 @@ use http::Response;
 use serde_json::{json, Value};
 
 use super::read::{render_one, store_error};
-use super::{admission, sa_admission, Ctx};
+use super::{admission, pod_security_admission, sa_admission, Ctx};
 use crate::apiserver::crd;
 use crate::apiserver::http::{add_warning, decode_body, Body};
 use crate::apiserver::object::{self, meta_mut};
@@ -245,10 +245,23 @@ pub fn encode(ctx: &Ctx, obj: &Value) -> Result<Bytes, ApiError> {
         .map_err(|e| ApiError::internal(format!("encoding object: {e}")))
 }
 
+/// PodSecurity admission's check of a namespace's labels (422 naming the bad ones).
+fn check_pod_security_labels(ctx: &Ctx, name: &str, obj: &Value) -> Result<(), ApiError> {
+    if !(ctx.res.group.is_empty() && ctx.res.kind == "Namespace") {
+        return Ok(());
+    }
+    let errs = pod_security_admission::label_errors(&object::labels(obj));
+    if errs.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::invalid(&ctx.res, name, errs))
+}
+
 /// POST: create an object.
 pub async fn create(ctx: &Ctx, body: Bytes) -> Result<Response<Body>, ApiError> {
     let mut obj = decode_body(&ctx.content_type, &body)?;
-    let warnings = check_body(ctx, &mut obj, &ctx.res.kind.clone(), &ctx.res.api_version())?;
+    let mut warnings = check_body(ctx, &mut obj, &ctx.res.kind.clone(), &ctx.res.api_version())?;
+    warnings.extend(pod_security_admission::warnings(ctx, &obj).await);
     let manager = ctx.field_manager()?;
     let created = create_object(ctx, obj, &manager, None).await?;
     Ok(respond(ctx, 201, &created, &warnings))
@@ -359,6 +372,8 @@ pub async fn create_object(
         if !errs.is_empty() {
             return Err(invalid(ctx, &name, errs));
         }
+        check_pod_security_labels(ctx, &name, &obj)?;
+        pod_security_admission::enforce(ctx, &obj).await?;
         let reservation = admission::allocate(ctx, &mut obj, None)?;
         let now = object::now_rfc3339();
         let mut stored = match &managed {
@@ -587,6 +602,7 @@ pub fn finish_update(
     if !errs.is_empty() {
         return Err(invalid(ctx, &name, errs));
     }
+    check_pod_security_labels(ctx, &name, &new)?;
     if let Some(r) = reservation {
         r.commit();
     }
@@ -638,7 +654,10 @@ pub fn finish_update(
 pub async fn update(ctx: &Ctx, body: Bytes, sub: Option<&str>) -> Result<Response<Body>, ApiError> {
     let name = ctx.req.name.clone().unwrap_or_default();
     let mut obj = decode_body(&ctx.content_type, &body)?;
-    let warnings = check_body(ctx, &mut obj, &ctx.res.kind.clone(), &ctx.res.api_version())?;
+    let mut warnings = check_body(ctx, &mut obj, &ctx.res.kind.clone(), &ctx.res.api_version())?;
+    if sub.is_none() {
+        warnings.extend(pod_security_admission::warnings(ctx, &obj).await);
+    }
     let manager = ctx.field_manager()?;
     let body_name = object::name(&obj).to_string();
     if !body_name.is_empty() && body_name != name {
@@ -675,13 +694,18 @@ pub async fn update(ctx: &Ctx, body: Bytes, sub: Option<&str>) -> Result<Respons
         }
         return Err(ApiError::not_found(&ctx.res, &name));
     }
+    let mut before = None;
     let result = guaranteed_update(ctx, &name, precondition, |old| {
-        match finish_update(ctx, &old, obj.clone(), sub, &manager, None)? {
+        let updated = finish_update(ctx, &old, obj.clone(), sub, &manager, None)?;
+        before = Some(old);
+        match updated {
             Some(v) => Ok(Change::Write(v)),
             None => Ok(Change::Unchanged),
         }
     })
     .await?;
+    warnings
+        .extend(pod_security_admission::namespace_warnings(ctx, before.as_ref(), &result).await);
     Ok(respond(ctx, 200, &result, &warnings))
 }
 

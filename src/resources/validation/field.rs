@@ -1,5 +1,7 @@
 //! Field errors with apimachinery's wording (`field.Error` and its `ErrorBody`).
 
+use std::fmt::Write as _;
+
 use serde_json::{Map, Value};
 
 /// The kinds of field error, as apimachinery names them.
@@ -154,11 +156,12 @@ pub(super) fn go_value(v: &Value) -> String {
     }
 }
 
-/// Go's `strconv.Quote`.
-pub(super) fn go_quote(s: &str) -> String {
+/// Go's `strconv.Quote` (`%q`), as kube-apiserver quotes values in its messages.
+pub(crate) fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
+        let code = c as u32;
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -169,22 +172,29 @@ pub(super) fn go_quote(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
+            _ if code < 0x20 || code == 0x7f => {
+                let _ = write!(out, "\\x{code:02x}");
             }
-            c if c.is_control() => {
-                let n = c as u32;
-                if n <= 0xffff {
-                    out.push_str(&format!("\\u{n:04x}"));
-                } else {
-                    out.push_str(&format!("\\U{n:08x}"));
-                }
+            _ if !go_printable(c) && code < 0x10000 => {
+                let _ = write!(out, "\\u{code:04x}");
             }
-            c => out.push(c),
+            _ if !go_printable(c) => {
+                let _ = write!(out, "\\U{code:08x}");
+            }
+            _ => out.push(c),
         }
     }
     out.push('"');
     out
+}
+
+/// Approximates Go's unicode.IsPrint without Unicode tables: controls, separators other than
+/// the space, the common format characters and private-use code points are not printable.
+fn go_printable(c: char) -> bool {
+    let format_or_private = matches!(c as u32,
+        0xad | 0x200b..=0x200f | 0x202a..=0x202e | 0x2060..=0x206f | 0xe000..=0xf8ff
+            | 0xfeff | 0xfff9..=0xfffb | 0xfffe | 0xffff | 0xf0000..);
+    c == ' ' || !(c.is_control() || c.is_whitespace() || format_or_private)
 }
 
 /// Go's `json.Marshal`: compact, with `<`, `>`, `&`, U+2028 and U+2029 escaped.

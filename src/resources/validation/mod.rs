@@ -22,6 +22,7 @@ mod selector;
 use serde_json::Value;
 
 pub use cron::Schedule;
+pub(crate) use field::go_quote;
 pub use field::{ErrorType, FieldError};
 use names::NameRule;
 pub(crate) use names::{label_value, qualified_name};

@@ -121,3 +121,35 @@ async fn compaction_waits_out_old_watchers_mid_replay() {
     }
     assert!(saw_error, "a replay that lost rows must fail, not skip");
 }
+
+/// The database file's pages in use and free, as SQLite counts them.
+fn pages(path: &std::path::Path) -> (i64, i64) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let count = conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    let free = conn
+        .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+        .unwrap();
+    (count, free)
+}
+
+#[tokio::test]
+async fn compaction_gives_the_space_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let store = SqliteStore::open_with(&path, fast()).unwrap();
+    // 4 MiB of values, each overwritten once and then deleted.
+    let value = Bytes::from(vec![b'x'; 64 << 10]);
+    for i in 0..64 {
+        let key = format!("/big/{i}");
+        store.create(&key, value.clone()).await.unwrap();
+        store.update(&key, value.clone(), None).await.unwrap();
+        store.delete(&key, None).await.unwrap();
+    }
+    let (full, _) = pages(&path);
+    store.compact(store.current_revision()).await.unwrap();
+    let (after, free) = pages(&path);
+    assert_eq!(free, 0, "pages left on the free list");
+    assert!(after * 10 < full, "{after} pages of {full} remain");
+}

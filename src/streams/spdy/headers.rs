@@ -182,23 +182,33 @@ impl Decoder {
             out.reserve(1024);
             let before_in = self.z.total_in();
             let before_out = out.len();
+            let mut dictionary_set = false;
+            let mut ended = false;
             match self
                 .z
                 .decompress_vec(input, &mut out, FlushDecompress::Sync)
             {
-                Ok(_) => {}
+                Ok(status) => ended = status == Status::StreamEnd,
                 Err(e) if e.needs_dictionary().is_some() => {
                     self.z
                         .set_dictionary(&dictionary())
                         .map_err(|e| FrameError::Compression(e.to_string()))?;
+                    dictionary_set = true;
                 }
                 Err(e) => return Err(FrameError::Compression(e.to_string())),
             }
             let used = (self.z.total_in() - before_in) as usize;
-            input = &input[used..];
+            input = input.get(used..).unwrap_or_default();
             let produced = out.len() - before_out;
             if input.is_empty() && out.len() < out.capacity() {
                 return Ok(out);
+            }
+            // Nothing more can come of the input: a finished stream with bytes after it, or
+            // a call that neither read nor wrote with room to write.
+            if !input.is_empty() && (ended || (used == 0 && produced == 0 && !dictionary_set)) {
+                return Err(FrameError::Compression(
+                    "header block has data the zlib stream cannot take".into(),
+                ));
             }
             if used == 0 && produced == 0 && input.is_empty() {
                 return Ok(out);
@@ -295,5 +305,25 @@ mod tests {
         assert!(parse_block(&[0, 0, 0, 9, 0, 0]).is_err());
         assert!(parse_block(&[0, 0, 0, 1, 0, 0, 0, 200, b'x']).is_err());
         assert!(parse_block(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]).is_err());
+    }
+
+    /// A block whose zlib stream ends with bytes left over: the decoder must refuse it,
+    /// not spin on the shared runtime.
+    #[test]
+    fn input_after_the_stream_end_is_an_error_not_a_loop() {
+        let mut z = Compress::new(Compression::default(), true);
+        z.set_dictionary(&dictionary()).unwrap();
+        let mut block = Vec::with_capacity(256);
+        z.compress_vec(&[0, 0, 0, 0], &mut block, FlushCompress::Finish)
+            .unwrap();
+        block.extend_from_slice(b"left over");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(Decoder::default().decode(&block).is_err());
+        });
+        let refused = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("the decoder returned");
+        assert!(refused);
     }
 }
