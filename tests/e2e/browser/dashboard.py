@@ -84,9 +84,14 @@ class Steps:
         self.wait(f"{css} clicked", attempt)
 
 
+PERFORMANCE_EVENTS = []
+
+
 def websocket_watches(d):
-    """How many watches the page opened as WebSockets that the server accepted (101)."""
-    events = [json.loads(entry["message"])["message"] for entry in d.get_log("performance")]
+    """How many watches the page opened as WebSockets that the server accepted (101).
+    Reading the performance log drains it, so what was read is kept for the next call."""
+    PERFORMANCE_EVENTS.extend(json.loads(entry["message"])["message"] for entry in d.get_log("performance"))
+    events = PERFORMANCE_EVENTS
     watches = {m["params"]["requestId"] for m in events
                if m["method"] == "Network.webSocketCreated" and "watch=1" in m["params"]["url"]}
     return sum(1 for m in events if m["method"] == "Network.webSocketHandshakeResponseReceived"
@@ -101,7 +106,7 @@ def smoke(url):
         s.wait("the overview", lambda: "Overview" in s.text() and s.d.find_elements(By.CSS_SELECTOR, "table.pods tr[data-name]"))
         s.go("#/r/core/v1/namespaces")
         s.wait("the namespaces list", lambda: s.d.find_elements(By.CSS_SELECTOR, 'tr[data-name="kube-system"]'))
-        assert websocket_watches(d) > 0, "no watch went over WebSocket"
+        s.wait("a watch over WebSocket", lambda: websocket_watches(d) > 0, timeout=20)
         print("smoke: overview and namespaces list shown, watches over WebSocket")
     finally:
         d.quit()
@@ -115,7 +120,8 @@ def full(url, kubectl, kubeconfig, context, image, shots):
     try:
         d.get(url)
         s.wait("the overview", lambda: "Overview" in s.text())
-        assert websocket_watches(d) > 0, "no watch went over WebSocket"
+        # The lists come first and their watches open after them.
+        s.wait("a watch over WebSocket", lambda: websocket_watches(d) > 0, timeout=20)
         # A pod that cannot start, so the overview has something to explain.
         s.kubectl("create", "deployment", "dash-broken", "--image=rkube-test/not-built:1")
 
