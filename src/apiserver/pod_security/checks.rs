@@ -132,6 +132,32 @@ fn containers_phrase<S: AsRef<str>>(names: &[S]) -> String {
     )
 }
 
+/// The violation `reason` for the containers named in `bad` (none when `bad` is empty),
+/// its detail made from their phrase (`container "a"`, `containers "a", "b"`).
+fn containers_violation<S: AsRef<str>>(
+    reason: &str,
+    bad: &[S],
+    detail: impl FnOnce(&str) -> String,
+) -> Option<Violation> {
+    if bad.is_empty() {
+        return None;
+    }
+    violation(reason, detail(&containers_phrase(bad)))
+}
+
+/// The violation `reason` for the setters in `setters` (`pod and container "a"`), none when
+/// there are none.
+fn setters_violation(
+    reason: &str,
+    setters: &[String],
+    detail: impl FnOnce(&str) -> String,
+) -> Option<Violation> {
+    if setters.is_empty() {
+        return None;
+    }
+    violation(reason, detail(&setters.join(" and ")))
+}
+
 fn violation(reason: &str, detail: String) -> Option<Violation> {
     Some(Violation {
         reason: reason.to_string(),
@@ -250,17 +276,12 @@ fn capabilities_baseline(pod: &Pod) -> Option<Violation> {
         }
         found
     });
-    if bad.is_empty() {
-        return None;
-    }
-    violation(
-        "non-default capabilities",
+    containers_violation("non-default capabilities", &bad, |who| {
         format!(
-            "{} must not include {} in securityContext.capabilities.add",
-            containers_phrase(&bad),
+            "{who} must not include {} in securityContext.capabilities.add",
             join_quote(&bad_caps)
-        ),
-    )
+        )
+    })
 }
 
 /// hostNamespaces: hostNetwork, hostPID and hostIPC must not be true.
@@ -308,19 +329,14 @@ fn host_ports(pod: &Pod) -> Option<Violation> {
         }
         found
     });
-    if bad.is_empty() {
-        return None;
-    }
-    violation(
-        "hostPort",
+    containers_violation("hostPort", &bad, |who| {
         format!(
-            "{} {} {} {}",
-            containers_phrase(&bad),
+            "{who} {} {} {}",
             pluralize("uses", "use", bad.len()),
             pluralize("hostPort", "hostPorts", ports.len()),
-            ports.into_iter().collect::<Vec<_>>().join(", ")
-        ),
-    )
+            ports.iter().cloned().collect::<Vec<_>>().join(", ")
+        )
+    })
 }
 
 /// hostProbesAndHostLifecycle: probes and lifecycle handlers must not name a host.
@@ -372,14 +388,9 @@ fn privileged(pod: &Pod) -> Option<Violation> {
     let bad = names_where(pod.spec, |c| {
         bool_at(c, &["securityContext", "privileged"]) == Some(true)
     });
-    if bad.is_empty() {
-        return None;
-    }
-    let who = containers_phrase(&bad);
-    violation(
-        "privileged",
-        format!("{who} must not set securityContext.privileged=true"),
-    )
+    containers_violation("privileged", &bad, |who| {
+        format!("{who} must not set securityContext.privileged=true")
+    })
 }
 
 /// procMount at baseline: the default /proc masks are required unless the pod has its own
@@ -508,14 +519,9 @@ fn windows_host_process(pod: &Pod) -> Option<Violation> {
     let setters = bad_setters(pod.spec, |sc| {
         bool_at(sc, &["windowsOptions", "hostProcess"]) == Some(true)
     });
-    if setters.is_empty() {
-        return None;
-    }
-    let who = setters.join(" and ");
-    violation(
-        "hostProcess",
-        format!("{who} must not set securityContext.windowsOptions.hostProcess=true"),
-    )
+    setters_violation("hostProcess", &setters, |who| {
+        format!("{who} must not set securityContext.windowsOptions.hostProcess=true")
+    })
 }
 
 // ---- Restricted checks.
@@ -528,14 +534,9 @@ fn allow_privilege_escalation(pod: &Pod) -> Option<Violation> {
     let bad = names_where(pod.spec, |c| {
         bool_at(c, &["securityContext", "allowPrivilegeEscalation"]) != Some(false)
     });
-    if bad.is_empty() {
-        return None;
-    }
-    let who = containers_phrase(&bad);
-    violation(
-        "allowPrivilegeEscalation != false",
-        format!("{who} must set securityContext.allowPrivilegeEscalation=false"),
-    )
+    containers_violation("allowPrivilegeEscalation != false", &bad, |who| {
+        format!("{who} must set securityContext.allowPrivilegeEscalation=false")
+    })
 }
 
 /// capabilities_restricted: drop ALL, add at most NET_BIND_SERVICE (Windows pods exempt).
@@ -592,17 +593,12 @@ fn proc_mount_restricted(pod: &Pod) -> Option<Violation> {
         bad_types.extend(bad);
         bad.is_some()
     });
-    if bad.is_empty() {
-        return None;
-    }
-    violation(
-        "procMount",
+    containers_violation("procMount", &bad, |who| {
         format!(
-            "{} must not set securityContext.procMount to {}",
-            containers_phrase(&bad),
+            "{who} must not set securityContext.procMount to {}",
             join_quote(&bad_types)
-        ),
-    )
+        )
+    })
 }
 
 const ALLOWED_VOLUME_SOURCES: [&str; 9] = [
@@ -694,14 +690,9 @@ fn run_as_non_root(pod: &Pod) -> Option<Violation> {
         return None;
     }
     let unset = names_where(pod.spec, |c| setting(c).is_none());
-    if unset.is_empty() {
-        return None;
-    }
-    let who = containers_phrase(&unset);
-    violation(
-        "runAsNonRoot != true",
-        format!("pod or {who} must set securityContext.runAsNonRoot=true"),
-    )
+    containers_violation("runAsNonRoot != true", &unset, |who| {
+        format!("pod or {who} must set securityContext.runAsNonRoot=true")
+    })
 }
 
 /// runAsUser: nobody may set runAsUser=0 (relaxed in a user namespace).
