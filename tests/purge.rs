@@ -1,26 +1,12 @@
 //! `rkube delete --all --purge`. `scripts/test` runs this tier after every other one: purging
 //! removes every rkube image no container uses, which clusters of concurrent tests need.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+#[path = "support/mod.rs"]
+mod support;
 
-#[track_caller]
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run docker");
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use support::{docker, root};
 
 /// `rkube ARGS` with its own home; exit code and stdout+stderr.
 fn rkube(home: &std::path::Path, args: &[&str]) -> (i32, String) {

@@ -91,26 +91,19 @@ pub fn run(profile: &str, args: Args) -> anyhow::Result<()> {
             })
             .unwrap_or_default()
     };
-    let cpus = match (args.cpus, defaults.get("cpus")) {
-        (Some(c), _) => Some(c),
-        (None, Some(v)) => Some(v.parse().map_err(|_| {
+    // The flag, else the config default, which must be a number.
+    let number = |flag: Option<u32>, key: &str| match (flag, defaults.get(key)) {
+        (Some(n), _) => Ok(Some(n)),
+        (None, Some(v)) => v.parse().map(Some).map_err(|_| {
             Failure::new(
                 super::exit::USAGE,
-                format!("config cpus={v:?} is not a number: `rkube config set cpus N`"),
+                format!("config {key}={v:?} is not a number: `rkube config set {key} N`"),
             )
-        })?),
-        (None, None) => None,
+        }),
+        (None, None) => Ok(None),
     };
-    let nodes = match (args.nodes, defaults.get("nodes")) {
-        (Some(n), _) => Some(n),
-        (None, Some(v)) => Some(v.parse().map_err(|_| {
-            Failure::new(
-                super::exit::USAGE,
-                format!("config nodes={v:?} is not a number: `rkube config set nodes N`"),
-            )
-        })?),
-        (None, None) => None,
-    };
+    let cpus = number(args.cpus, "cpus")?;
+    let nodes = number(args.nodes, "nodes")?;
     crate::cluster::extra_config::parse(&args.extra_config)
         .map_err(|e| Failure::new(super::exit::USAGE, e))?;
     if let Some(level) = &args.pod_security {

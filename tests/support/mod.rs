@@ -12,6 +12,21 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Run `docker ARGS` and return stdout (panics on failure).
+#[track_caller]
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker");
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The kubectl binary: `$KUBECTL`, else the one the test command installed under `.tools`.
 pub fn kubectl_bin() -> PathBuf {
     if let Ok(k) = std::env::var("KUBECTL") {

@@ -220,8 +220,9 @@ fn is_kind(ctx: &Ctx, group: &str, kind: &str) -> bool {
     ctx.res.group == group && ctx.res.kind == kind
 }
 
-/// NamespaceLifecycle: no new objects in a missing or terminating namespace.
-pub async fn check_namespace_open(ctx: &Ctx, ns: &str) -> Result<(), ApiError> {
+/// NamespaceLifecycle: no new objects in a missing or terminating namespace. The namespace
+/// read, for the admission that follows (Pod Security reads its labels).
+pub async fn check_namespace_open(ctx: &Ctx, ns: &str) -> Result<Value, ApiError> {
     let key = format!("/registry/namespaces/{ns}");
     let kv = ctx
         .state
@@ -243,7 +244,7 @@ pub async fn check_namespace_open(ctx: &Ctx, ns: &str) -> Result<(), ApiError> {
             ctx.req.name.as_deref().unwrap_or("")
         )));
     }
-    Ok(())
+    Ok(v)
 }
 
 fn qos_class(pod: &Value) -> &'static str {

@@ -132,16 +132,14 @@ fn pod_parts<'a>(group: &str, kind: &str, obj: &'a Value) -> Option<(&'a Value, 
     ))
 }
 
-/// Refuse a new pod that breaks its namespace's enforce level (called with the pod's
+/// Refuse a new pod that breaks the enforce level of `namespace` (called with the pod's
 /// final name, so the message names it as kube-apiserver's does).
-pub async fn enforce(ctx: &Ctx, pod: &Value) -> Result<(), ApiError> {
+pub fn enforce(ctx: &Ctx, namespace: &Value, pod: &Value) -> Result<(), ApiError> {
     if !(ctx.res.group.is_empty() && ctx.res.kind == "Pod") {
         return Ok(());
     }
-    let Some(ns) = ctx.namespace() else {
-        return Ok(());
-    };
-    let labels = namespace_labels(ctx, ns).await;
+    let ns = object::name(namespace);
+    let labels = object::labels(namespace);
     let enforce = policy_for(ctx, ns, &labels, "enforce");
     let Some((meta, spec)) = pod_parts("", "Pod", pod) else {
         return Ok(());

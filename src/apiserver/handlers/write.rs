@@ -301,9 +301,10 @@ pub async fn create_object(
     if ctx.res.namespaced && url_ns.is_none() {
         return Err(ApiError::not_found_path());
     }
-    if let Some(ns) = &url_ns {
-        admission::check_namespace_open(ctx, ns).await?;
-    }
+    let namespace = match &url_ns {
+        Some(ns) => Some(admission::check_namespace_open(ctx, ns).await?),
+        None => None,
+    };
     let generate = object::meta_str(&obj, "generateName").map(str::to_string);
     let given_name = object::name(&obj).to_string();
     {
@@ -373,7 +374,9 @@ pub async fn create_object(
             return Err(invalid(ctx, &name, errs));
         }
         check_pod_security_labels(ctx, &name, &obj)?;
-        pod_security_admission::enforce(ctx, &obj).await?;
+        if let Some(namespace) = &namespace {
+            pod_security_admission::enforce(ctx, namespace, &obj)?;
+        }
         let reservation = admission::allocate(ctx, &mut obj, None)?;
         let now = object::now_rfc3339();
         let mut stored = match &managed {
