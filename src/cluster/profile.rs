@@ -205,8 +205,9 @@ pub fn save(settings: &Settings) -> Result<(), ProfileError> {
         path: path.clone(),
         source,
     };
+    // The profile's directory holds its CA key: the owner's only.
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(io)?;
+        crate::pki::private_dir(parent).map_err(io)?;
     }
     let text = serde_json::to_string_pretty(settings).unwrap_or_default();
     let tmp = path.with_extension("tmp");

@@ -1,6 +1,8 @@
 //! The kubelet's HTTPS endpoint (port 10250): container logs for the API server's
-//! `pods/log`, and the exec/attach/port-forward streams behind `pods/exec` and friends. Only the API server's kubelet-client certificate (or a cluster admin's) may
-//! use it, as with a real kubelet in webhook-authorization mode.
+//! `pods/log`, the exec/attach/port-forward streams behind `pods/exec` and friends, and
+//! resource metrics. As a real kubelet with anonymous auth off and webhook authorization:
+//! every request but `/healthz` needs a client certificate or a bearer token, and what RBAC
+//! grants on `nodes/proxy` (or `nodes/stats`, `nodes/metrics`) by a SubjectAccessReview.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -40,48 +42,79 @@ fn text(code: StatusCode, msg: &str) -> Response<Body> {
         .unwrap_or_default()
 }
 
+/// Callers that need no review: the API server's kubelet-client certificate (upstream binds
+/// it to `system:kubelet-api-admin`) and `system:masters`, whom no authorizer denies.
 fn allowed(user: Option<&UserInfo>) -> bool {
     user.is_some_and(|u| {
         u.name == APISERVER_CLIENT || u.groups.iter().any(|g| g == "system:masters")
     })
 }
 
-/// The read endpoints (`/metrics/resource`, `/stats/summary`) are open to any caller RBAC
-/// lets `get` `nodes/<sub>`, checked with a SubjectAccessReview, as the kubelet's webhook
-/// authorizer does; the API server's own certificate always passes.
-async fn authorize_read<R: ContainerRuntime>(
-    kubelet: &Kubelet<R>,
+/// The SubjectAccessReview verb and `nodes` subresource of a request, as the kubelet's
+/// `GetRequestAttributes` maps them: the HTTP method gives the verb; `/stats/*`,
+/// `/metrics/*` and `/logs/*` have their own subresource and every other path (container
+/// logs, exec, attach, port-forward) is `proxy`.
+pub fn attributes(method: &http::Method, path: &str) -> (&'static str, &'static str) {
+    let verb = match *method {
+        http::Method::POST => "create",
+        http::Method::PUT => "update",
+        http::Method::PATCH => "patch",
+        http::Method::DELETE => "delete",
+        _ => "get",
+    };
+    let under = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    let sub = if under("/stats") {
+        "stats"
+    } else if under("/metrics") {
+        "metrics"
+    } else if under("/logs") {
+        "log"
+    } else {
+        "proxy"
+    };
+    (verb, sub)
+}
+
+/// Authenticate the caller (client certificate, else bearer token through a TokenReview)
+/// and authorize the request with a SubjectAccessReview on `nodes/<sub>` of this node, as
+/// the kubelet does in webhook mode: no credentials is 401, a denied review 403.
+async fn authorize<B>(
+    client: &kube::Client,
+    node_name: &str,
     cert_user: Option<&UserInfo>,
-    headers: &http::HeaderMap,
-    sub: &str,
+    req: &Request<B>,
 ) -> Result<(), Response<Body>> {
     use k8s_openapi::api::authorization::v1::ResourceAttributes;
     if allowed(cert_user) {
         return Ok(());
     }
-    let user = match (cert_user, delegated::bearer(headers)) {
+    let user = match (cert_user, delegated::bearer(req.headers())) {
         (Some(u), _) => Some(u.clone()),
-        (None, Some(t)) => delegated::token_user(&kubelet.client, t).await,
+        (None, Some(t)) => delegated::token_user(client, t).await,
         (None, None) => None,
     };
     let Some(user) = user else {
         return Err(text(StatusCode::UNAUTHORIZED, "Unauthorized"));
     };
+    let (verb, sub) = attributes(req.method(), req.uri().path());
     let attrs = ResourceAttributes {
-        verb: Some("get".into()),
+        verb: Some(verb.into()),
+        version: Some("v1".into()),
         resource: Some("nodes".into()),
         subresource: Some(sub.into()),
-        name: Some(kubelet.cfg.node_name.clone()),
+        name: Some(node_name.to_string()),
         ..Default::default()
     };
-    let allowed = delegated::allowed(&kubelet.client, &user, attrs).await;
-    if allowed {
+    if delegated::allowed(client, &user, attrs).await {
         Ok(())
     } else {
         Err(text(
             StatusCode::FORBIDDEN,
             &format!(
-                "Forbidden (user={}, verb=get, resource=nodes, subresource(s)=[{sub}])",
+                "Forbidden (user={}, verb={verb}, resource=nodes, subresource(s)=[{sub}])",
                 user.name
             ),
         ))
@@ -136,15 +169,15 @@ async fn route<R: ContainerRuntime>(
     if req.uri().path() == "/healthz" {
         return text(StatusCode::OK, "ok");
     }
+    if let Err(denied) = authorize(&kubelet.client, &kubelet.cfg.node_name, user, &req).await {
+        return denied;
+    }
     let metrics = match req.uri().path() {
         "/metrics/resource" => Some("metrics"),
         "/stats/summary" => Some("stats"),
         _ => None,
     };
     if let Some(sub) = metrics {
-        if let Err(denied) = authorize_read(&kubelet, user, req.headers(), sub).await {
-            return denied;
-        }
         let node = &kubelet.cfg.node_name;
         let snap = match kubelet.stats.snapshot(&*kubelet.runtime, node).await {
             Ok(s) => s,
@@ -162,12 +195,6 @@ async fn route<R: ContainerRuntime>(
             .header("content-type", kind)
             .body(Full::new(Bytes::from(body)).boxed())
             .unwrap_or_default();
-    }
-    if !allowed(user) {
-        return text(
-            StatusCode::FORBIDDEN,
-            "Forbidden: only the API server may use the kubelet API",
-        );
     }
     let path = req.uri().path().to_string();
     let query: HashMap<String, String> =
@@ -316,4 +343,82 @@ async fn container_logs<R: ContainerRuntime>(
 /// Bind the kubelet port on `addr`.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_follow_the_kubelets_mapping() {
+        let get = http::Method::GET;
+        let post = http::Method::POST;
+        assert_eq!(attributes(&get, "/stats/summary"), ("get", "stats"));
+        assert_eq!(attributes(&get, "/stats"), ("get", "stats"));
+        assert_eq!(attributes(&get, "/metrics/resource"), ("get", "metrics"));
+        assert_eq!(attributes(&get, "/logs/syslog"), ("get", "log"));
+        assert_eq!(
+            attributes(&get, "/containerLogs/default/web/app"),
+            ("get", "proxy")
+        );
+        assert_eq!(
+            attributes(&post, "/exec/default/web/app"),
+            ("create", "proxy")
+        );
+        assert_eq!(
+            attributes(&post, "/portForward/default/web"),
+            ("create", "proxy")
+        );
+        assert_eq!(attributes(&get, "/pods"), ("get", "proxy"));
+        // A path that only starts like a mapped one is not under it.
+        assert_eq!(attributes(&get, "/statsfoo"), ("get", "proxy"));
+        assert_eq!(attributes(&http::Method::DELETE, "/x"), ("delete", "proxy"));
+    }
+
+    /// A client whose API server never answers: every review fails, and a failed review
+    /// must deny.
+    fn unreachable_client() -> kube::Client {
+        let cfg = kube::Config::new("https://127.0.0.1:1".parse().unwrap());
+        kube::Client::try_from(cfg).unwrap()
+    }
+
+    fn user(name: &str, groups: &[&str]) -> UserInfo {
+        UserInfo {
+            name: name.into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            uid: String::new(),
+        }
+    }
+
+    async fn status(user: Option<&UserInfo>, token: Option<&str>, path: &str) -> u16 {
+        let mut req = Request::get(path);
+        if let Some(t) = token {
+            req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = req.body(()).unwrap();
+        match authorize(&unreachable_client(), "n1", user, &req).await {
+            Ok(()) => 200,
+            Err(r) => r.status().as_u16(),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_path_needs_credentials_and_a_review() {
+        for path in ["/containerLogs/default/web/app", "/stats/summary", "/pods"] {
+            assert_eq!(status(None, None, path).await, 401, "{path}");
+        }
+        // A token the API server cannot confirm is no identity.
+        assert_eq!(
+            status(None, Some("nope"), "/containerLogs/a/b/c").await,
+            401
+        );
+        // A certificate user is reviewed; an unanswered review denies.
+        let someone = user("system:node:n2", &["system:nodes"]);
+        assert_eq!(status(Some(&someone), None, "/exec/a/b/c").await, 403);
+        // The API server's certificate and system:masters pass without a review.
+        let apiserver = user(APISERVER_CLIENT, &[]);
+        assert_eq!(status(Some(&apiserver), None, "/exec/a/b/c").await, 200);
+        let admin = user("rkube-user", &["system:masters"]);
+        assert_eq!(status(Some(&admin), None, "/portForward/a/b").await, 200);
+    }
 }

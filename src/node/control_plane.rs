@@ -60,8 +60,12 @@ pub enum StartError {
 pub struct Config {
     /// Where state lives (datastore, PKI).
     pub data_dir: PathBuf,
-    /// Address to listen on.
+    /// Address to listen on; in-process clients dial it.
     pub listen: SocketAddr,
+    /// More addresses served the same way (a node's own address beside loopback), so the
+    /// API server never needs the wildcard address, whose port would also be taken on
+    /// every service address claimed on the node's interface.
+    pub also_listen: Vec<SocketAddr>,
     /// Extra DNS names and IPs for the serving certificate.
     pub extra_sans: Vec<String>,
     /// Service cluster IP range.
@@ -89,6 +93,7 @@ impl Config {
         Config {
             data_dir,
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            also_listen: Vec::new(),
             extra_sans: Vec::new(),
             service_cidr: "10.96.0.0/12".into(),
             kubeconfig: None,
@@ -133,8 +138,10 @@ fn serving_names(cfg: &Config, service_ip: Ipv4Addr) -> (Vec<String>, Vec<IpAddr
     .map(|s| s.to_string())
     .collect();
     let mut ips: Vec<IpAddr> = vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V4(service_ip)];
-    if !cfg.listen.ip().is_unspecified() && !ips.contains(&cfg.listen.ip()) {
-        ips.push(cfg.listen.ip());
+    for addr in std::iter::once(&cfg.listen).chain(&cfg.also_listen) {
+        if !addr.ip().is_unspecified() && !ips.contains(&addr.ip()) {
+            ips.push(addr.ip());
+        }
     }
     for san in &cfg.extra_sans {
         match san.parse::<IpAddr>() {
@@ -147,8 +154,9 @@ fn serving_names(cfg: &Config, service_ip: Ipv4Addr) -> (Vec<String>, Vec<IpAddr
     (dns, ips)
 }
 
+/// The data directory (datastore, PKI, pod files) is the owner's only, as etcd's.
 fn prepare_dir(path: &Path) -> Result<(), StartError> {
-    std::fs::create_dir_all(path).map_err(|source| StartError::DataDir {
+    crate::pki::private_dir(path).map_err(|source| StartError::DataDir {
         path: path.to_path_buf(),
         source,
     })
@@ -173,12 +181,16 @@ impl ControlPlane {
 
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&cfg.data_dir.join("state.db"))?);
         allocators.load(store.as_ref()).await?;
-        let listener = TcpListener::bind(cfg.listen)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: cfg.listen,
-                source,
-            })?;
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })
+        };
+        let listener = bind(cfg.listen).await?;
+        let mut more_listeners = Vec::new();
+        for addr in &cfg.also_listen {
+            more_listeners.push(bind(*addr).await?);
+        }
         let addr = listener.local_addr().map_err(|source| StartError::Bind {
             addr: cfg.listen,
             source,
@@ -241,15 +253,17 @@ impl ControlPlane {
         tasks.push(apiserver::aggregator::start(state.clone()).await);
 
         let (shutdown, rx) = watch::channel(false);
-        let mut stop = rx.clone();
-        tasks.push(tokio::spawn(apiserver::serve(
-            listener,
-            tls,
-            state.clone(),
-            async move {
-                let _ = stop.wait_for(|s| *s).await;
-            },
-        )));
+        for listener in std::iter::once(listener).chain(more_listeners) {
+            let mut stop = rx.clone();
+            tasks.push(tokio::spawn(apiserver::serve(
+                listener,
+                tls.clone(),
+                state.clone(),
+                async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                },
+            )));
+        }
         tasks.push(store::event_ttl::spawn(store.clone(), cfg.event_ttl));
         // Like kube-apiserver's 5-minute etcd compaction, keeping recent history for watches.
         tasks.push(store::spawn_compactor(
@@ -335,5 +349,33 @@ impl ControlPlane {
             t.abort();
             let _ = t.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listen_address_is_in_the_serving_certificate() {
+        let mut cfg = Config::new(PathBuf::from("/nonexistent"));
+        cfg.listen = SocketAddr::from(([127, 0, 0, 1], 8443));
+        cfg.also_listen = vec![SocketAddr::from(([192, 168, 49, 2], 8443))];
+        let (_, ips) = serving_names(&cfg, Ipv4Addr::new(10, 96, 0, 1));
+        for ip in ["127.0.0.1", "192.168.49.2", "10.96.0.1"] {
+            assert!(ips.contains(&ip.parse().unwrap()), "{ip} in {ips:?}");
+        }
+    }
+
+    #[test]
+    fn the_data_directory_is_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let data = root.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+        prepare_dir(&data).unwrap();
+        let mode = std::fs::metadata(&data).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
     }
 }

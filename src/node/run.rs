@@ -108,9 +108,13 @@ fn reap_as_init() {
 async fn run_control_plane(s: NodeSettings) -> anyhow::Result<()> {
     let state_dir = PathBuf::from(STATE_DIR);
     let mut cfg = Config::new(state_dir.clone());
-    // Inside the container: the host reaches this through the port published on its
-    // 127.0.0.1 only; pods reach it on the node's address. Both need certificates or tokens.
-    cfg.listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), API_PORT);
+    // Inside the container: the node's own components dial loopback; the host reaches the
+    // node's address through the port Docker publishes on the host's 127.0.0.1 only; pods
+    // and workers reach the node's address too. Both need certificates or tokens. Not the
+    // wildcard: the service addresses claimed on eth0 would serve the API server on 8443 as
+    // well, and a Service with port 8443 could not take its ClusterIP.
+    cfg.listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), API_PORT);
+    cfg.also_listen = vec![SocketAddr::new(IpAddr::V4(s.node_ip), API_PORT)];
     cfg.service_cidr = s.service_cidr.clone();
     cfg.extra_sans = vec![
         s.node_ip.to_string(),
@@ -172,6 +176,9 @@ fn read_pair(dir: &Path, name: &str) -> anyhow::Result<CertPair> {
 /// at `url`. ClusterIPs and cluster DNS need nothing here: they are addresses of the
 /// control-plane node on the same bridge.
 async fn run_worker(s: NodeSettings, url: &str) -> anyhow::Result<()> {
+    // The state directory (keys, pod files) is root's only, as on the control plane.
+    crate::pki::private_dir(Path::new(STATE_DIR))
+        .with_context(|| format!("restricting {STATE_DIR}"))?;
     let pki = PathBuf::from(STATE_DIR).join("pki");
     let ca_path = pki.join(worker_pki::CA);
     let ca_pem = std::fs::read_to_string(&ca_path)

@@ -65,21 +65,46 @@ fn read(path: &Path) -> Result<Option<String>, PkiError> {
     }
 }
 
+/// Create `dir` (and missing parents) readable by its owner only, and make an existing
+/// `dir` so: directories holding keys, certificates or a datastore are 700, as kubeadm's
+/// PKI and etcd's data directory.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+}
+
 fn write(path: &Path, contents: &str, private: bool) -> Result<(), PkiError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let io = |e| PkiError::Io {
         path: path.to_path_buf(),
         source: e,
     };
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(io)?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        private_dir(parent).map_err(io)?;
     }
-    // Write then rename so a crash never leaves half a key behind.
+    // Write then rename so a crash never leaves half a key behind; a key's file is 600
+    // from its creation on, never readable by others for a moment.
     let tmp = path.with_extension("tmp");
-    fs::write(&tmp, contents).map_err(io)?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(if private { 0o600 } else { 0o644 })
+        .open(&tmp)
+        .map_err(io)?;
     if private {
+        // A temporary file left by a crash keeps its mode; tighten it before writing.
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).map_err(io)?;
+        f.set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(io)?;
     }
+    f.write_all(contents.as_bytes()).map_err(io)?;
+    drop(f);
     fs::rename(&tmp, path).map_err(io)
 }
 
@@ -231,6 +256,28 @@ impl Ca {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_600_and_their_directory_700() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("profile/pki");
+        let ca = Ca::load_or_create(&dir, "rkubeCA").unwrap();
+        ca.client_cert("admin", "rkube-user", &["system:masters"])
+            .unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&root.path().join("profile")), 0o700);
+        for key in ["ca.key", "admin.key"] {
+            assert_eq!(mode(&dir.join(key)), 0o600, "{key}");
+        }
+        // A directory made before, with the usual 755, is tightened.
+        let loose = root.path().join("loose");
+        fs::create_dir(&loose).unwrap();
+        fs::set_permissions(&loose, fs::Permissions::from_mode(0o755)).unwrap();
+        private_dir(&loose).unwrap();
+        assert_eq!(mode(&loose), 0o700);
+    }
 
     #[test]
     fn ca_is_reused_and_serving_cert_follows_names() {
