@@ -166,14 +166,27 @@ pub fn decode_body(content_type: &str, bytes: &[u8]) -> Result<Value, ApiError> 
         media.as_str(),
         "application/yaml" | "application/apply-patch+yaml" | "text/yaml"
     );
+    // YAML and protobuf decoders allow deeper nesting than JSON: refuse what could be stored
+    // but never read back, as the JSON decoder refuses it.
+    let readable = |v: Value| {
+        if super::object::too_deep(&v) {
+            return Err(ApiError::bad_request(format!(
+                "couldn't get version/kind; json parse error: nested deeper than {} levels",
+                super::object::MAX_DEPTH
+            )));
+        }
+        Ok(v)
+    };
     if is_yaml {
         // JSON is YAML, so apply patches sent as JSON (kubectl does) decode here too.
         let v: Value = serde_yaml::from_slice(bytes)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
-        return Ok(v);
+        return readable(v);
     }
     if media == "application/vnd.kubernetes.protobuf" {
-        return super::protobuf::decode(bytes).map_err(|e| ApiError::bad_request(e.to_string()));
+        return super::protobuf::decode(bytes)
+            .map_err(|e| ApiError::bad_request(e.to_string()))
+            .and_then(readable);
     }
     if media.contains("protobuf") || media.contains("cbor") {
         return Err(ApiError::unsupported_media_type(content_type));
@@ -246,5 +259,87 @@ mod tests {
             400
         );
         assert_eq!(decode_body("application/cbor", b"x").unwrap_err().code, 415);
+    }
+
+    /// Found by fuzzing (body_decode): YAML nested 128 deep decoded, but its JSON could not
+    /// be read back, so a stored object would break every later read of it.
+    #[test]
+    fn yaml_deeper_than_json_reads_is_400() {
+        let depth = crate::apiserver::object::MAX_DEPTH;
+        let nested = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        assert!(decode_body("application/yaml", nested(depth).as_bytes()).is_ok());
+        let err = decode_body("application/yaml", nested(depth + 1).as_bytes())
+            .expect_err("too deep for JSON");
+        assert_eq!(err.code, 400);
+        // The fuzzer's input: block sequences, 128 levels.
+        let block = "- ".repeat(depth + 1) + "x\n";
+        assert_eq!(
+            decode_body("application/yaml", block.as_bytes()).map_err(|e| e.code),
+            Err(400)
+        );
+    }
+
+    /// CVE-2019-11253 (kubernetes#83253): the "billion laughs" ConfigMap, nine levels of
+    /// nine aliases, expands to 9^9 strings; it must be refused fast, not expanded.
+    #[test]
+    fn cve_2019_11253_yaml_alias_bomb_is_rejected_quickly() {
+        let bomb = b"apiVersion: v1
+data:
+  a: &a [\"web\",\"web\",\"web\",\"web\",\"web\",\"web\",\"web\",\"web\",\"web\"]
+  b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+  c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+  d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+  e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+  f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+  g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+  h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+  i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+kind: ConfigMap
+metadata:
+  name: yaml-bomb
+  namespace: default
+";
+        for ct in ["application/yaml", "application/apply-patch+yaml"] {
+            let started = std::time::Instant::now();
+            let err = decode_body(ct, bomb).expect_err("an alias bomb must not decode");
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(1),
+                "{ct}: took {:?}",
+                started.elapsed()
+            );
+            assert!(matches!(err.code, 400 | 413), "{ct}: {err:?}");
+        }
+    }
+
+    /// A body that keeps coming, counting what the server pulled from it.
+    fn endless_body(
+        pulled: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ) -> impl hyper::body::Body<Data = Bytes, Error = Infallible> {
+        use futures::StreamExt as _;
+        const CHUNK: usize = 64 * 1024;
+        let chunk = Bytes::from(vec![b'x'; CHUNK]);
+        // 101 MB in all: over kube-apiserver's 100 MB limit as well as ours.
+        let frames = futures::stream::repeat_with(move || {
+            pulled.fetch_add(CHUNK, std::sync::atomic::Ordering::SeqCst);
+            Ok::<_, Infallible>(hyper::body::Frame::data(chunk.clone()))
+        })
+        .take(101 * 1024 * 1024 / CHUNK);
+        http_body_util::StreamBody::new(frames)
+    }
+
+    /// kubernetes#73805 (with the CVE-2019-1002100 fixes): an oversized body is refused with 413
+    /// as soon as it passes the limit, without reading (buffering) the rest of it.
+    #[tokio::test]
+    async fn oversized_body_is_413_without_buffering_it_all() {
+        let pulled = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let err = read_body(endless_body(pulled.clone()))
+            .await
+            .expect_err("over the limit");
+        assert_eq!((err.code, err.reason), (413, "RequestEntityTooLarge"));
+        let pulled = pulled.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            pulled <= MAX_BODY + 64 * 1024,
+            "read {pulled} bytes of an oversized body"
+        );
     }
 }

@@ -171,6 +171,16 @@ pub async fn serve(
     }
 }
 
+/// Serve HTTP on one already-accepted, already-authenticated stream as `user` (the fuzz
+/// harness drives the router through an in-memory pipe this way).
+pub async fn serve_stream<S>(io: S, user: Option<authn::UserInfo>, state: Arc<State>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let peer = SocketAddr::from(([127, 0, 0, 1], 0));
+    serve_connection(io, user, state, peer).await;
+}
+
 async fn serve_connection<S>(
     io: S,
     user: Option<authn::UserInfo>,

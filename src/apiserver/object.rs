@@ -126,10 +126,51 @@ pub fn drop_null_metadata(obj: &mut Value) {
     m.retain(|_, v| !v.is_null());
 }
 
+/// The deepest nesting of arrays and objects the JSON decoder reads back (serde_json's
+/// recursion limit). Objects are stored as JSON, so one nested deeper could be written but
+/// never read again: every GET and LIST that met it would fail.
+pub const MAX_DEPTH: usize = 127;
+
+/// Whether `v` nests arrays and objects deeper than [`MAX_DEPTH`].
+pub fn too_deep(v: &Value) -> bool {
+    // Iterative: patch results are not bounded by any decoder and may nest very deep.
+    let mut stack = vec![(v, 1usize)];
+    while let Some((v, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match v {
+            Value::Array(a) => Box::new(a.iter()),
+            Value::Object(m) => Box::new(m.values()),
+            _ => continue,
+        };
+        if depth > MAX_DEPTH {
+            return true;
+        }
+        stack.extend(children.map(|c| (c, depth + 1)));
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// `depth` arrays nested in each other, innermost holding a scalar.
+    fn nested(depth: usize) -> String {
+        format!("{}1{}", "[".repeat(depth), "]".repeat(depth))
+    }
+
+    #[test]
+    fn depth_limit_is_what_json_reads_back() {
+        let ok: Value = serde_json::from_str(&nested(MAX_DEPTH)).expect("JSON reads 127 levels");
+        assert!(!too_deep(&ok));
+        assert!(serde_json::from_str::<Value>(&nested(MAX_DEPTH + 1)).is_err());
+        let mut deep = json!(1);
+        for _ in 0..=MAX_DEPTH {
+            deep = json!({ "a": deep });
+        }
+        assert!(too_deep(&deep));
+        assert!(serde_json::from_slice::<Value>(&serde_json::to_vec(&deep).unwrap()).is_err());
+    }
 
     #[test]
     fn timestamps_are_whole_seconds() {

@@ -240,6 +240,20 @@ pub fn encode(ctx: &Ctx, obj: &Value) -> Result<Bytes, ApiError> {
             v["apiVersion"] = json!(format!("{}/{sv}", def.group));
         }
     }
+    // A patch or the managedFields of a deep object can nest deeper than any body may: such
+    // an object could be written but not read back.
+    if object::too_deep(&v) {
+        return Err(ApiError::new(
+            422,
+            "Invalid",
+            format!(
+                "{} \"{}\" is invalid: the object nests deeper than {} levels",
+                ctx.res.qualified_kind(),
+                object::name(&v),
+                object::MAX_DEPTH
+            ),
+        ));
+    }
     serde_json::to_vec(&v)
         .map(Bytes::from)
         .map_err(|e| ApiError::internal(format!("encoding object: {e}")))

@@ -19,6 +19,10 @@ use serde_json::Value;
 /// The API server's cap on operations in one JSON patch.
 pub const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
 
+/// How many bytes the `copy` operations of one JSON patch may add in all, like
+/// kube-apiserver's `JSONPatchMaxCopyBytes` (3 MiB): each copy can double the document.
+pub const MAX_JSON_PATCH_COPY_BYTES: usize = 3 * 1024 * 1024;
+
 /// Patch content types a custom resource accepts (no strategic merge patch).
 pub const CUSTOM_RESOURCE_PATCH_TYPES: [&str; 3] = [
     "application/json-patch+json",
@@ -198,13 +202,69 @@ pub fn json_patch(original: &Value, patch: &Value) -> Result<Value, PatchError> 
             detail: e.to_string(),
         })?;
     let mut doc = original.clone();
-    json_patch::patch(&mut doc, &parsed).map_err(|e| PatchError::Unprocessable {
-        detail: e.to_string(),
-    })?;
+    let mut copied = 0usize;
+    for op in &parsed.0 {
+        if let json_patch::PatchOperation::Copy(c) = op {
+            let left = MAX_JSON_PATCH_COPY_BYTES.saturating_sub(copied);
+            copied += doc
+                .pointer(c.from.as_str())
+                .map_or(0, |v| json_size(v, left));
+            if copied > MAX_JSON_PATCH_COPY_BYTES {
+                return Err(PatchError::Unprocessable {
+                    detail: format!(
+                        "Unable to complete the copy, the accumulated size increase of copy is {copied}, exceeding the limit {MAX_JSON_PATCH_COPY_BYTES}"
+                    ),
+                });
+            }
+        }
+        // One at a time, so the copy limit sees each copy's source as it is then; a failure
+        // discards `doc`, so the patch still applies all or nothing.
+        json_patch::patch_unsafe(&mut doc, std::slice::from_ref(op)).map_err(|e| {
+            PatchError::Unprocessable {
+                detail: e.to_string(),
+            }
+        })?;
+    }
+    // `add` after `add` can nest the document as deep as the patch is long; what JSON cannot
+    // read back must not reach the handlers' recursive walks or the store.
+    if super::object::too_deep(&doc) {
+        return Err(PatchError::Unprocessable {
+            detail: format!(
+                "the patched object nests deeper than {} levels",
+                super::object::MAX_DEPTH
+            ),
+        });
+    }
     if !doc.is_object() {
         return Err(not_an_object(&doc));
     }
     Ok(doc)
+}
+
+/// About how many bytes `v` takes as JSON (strings unescaped), counted only up to just past
+/// `cap`: cheaper than encoding it, and bounded however large `v` is.
+fn json_size(v: &Value, cap: usize) -> usize {
+    let mut size = 0usize;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        size += match v {
+            Value::Null | Value::Bool(_) => 5,
+            Value::Number(_) => 8,
+            Value::String(s) => s.len() + 2,
+            Value::Array(items) => {
+                stack.extend(items);
+                items.len() + 2
+            }
+            Value::Object(m) => {
+                stack.extend(m.values());
+                m.keys().map(|k| k.len() + 4).sum::<usize>() + 2
+            }
+        };
+        if size > cap {
+            break;
+        }
+    }
+    size
 }
 
 /// Applies an RFC 7386 JSON merge patch (`application/merge-patch+json`).

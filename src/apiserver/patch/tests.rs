@@ -224,6 +224,56 @@ fn json_patch_cases() {
     assert_eq!((err.code(), err.reason()), (413, "RequestEntityTooLarge"));
 }
 
+/// CVE-2019-1002100 (kubernetes#74000): a JSON patch body of 10,001 operations is refused
+/// with 413 before any operation is parsed or applied.
+#[test]
+fn cve_2019_1002100_json_patch_over_10000_operations_is_413() {
+    let body = format!("[{}]", vec!["{}"; MAX_JSON_PATCH_OPERATIONS + 1].join(","));
+    let patch = crate::apiserver::http::decode_body("application/json-patch+json", body.as_bytes())
+        .expect("a JSON array");
+    let started = std::time::Instant::now();
+    let err = json_patch(&live_deployment(), &patch).expect_err("too many operations");
+    assert_eq!((err.code(), err.reason()), (413, "RequestEntityTooLarge"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    let at_limit = format!("[{}]", vec!["{}"; MAX_JSON_PATCH_OPERATIONS].join(","));
+    let patch: Value = serde_json::from_str(&at_limit).expect("a JSON array");
+    assert_ne!(
+        json_patch(&live_deployment(), &patch).map_err(|e| e.code()),
+        Err(413)
+    );
+}
+
+/// Each `copy` of a document into itself doubles it: 40 of them would need terabytes.
+/// Like kube-apiserver (JSONPatchMaxCopyBytes), copies may add 3 MiB in all, then 422.
+#[test]
+fn json_patch_copy_bomb_is_422() {
+    let live = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "x".repeat(64)}});
+    let ops: Vec<Value> = (0..40)
+        .map(|i| json!({"op": "copy", "from": "/data", "path": format!("/data/m{i}")}))
+        .collect();
+    let started = std::time::Instant::now();
+    let err = json_patch(&live, &Value::Array(ops)).expect_err("copies over the limit");
+    assert_eq!((err.code(), err.reason()), (422, "Invalid"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    let few = json!([{"op": "copy", "from": "/data/a", "path": "/data/b"}]);
+    let out = json_patch(&live, &few).expect("a small copy");
+    assert_eq!(out["data"]["b"], out["data"]["a"]);
+}
+
+/// Each `add` can go one level into the last: a long patch nests deeper than JSON reads.
+#[test]
+fn json_patch_nesting_deeper_than_json_reads_is_422() {
+    let live = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}});
+    let mut path = String::from("/data");
+    let mut ops = Vec::new();
+    for _ in 0..200 {
+        ops.push(json!({"op": "add", "path": path.clone(), "value": {}}));
+        path.push_str("/a");
+    }
+    let err = json_patch(&live, &Value::Array(ops)).expect_err("too deep");
+    assert_eq!(err.code(), 422);
+}
+
 #[test]
 fn merge_patch_cases() {
     let live = live_deployment();
