@@ -8,6 +8,7 @@ mod access;
 mod aggregation;
 mod autoscaling;
 mod clients;
+mod crash_trials;
 mod crds;
 mod discovery;
 mod dns;

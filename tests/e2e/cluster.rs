@@ -83,6 +83,19 @@ impl Cluster {
         }
     }
 
+    /// A kube-rs client on this cluster's context, as the kubeconfig says now.
+    pub async fn client(&self) -> kube::Client {
+        let kc = kube::config::Kubeconfig::read_from(kubeconfig()).expect("kubeconfig");
+        let opts = kube::config::KubeConfigOptions {
+            context: Some(self.profile.clone()),
+            ..Default::default()
+        };
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &opts)
+            .await
+            .expect("client config");
+        kube::Client::try_from(cfg).expect("client")
+    }
+
     /// kubectl on this cluster's context.
     pub fn kubectl(&self) -> Kubectl {
         Kubectl::new(

@@ -13,6 +13,7 @@ mod images;
 mod ingress;
 mod lifecycle;
 mod metrics;
+mod node_kills;
 mod nodes;
 mod pods;
 mod services;

@@ -8,7 +8,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::cluster::{kubeconfig, pod_field, shared, BUSYBOX};
+use crate::cluster::{pod_field, shared, BUSYBOX};
 use crate::support::{eventually, namespace, Kubectl};
 
 /// A pod `web` serving `/www` with busybox httpd on 8080 (index.html says `hello`), and on
@@ -536,15 +536,7 @@ async fn kube_rs_exec_attach_and_port_forward() {
     ])
     .ok();
     // The shared cluster's context, whichever is current in the kubeconfig.
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig()).expect("kubeconfig");
-    let opts = kube::config::KubeConfigOptions {
-        context: Some(shared().profile.clone()),
-        ..Default::default()
-    };
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &opts)
-        .await
-        .expect("client config");
-    let client = kube::Client::try_from(cfg).expect("client");
+    let client = shared().client().await;
     let pods: Api<Pod> = Api::namespaced(client, &ns);
 
     // exec: output, stdin and the exit code.

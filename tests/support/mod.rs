@@ -1,6 +1,8 @@
 //! Shared test support: a running `rkube server` on a temp dir, and real kubectl against it.
 #![allow(dead_code)]
 
+pub mod crash_trial;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};

@@ -2,6 +2,7 @@
 //! paging at a revision, concurrency, persistence; watch and compaction in submodules.
 
 mod compaction;
+mod fault_vfs;
 mod watch;
 
 use std::collections::BTreeMap;
