@@ -7,7 +7,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,18 +18,8 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
 use rkube::store::{SqliteStore, Store};
 
-fn report(name: &str, mut s: Vec<Duration>) {
-    s.sort_unstable();
-    let p = |q: f64| s[(((s.len() - 1) as f64) * q).round() as usize];
-    let mean = s.iter().sum::<Duration>() / s.len() as u32;
-    println!(
-        "{name:<48} n={:<5} p50={:>10.3?} p99={:>10.3?} mean={:>10.3?}",
-        s.len(),
-        p(0.5),
-        p(0.99),
-        mean
-    );
-}
+mod support;
+use support::{report, Server};
 
 fn payload(i: usize) -> String {
     format!("{{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{{\"name\":\"cm-{i}\"}},\"data\":{{\"pad\":\"{}\"}}}}", "x".repeat(900))
@@ -181,39 +171,6 @@ fn which(name: &str) -> Result<PathBuf, ()> {
         .ok_or(())
 }
 
-fn start_server(dir: &Path) -> Result<(Child, PathBuf), Box<dyn std::error::Error>> {
-    let exe = std::env::current_exe()?;
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("rkube"))
-        .ok_or("no binary dir")?;
-    let kubeconfig = dir.join("kubeconfig");
-    let mut child = Command::new(&bin)
-        .args(["server", "--port", "0", "--exit-with-stdin"])
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("starting {}: {e}", bin.display()))?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().ok_or("stdout")?).read_line(&mut line)?;
-    Ok((child, kubeconfig))
-}
-
-fn rss_kib(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
 fn cm(name: String) -> ConfigMap {
     serde_json::from_value(
         serde_json::json!({"metadata": {"name": name}, "data": {"pad": "x".repeat(900)}}),
@@ -221,14 +178,12 @@ fn cm(name: String) -> ConfigMap {
     .expect("configmap")
 }
 
-async fn api_bench(kubeconfig: &Path, pid: u32) -> Result<(), Box<dyn std::error::Error>> {
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig)?;
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
-    let client = kube::Client::try_from(cfg)?;
+async fn api_bench(server: &Server) -> Result<(), Box<dyn std::error::Error>> {
+    let client = server.client().await?;
     let api: Api<ConfigMap> = Api::namespaced(client, "default");
     println!(
         "rkube server RSS at start: {} KiB",
-        rss_kib(pid).unwrap_or(0)
+        server.rss_kib().unwrap_or(0)
     );
 
     let mut samples = Vec::new();
@@ -306,7 +261,7 @@ async fn api_bench(kubeconfig: &Path, pid: u32) -> Result<(), Box<dyn std::error
     report("api: create → watch event delivered", samples);
     println!(
         "rkube server RSS after ~3,000 objects: {} KiB",
-        rss_kib(pid).unwrap_or(0)
+        server.rss_kib().unwrap_or(0)
     );
     Ok(())
 }
@@ -321,14 +276,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server_dir = dir.path().join("server");
     std::fs::create_dir_all(&server_dir)?;
     let started = Instant::now();
-    let (mut child, kubeconfig) = start_server(&server_dir)?;
+    let server = Server::start(&server_dir)?;
     println!(
         "{:<48} {:.3?}",
         "rkube server: start to ready",
         started.elapsed()
     );
-    let result = api_bench(&kubeconfig, child.id()).await;
-    drop(child.stdin.take());
-    let _ = child.wait();
-    result
+    api_bench(&server).await
 }

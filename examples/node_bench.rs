@@ -8,93 +8,20 @@
 //!
 //! Run with `scripts/bench` (release build; needs Docker and Debian's busybox-static).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use kube::api::{Api, DeleteParams, PostParams, WatchEvent, WatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+
+mod support;
+use support::{build_busybox_image, docker, report, Error, Rkube};
 
 const IMAGE: &str = "rkube-bench/busybox:1";
 const PODS: usize = 30;
 const CLAIMS: usize = 30;
 const MAX_PODS: usize = 110;
-
-type Error = Box<dyn std::error::Error>;
-
-/// `rkube` with the bench's own home and kubeconfig.
-struct Rkube {
-    bin: PathBuf,
-    home: PathBuf,
-    profile: String,
-}
-
-impl Rkube {
-    fn run(&self, args: &[&str]) -> Result<Duration, Error> {
-        let t = Instant::now();
-        let out = Command::new(&self.bin)
-            .args(args)
-            .args(["-p", &self.profile])
-            .env("RKUBE_HOME", &self.home)
-            .env("KUBECONFIG", self.kubeconfig())
-            .output()?;
-        if !out.status.success() {
-            return Err(format!("rkube {args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
-        }
-        Ok(t.elapsed())
-    }
-
-    fn kubeconfig(&self) -> PathBuf {
-        self.home.join("kubeconfig")
-    }
-
-    async fn client(&self) -> Result<kube::Client, Error> {
-        let kc = Kubeconfig::read_from(self.kubeconfig())?;
-        let opts = KubeConfigOptions {
-            context: Some(self.profile.clone()),
-            ..Default::default()
-        };
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &opts).await?;
-        Ok(kube::Client::try_from(cfg)?)
-    }
-}
-
-fn docker(args: &[&str]) -> Result<String, Error> {
-    let out = Command::new("docker").args(args).output()?;
-    if !out.status.success() {
-        return Err(format!("docker {args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-fn report(name: &str, mut s: Vec<Duration>) -> Duration {
-    s.sort_unstable();
-    let p = |q: f64| s[(((s.len() - 1) as f64) * q).round() as usize];
-    println!(
-        "{name:<52} n={:<4} p50={:>9.1?} p99={:>9.1?}",
-        s.len(),
-        p(0.5),
-        p(0.99)
-    );
-    p(0.5)
-}
-
-fn build_image(dir: &Path) -> Result<(), Error> {
-    let busybox = ["/usr/bin/busybox", "/bin/busybox"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .ok_or("busybox not found: apt-get install busybox-static")?;
-    std::fs::create_dir_all(dir.join("rootfs/bin"))?;
-    std::fs::copy(busybox, dir.join("rootfs/bin/busybox"))?;
-    std::fs::write(
-        dir.join("Dockerfile"),
-        "FROM scratch\nCOPY rootfs/ /\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nENV PATH=/bin\n",
-    )?;
-    docker(&["build", "-q", "-t", IMAGE, dir.to_str().ok_or("path")?])?;
-    Ok(())
-}
 
 /// Memory the node container uses now, in MiB (cgroup usage as `docker stats` shows it).
 fn node_memory_mib(profile: &str) -> Result<f64, Error> {
@@ -183,7 +110,7 @@ async fn claims_bench(client: kube::Client) -> Result<(), Error> {
     println!(
         "{:<52} {:>9.2}x",
         "provisioned / pre-made (p50)",
-        ours.as_secs_f64() / bare.as_secs_f64()
+        ours.p50.as_secs_f64() / bare.p50.as_secs_f64()
     );
     claims
         .delete_collection(&DeleteParams::default(), &Default::default())
@@ -424,7 +351,7 @@ async fn bench(r: &Rkube) -> Result<(), Error> {
     println!(
         "{:<52} {:>9.2}x",
         "pod startup / docker run (p50)",
-        ours.as_secs_f64() / bare.as_secs_f64()
+        ours.p50.as_secs_f64() / bare.p50.as_secs_f64()
     );
     delete_all(&pods).await?;
 
@@ -499,7 +426,7 @@ async fn main() -> Result<(), Error> {
     if !bin.exists() {
         return Err(format!("{} missing: run scripts/bench", bin.display()).into());
     }
-    build_image(&root.join("target/bench-images/busybox"))?;
+    build_busybox_image(&root.join("target/bench-images/busybox"), IMAGE)?;
     let r = Rkube {
         bin,
         home: root.join("target/bench-home"),

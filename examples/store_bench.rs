@@ -3,7 +3,10 @@
 //! particular disk (default: the system temp dir).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+mod support;
+use support::report;
 
 use bytes::Bytes;
 use rkube::store::{SqliteOptions, SqliteStore, Store, Synchronous};
@@ -16,23 +19,6 @@ fn value(i: usize) -> Bytes {
     Bytes::from(format!(
         r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"pod-{i}","namespace":"bench"}},"spec":{{"pad":"{pad}"}}}}"#
     ))
-}
-
-fn report(name: &str, mut samples: Vec<Duration>) {
-    samples.sort_unstable();
-    let pick = |q: f64| {
-        let idx = ((samples.len() as f64 - 1.0) * q).round() as usize;
-        samples[idx.min(samples.len() - 1)]
-    };
-    let total: Duration = samples.iter().sum();
-    println!(
-        "{name:<44} n={:<6} p50={:>9.3?} p99={:>9.3?} max={:>9.3?} mean={:>9.3?}",
-        samples.len(),
-        pick(0.50),
-        pick(0.99),
-        pick(1.0),
-        total / samples.len() as u32
-    );
 }
 
 async fn run(dir: &std::path::Path, sync: Synchronous) -> Result<(), Box<dyn std::error::Error>> {

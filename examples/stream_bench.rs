@@ -16,6 +16,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod support;
+use support::report;
+
 use bollard::exec::StartExecResults;
 use bollard::models::ExecConfig;
 use futures::StreamExt;
@@ -28,17 +31,6 @@ const BLOB_MIB: usize = 64;
 const IMAGE: &str = "rkube-test/busybox:1";
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
-
-fn report(name: &str, mut s: Vec<Duration>) {
-    s.sort_unstable();
-    let p = |q: f64| s[(((s.len() - 1) as f64) * q).round() as usize];
-    println!(
-        "{name:<52} n={:<4} p50={:>10.3?} p99={:>10.3?}",
-        s.len(),
-        p(0.5),
-        p(0.99)
-    );
-}
 
 fn report_rate(name: &str, bytes: usize, times: &[Duration]) {
     let best = times.iter().min().copied().unwrap_or_default();
