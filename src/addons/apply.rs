@@ -1,11 +1,13 @@
 //! Switching an addon on and off through the API: server-side apply of its objects under
 //! one field manager, and deletion of exactly the objects that carry its label.
 
-use std::collections::BTreeSet;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap};
 
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
-use kube::core::GroupVersionKind;
-use kube::discovery::{ApiCapabilities, ApiResource, Scope};
+use kube::core::GroupVersion;
+use kube::discovery::{ApiCapabilities, ApiGroup, ApiResource, Scope};
+use kube::error::DiscoveryError;
 use serde_json::{json, Value};
 
 use super::catalog::{Addon, Disable};
@@ -65,29 +67,60 @@ struct Target {
     name: String,
 }
 
-async fn target(client: &kube::Client, addon: &Addon, obj: &Value) -> Result<Target, ApplyError> {
-    let malformed = || ApplyError::Malformed {
-        addon: addon.name.clone(),
-    };
-    let api_version = obj["apiVersion"].as_str().ok_or_else(malformed)?;
-    let kind = obj["kind"].as_str().ok_or_else(malformed)?;
-    let name = obj["metadata"]["name"].as_str().ok_or_else(malformed)?;
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    let gvk = GroupVersionKind::gvk(group, version, kind);
-    let (resource, caps) = kube::discovery::pinned_kind(client, &gvk)
-        .await
-        .map_err(|source| ApplyError::Discovery {
+/// The API groups an apply has discovered, by apiVersion: one discovery GET per group
+/// version instead of one per object (`start` re-applies every enabled addon).
+#[derive(Default)]
+struct Discovered(HashMap<String, ApiGroup>);
+
+impl Discovered {
+    async fn target(
+        &mut self,
+        client: &kube::Client,
+        addon: &Addon,
+        obj: &Value,
+    ) -> Result<Target, ApplyError> {
+        let malformed = || ApplyError::Malformed {
+            addon: addon.name.clone(),
+        };
+        let api_version = obj["apiVersion"].as_str().ok_or_else(malformed)?;
+        let kind = obj["kind"].as_str().ok_or_else(malformed)?;
+        let name = obj["metadata"]["name"].as_str().ok_or_else(malformed)?;
+        let unserved = |source| ApplyError::Discovery {
             addon: addon.name.clone(),
             api_version: api_version.to_string(),
             kind: kind.to_string(),
             source,
+        };
+        let group = match self.0.entry(api_version.to_string()) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let gv: GroupVersion =
+                    api_version
+                        .parse()
+                        .map_err(|e: kube::core::gvk::ParseGroupVersionError| {
+                            unserved(kube::Error::Discovery(DiscoveryError::InvalidGroupVersion(
+                                e.to_string(),
+                            )))
+                        })?;
+                e.insert(
+                    kube::discovery::pinned_group(client, &gv)
+                        .await
+                        .map_err(unserved)?,
+                )
+            }
+        };
+        let (resource, caps) = group.recommended_kind(kind).ok_or_else(|| {
+            unserved(kube::Error::Discovery(DiscoveryError::MissingKind(
+                format!("{api_version} {kind}"),
+            )))
         })?;
-    Ok(Target {
-        resource,
-        caps,
-        namespace: obj["metadata"]["namespace"].as_str().map(str::to_string),
-        name: name.to_string(),
-    })
+        Ok(Target {
+            resource,
+            caps,
+            namespace: obj["metadata"]["namespace"].as_str().map(str::to_string),
+            name: name.to_string(),
+        })
+    }
 }
 
 fn api(client: &kube::Client, t: &Target) -> Api<DynamicObject> {
@@ -116,8 +149,9 @@ async fn apply_all(
     edit: impl Fn(&mut Value),
 ) -> Result<(), ApplyError> {
     let params = PatchParams::apply(FIELD_MANAGER).force();
+    let mut discovered = Discovered::default();
     for obj in &addon.objects {
-        let t = target(client, addon, obj).await?;
+        let t = discovered.target(client, addon, obj).await?;
         let mut body = labelled(addon, obj);
         edit(&mut body);
         api(client, &t)
@@ -185,8 +219,9 @@ pub async fn disable(client: &kube::Client, addon: &Addon) -> Result<(), ApplyEr
     }
     let selector = format!("{ADDON_LABEL}={}", addon.name);
     let mut done = BTreeSet::new();
+    let mut discovered = Discovered::default();
     for obj in addon.objects.iter().rev() {
-        let t = target(client, addon, obj).await?;
+        let t = discovered.target(client, addon, obj).await?;
         if !done.insert((t.resource.api_version.clone(), t.resource.kind.clone())) {
             continue;
         }
