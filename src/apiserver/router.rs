@@ -37,6 +37,15 @@ pub async fn route(
     resp
 }
 
+/// Answer `err` after reading the request body, as Go's net/http does for kube-apiserver:
+/// hyper closes an HTTP/1.1 connection whose request body was left unread, without a
+/// `Connection: close`, so a client that reuses it sees the connection drop mid-request.
+async fn refuse(req: Request<Incoming>, err: ApiError) -> Result<Response<Body>, ApiError> {
+    // A body over the limit is not worth reading: the connection closes, as it would anyway.
+    let _ = read_body(req.into_body()).await;
+    Err(err)
+}
+
 async fn route_inner(
     state: Arc<State>,
     user: Option<UserInfo>,
@@ -105,16 +114,18 @@ async fn route_inner(
             req.method(),
         );
     }
-    let res = state
+    let Some(res) = state
         .registry
         .lookup(&info.group, &info.version, &info.resource)
-        .ok_or_else(ApiError::not_found_path)?;
+    else {
+        return refuse(req, ApiError::not_found_path()).await;
+    };
     if info.namespace.is_some() && !res.namespaced {
-        return Err(ApiError::not_found_path());
+        return refuse(req, ApiError::not_found_path()).await;
     }
     if let Some(sub) = &info.subresource {
         if res.subresource(sub).is_none() {
-            return Err(ApiError::not_found_path());
+            return refuse(req, ApiError::not_found_path()).await;
         }
     }
     if handlers::pod_stream::is_stream(&res, &info) {
@@ -124,8 +135,8 @@ async fn route_inner(
     if handlers::proxy::is_proxy(&res, &info) {
         return handlers::proxy::forward(state, &res, &info, req).await;
     }
-    if !res.stored && info.verb != "create" {
-        return Err(ApiError::method_not_allowed());
+    if (!res.stored && info.verb != "create") || !handlers::has_route(&res, &info) {
+        return refuse(req, ApiError::method_not_allowed()).await;
     }
     let output = negotiate(accept.as_deref())?;
     let content_type = header_str(&req, header::CONTENT_TYPE)

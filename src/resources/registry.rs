@@ -527,6 +527,12 @@ fn build(d: &Def) -> ResourceInfo {
         CREATE_ONLY
     } else if d.kind == "ComponentStatus" {
         &["get", "list"]
+    } else if d.kind == "Namespace" {
+        // Namespaces have no deletecollection in kube-apiserver: deleting every namespace at
+        // once (and everything in them) is not an operation it offers.
+        &[
+            "create", "delete", "get", "list", "patch", "update", "watch",
+        ]
     } else {
         ALL_VERBS
     };

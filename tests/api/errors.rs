@@ -233,3 +233,89 @@ fn wrong_types_are_reported_like_go() {
         format!("Error from server (BadRequest): error when creating \"{f}\": Deployment in version \"v1\" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32\n")
     );
 }
+
+/// Methods with no route at a path get 405 like kube-apiserver's router, before any handler
+/// runs: found by scripts/schemathesis, where DELETE /api/v1/namespaces deleted every
+/// namespace it could and PUT on a collection answered 404 for an object named "".
+#[test]
+fn methods_without_a_route_are_405() {
+    let k = shared().kubectl();
+    let ns = namespace(&k, "noroute");
+    let n = ns.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let body = write_file(
+        dir.path(),
+        "cm.json",
+        "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"x\"}}",
+    );
+    let body = body.to_str().unwrap();
+    let not_allowed = "Error from server (MethodNotAllowed): the server does not allow this method on the requested resource\n";
+    assert_eq!(
+        k.run(&["delete", "--raw", "/api/v1/namespaces"]).fails(),
+        not_allowed
+    );
+    assert_eq!(
+        k.run(&[
+            "replace",
+            "--raw",
+            &format!("/api/v1/namespaces/{n}/configmaps"),
+            "-f",
+            body
+        ])
+        .fails(),
+        not_allowed
+    );
+    assert_eq!(
+        k.run(&[
+            "create",
+            "--raw",
+            &format!("/api/v1/namespaces/{n}/configmaps/x"),
+            "-f",
+            body
+        ])
+        .fails(),
+        not_allowed
+    );
+    // The namespace survived, and discovery no longer offers the verb.
+    k.run(&["get", "namespace", n]).ok();
+    let discovery = k.run(&["get", "--raw", "/api/v1"]).ok().to_string();
+    let v: serde_json::Value = serde_json::from_str(&discovery).unwrap();
+    let verbs = v["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "namespaces")
+        .map(|r| r["verbs"].clone())
+        .unwrap();
+    assert!(
+        !verbs
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "deletecollection"),
+        "{verbs}"
+    );
+}
+
+/// A refused request's body is read before the 405 goes out, so the client can reuse the
+/// connection: found by scripts/schemathesis, whose next request on it saw "Remote end closed
+/// connection without response" now and then.
+#[test]
+fn refused_requests_keep_the_connection() {
+    let s = shared();
+    let k = s.kubectl();
+    let ns = namespace(&k, "keepalive");
+    let out = std::process::Command::new(crate::support::python_bin())
+        .arg(crate::support::root().join("tests/api/keep_alive.py"))
+        .arg(&s.kubeconfig)
+        .arg(format!("/api/v1/namespaces/{ns}/configmaps"))
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "keep_alive.py failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "405 200\n");
+}

@@ -109,6 +109,30 @@ impl Ctx {
     }
 }
 
+/// Whether kube-apiserver registers a route for this verb at this path. It installs one
+/// route per verb the resource serves, each on its own path shape (list, create and
+/// deletecollection on the collection; get, update, patch and delete on the object); a
+/// request that matches none, such as PUT on a collection, POST on an object or DELETE on
+/// the namespace collection, gets 405 from its router before any handler runs.
+pub fn has_route(res: &ResourceInfo, info: &RequestInfo) -> bool {
+    let verbs = match &info.subresource {
+        Some(sub) => match res.subresource(sub) {
+            Some(s) => &s.verbs,
+            None => return false,
+        },
+        None => &res.verbs,
+    };
+    let on_path = match (info.verb.as_str(), info.name.is_some(), &info.subresource) {
+        // `?watch` is a GET on either shape; the watch handler answers for itself.
+        ("watch", ..) => return true,
+        ("list" | "create" | "deletecollection", false, None) => true,
+        ("create", true, Some(_)) => true,
+        ("get" | "update" | "patch" | "delete", true, _) => true,
+        _ => false,
+    };
+    on_path && verbs.contains(&info.verb)
+}
+
 /// Dispatch a resource request to its handler.
 pub async fn handle(ctx: Ctx, body: bytes::Bytes) -> Result<Response<Body>, ApiError> {
     let verb = ctx.req.verb.clone();
@@ -146,3 +170,55 @@ pub async fn handle(ctx: Ctx, body: bytes::Bytes) -> Result<Response<Body>, ApiE
 }
 
 pub(crate) use write::{create_object, guaranteed_update, Change};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apiserver::request::{parse, Query};
+    use crate::resources::registry::Registry;
+    use http::Method;
+
+    fn routed(method: Method, path: &str) -> bool {
+        let info = parse(&method, path, &Query::default());
+        let res = Registry::builtin()
+            .lookup(&info.group, &info.version, &info.resource)
+            .expect("served resource");
+        has_route(&res, &info)
+    }
+
+    #[test]
+    fn verbs_route_only_on_their_path_shape() {
+        let cms = "/api/v1/namespaces/d/configmaps";
+        assert!(routed(Method::GET, cms));
+        assert!(routed(Method::POST, cms));
+        assert!(routed(Method::DELETE, cms));
+        assert!(!routed(Method::PUT, cms));
+        assert!(!routed(Method::PATCH, cms));
+        let cm = "/api/v1/namespaces/d/configmaps/x";
+        for m in [Method::GET, Method::PUT, Method::PATCH, Method::DELETE] {
+            assert!(routed(m, cm));
+        }
+        assert!(!routed(Method::POST, cm));
+        assert!(!routed(Method::TRACE, cm));
+    }
+
+    #[test]
+    fn subresources_route_their_own_verbs() {
+        assert!(routed(Method::POST, "/api/v1/namespaces/d/pods/p/eviction"));
+        assert!(!routed(Method::GET, "/api/v1/namespaces/d/pods/p/eviction"));
+        assert!(routed(Method::PUT, "/api/v1/namespaces/d/pods/p/status"));
+        assert!(!routed(
+            Method::DELETE,
+            "/api/v1/namespaces/d/pods/p/status"
+        ));
+        assert!(!routed(Method::POST, "/api/v1/namespaces/d/pods/p/status"));
+        assert!(routed(Method::PUT, "/api/v1/namespaces/n/finalize"));
+        assert!(!routed(Method::GET, "/api/v1/namespaces/n/finalize"));
+    }
+
+    #[test]
+    fn namespaces_have_no_deletecollection() {
+        assert!(!routed(Method::DELETE, "/api/v1/namespaces"));
+        assert!(routed(Method::DELETE, "/api/v1/namespaces/n"));
+    }
+}
