@@ -488,6 +488,7 @@ struct Tally {
     acked: usize,
     unsynced_dropped: usize,
     lost: usize,
+    /// Rounds whose store would not reopen, or reopened but read back damaged.
     open_failures: usize,
     first_problem: Option<String>,
 }
@@ -621,10 +622,18 @@ fn run_child(synchronous: Synchronous, rounds: usize, seed: u64) -> Tally {
             ));
         }
         for (key, ops) in &by_key {
-            let got = rt
-                .block_on(reopened.get(key))
-                .expect("get")
-                .map(|kv| kv.value);
+            let got = match rt.block_on(reopened.get(key)) {
+                Ok(kv) => kv.map(|kv| kv.value),
+                // A store that opens but reads back damaged is as broken as one that does
+                // not open (seen with synchronous=OFF: "database disk image is malformed").
+                Err(err) => {
+                    tally.open_failures += 1;
+                    tally.first_problem.get_or_insert(format!(
+                        "round {round} ({how:?}): reading {key} after reopen failed: {err}"
+                    ));
+                    break;
+                }
+            };
             let last = ops.iter().rev().find(|(i, _)| *i < acked_before);
             let mut allowed: Vec<Option<Bytes>> = vec![last.and_then(|(_, s)| s.value.clone())];
             allowed.extend(
