@@ -234,12 +234,7 @@ async fn api_bench(server: &Server) -> Result<(), Box<dyn std::error::Error>> {
         800.0 / t.elapsed().as_secs_f64()
     );
 
-    let rv = api
-        .list(&ListParams::default().limit(1))
-        .await?
-        .metadata
-        .resource_version
-        .unwrap_or_default();
+    let rv = support::current_rv(&api).await?;
     let mut stream = api
         .watch(&WatchParams::default().timeout(120), &rv)
         .await?

@@ -213,12 +213,7 @@ async fn api_load() -> Result<(), Error> {
     // The watchers drain their streams and count what they see; a watch the server ends
     // (its timeout) is reopened from the last resourceVersion seen.
     let delivered = Arc::new(AtomicU64::new(0));
-    let rv = loaded
-        .list(&ListParams::default().limit(1))
-        .await?
-        .metadata
-        .resource_version
-        .unwrap_or_default();
+    let rv = support::current_rv(&loaded).await?;
     let mut watchers = Vec::new();
     for _ in 0..WATCHES {
         let (api, delivered, mut rv) = (loaded.clone(), delivered.clone(), rv.clone());
@@ -279,12 +274,7 @@ fn sleeper(name: &str) -> Result<Pod, Error> {
 /// Create `PODS` pods, `gap` apart (all at once for zero), and return each one's time from
 /// its create call to Running as a watch on the namespace saw it.
 async fn density(pods: &Api<Pod>, tag: &str, gap: Duration) -> Result<Vec<Duration>, Error> {
-    let rv = pods
-        .list(&ListParams::default().limit(1))
-        .await?
-        .metadata
-        .resource_version
-        .unwrap_or_default();
+    let rv = support::current_rv(pods).await?;
     let wp = WatchParams::default().labels("bench=density").timeout(290);
     let mut stream = pods.watch(&wp, &rv).await?.boxed();
     let created: Arc<Mutex<HashMap<String, Instant>>> = Default::default();

@@ -106,6 +106,15 @@ impl Drop for Server {
     }
 }
 
+/// The collection's current resourceVersion, where a watch starts to see only what follows.
+pub async fn current_rv<K>(api: &kube::Api<K>) -> Result<String, kube::Error>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let list = api.list(&kube::api::ListParams::default().limit(1)).await?;
+    Ok(list.metadata.resource_version.unwrap_or_default())
+}
+
 /// Resident memory of process `pid` in KiB.
 pub fn rss_kib(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
