@@ -172,44 +172,78 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-/// Serve on `listener` until `stop` turns true, then stop accepting and let connections
-/// finish their current request (so a pod being deleted fails no request in flight).
+/// After SIGTERM, new connections are still taken until none came for this long: the
+/// endpoint removal reaches every proxy a moment after the kubelet's SIGTERM, and a
+/// connection refused or reset in that window would fail a request the proxy already sent.
+const LAME_DUCK_QUIET: Duration = Duration::from_secs(1);
+
+/// The longest the lame-duck period lasts, however busy the listener stays.
+const LAME_DUCK_MAX: Duration = Duration::from_secs(5);
+
+fn spawn_conn(
+    conns: &mut tokio::task::JoinSet<()>,
+    stream: tokio::net::TcpStream,
+    served_by: &str,
+    mode: &Mode,
+    closing: &watch::Receiver<bool>,
+) {
+    let served_by = served_by.to_string();
+    let mode = mode.clone();
+    let mut closing = closing.clone();
+    conns.spawn(async move {
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let svc =
+            hyper::service::service_fn(move |req| handle(req, served_by.clone(), mode.clone()));
+        let conn = hyper::server::conn::http1::Builder::new()
+            .serve_connection(io, svc)
+            .with_upgrades();
+        futures::pin_mut!(conn);
+        tokio::select! {
+            _ = conn.as_mut() => {}
+            _ = stopped(&mut closing) => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            }
+        }
+    });
+}
+
+/// Serve on `listener` until `stop` turns true; then keep accepting through a lame-duck
+/// period (until [`LAME_DUCK_QUIET`] passes without a new connection), stop accepting, and
+/// let connections finish their current request, so a pod being deleted under traffic
+/// fails no request.
 pub async fn serve(
     listener: TcpListener,
     served_by: String,
     mode: Mode,
     mut stop: watch::Receiver<bool>,
 ) {
+    let (close, closing) = watch::channel(false);
     let mut conns = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
             _ = stopped(&mut stop) => break,
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let served_by = served_by.clone();
-                let mode = mode.clone();
-                let mut stop = stop.clone();
-                conns.spawn(async move {
-                    let io = hyper_util::rt::TokioIo::new(stream);
-                    let svc = hyper::service::service_fn(move |req| {
-                        handle(req, served_by.clone(), mode.clone())
-                    });
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(io, svc)
-                        .with_upgrades();
-                    futures::pin_mut!(conn);
-                    tokio::select! {
-                        _ = conn.as_mut() => {}
-                        _ = stopped(&mut stop) => {
-                            conn.as_mut().graceful_shutdown();
-                            let _ = conn.await;
-                        }
-                    }
-                });
+                if let Ok((stream, _)) = accepted {
+                    spawn_conn(&mut conns, stream, &served_by, &mode, &closing);
+                }
+            }
+        }
+    }
+    let give_up = tokio::time::Instant::now() + LAME_DUCK_MAX;
+    loop {
+        let quiet = (tokio::time::Instant::now() + LAME_DUCK_QUIET).min(give_up);
+        tokio::select! {
+            _ = tokio::time::sleep_until(quiet) => break,
+            accepted = listener.accept() => {
+                if let Ok((stream, _)) = accepted {
+                    spawn_conn(&mut conns, stream, &served_by, &mode, &closing);
+                }
             }
         }
     }
     drop(listener);
+    let _ = close.send(true);
     let _ = tokio::time::timeout(DRAIN, async { while conns.join_next().await.is_some() {} }).await;
 }
 
@@ -299,8 +333,20 @@ mod tests {
             out.contains("Request served by pod-1\n\nGET /x HTTP/1.1\n\nHost: h\n"),
             "{out}"
         );
+        // Stopped: a connection in the lame-duck period is still answered, and its
+        // request may arrive after the stop.
+        let mut late = tokio::net::TcpStream::connect(addr).await.unwrap();
         tx.send(true).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        late.write_all(b"GET /late HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = String::new();
+        late.read_to_string(&mut out).await.unwrap();
+        assert!(out.contains("GET /late HTTP/1.1"), "{out}");
+        let stopped_at = tokio::time::Instant::now();
         server.await.unwrap();
+        assert!(stopped_at.elapsed() <= LAME_DUCK_QUIET + Duration::from_millis(500));
         assert!(tokio::net::TcpStream::connect(addr).await.is_err());
     }
 
