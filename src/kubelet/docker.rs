@@ -21,8 +21,8 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 
 use super::runtime::{
-    labels, Container, ContainerRuntime, ContainerSpec, ExecResult, ExecSpec, ImageInfo,
-    LogOptions, Output, RuntimeError, SandboxSpec, State, StreamIo, Usage,
+    labels, Container, ContainerEvent, ContainerRuntime, ContainerSpec, ExecResult, ExecSpec,
+    ImageInfo, LogOptions, Output, RuntimeError, SandboxSpec, State, StreamIo, Usage,
 };
 use crate::cluster::docker::{
     is_not_found, is_not_modified, label_filter, NODE_LABEL, PROFILE_LABEL, ROLE_LABEL,
@@ -272,6 +272,32 @@ pub fn usage_of(s: &bollard::models::ContainerStatsResponse) -> Usage {
         memory,
         rss: stat(&["total_rss", "rss", "anon"]),
     }
+}
+
+/// The pod container event in a Docker event, if it is one of this node's.
+fn container_event(
+    m: bollard::models::EventMessage,
+    node: &str,
+    profile: &str,
+) -> Option<ContainerEvent> {
+    let actor = m.actor?;
+    let attrs = actor.attributes.unwrap_or_default();
+    // Other nodes' kubelets share the engine; containers from before nodes were labelled
+    // are the control plane's (see `is_ours`).
+    let ours = match attrs.get(NODE_LABEL) {
+        Some(n) => n == node,
+        None => node == profile,
+    };
+    if !ours {
+        return None;
+    }
+    let action = m.action?;
+    Some(ContainerEvent {
+        pod_uid: attrs.get(labels::POD_UID)?.clone(),
+        container_id: actor.id?,
+        // `health_status: healthy` → `health_status`.
+        action: action.split(':').next().unwrap_or_default().to_string(),
+    })
 }
 
 impl ContainerRuntime for DockerRuntime {
@@ -664,6 +690,33 @@ impl ContainerRuntime for DockerRuntime {
             .map_err(err)
     }
 
+    fn events(&self) -> BoxStream<'static, Result<ContainerEvent, RuntimeError>> {
+        let mut filters = label_filter(&[(PROFILE_LABEL, &self.profile), (labels::POD_UID, "")]);
+        filters.insert("type".into(), vec!["container".into()]);
+        filters.insert(
+            "event".into(),
+            ["start", "die", "oom", "health_status"]
+                .map(String::from)
+                .to_vec(),
+        );
+        let options = bollard::query_parameters::EventsOptions {
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let node = self.node_container.clone();
+        let profile = self.profile.clone();
+        self.docker
+            .events(Some(options))
+            .filter_map(move |ev| {
+                let out = match ev {
+                    Err(e) => Some(Err(err(e))),
+                    Ok(m) => container_event(m, &node, &profile).map(Ok),
+                };
+                std::future::ready(out)
+            })
+            .boxed()
+    }
+
     async fn logs(
         &self,
         id: &str,
@@ -726,6 +779,40 @@ fn split_image(image: &str) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn event(action: &str, node: Option<&str>) -> bollard::models::EventMessage {
+        let mut attrs = HashMap::from([(labels::POD_UID.to_string(), "uid-1".to_string())]);
+        if let Some(n) = node {
+            attrs.insert(NODE_LABEL.to_string(), n.to_string());
+        }
+        bollard::models::EventMessage {
+            action: Some(action.into()),
+            actor: Some(bollard::models::EventActor {
+                id: Some("c1".into()),
+                attributes: Some(attrs),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn container_events_of_this_node_only() {
+        let ev = container_event(event("die", Some("p-m02")), "p-m02", "p").unwrap();
+        assert_eq!(
+            ev,
+            ContainerEvent {
+                pod_uid: "uid-1".into(),
+                container_id: "c1".into(),
+                action: "die".into()
+            }
+        );
+        let health = container_event(event("health_status: healthy", Some("p")), "p", "p");
+        assert_eq!(health.unwrap().action, "health_status");
+        assert!(container_event(event("die", Some("p")), "p-m02", "p").is_none());
+        // Unlabelled containers predate multi-node profiles: the control plane's.
+        assert!(container_event(event("die", None), "p", "p").is_some());
+        assert!(container_event(event("die", None), "p-m02", "p").is_none());
+    }
 
     #[test]
     fn splits_images() {

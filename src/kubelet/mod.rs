@@ -153,8 +153,21 @@ pub async fn run<R: ContainerRuntime>(kubelet: Arc<Kubelet<R>>) {
     let mut finished = tokio::task::JoinSet::new();
     let mut listed: HashSet<String> = HashSet::new();
     let mut sweep = tokio::time::interval(Duration::from_secs(30));
+    let (changed_tx, mut changed) = mpsc::unbounded_channel();
+    let events = tokio::spawn(follow_runtime_events(kubelet.runtime.clone(), changed_tx));
     loop {
         tokio::select! {
+            Some(uid) = changed.recv() => {
+                // A container changed behind the worker's back (it died, was killed, its
+                // health flipped): its worker syncs now rather than at its next poll.
+                let targets: Vec<_> = match &uid {
+                    Some(uid) => workers.get(uid).into_iter().collect(),
+                    None => workers.values().collect(),
+                };
+                for tx in targets {
+                    let _ = tx.send(Update::Runtime);
+                }
+            }
             ev = stream.next() => {
                 let Some(ev) = ev else { break };
                 match ev {
@@ -193,6 +206,45 @@ pub async fn run<R: ContainerRuntime>(kubelet: Arc<Kubelet<R>>) {
         }
     }
     heartbeat.abort();
+    events.abort();
+}
+
+/// Forward the uid of every pod whose container changed state; `None` after the runtime's
+/// event stream broke and was opened again, since events may have been lost in between.
+async fn follow_runtime_events<R: ContainerRuntime>(
+    runtime: Arc<R>,
+    changed: mpsc::UnboundedSender<Option<String>>,
+) {
+    let mut first = true;
+    let mut retry = Duration::from_secs(1);
+    loop {
+        let opened = std::time::Instant::now();
+        let mut events = runtime.events();
+        if !first && changed.send(None).is_err() {
+            return;
+        }
+        first = false;
+        while let Some(ev) = events.next().await {
+            match ev {
+                Ok(ev) => {
+                    tracing::debug!(pod_uid = %ev.pod_uid, container = %ev.container_id, action = %ev.action, "container event");
+                    if changed.send(Some(ev.pod_uid)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "container runtime events");
+                    break;
+                }
+            }
+        }
+        // A runtime without a working event stream degrades to a resync per retry.
+        if opened.elapsed() > Duration::from_secs(60) {
+            retry = Duration::from_secs(1);
+        }
+        tokio::time::sleep(retry).await;
+        retry = (retry * 2).min(Duration::from_secs(30));
+    }
 }
 
 fn dispatch<R: ContainerRuntime>(

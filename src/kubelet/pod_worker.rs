@@ -26,6 +26,8 @@ pub enum Update {
     Pod(Box<Pod>),
     /// The pod object is gone.
     Gone,
+    /// One of the pod's containers changed state in the runtime.
+    Runtime,
 }
 
 /// Per-container probe state, keyed by container id so a restart starts afresh.
@@ -52,8 +54,13 @@ struct Worker<R: ContainerRuntime> {
     waiting: HashMap<String, (String, String)>,
     probes: HashMap<String, ProbeState>,
     last_status: Option<Value>,
+    /// The last status could not be written: the next sync comes soon, not at the resync.
+    status_unsent: bool,
     pulled: HashMap<String, bool>,
 }
+
+/// How often a settled pod (nothing starting, no probes) is synced when no event comes.
+const SETTLED_RESYNC: Duration = Duration::from_secs(30);
 
 fn now() -> String {
     jiff::Timestamp::now()
@@ -74,6 +81,7 @@ pub async fn run<R: ContainerRuntime>(
         waiting: HashMap::new(),
         probes: HashMap::new(),
         last_status: None,
+        status_unsent: false,
         pulled: HashMap::new(),
     };
     let mut gone = false;
@@ -98,6 +106,7 @@ pub async fn run<R: ContainerRuntime>(
         tokio::select! {
             msg = rx.recv() => match msg {
                 Some(Update::Pod(p)) => w.pod = *p,
+                Some(Update::Runtime) => {}
                 Some(Update::Gone) | None => gone = true,
             },
             _ = tokio::time::sleep(next) => {}
@@ -106,6 +115,7 @@ pub async fn run<R: ContainerRuntime>(
         while let Ok(msg) = rx.try_recv() {
             match msg {
                 Update::Pod(p) => w.pod = *p,
+                Update::Runtime => {}
                 Update::Gone => gone = true,
             }
         }
@@ -615,10 +625,15 @@ impl<R: ContainerRuntime> Worker<R> {
         let has_probes = spec.containers.iter().any(|c| {
             c.readiness_probe.is_some() || c.liveness_probe.is_some() || c.startup_probe.is_some()
         });
+        // Container state changes arrive as runtime events (see `kubelet::run`); the poll
+        // of a settled pod is only the safety net behind them, and the refresh of its
+        // ConfigMap, Secret and token volumes.
         Ok(if pending || has_probes {
             Duration::from_secs(1)
+        } else if self.status_unsent {
+            Duration::from_secs(2)
         } else {
-            Duration::from_secs(3)
+            SETTLED_RESYNC
         })
     }
 
@@ -996,8 +1011,12 @@ impl<R: ContainerRuntime> Worker<R> {
             Ok(p) => {
                 self.last_status = Some(comparable);
                 self.pod.status = p.status;
+                self.status_unsent = false;
             }
-            Err(e) => tracing::debug!(pod = %self.key(), error = %e, "patching pod status"),
+            Err(e) => {
+                tracing::debug!(pod = %self.key(), error = %e, "patching pod status");
+                self.status_unsent = true;
+            }
         }
         Some(phase.to_string())
     }

@@ -254,6 +254,18 @@ pub struct Usage {
     pub rss: u64,
 }
 
+/// A container of a pod changed state (started, died, was OOM-killed, or its health
+/// changed), as the runtime reports it the moment it happens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerEvent {
+    /// The pod's uid.
+    pub pod_uid: String,
+    /// The runtime's id of the container.
+    pub container_id: String,
+    /// What happened: `start`, `die`, `oom` or `health_status`.
+    pub action: String,
+}
+
 /// Runs pods' containers.
 pub trait ContainerRuntime: Send + Sync + 'static {
     /// Resource usage of a running container (by id or name); `None` when it does not run.
@@ -333,6 +345,9 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         width: u16,
         height: u16,
     ) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+    /// State changes of this node's pod containers from now on, until the runtime's event
+    /// stream breaks (the caller subscribes again and resyncs: events may have been missed).
+    fn events(&self) -> BoxStream<'static, Result<ContainerEvent, RuntimeError>>;
     /// A container's log as a byte stream.
     fn logs(
         &self,

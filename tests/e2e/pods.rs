@@ -1,6 +1,8 @@
 //! Pods on a real node: images, logs, restarts, probes, volumes and deployments, with the
 //! statuses kubectl shows on any cluster.
 
+use std::str::FromStr;
+
 use crate::cluster::{docker, pod_field, shared, BUSYBOX};
 use crate::support::{eventually, namespace, Kubectl};
 
@@ -185,6 +187,76 @@ fn a_crashing_container_loops_with_growing_restarts() {
         describe.contains("Back-off restarting failed container crash"),
         "{describe}"
     );
+}
+
+/// A container killed behind the kubelet's back (`docker kill`) is restarted on Docker's
+/// event at once, not at the next resync of the settled pod.
+#[test]
+fn a_container_killed_behind_the_kubelets_back_restarts_at_once() {
+    let k = shared().kubectl();
+    let ns = namespace(&k, "killed");
+    k.run(&[
+        "-n",
+        &ns,
+        "run",
+        "victim",
+        &format!("--image={BUSYBOX}"),
+        "--",
+        "sleep",
+        "3600",
+    ])
+    .ok();
+    eventually("victim Running", 60, || {
+        (pod_field(&k, &ns, "victim", "{.status.phase}") == "Running").then_some(())
+    });
+    let container = |attempt: &str| {
+        docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=io.kubernetes.pod.namespace={ns}"),
+            "--filter",
+            "label=io.kubernetes.container.name=victim",
+            "--filter",
+            &format!("label=io.rkube.attempt={attempt}"),
+        ])
+        .trim()
+        .to_string()
+    };
+    let first = container("0");
+    assert!(!first.is_empty(), "the victim's container");
+    // Settled: the pod's next resync is far off, so only the event can explain a quick
+    // restart.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    docker(&["kill", &first]);
+    let second = eventually("a new container", 10, || {
+        Some(container("1")).filter(|c| !c.is_empty())
+    });
+    let instant = |id: &str, field: &str| {
+        let t = docker(&["inspect", "-f", &format!("{{{{.State.{field}}}}}"), id]);
+        jiff::Timestamp::from_str(t.trim()).expect("a Docker timestamp")
+    };
+    let died = instant(&first, "FinishedAt");
+    let restarted = eventually("the new container started", 10, || {
+        let t = instant(&second, "StartedAt");
+        (t > died).then_some(t)
+    });
+    let took = restarted.duration_since(died);
+    println!("killed container restarted after {took:#}");
+    assert!(
+        took < jiff::SignedDuration::from_secs(1),
+        "the restart came {took:#} after the kill"
+    );
+    eventually("restartCount 1 and Running", 10, || {
+        let f = pod_field(
+            &k,
+            &ns,
+            "victim",
+            "{.status.containerStatuses[0].restartCount}/{.status.containerStatuses[0].state.running.startedAt}",
+        );
+        (f.starts_with("1/") && f.len() > 2).then_some(())
+    });
+    k.run(&["delete", "namespace", &ns, "--wait=false"]).ok();
 }
 
 #[test]
