@@ -37,12 +37,25 @@ pub async fn route(
     resp
 }
 
+/// How much of a refused request's body is read so its connection can serve the next
+/// request: Go's net/http (kube-apiserver) discards up to 256 KiB after a handler returns.
+const DISCARD_LIMIT: usize = 256 << 10;
+
 /// Answer `err` after reading the request body, as Go's net/http does for kube-apiserver:
 /// hyper closes an HTTP/1.1 connection whose request body was left unread, without a
 /// `Connection: close`, so a client that reuses it sees the connection drop mid-request.
+/// A longer body is not worth reading (the request may not even be authenticated): the
+/// connection then closes, as Go's does.
 async fn refuse(req: Request<Incoming>, err: ApiError) -> Result<Response<Body>, ApiError> {
-    // A body over the limit is not worth reading: the connection closes, as it would anyway.
-    let _ = read_body(req.into_body()).await;
+    use http_body_util::BodyExt;
+    let mut body = req.into_body();
+    let mut read = 0;
+    while read <= DISCARD_LIMIT {
+        match body.frame().await {
+            Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len()),
+            _ => break,
+        }
+    }
     Err(err)
 }
 
@@ -70,17 +83,23 @@ async fn route_inner(
     // service-account bearer token; anything else is 401.
     let user = match (user, sa_authn::bearer_token(req.headers())) {
         (Some(u), _) => u,
-        (None, Some(token)) => sa_authn::authenticate(&state, token)
-            .await
-            .map_err(|reason| {
+        (None, Some(token)) => match sa_authn::authenticate(&state, token).await {
+            Ok(u) => u,
+            Err(reason) => {
                 tracing::debug!(%path, %reason, "bearer token refused");
-                ApiError::unauthorized()
-            })?,
-        (None, None) => return Err(ApiError::unauthorized()),
+                return refuse(req, ApiError::unauthorized()).await;
+            }
+        },
+        (None, None) => return refuse(req, ApiError::unauthorized()).await,
     };
-    let user = impersonation::apply(&state, user, req.headers())?;
+    let user = match impersonation::apply(&state, user, req.headers()) {
+        Ok(u) => u,
+        Err(e) => return refuse(req, e).await,
+    };
     let info = request::parse(req.method(), &path, &query);
-    authz::authorize(&state, &user, &info)?;
+    if let Err(e) = authz::authorize(&state, &user, &info) {
+        return refuse(req, e).await;
+    }
     if let Some(target) = aggregated_target(&state, &path) {
         let method = req.method().clone();
         let path_and_query = req

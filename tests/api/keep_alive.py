@@ -1,6 +1,6 @@
-"""A refused request's body is read before the answer, so its HTTP/1.1 connection stays
-usable: headers go first and the body a moment later, then a second request follows on the
-same connection. Go's net/http (kube-apiserver) does the same; hyper left alone closes it."""
+"""A refused request's body is read before the answer (405, 403 and 401 alike), so its
+HTTP/1.1 connection stays usable: headers go first and the body a moment later, then a
+second request follows on the same connection. Go's net/http (kube-apiserver) does the same; hyper left alone closes it."""
 import base64
 import http.client
 import os
@@ -28,16 +28,32 @@ for name, data in [
 ctx = ssl.create_default_context(cafile=files["ca"])
 ctx.load_cert_chain(files["crt"], files["key"])
 ctx.set_alpn_protocols(["http/1.1"])
+
+
+def refused_then_reused(conn, method, path, headers, then):
+    """Send a request whose body comes a moment after its headers (so the refusal is
+    written before the body is read), then `then` on the same connection."""
+    conn.putrequest(method, path)
+    for k, v in {"Content-Type": "application/json", "Content-Length": "2", **headers}.items():
+        conn.putheader(k, v)
+    conn.endheaders()
+    time.sleep(0.3)
+    conn.send(b"{}")
+    first = conn.getresponse()
+    first.read()
+    conn.request("GET", then)
+    second = conn.getresponse()
+    second.read()
+    return f"{first.status} {second.status}"
+
+
 conn = http.client.HTTPSConnection(host, int(port), context=ctx)
-conn.putrequest("PUT", path)
-conn.putheader("Content-Type", "application/json")
-conn.putheader("Content-Length", "2")
-conn.endheaders()
-time.sleep(0.3)
-conn.send(b"{}")
-first = conn.getresponse()
-first.read()
-conn.request("GET", "/api/v1/namespaces/default")
-second = conn.getresponse()
-second.read()
-print(first.status, second.status)
+# 405: no route for PUT on a collection.
+print(refused_then_reused(conn, "PUT", path, {}, "/api/v1/namespaces/default"))
+# 403: an impersonated user with no rights.
+print(refused_then_reused(conn, "POST", path, {"Impersonate-User": "nobody"}, "/api/v1/namespaces/default"))
+# 401: no client certificate and a token that is not one.
+anonymous = ssl.create_default_context(cafile=files["ca"])
+anonymous.set_alpn_protocols(["http/1.1"])
+conn = http.client.HTTPSConnection(host, int(port), context=anonymous)
+print(refused_then_reused(conn, "POST", path, {"Authorization": "Bearer not-a-token"}, "/version"))
