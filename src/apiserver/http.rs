@@ -84,7 +84,11 @@ pub fn negotiate(accept: Option<&str>) -> Result<Output, ApiError> {
 
 /// A JSON response.
 pub fn json_response(code: u16, value: &Value) -> Response<Body> {
-    let body = serde_json::to_vec(value).unwrap_or_default();
+    json_bytes_response(code, serde_json::to_vec(value).unwrap_or_default())
+}
+
+/// A JSON response of bytes already encoded.
+pub fn json_bytes_response(code: u16, body: Vec<u8>) -> Response<Body> {
     let mut resp = Response::new(full(body));
     *resp.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
     resp.headers_mut().insert(

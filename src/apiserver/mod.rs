@@ -19,6 +19,7 @@ mod openapi_http;
 pub mod patch;
 pub mod pod_security;
 pub mod protobuf;
+mod raw_list;
 pub mod rbac;
 pub mod request;
 mod router;

@@ -6,8 +6,9 @@ use serde_json::{json, Value};
 
 use super::fields::field_value;
 use super::Ctx;
-use crate::apiserver::http::{object_response, Body, Output};
+use crate::apiserver::http::{json_bytes_response, object_response, Body, Output};
 use crate::apiserver::object;
+use crate::apiserver::raw_list;
 use crate::apiserver::selectors::{FieldSelector, LabelSelector};
 use crate::apiserver::status::ApiError;
 use crate::apiserver::table::{partial_metadata, table, IncludeObject};
@@ -131,9 +132,9 @@ fn decode_continue(token: &str) -> Result<ContinueToken, ApiError> {
 }
 
 /// One page of a list.
-pub struct Page {
-    /// Matching objects, decoded.
-    pub items: Vec<Value>,
+pub struct Page<T = Value> {
+    /// Matching objects, decoded (or as `keep` made them).
+    pub items: Vec<T>,
     /// Revision the page was read at.
     pub revision: Revision,
     /// Token for the next page, if any.
@@ -144,6 +145,20 @@ pub struct Page {
 
 /// Read matching objects, honouring `limit`, `continue` and `resourceVersion`.
 pub async fn list_objects(ctx: &Ctx, sel: &Selectors) -> Result<Page, ApiError> {
+    list_page(ctx, !sel.is_empty(), |kv| {
+        let obj = ctx.decode(kv)?;
+        Ok(sel.matches(&ctx.res, &obj).then_some(obj))
+    })
+    .await
+}
+
+/// Read one page of what `keep` makes of each stored object (`None` skips it, which only
+/// a `filtering` keep does), honouring `limit`, `continue` and `resourceVersion`.
+async fn list_page<T>(
+    ctx: &Ctx,
+    filtering: bool,
+    mut keep: impl FnMut(&crate::store::KeyValue) -> Result<Option<T>, ApiError>,
+) -> Result<Page<T>, ApiError> {
     let limit: Option<usize> = match ctx.query.get("limit") {
         Some(l) if !l.is_empty() => match l.parse::<i64>() {
             Ok(n) if n > 0 => Some(n as usize),
@@ -181,7 +196,7 @@ pub async fn list_objects(ctx: &Ctx, sel: &Selectors) -> Result<Page, ApiError> 
     loop {
         let want = limit.map(|l| l.saturating_sub(items.len()).max(1));
         // Read ahead a little when filtering so one page is not many store round-trips.
-        let batch = want.map(|w| if sel.is_empty() { w } else { w.max(256) });
+        let batch = want.map(|w| if filtering { w.max(256) } else { w });
         let r = ctx
             .state
             .store
@@ -201,9 +216,8 @@ pub async fn list_objects(ctx: &Ctx, sel: &Selectors) -> Result<Page, ApiError> 
         let mut stopped_early = false;
         for kv in &r.kvs {
             last_key = Some(kv.key.clone());
-            let obj = ctx.decode(kv)?;
-            if sel.matches(&ctx.res, &obj) {
-                items.push(obj);
+            if let Some(item) = keep(kv)? {
+                items.push(item);
                 if limit.is_some_and(|l| items.len() >= l) {
                     stopped_early = true;
                     break;
@@ -235,6 +249,45 @@ pub async fn list_objects(ctx: &Ctx, sel: &Selectors) -> Result<Page, ApiError> 
     })
 }
 
+fn list_metadata<T>(page: &Page<T>) -> Value {
+    let mut list_meta = json!({"resourceVersion": page.revision.to_string()});
+    if let Some(c) = &page.continue_token {
+        list_meta["continue"] = json!(c);
+    }
+    if let Some(r) = page.remaining {
+        list_meta["remainingItemCount"] = json!(r);
+    }
+    list_meta
+}
+
+/// A plain JSON LIST without selectors, built from the stored bytes (see `raw_list`).
+async fn list_raw(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
+    let api_version = ctx.res.api_version();
+    let header = raw_list::ItemHeader::new(&api_version, &ctx.res.kind);
+    let page = list_page(ctx, false, |kv| {
+        if let Some(raw) = raw_list::item(&kv.value, kv.mod_revision, &header) {
+            return Ok(Some(raw));
+        }
+        // Stored at another version: converted through the full parse.
+        let mut obj = ctx.decode(kv)?;
+        obj["apiVersion"] = json!(api_version);
+        obj["kind"] = json!(ctx.res.kind);
+        serde_json::value::to_raw_value(&obj)
+            .map(Some)
+            .map_err(|e| ApiError::internal(format!("encoding {}: {e}", kv.key)))
+    })
+    .await?;
+    let list = raw_list::List {
+        kind: &ctx.res.list_kind(),
+        api_version: &api_version,
+        metadata: &list_metadata(&page),
+        items: &page.items,
+    };
+    let body = serde_json::to_vec(&list)
+        .map_err(|e| ApiError::internal(format!("encoding the list: {e}")))?;
+    Ok(json_bytes_response(200, body))
+}
+
 /// LIST of a collection.
 pub async fn list(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     if ctx.query.flag("sendInitialEvents") {
@@ -245,14 +298,11 @@ pub async fn list(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
         ));
     }
     let sel = Selectors::from_query(ctx)?;
+    if sel.is_empty() && ctx.output == Output::Json {
+        return list_raw(ctx).await;
+    }
     let page = list_objects(ctx, &sel).await?;
-    let mut list_meta = json!({"resourceVersion": page.revision.to_string()});
-    if let Some(c) = &page.continue_token {
-        list_meta["continue"] = json!(c);
-    }
-    if let Some(r) = page.remaining {
-        list_meta["remainingItemCount"] = json!(r);
-    }
+    let list_meta = list_metadata(&page);
     let body = match &ctx.output {
         Output::Table(v) => table(
             &ctx.res,
