@@ -79,13 +79,9 @@ impl DockerRuntime {
         })
     }
 
-    /// Whether a container of the profile belongs to this node: other nodes' kubelets share
-    /// the engine. Containers made before nodes were labelled are the control plane's.
+    /// Whether a container of the profile belongs to this node.
     fn is_ours(&self, c: &bollard::models::ContainerSummary) -> bool {
-        match c.labels.as_ref().and_then(|l| l.get(NODE_LABEL)) {
-            Some(node) => *node == self.node_container,
-            None => self.node_container == self.profile,
-        }
+        on_node(c.labels.as_ref(), &self.node_container, &self.profile)
     }
 
     /// The engine-side path of a path under the node's state directory.
@@ -274,6 +270,15 @@ pub fn usage_of(s: &bollard::models::ContainerStatsResponse) -> Usage {
     }
 }
 
+/// Whether a container with `labels` belongs to `node`: other nodes' kubelets share the
+/// engine. Containers made before nodes were labelled are the control plane's.
+fn on_node(labels: Option<&HashMap<String, String>>, node: &str, profile: &str) -> bool {
+    match labels.and_then(|l| l.get(NODE_LABEL)) {
+        Some(n) => n == node,
+        None => node == profile,
+    }
+}
+
 /// The pod container event in a Docker event, if it is one of this node's.
 fn container_event(
     m: bollard::models::EventMessage,
@@ -282,13 +287,7 @@ fn container_event(
 ) -> Option<ContainerEvent> {
     let actor = m.actor?;
     let attrs = actor.attributes.unwrap_or_default();
-    // Other nodes' kubelets share the engine; containers from before nodes were labelled
-    // are the control plane's (see `is_ours`).
-    let ours = match attrs.get(NODE_LABEL) {
-        Some(n) => n == node,
-        None => node == profile,
-    };
-    if !ours {
+    if !on_node(Some(&attrs), node, profile) {
         return None;
     }
     let action = m.action?;

@@ -260,6 +260,13 @@ fn list_metadata<T>(page: &Page<T>) -> Value {
     list_meta
 }
 
+/// An item of a typed list: it carries kind and apiVersion too, as kube-apiserver's do.
+fn typed_item(ctx: &Ctx, mut obj: Value) -> Value {
+    obj["apiVersion"] = json!(ctx.res.api_version());
+    obj["kind"] = json!(ctx.res.kind);
+    obj
+}
+
 /// A plain JSON LIST without selectors, built from the stored bytes (see `raw_list`).
 async fn list_raw(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
     let api_version = ctx.res.api_version();
@@ -269,10 +276,7 @@ async fn list_raw(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
             return Ok(Some(raw));
         }
         // Stored at another version: converted through the full parse.
-        let mut obj = ctx.decode(kv)?;
-        obj["apiVersion"] = json!(api_version);
-        obj["kind"] = json!(ctx.res.kind);
-        serde_json::value::to_raw_value(&obj)
+        serde_json::value::to_raw_value(&typed_item(ctx, ctx.decode(kv)?))
             .map(Some)
             .map_err(|e| ApiError::internal(format!("encoding {}: {e}", kv.key)))
     })
@@ -318,16 +322,7 @@ pub async fn list(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
             json!({"kind": "PartialObjectMetadataList", "apiVersion": format!("meta.k8s.io/{v}"), "metadata": list_meta, "items": items})
         }
         _ => {
-            let items: Vec<Value> = page
-                .items
-                .into_iter()
-                .map(|mut o| {
-                    // Typed lists carry kind/apiVersion per item too, as kube-apiserver does.
-                    o["apiVersion"] = json!(ctx.res.api_version());
-                    o["kind"] = json!(ctx.res.kind);
-                    o
-                })
-                .collect();
+            let items: Vec<Value> = page.items.into_iter().map(|o| typed_item(ctx, o)).collect();
             json!({
                 "kind": ctx.res.list_kind(),
                 "apiVersion": ctx.res.api_version(),
