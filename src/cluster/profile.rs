@@ -27,7 +27,7 @@ pub enum ProfileError {
         message: String,
     },
     /// The name cannot be a profile.
-    #[error("invalid profile name {0:?}: use lowercase letters, digits and '-', starting with a letter, at most 40 characters")]
+    #[error("invalid profile name {0:?}: use lowercase letters, digits and '-', starting with a letter, 2 to 40 characters")]
     InvalidName(String),
 }
 
@@ -154,8 +154,9 @@ pub fn home_label() -> String {
 
 /// Check a profile name: it names a container, a network, a volume and a Node.
 pub fn validate_name(name: &str) -> Result<(), ProfileError> {
-    let ok = !name.is_empty()
-        && name.len() <= 40
+    // Docker refuses one-character container names, and the node container takes the
+    // profile's name.
+    let ok = (2..=40).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
             .chars()
@@ -260,8 +261,9 @@ mod tests {
     #[test]
     fn names() {
         assert!(validate_name("rkube").is_ok());
+        assert!(validate_name("ab").is_ok());
         assert!(validate_name("dev-2").is_ok());
-        for bad in ["", "Dev", "2x", "a_b", "x-", &"a".repeat(41)] {
+        for bad in ["", "w", "Dev", "2x", "a_b", "x-", &"a".repeat(41)] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
     }
