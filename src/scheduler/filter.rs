@@ -303,3 +303,232 @@ pub fn score(pod: &Pod, node: &Node, pods: &[&Pod]) -> i128 {
         .count() as i128;
     free - siblings * 10
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn node(name: &str, extra: Value) -> Node {
+        let mut n = json!({
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "zone": "a", "rank": "5"}},
+            "spec": {},
+            "status": {"allocatable": {"cpu": "2", "memory": "1Gi", "pods": "3"}},
+        });
+        merge(&mut n, extra);
+        serde_json::from_value(n).unwrap()
+    }
+
+    fn pod(name: &str, extra: Value) -> Pod {
+        let mut p = json!({
+            "metadata": {"name": name, "namespace": "default", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "i"}]},
+        });
+        merge(&mut p, extra);
+        serde_json::from_value(p).unwrap()
+    }
+
+    fn on(node: &str, p: Pod) -> Pod {
+        let mut p = p;
+        p.spec.as_mut().unwrap().node_name = Some(node.into());
+        p
+    }
+
+    fn merge(base: &mut Value, extra: Value) {
+        match (base, extra) {
+            (Value::Object(b), Value::Object(e)) => {
+                for (k, v) in e {
+                    merge(b.entry(k).or_insert(Value::Null), v);
+                }
+            }
+            (b, e) => *b = e,
+        }
+    }
+
+    fn asking(cpu: &str, memory: &str) -> Value {
+        json!({"spec": {"containers": [{"name": "c", "image": "i",
+            "resources": {"requests": {"cpu": cpu, "memory": memory}}}]}})
+    }
+
+    #[test]
+    fn effective_request_is_the_larger_of_init_and_app_containers() {
+        let p = pod(
+            "p",
+            json!({"spec": {
+                "initContainers": [
+                    {"name": "i1", "image": "i", "resources": {"requests": {"cpu": "700m"}}},
+                    {"name": "i2", "image": "i", "resources": {"requests": {"cpu": "100m", "memory": "1Gi"}}}],
+                "containers": [
+                    {"name": "a", "image": "i", "resources": {"requests": {"cpu": "200m", "memory": "10Mi"}}},
+                    {"name": "b", "image": "i", "resources": {"requests": {"cpu": "300m"}}}]}}),
+        );
+        let r = requests(&p);
+        assert_eq!(r["cpu"], 700_000_000);
+        assert_eq!(r["memory"], (1i128 << 30) * 1_000_000_000);
+    }
+
+    #[test]
+    fn a_pod_fits_an_empty_node() {
+        let n = node("n1", json!({}));
+        assert!(rejects(&pod("p", asking("1", "512Mi")), &n, &[]).is_empty());
+    }
+
+    #[test]
+    fn resources_count_only_unfinished_pods_on_that_node() {
+        let n = node("n1", json!({}));
+        let big = asking("1500m", "100Mi");
+        let running = on("n1", pod("a", big.clone()));
+        let elsewhere = on("n2", pod("b", big.clone()));
+        let mut done = on("n1", pod("c", big.clone()));
+        done.status = Some(serde_json::from_value(json!({"phase": "Succeeded"})).unwrap());
+        let want = pod("p", asking("600m", "100Mi"));
+        assert_eq!(
+            rejects(&want, &n, &[&running]),
+            [Reject::Insufficient("cpu".into())]
+        );
+        assert!(rejects(&want, &n, &[&elsewhere, &done]).is_empty());
+        assert_eq!(
+            Reject::Insufficient("cpu".into()).text(),
+            "Insufficient cpu"
+        );
+    }
+
+    #[test]
+    fn the_pod_count_is_a_resource_too() {
+        let n = node("n1", json!({}));
+        let here: Vec<Pod> = (0..3)
+            .map(|i| on("n1", pod(&format!("a{i}"), json!({}))))
+            .collect();
+        let refs: Vec<&Pod> = here.iter().collect();
+        let r = rejects(&pod("p", json!({})), &n, &refs);
+        assert_eq!(r, [Reject::Insufficient("pods".into())]);
+        assert_eq!(r[0].text(), "Too many pods");
+        assert!(r[0].preemptable());
+        assert!(rejects(&pod("p", json!({})), &n, &refs[..2]).is_empty());
+    }
+
+    #[test]
+    fn cordoned_nodes_and_untolerated_taints_reject() {
+        let cordoned = node("n1", json!({"spec": {"unschedulable": true}}));
+        let r = rejects(&pod("p", json!({})), &cordoned, &[]);
+        assert_eq!(r, [Reject::Unschedulable]);
+        assert!(!r[0].preemptable());
+
+        let tainted = node(
+            "n1",
+            json!({"spec": {"taints": [
+                {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"},
+                {"key": "soft", "effect": "PreferNoSchedule"}]}}),
+        );
+        let r = rejects(&pod("p", json!({})), &tainted, &[]);
+        assert_eq!(r, [Reject::Taint("{dedicated: gpu}".into())]);
+        assert_eq!(
+            r[0].text(),
+            "node(s) had untolerated taint {dedicated: gpu}"
+        );
+
+        for toleration in [
+            json!({"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}),
+            json!({"key": "dedicated", "operator": "Exists"}),
+            json!({"operator": "Exists"}),
+        ] {
+            let p = pod("p", json!({"spec": {"tolerations": [toleration]}}));
+            assert!(rejects(&p, &tainted, &[]).is_empty(), "{:?}", p.spec);
+        }
+        for toleration in [
+            json!({"key": "dedicated", "operator": "Equal", "value": "cpu"}),
+            json!({"key": "dedicated", "operator": "Exists", "effect": "NoExecute"}),
+            json!({"key": "other", "operator": "Exists"}),
+        ] {
+            let p = pod("p", json!({"spec": {"tolerations": [toleration]}}));
+            assert_eq!(rejects(&p, &tainted, &[]).len(), 1, "{:?}", p.spec);
+        }
+    }
+
+    #[test]
+    fn node_selector_and_required_node_affinity() {
+        let n = node("n1", json!({}));
+        let selector = |sel: Value| pod("p", json!({"spec": {"nodeSelector": sel}}));
+        assert!(rejects(&selector(json!({"zone": "a"})), &n, &[]).is_empty());
+        assert_eq!(
+            rejects(&selector(json!({"zone": "b"})), &n, &[]),
+            [Reject::Affinity]
+        );
+        let affinity = |terms: Value| {
+            pod(
+                "p",
+                json!({"spec": {"affinity": {"nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}}}}),
+            )
+        };
+        let fits = |terms: Value| rejects(&affinity(terms), &n, &[]).is_empty();
+        assert!(fits(
+            json!([{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a", "b"]}]}])
+        ));
+        assert!(!fits(
+            json!([{"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["a"]}]}])
+        ));
+        assert!(fits(
+            json!([{"matchExpressions": [{"key": "gpu", "operator": "DoesNotExist"}]}])
+        ));
+        assert!(fits(
+            json!([{"matchExpressions": [{"key": "rank", "operator": "Gt", "values": ["4"]}]}])
+        ));
+        assert!(!fits(
+            json!([{"matchExpressions": [{"key": "rank", "operator": "Lt", "values": ["5"]}]}])
+        ));
+        // Expressions in a term are ANDed, terms are ORed.
+        assert!(!fits(json!([{"matchExpressions": [
+            {"key": "zone", "operator": "In", "values": ["a"]},
+            {"key": "gpu", "operator": "Exists"}]}])));
+        assert!(fits(json!([
+            {"matchExpressions": [{"key": "gpu", "operator": "Exists"}]},
+            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n1"]}]}])));
+        assert!(!fits(
+            json!([{"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n2"]}]}])
+        ));
+        assert_eq!(
+            Reject::Affinity.text(),
+            "node(s) didn't match Pod's node affinity/selector"
+        );
+    }
+
+    #[test]
+    fn anti_affinity_by_hostname_sees_matching_pods_of_the_same_namespace() {
+        let n = node("n1", json!({}));
+        let p = pod(
+            "p",
+            json!({"spec": {"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": {"app": "web"}}, "topologyKey": "kubernetes.io/hostname"}]}}}}),
+        );
+        let twin = on("n1", pod("a", json!({})));
+        let other_ns = on("n1", pod("b", json!({"metadata": {"namespace": "other"}})));
+        let other_app = on(
+            "n1",
+            pod("c", json!({"metadata": {"labels": {"app": "db"}}})),
+        );
+        assert_eq!(rejects(&p, &n, &[&twin]), [Reject::AntiAffinity]);
+        assert!(rejects(&p, &n, &[&other_ns, &other_app]).is_empty());
+        assert!(rejects(&p, &node("n2", json!({})), &[&twin]).is_empty());
+    }
+
+    #[test]
+    fn scores_prefer_free_room_and_spread_replicas() {
+        let owned = |name: &str| {
+            pod(
+                name,
+                json!({"metadata": {"ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                    "name": "web", "uid": "rs-1", "controller": true}]}}),
+            )
+        };
+        let n1 = node("n1", json!({}));
+        let n2 = node("n2", json!({}));
+        let sibling = on("n1", owned("a"));
+        let p = owned("p");
+        assert!(score(&p, &n2, &[&sibling]) > score(&p, &n1, &[&sibling]));
+
+        let busy = on("n1", pod("b", asking("1", "512Mi")));
+        let want = pod("q", asking("100m", "10Mi"));
+        assert!(score(&want, &n2, &[&busy]) > score(&want, &n1, &[&busy]));
+    }
+}
