@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::catalog::{Addon, Disable};
 use super::{ADDON_LABEL, FIELD_MANAGER};
+use crate::resources::registry::Registry;
 
 /// Why an addon could not be switched.
 #[derive(Debug, thiserror::Error)]
@@ -68,9 +69,36 @@ struct Target {
 }
 
 /// The API groups an apply has discovered, by apiVersion: one discovery GET per group
-/// version instead of one per object (`start` re-applies every enabled addon).
+/// version instead of one per object (`start` re-applies every enabled addon). Built-in
+/// kinds need none: the node runs this binary, so it serves them as this registry says.
 #[derive(Default)]
 struct Discovered(HashMap<String, ApiGroup>);
+
+/// Where a built-in kind is served, as the node's API server (this same binary) serves it.
+fn builtin_target(api_version: &str, kind: &str) -> Option<(ApiResource, ApiCapabilities)> {
+    static BUILTIN: std::sync::LazyLock<Registry> = std::sync::LazyLock::new(Registry::builtin);
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let info = BUILTIN.lookup_kind(group, version, kind)?;
+    let scope = if info.namespaced {
+        Scope::Namespaced
+    } else {
+        Scope::Cluster
+    };
+    Some((
+        ApiResource {
+            group: info.group,
+            version: info.version,
+            api_version: api_version.to_string(),
+            kind: info.kind,
+            plural: info.plural,
+        },
+        ApiCapabilities {
+            scope,
+            subresources: Vec::new(),
+            operations: info.verbs,
+        },
+    ))
+}
 
 impl Discovered {
     async fn target(
@@ -91,6 +119,15 @@ impl Discovered {
             kind: kind.to_string(),
             source,
         };
+        let target = |(resource, caps)| Target {
+            resource,
+            caps,
+            namespace: obj["metadata"]["namespace"].as_str().map(str::to_string),
+            name: name.to_string(),
+        };
+        if let Some(found) = builtin_target(api_version, kind) {
+            return Ok(target(found));
+        }
         let group = match self.0.entry(api_version.to_string()) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
@@ -109,17 +146,12 @@ impl Discovered {
                 )
             }
         };
-        let (resource, caps) = group.recommended_kind(kind).ok_or_else(|| {
+        let found = group.recommended_kind(kind).ok_or_else(|| {
             unserved(kube::Error::Discovery(DiscoveryError::MissingKind(
                 format!("{api_version} {kind}"),
             )))
         })?;
-        Ok(Target {
-            resource,
-            caps,
-            namespace: obj["metadata"]["namespace"].as_str().map(str::to_string),
-            name: name.to_string(),
-        })
+        Ok(target(found))
     }
 }
 
@@ -305,6 +337,39 @@ mod tests {
         );
         assert_eq!(pod["spec"]["containers"][0]["image"], "rkube/x:0.1.0-abc");
         assert_eq!(pod["spec"]["containers"][1]["image"], "busybox");
+    }
+
+    #[test]
+    fn built_in_kinds_are_found_without_discovery() {
+        let (deploy, caps) = builtin_target("apps/v1", "Deployment").unwrap();
+        assert_eq!(
+            (deploy.plural.as_str(), deploy.group.as_str()),
+            ("deployments", "apps")
+        );
+        assert_eq!(caps.scope, Scope::Namespaced);
+        let (class, caps) = builtin_target("storage.k8s.io/v1", "StorageClass").unwrap();
+        assert_eq!(class.plural, "storageclasses");
+        assert_eq!(caps.scope, Scope::Cluster);
+        let (sa, _) = builtin_target("v1", "ServiceAccount").unwrap();
+        assert_eq!((sa.group.as_str(), sa.api_version.as_str()), ("", "v1"));
+        assert!(builtin_target("example.com/v1", "Widget").is_none());
+        assert!(builtin_target("apps/v1", "Widget").is_none());
+    }
+
+    #[test]
+    fn every_addon_object_is_a_built_in_kind() {
+        // `start` re-applies the enabled addons; a kind needing discovery would cost it a
+        // round trip per group.
+        for addon in crate::addons::catalog::all() {
+            for obj in &addon.objects {
+                let (v, k) = (obj["apiVersion"].as_str(), obj["kind"].as_str());
+                assert!(
+                    builtin_target(v.unwrap(), k.unwrap()).is_some(),
+                    "{} {v:?} {k:?}",
+                    addon.name
+                );
+            }
+        }
     }
 
     #[test]

@@ -279,7 +279,14 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
         .transpose()
         .map_err(StartError::Invalid)?;
     let docker = super::docker::connect().await?;
-    let (host_cpus, host_mem) = docker_resources(&docker).await;
+    let saved = profile::load(&req.profile)?;
+    // `docker info` is the engine's slowest read; resuming a profile without --cpus or
+    // --memory does not need it.
+    let (host_cpus, host_mem) = if saved.is_none() || memory_mb.is_some() || req.cpus.is_some() {
+        docker_resources(&docker).await
+    } else {
+        (0, 0)
+    };
     if let Some(m) = memory_mb {
         if m < MIN_MEMORY_MB {
             return Err(StartError::Invalid(format!(
@@ -300,7 +307,6 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
         }
     }
 
-    let saved = profile::load(&req.profile)?;
     let existing = node_container::inspect(&docker, &req.profile).await?;
     if let (Some(s), Some(node)) = (&saved, &existing) {
         if node.running {
@@ -340,10 +346,16 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
     let tag = ensure_images(&docker, &mut step).await?;
     let echo = image::ECHO_SERVER.tag()?;
     // The tutorials' `--image=kicbase/echo-server:1.0` finds it with no registry.
-    image::alias(&docker, &echo, image::ECHO_SERVER_ALIAS).await?;
+    let mut aliases = vec![(echo, image::ECHO_SERVER_ALIAS)];
     for (alias, version) in image::HELLO_APP_ALIASES {
-        image::alias(&docker, &hello_app_variant(version)?, alias).await?;
+        aliases.push((hello_app_variant(version)?, alias));
     }
+    futures::future::try_join_all(
+        aliases
+            .iter()
+            .map(|(tag, alias)| image::alias(&docker, tag, alias)),
+    )
+    .await?;
 
     let outcome;
     let settings = match saved {
@@ -457,6 +469,11 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
         Err(e) if !super::docker::is_not_modified(&e) => return Err(e.into()),
         _ => {}
     }
+    // Tidying up old images needs nothing from the node: it runs while the node boots.
+    let pruning = tokio::spawn({
+        let docker = docker.clone();
+        async move { super::image_gc::prune(&docker).await }
+    });
     step(
         "🐳",
         &format!("Preparing Kubernetes {} ...", settings.kubernetes_version),
@@ -478,8 +495,8 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
     write_kubeconfig(&settings, &creds)?;
     enable_addons(&docker, &settings, &creds, req, &mut step).await?;
     // Best effort: a failure to tidy up must not fail a start that worked.
-    match super::image_gc::prune(&docker).await {
-        Ok(p) if !p.tags.is_empty() => step(
+    match pruning.await {
+        Ok(Ok(p)) if !p.tags.is_empty() => step(
             "🧹",
             &format!(
                 "Removed {} image tag(s) of earlier rkube builds ({} MB)",
@@ -487,7 +504,8 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
                 p.bytes >> 20
             ),
         ),
-        Ok(_) => {}
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "removing images of earlier builds"),
         Err(e) => tracing::warn!(error = %e, "removing images of earlier builds"),
     }
     step(
@@ -634,11 +652,16 @@ async fn enable_addons(
             logs: String::new(),
         })?;
     let patience = req.wait_timeout.min(Duration::from_secs(120));
-    for (a, built) in addons.iter().zip(&images) {
-        super::addons::enable(&client, a, built, patience)
-            .await
-            .map_err(failed(&a.name))?;
-    }
+    // Addons own disjoint objects, so they are applied side by side.
+    futures::future::try_join_all(addons.iter().zip(&images).map(|(a, built)| {
+        let client = &client;
+        async move {
+            super::addons::enable(client, a, built, patience)
+                .await
+                .map_err(failed(&a.name))
+        }
+    }))
+    .await?;
     let shown: Vec<&str> = addons.iter().map(|a| a.name.as_str()).collect();
     step("🌟", &format!("Enabled addons: {}", shown.join(", ")));
     Ok(())
@@ -681,9 +704,11 @@ async fn ensure_images(
             hello_app_variant(version)?,
         ));
     }
+    let present =
+        futures::future::try_join_all(wanted.iter().map(|w| image::exists(docker, &w.3))).await?;
     let mut missing = Vec::new();
-    for w in wanted {
-        if !image::exists(docker, &w.3).await? {
+    for (w, present) in wanted.into_iter().zip(present) {
+        if !present {
             step("🚜", &format!("Building the {} image {} ...", w.0, w.3));
             missing.push(w);
         }
