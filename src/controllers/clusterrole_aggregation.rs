@@ -3,7 +3,6 @@
 //! a CRD installer's `aggregate-to-view` role extends `view`, `edit` and `admin` at once.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::rbac::v1::ClusterRole;
@@ -13,6 +12,7 @@ use kube::runtime::watcher;
 use kube::ResourceExt;
 use serde_json::{json, Value};
 
+use super::retry::Retries;
 use crate::apiserver::rbac::aggregation::aggregated_rules;
 
 /// Errors of one reconcile pass.
@@ -29,20 +29,20 @@ struct Ctx {
 
 /// Run until aborted.
 pub async fn run(client: kube::Client) {
+    let retries = Retries::new("clusterrole-aggregation");
     let api: Api<ClusterRole> = Api::all(client);
     let controller = Controller::new(api.clone(), watcher::Config::default());
     // Any role's change may change any aggregate, so every change re-checks them all.
     let changes = watcher::watcher(api.clone(), watcher::Config::default()).map(|_| ());
     controller
         .reconcile_all_on(changes)
-        .run(reconcile, error_policy, Arc::new(Ctx { api }))
+        .run(
+            retries.forgetting(reconcile),
+            retries.error_policy(),
+            Arc::new(Ctx { api }),
+        )
         .for_each(|res| async move { super::log_run_error("clusterrole-aggregation", res) })
         .await;
-}
-
-fn error_policy(role: Arc<ClusterRole>, err: &Error, _ctx: Arc<Ctx>) -> Action {
-    super::log_reconcile_error("clusterrole-aggregation", &*role, err);
-    Action::requeue(Duration::from_secs(2))
 }
 
 async fn reconcile(role: Arc<ClusterRole>, ctx: Arc<Ctx>) -> Result<Action, Error> {

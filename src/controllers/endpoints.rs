@@ -18,6 +18,7 @@ use kube::ResourceExt;
 use serde_json::{json, Value};
 
 use super::pods::{controller_ref, is_active, ready_since};
+use super::retry::Retries;
 
 const MANAGED_BY: &str = "endpointslice-controller.k8s.io";
 const SERVICE_NAME: &str = "kubernetes.io/service-name";
@@ -32,6 +33,7 @@ pub struct Error {
 
 /// Run until aborted.
 pub async fn run(client: kube::Client) {
+    let retries = Retries::new("endpoints");
     let services: Api<Service> = Api::all(client.clone());
     let pods: Api<Pod> = Api::all(client.clone());
     let controller = Controller::new(services, watcher::Config::default());
@@ -56,14 +58,13 @@ pub async fn run(client: kube::Client) {
                 .map(|s| ObjectRef::from_obj(s.as_ref()))
                 .collect::<Vec<_>>()
         })
-        .run(reconcile, error_policy, Arc::new(client))
+        .run(
+            retries.forgetting(reconcile),
+            retries.error_policy(),
+            Arc::new(client),
+        )
         .for_each(|res| async move { super::log_run_error("endpoints", res) })
         .await;
-}
-
-fn error_policy(s: Arc<Service>, err: &Error, _c: Arc<kube::Client>) -> Action {
-    super::log_reconcile_error("endpoints", &*s, err);
-    Action::requeue(Duration::from_secs(1))
 }
 
 /// A pod's resolved service ports: (name, target port, protocol) per service port.

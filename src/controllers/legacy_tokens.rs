@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
@@ -16,6 +15,7 @@ use kube::runtime::watcher;
 use kube::ResourceExt;
 use serde_json::json;
 
+use super::retry::Retries;
 use crate::apiserver::tokens::{Claims, TokenIssuer, LEGACY_ISSUER};
 
 const TYPE: &str = "kubernetes.io/service-account-token";
@@ -41,6 +41,7 @@ struct Ctx {
 
 /// Run until aborted.
 pub async fn run(client: kube::Client, issuer: Arc<TokenIssuer>, ca_pem: String) {
+    let retries = Retries::new("legacy-service-account-token-tracking");
     let secrets: Api<Secret> = Api::all(client.clone());
     let accounts: Api<ServiceAccount> = Api::all(client.clone());
     let by_type = watcher::Config::default().fields(&format!("type={TYPE}"));
@@ -66,8 +67,8 @@ pub async fn run(client: kube::Client, issuer: Arc<TokenIssuer>, ca_pem: String)
             },
         )
         .run(
-            reconcile,
-            error_policy,
+            retries.forgetting(reconcile),
+            retries.error_policy(),
             Arc::new(Ctx {
                 client,
                 issuer,
@@ -78,11 +79,6 @@ pub async fn run(client: kube::Client, issuer: Arc<TokenIssuer>, ca_pem: String)
             super::log_run_error("legacy-service-account-token-tracking", res)
         })
         .await;
-}
-
-fn error_policy(s: Arc<Secret>, err: &Error, _ctx: Arc<Ctx>) -> Action {
-    super::log_reconcile_error("legacy-service-account-token-tracking", &*s, err);
-    Action::requeue(Duration::from_secs(2))
 }
 
 async fn reconcile(secret: Arc<Secret>, ctx: Arc<Ctx>) -> Result<Action, Error> {

@@ -18,6 +18,7 @@ pub mod node_lifecycle;
 pub mod persistent_volume;
 pub mod pods;
 pub mod replicaset;
+pub mod retry;
 pub mod serviceaccounts;
 pub mod statefulset;
 pub mod workload;

@@ -12,6 +12,7 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use kube::ResourceExt;
 
+use super::retry::Retries;
 use crate::resources::registry::Registry;
 
 /// Errors of one reconcile pass.
@@ -37,16 +38,16 @@ const FINALIZER: &str = "kubernetes";
 
 /// Run until aborted.
 pub async fn run(client: kube::Client, registry: Arc<Registry>) {
+    let retries = Retries::new("namespace");
     let api: Api<Namespace> = Api::all(client.clone());
     Controller::new(api, watcher::Config::default())
-        .run(reconcile, error_policy, Arc::new(Ctx { client, registry }))
+        .run(
+            retries.forgetting(reconcile),
+            retries.error_policy(),
+            Arc::new(Ctx { client, registry }),
+        )
         .for_each(|res| async move { super::log_run_error("namespace", res) })
         .await;
-}
-
-fn error_policy(ns: Arc<Namespace>, err: &Error, _ctx: Arc<Ctx>) -> Action {
-    super::log_reconcile_error("namespace", &*ns, err);
-    Action::requeue(Duration::from_secs(2))
 }
 
 /// Every namespaced, stored resource once (one version per storage).

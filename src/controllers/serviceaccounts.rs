@@ -2,8 +2,8 @@
 //! and the `kube-root-ca.crt` ConfigMap with the cluster CA (the root-CA publisher).
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use super::retry::Retries;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
 use kube::api::{Api, ObjectMeta, PostParams};
@@ -32,6 +32,7 @@ struct Ctx {
 
 /// Run until aborted.
 pub async fn run(client: kube::Client, ca_pem: String) {
+    let retries = Retries::new("serviceaccount");
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let accounts: Api<ServiceAccount> = Api::all(client.clone());
     let configmaps: Api<ConfigMap> = Api::all(client.clone());
@@ -46,14 +47,13 @@ pub async fn run(client: kube::Client, ca_pem: String) {
             watcher::Config::default().fields(&format!("metadata.name={ROOT_CA_CONFIGMAP}")),
             |cm: ConfigMap| cm.namespace().map(|ns| ObjectRef::new(&ns)),
         )
-        .run(reconcile, error_policy, Arc::new(Ctx { client, ca_pem }))
+        .run(
+            retries.forgetting(reconcile),
+            retries.error_policy(),
+            Arc::new(Ctx { client, ca_pem }),
+        )
         .for_each(|res| async move { super::log_run_error("serviceaccount", res) })
         .await;
-}
-
-fn error_policy(ns: Arc<Namespace>, err: &Error, _ctx: Arc<Ctx>) -> Action {
-    super::log_reconcile_error("serviceaccount", &*ns, err);
-    Action::requeue(Duration::from_secs(2))
 }
 
 async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Ctx>) -> Result<Action, Error> {

@@ -1,10 +1,9 @@
 //! The shape the workload controllers share: a kube-runtime Controller over one kind that
-//! owns another, with an event recorder, retrying failed passes after a second.
+//! owns another, with an event recorder, retrying failed passes with per-object back-off.
 
 use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use kube::api::Api;
@@ -14,6 +13,7 @@ use kube::Resource;
 use serde::de::DeserializeOwned;
 
 use super::events::Recorder;
+use super::retry::Retries;
 
 /// A failed reconcile pass over the named object.
 #[derive(Debug, thiserror::Error)]
@@ -42,13 +42,14 @@ where
     Fut: Future<Output = Result<Action, Error>> + Send + 'static,
 {
     let recorder = Recorder::new(client.clone(), component, "");
-    let error_policy = move |obj: Arc<K>, err: &Error, _ctx: Arc<Ctx>| {
-        super::log_reconcile_error(component, &*obj, err);
-        Action::requeue(Duration::from_secs(1))
-    };
+    let retries = Retries::new(component);
     Controller::new(Api::<K>::all(client.clone()), watcher::Config::default())
         .owns(Api::<C>::all(client.clone()), watcher::Config::default())
-        .run(reconcile, error_policy, Arc::new(Ctx { client, recorder }))
+        .run(
+            retries.forgetting(reconcile),
+            retries.error_policy(),
+            Arc::new(Ctx { client, recorder }),
+        )
         .for_each(|res| async move { super::log_run_error(component, res) })
         .await;
 }
