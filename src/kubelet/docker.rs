@@ -40,7 +40,15 @@ pub struct DockerRuntime {
     volume_mountpoint: String,
     /// Where the state volume is mounted in the node.
     state_dir: String,
+    /// Containers as last inspected, by id, each with the list's state and status text at
+    /// that time: while those read the same, so does the inspection, and a settled pod's
+    /// resync costs the engine one list and no inspect.
+    inspected: std::sync::Mutex<HashMap<String, (String, Container)>>,
 }
+
+/// Inspections kept at most; past this the memo starts over (ids of removed containers
+/// that went behind the kubelet's back are dropped this way).
+const INSPECTED_MAX: usize = 4096;
 
 fn err(e: bollard::errors::Error) -> RuntimeError {
     RuntimeError::Other(e.to_string())
@@ -76,7 +84,13 @@ impl DockerRuntime {
             node_container: node_container.to_string(),
             volume_mountpoint: volume.mountpoint,
             state_dir: state_dir.trim_end_matches('/').to_string(),
+            inspected: Default::default(),
         })
+    }
+
+    fn inspected(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Container)>> {
+        // Plain entries: one left by a panicking holder is still sound.
+        self.inspected.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether a container of the profile belongs to this node.
@@ -213,8 +227,26 @@ impl DockerRuntime {
         let mut out = Vec::new();
         for s in summaries.into_iter().filter(|s| self.is_ours(s)) {
             let Some(id) = s.id else { continue };
+            // The status text ("Up 5 minutes (healthy)", "Exited (1) 3 seconds ago") moves
+            // with every change an inspection would show, and at least once an hour.
+            let seen = format!("{:?} {}", s.state, s.status.as_deref().unwrap_or_default());
+            if let Some((at, c)) = self.inspected().get(&id) {
+                if *at == seen {
+                    out.push(c.clone());
+                    continue;
+                }
+            }
             match self.docker.inspect_container(&id, None).await {
-                Ok(c) => out.extend(self.container_of(c)),
+                Ok(c) => {
+                    if let Some(c) = self.container_of(c) {
+                        let mut memo = self.inspected();
+                        if memo.len() >= INSPECTED_MAX {
+                            memo.clear();
+                        }
+                        memo.insert(id, (seen, c.clone()));
+                        out.push(c);
+                    }
+                }
                 Err(e) if is_not_found(&e) => {}
                 Err(e) => return Err(err(e)),
             }
@@ -506,6 +538,7 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
+        self.inspected().remove(id);
         match self
             .docker
             .remove_container(

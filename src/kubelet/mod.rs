@@ -33,6 +33,9 @@ use crate::controllers::events::Recorder;
 use pod_worker::Update;
 use runtime::ContainerRuntime;
 
+/// How often every container of the node is listed behind the runtime's events.
+const RELIST_EVERY: Duration = Duration::from_secs(30);
+
 /// Settings of the kubelet.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -152,7 +155,8 @@ pub async fn run<R: ContainerRuntime>(kubelet: Arc<Kubelet<R>>) {
     let mut workers: HashMap<String, mpsc::UnboundedSender<Update>> = HashMap::new();
     let mut finished = tokio::task::JoinSet::new();
     let mut listed: HashSet<String> = HashSet::new();
-    let mut sweep = tokio::time::interval(Duration::from_secs(30));
+    let mut sweep = tokio::time::interval(RELIST_EVERY);
+    let mut relisted = None;
     let (changed_tx, mut changed) = mpsc::unbounded_channel();
     let events = tokio::spawn(follow_runtime_events(kubelet.runtime.clone(), changed_tx));
     loop {
@@ -189,7 +193,7 @@ pub async fn run<R: ContainerRuntime>(kubelet: Arc<Kubelet<R>>) {
                                 let _ = tx.send(Update::Gone);
                             }
                         }
-                        remove_orphans(&kubelet, &workers).await;
+                        relist(&kubelet, &workers, &mut relisted).await;
                     }
                     Err(e) => {
                         tracing::debug!(error = %e, "kubelet pod watch");
@@ -202,7 +206,7 @@ pub async fn run<R: ContainerRuntime>(kubelet: Arc<Kubelet<R>>) {
                     workers.remove(&uid);
                 }
             }
-            _ = sweep.tick() => remove_orphans(&kubelet, &workers).await,
+            _ = sweep.tick() => relist(&kubelet, &workers, &mut relisted).await,
         }
     }
     heartbeat.abort();
@@ -268,14 +272,38 @@ fn dispatch<R: ContainerRuntime>(
     });
 }
 
-/// Remove containers of pods this kubelet no longer runs (deleted while it was down).
-async fn remove_orphans<R: ContainerRuntime>(
+/// What a relist saw: each pod's containers, by pod uid, with their states.
+type Seen = HashMap<String, Vec<(String, runtime::State)>>;
+
+/// The safety net behind runtime events, as upstream's PLEG relist: one list of every
+/// container of this node; the workers of pods whose containers changed since the last
+/// relist sync now (an event was lost), and containers of pods this kubelet no longer
+/// runs (deleted while it was down) are removed. `last` is `None` before the first.
+async fn relist<R: ContainerRuntime>(
     kubelet: &Kubelet<R>,
     workers: &HashMap<String, mpsc::UnboundedSender<Update>>,
+    last: &mut Option<Seen>,
 ) {
     let Ok(all) = kubelet.runtime.list(None).await else {
         return;
     };
+    let mut seen = Seen::new();
+    for c in &all {
+        seen.entry(c.pod_uid.clone())
+            .or_default()
+            .push((c.id.clone(), c.state.clone()));
+    }
+    for containers in seen.values_mut() {
+        containers.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    if let Some(last) = last.as_ref() {
+        for (uid, tx) in workers {
+            if seen.get(uid) != last.get(uid) {
+                let _ = tx.send(Update::Runtime);
+            }
+        }
+    }
+    *last = Some(seen);
     let mut gone: HashSet<String> = HashSet::new();
     for c in all.iter().filter(|c| !workers.contains_key(&c.pod_uid)) {
         tracing::info!(pod = %format!("{}/{}", c.pod_namespace, c.pod_name), container = %c.name, "removing a container of a pod that no longer exists");

@@ -59,8 +59,10 @@ struct Worker<R: ContainerRuntime> {
     pulled: HashMap<String, bool>,
 }
 
-/// How often a settled pod (nothing starting, no probes) is synced when no event comes.
-const SETTLED_RESYNC: Duration = Duration::from_secs(30);
+/// How often a settled pod (nothing starting, no probes) is synced when no event comes:
+/// upstream's sync frequency, which refreshes its ConfigMap, Secret and token volumes.
+/// Lost container events are caught sooner, by the node-wide relist (`kubelet::run`).
+const SETTLED_RESYNC: Duration = Duration::from_secs(60);
 
 fn now() -> String {
     jiff::Timestamp::now()
@@ -609,7 +611,10 @@ impl<R: ContainerRuntime> Worker<R> {
                 }
             }
         }
-        all = rt.list(Some(&uid)).await.map_err(|e| e.to_string())?;
+        if pending {
+            // Something was started or may have changed: report what runs now.
+            all = rt.list(Some(&uid)).await.map_err(|e| e.to_string())?;
+        }
         for id in surplus_dead(&all) {
             if let Err(e) = rt.remove(id).await {
                 tracing::debug!(pod = %self.key(), error = %e, "removing a dead container");
@@ -625,8 +630,8 @@ impl<R: ContainerRuntime> Worker<R> {
         let has_probes = spec.containers.iter().any(|c| {
             c.readiness_probe.is_some() || c.liveness_probe.is_some() || c.startup_probe.is_some()
         });
-        // Container state changes arrive as runtime events (see `kubelet::run`); the poll
-        // of a settled pod is only the safety net behind them, and the refresh of its
+        // Container state changes arrive as runtime events, with the node-wide relist
+        // behind them (see `kubelet::run`); the poll of a settled pod refreshes its
         // ConfigMap, Secret and token volumes.
         Ok(if pending || has_probes {
             Duration::from_secs(1)
