@@ -1,7 +1,7 @@
 //! Benchmarks of `rkube start` on Docker, printing figures (not asserted): cold start with
 //! the node image build, start with the image present, resume of a stopped cluster; pod
 //! startup latency (create → Running) beside a bare `docker run` of the same image in the
-//! same run; node container memory idle and with 110 pods; time for 110 pods to run;
+//! same run; idle CPU of the node and dockerd with no pods and with 60; node container memory idle and with 110 pods; time for 110 pods to run;
 //! memory of the default addons' pods; claim create → Bound through the storage-provisioner
 //! addon beside binding to a pre-made volume; `start --nodes 3` cold, warm and resumed
 //! beside one node, and a worker node's memory.
@@ -22,6 +22,10 @@ const IMAGE: &str = "rkube-bench/busybox:1";
 const PODS: usize = 30;
 const CLAIMS: usize = 30;
 const MAX_PODS: usize = 110;
+/// Sleeping pods of the idle-CPU figure.
+const IDLE_PODS: usize = 60;
+/// Seconds each idle-CPU figure is averaged over.
+const IDLE_SECS: u64 = 60;
 
 /// Memory the node container uses now, in MiB (cgroup usage as `docker stats` shows it).
 fn node_memory_mib(profile: &str) -> Result<f64, Error> {
@@ -267,7 +271,9 @@ fn node_rss_mib(profile: &str) -> Result<f64, Error> {
     Ok(kb / 1024.0)
 }
 
-async fn bench(r: &Rkube) -> Result<(), Error> {
+/// Cold start, resume of a stopped cluster beside a bare `docker start`, and a new cluster
+/// with the image present; the last leaves the cluster running. Returns the three times.
+fn starts(r: &Rkube) -> Result<(Duration, Duration, Duration), Error> {
     // Cold: no image of this binary on the engine, and its root not yet read.
     let first = r.run(&["start"])?;
     r.run(&["delete"])?;
@@ -309,6 +315,116 @@ async fn bench(r: &Rkube) -> Result<(), Error> {
         "{:<52} {warm:>9.1?}",
         "start, new cluster with the image present"
     );
+    Ok((cold, resume, warm))
+}
+
+/// Clock ticks a host process has run (user and system), from `/proc/<pid>/stat`.
+fn cpu_ticks(pid: &str) -> Result<u64, Error> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name may hold spaces; the fields after it start at the last ')'. utime
+    // and stime are fields 14 and 15, so the 12th and 13th after the name.
+    let rest = stat.rsplit_once(')').ok_or("malformed /proc/<pid>/stat")?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let field =
+        |i: usize| -> Result<u64, Error> { Ok(f.get(i).ok_or("short /proc/<pid>/stat")?.parse()?) };
+    Ok(field(11)? + field(12)?)
+}
+
+/// Process ids of every host process named `name`.
+fn pids_of(name: &str) -> Vec<String> {
+    std::process::Command::new("pidof")
+        .arg(name)
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// CPU over `secs`, in percent of one core, of the node process, dockerd, containerd and
+/// the containers' shims together.
+fn cpu_use(profile: &str, secs: u64) -> Result<[f64; 4], Error> {
+    let node = docker(&["inspect", "-f", "{{.State.Pid}}", profile])?;
+    let hz: f64 = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse()
+                .unwrap_or(100.0)
+        })
+        .unwrap_or(100.0);
+    let groups = [
+        vec![node],
+        pids_of("dockerd"),
+        pids_of("containerd"),
+        pids_of("containerd-shim-runc-v2"),
+    ];
+    // A shim that exits in between drops out of both readings.
+    let read = |pids: &[String]| -> Vec<(String, u64)> {
+        pids.iter()
+            .filter_map(|p| Some((p.clone(), cpu_ticks(p).ok()?)))
+            .collect()
+    };
+    let before: Vec<_> = groups.iter().map(|g| read(g)).collect();
+    std::thread::sleep(Duration::from_secs(secs));
+    let mut out = [0.0; 4];
+    for (i, g) in groups.iter().enumerate() {
+        let after = read(g);
+        let ticks: u64 = after
+            .iter()
+            .filter_map(|(p, t)| {
+                let (_, t0) = before[i].iter().find(|(q, _)| q == p)?;
+                Some(t - t0)
+            })
+            .sum();
+        out[i] = ticks as f64 / hz / secs as f64 * 100.0;
+    }
+    Ok(out)
+}
+
+/// Idle CPU of a running cluster: with no pods of ours, then with `IDLE_PODS` sleeping
+/// pods, each averaged over `IDLE_SECS`.
+async fn idle(r: &Rkube) -> Result<(), Error> {
+    let client = r.client().await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let show = |what: &str, c: [f64; 4]| {
+        println!(
+            "{:<52} {:>8.2} %  (node {:.2} %, dockerd {:.2} %; containerd {:.2} %, shims {:.2} %; goal node + dockerd ≤ 2 %)",
+            what,
+            c[0] + c[1],
+            c[0],
+            c[1],
+            c[2],
+            c[3]
+        )
+    };
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    show(
+        &format!("idle CPU, node + dockerd, no pods, {IDLE_SECS} s"),
+        cpu_use(&r.profile, IDLE_SECS)?,
+    );
+    for i in 0..IDLE_PODS {
+        pods.create(&PostParams::default(), &sleeper(&format!("idle-{i}"))?)
+            .await?;
+    }
+    wait_all_running(&pods, IDLE_PODS, Duration::from_secs(600)).await?;
+    // Let the start-up settle: probes of the new pods, status writes, events.
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    show(
+        &format!("idle CPU, node + dockerd, {IDLE_PODS} pods, {IDLE_SECS} s"),
+        cpu_use(&r.profile, IDLE_SECS)?,
+    );
+    delete_all(&pods).await
+}
+
+async fn bench(r: &Rkube) -> Result<(), Error> {
+    let (cold, resume, warm) = starts(r)?;
+    idle(r).await?;
 
     tokio::time::sleep(Duration::from_secs(5)).await;
     let idle = node_memory_mib(&r.profile)?;
@@ -432,7 +548,15 @@ async fn main() -> Result<(), Error> {
         home: root.join("target/bench-home"),
         profile: format!("bench-{}", std::process::id()),
     };
-    let result = bench(&r).await;
+    // `start` and `idle` run one part; anything else, or nothing, runs them all.
+    let result = match std::env::args().nth(1).as_deref() {
+        Some("start") => starts(&r).map(|_| ()),
+        Some("idle") => match r.run(&["start"]) {
+            Ok(_) => idle(&r).await,
+            Err(e) => Err(e),
+        },
+        _ => bench(&r).await,
+    };
     let _ = r.run(&["delete"]);
     result
 }
