@@ -2,6 +2,7 @@
 //! driving a container runtime (Docker, `docker.rs`) behind the `ContainerRuntime` trait.
 
 pub mod backoff;
+pub mod container_spec;
 pub mod dns_config;
 pub mod docker;
 pub mod env;

@@ -14,9 +14,9 @@ use tokio::sync::mpsc;
 
 use super::backoff::Backoff;
 use super::probes::{self, Kind, Tally};
-use super::runtime::{Container, ContainerRuntime, ContainerSpec, Mount, SandboxSpec};
+use super::runtime::{Container, ContainerRuntime};
 use super::status::{self, View};
-use super::{env, volumes, Kubelet};
+use super::{container_spec, env, volumes, Kubelet};
 use crate::controllers::events::{reference, EventType};
 
 /// What the kubelet tells a worker.
@@ -361,19 +361,9 @@ impl<R: ContainerRuntime> Worker<R> {
         )
         .await
         .map_err(|e| ("CreateContainerConfigError".to_string(), e.0))?;
-        let mut mounts = volumes::mounts(c, vols)
+        let mounts = volumes::mounts(c, vols)
             .map_err(|e| ("CreateContainerConfigError".to_string(), e.0))?;
-        let vars = env::as_map(&env);
-        let expand = |v: &Option<Vec<String>>| {
-            v.as_ref()
-                .map(|a| a.iter().map(|s| env::expand(s, &vars)).collect::<Vec<_>>())
-        };
-        let uid = self.uid();
-        let term_path = c
-            .termination_message_path
-            .clone()
-            .unwrap_or_else(|| "/dev/termination-log".into());
-        let term_file = volumes::pod_dir(&cfg.state_dir, &uid)
+        let term_file = volumes::pod_dir(&cfg.state_dir, &self.uid())
             .join("containers")
             .join(&c.name)
             .join(format!("{attempt}.log"));
@@ -381,74 +371,7 @@ impl<R: ContainerRuntime> Worker<R> {
             let _ = std::fs::create_dir_all(parent);
         }
         let _ = std::fs::write(&term_file, b"");
-        mounts.retain(|m| m.container_path != term_path);
-        let sc = c.security_context.clone().unwrap_or_default();
-        let pod_sc = self
-            .pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.security_context.clone())
-            .unwrap_or_default();
-        let run_as_user = sc.run_as_user.or(pod_sc.run_as_user);
-        let run_as_group = sc.run_as_group.or(pod_sc.run_as_group);
-        let user = run_as_user.map(|u| match run_as_group {
-            Some(g) => format!("{u}:{g}"),
-            None => u.to_string(),
-        });
-        let limits = c
-            .resources
-            .as_ref()
-            .and_then(|r| r.limits.clone())
-            .unwrap_or_default();
-        let requests = c
-            .resources
-            .as_ref()
-            .and_then(|r| r.requests.clone())
-            .unwrap_or_default();
-        let nanos = |q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity| {
-            crate::resources::validation::quantity_nanos(&q.0)
-        };
-        let memory_limit = limits
-            .get("memory")
-            .and_then(nanos)
-            .map(|n| (n / 1_000_000_000) as i64);
-        let nano_cpus = limits.get("cpu").and_then(nanos).map(|n| n as i64);
-        // cpu shares as the kubelet derives them: 1024 per CPU requested, at least 2.
-        let cpu_shares = requests
-            .get("cpu")
-            .and_then(nanos)
-            .map(|n| ((n * 1024 / 1_000_000_000) as i64).max(2));
-        let caps = sc.capabilities.clone().unwrap_or_default();
-        let spec = ContainerSpec {
-            pod_uid: uid.clone(),
-            pod_name: self.pod.metadata.name.clone().unwrap_or_default(),
-            pod_namespace: self.pod.metadata.namespace.clone().unwrap_or_default(),
-            name: c.name.clone(),
-            attempt,
-            init,
-            image: c.image.clone().unwrap_or_default(),
-            entrypoint: expand(&c.command),
-            cmd: expand(&c.args),
-            env,
-            working_dir: c.working_dir.clone().filter(|w| !w.is_empty()),
-            tty: c.tty.unwrap_or(false),
-            stdin: c.stdin.unwrap_or(false),
-            stdin_once: c.stdin_once.unwrap_or(false),
-            mounts,
-            user,
-            memory_limit,
-            nano_cpus,
-            cpu_shares,
-            privileged: sc.privileged.unwrap_or(false),
-            cap_add: caps.add.unwrap_or_default(),
-            cap_drop: caps.drop.unwrap_or_default(),
-            read_only_rootfs: sc.read_only_root_filesystem.unwrap_or(false),
-            termination_log: Some(Mount {
-                node_path: term_file.to_string_lossy().to_string(),
-                container_path: term_path,
-                read_only: false,
-            }),
-        };
+        let spec = container_spec::container(&self.pod, c, attempt, init, env, mounts, &term_file);
         match self.kubelet.runtime.run_container(sandbox_id, &spec).await {
             Ok(_) => {
                 self.event(
@@ -521,7 +444,7 @@ impl<R: ContainerRuntime> Worker<R> {
                     let _ = rt.remove(&c.id).await;
                 }
                 let attempt = old.map(|s| s.attempt + 1).unwrap_or(0);
-                let sandbox_spec = self.sandbox_spec(attempt);
+                let sandbox_spec = container_spec::sandbox(&self.pod, &self.kubelet.cfg, attempt);
                 if let Err(e) = rt.run_sandbox(&sandbox_spec).await {
                     let msg = format!("Failed to create pod sandbox: {e}");
                     self.event(EventType::Warning, "FailedCreatePodSandBox", &msg)
@@ -832,37 +755,6 @@ impl<R: ContainerRuntime> Worker<R> {
         let ready =
             started && (c.readiness_probe.is_none() || verdict(Kind::Readiness) == Some(true));
         (ready, started)
-    }
-
-    fn sandbox_spec(&self, attempt: u32) -> SandboxSpec {
-        let spec = self.pod.spec.clone().unwrap_or_default();
-        let name = self.pod.metadata.name.clone().unwrap_or_default();
-        let hostname = spec
-            .hostname
-            .clone()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| name.clone());
-        let extra_hosts = spec
-            .host_aliases
-            .iter()
-            .flatten()
-            .flat_map(|a| {
-                a.hostnames
-                    .iter()
-                    .flatten()
-                    .map(move |h| format!("{h}:{}", a.ip))
-            })
-            .collect();
-        SandboxSpec {
-            pod_uid: self.uid(),
-            pod_name: name,
-            pod_namespace: self.pod.metadata.namespace.clone().unwrap_or_default(),
-            attempt,
-            hostname,
-            resolv_conf: super::dns_config::resolv_conf(&self.pod, &self.kubelet.cfg),
-            extra_hosts,
-            host_network: spec.host_network == Some(true),
-        }
     }
 
     /// Patch the pod status if it changed; returns the phase reported.
