@@ -281,7 +281,7 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
     let docker = super::docker::connect().await?;
     let saved = profile::load(&req.profile)?;
     // `docker info` is the engine's slowest read; resuming a profile without --cpus or
-    // --memory does not need it.
+    // --memory does not need it, and reads neither figure.
     let (host_cpus, host_mem) = if saved.is_none() || memory_mb.is_some() || req.cpus.is_some() {
         docker_resources(&docker).await
     } else {
@@ -495,8 +495,12 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
     write_kubeconfig(&settings, &creds)?;
     enable_addons(&docker, &settings, &creds, req, &mut step).await?;
     // Best effort: a failure to tidy up must not fail a start that worked.
-    match pruning.await {
-        Ok(Ok(p)) if !p.tags.is_empty() => step(
+    let pruned = match pruning.await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match pruned {
+        Ok(p) if !p.tags.is_empty() => step(
             "🧹",
             &format!(
                 "Removed {} image tag(s) of earlier rkube builds ({} MB)",
@@ -504,8 +508,7 @@ pub async fn start(req: &Request, mut step: impl FnMut(&str, &str)) -> Result<Ou
                 p.bytes >> 20
             ),
         ),
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::warn!(error = %e, "removing images of earlier builds"),
+        Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "removing images of earlier builds"),
     }
     step(
