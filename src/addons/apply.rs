@@ -85,13 +85,7 @@ fn builtin_target(api_version: &str, kind: &str) -> Option<(ApiResource, ApiCapa
         Scope::Cluster
     };
     Some((
-        ApiResource {
-            group: info.group,
-            version: info.version,
-            api_version: api_version.to_string(),
-            kind: info.kind,
-            plural: info.plural,
-        },
+        info.api_resource(),
         ApiCapabilities {
             scope,
             subresources: Vec::new(),

@@ -94,13 +94,18 @@ pub fn log_reconcile_error<K: kube::Resource>(
     obj: &K,
     err: &dyn std::fmt::Display,
 ) {
+    let key = object_key(obj);
+    tracing::warn!(component, object = %key, error = %err, "reconcile failed");
+}
+
+/// `namespace/name`, or `name` for a cluster-scoped object: how controllers name objects.
+pub fn object_key<K: kube::Resource>(obj: &K) -> String {
     let meta = obj.meta();
     let name = meta.name.as_deref().unwrap_or_default();
-    let key = match meta.namespace.as_deref() {
+    match meta.namespace.as_deref() {
         Some(ns) => format!("{ns}/{name}"),
         None => name.to_string(),
-    };
-    tracing::warn!(component, object = %key, error = %err, "reconcile failed");
+    }
 }
 
 /// Log what a controller's run yields besides reconcile errors (which its error policy
@@ -133,13 +138,7 @@ pub fn stored_kinds(
         .into_iter()
         .filter(|r| r.stored && pred(r))
         .filter(|r| seen.insert(r.storage.clone()))
-        .map(|r| kube::discovery::ApiResource {
-            api_version: r.api_version(),
-            group: r.group,
-            version: r.version,
-            kind: r.kind,
-            plural: r.plural,
-        })
+        .map(|r| r.api_resource())
         .collect()
 }
 

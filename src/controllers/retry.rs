@@ -13,6 +13,8 @@ use futures::FutureExt;
 use kube::runtime::controller::Action;
 use kube::Resource;
 
+use super::object_key;
+
 /// The first retry's delay.
 const BASE: Duration = Duration::from_millis(5);
 /// The longest delay.
@@ -41,7 +43,7 @@ impl Retries {
     /// Log the failed reconcile of `obj` and say when to try it again.
     pub fn failed<K: Resource>(&self, obj: &K, err: &dyn std::fmt::Display) -> Action {
         super::log_reconcile_error(self.component, obj, err);
-        Action::requeue(self.delay(&key(obj)))
+        Action::requeue(self.delay(&object_key(obj)))
     }
 
     fn delay(&self, key: &str) -> Duration {
@@ -67,7 +69,7 @@ impl Retries {
 
     /// Forget the failures of `obj`: it reconciled.
     pub fn forget<K: Resource>(&self, obj: &K) {
-        self.counts().remove(&key(obj));
+        self.counts().remove(&object_key(obj));
     }
 
     /// `reconcile`, forgetting an object's failures when a pass over it succeeds.
@@ -95,16 +97,6 @@ impl Retries {
             }
             .boxed()
         }
-    }
-}
-
-/// `namespace/name`, or `name` for a cluster-scoped object.
-fn key<K: Resource>(obj: &K) -> String {
-    let meta = obj.meta();
-    let name = meta.name.as_deref().unwrap_or_default();
-    match meta.namespace.as_deref() {
-        Some(ns) => format!("{ns}/{name}"),
-        None => name.to_string(),
     }
 }
 
