@@ -1,5 +1,6 @@
 //! Authorization of requests: members of `system:masters` always (kube-apiserver's
-//! privileged-group authorizer), everyone else by RBAC, with the real Forbidden messages.
+//! privileged-group authorizer), kubelets by the Node authorizer, then everyone by RBAC
+//! (`--authorization-mode=Node,RBAC`), with the real Forbidden messages.
 
 use super::authn::UserInfo;
 use super::rbac::Decision;
@@ -15,7 +16,10 @@ pub fn decide(state: &State, user: &UserInfo, req: &RequestInfo) -> Decision {
     if user.in_group(MASTERS) {
         return Decision::Allow(String::new());
     }
-    state.authorizer.decide(user, req)
+    match state.node_authorizer.decide(user, req) {
+        Decision::Allow(reason) => Decision::Allow(reason),
+        Decision::Deny => state.authorizer.decide(user, req),
+    }
 }
 
 /// Authorize a request or explain the refusal as kube-apiserver does.

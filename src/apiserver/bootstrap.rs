@@ -106,6 +106,26 @@ async fn rbac_policy(state: &Arc<State>) -> Result<(), ApiError> {
     for binding in policy::cluster_role_bindings() {
         ensure_in(&bindings_ctx, binding).await?;
     }
+    for (name, kind, subject) in policy::RETIRED_SUBJECTS {
+        guaranteed_update(&bindings_ctx, name, None, |mut current| {
+            let Some(subjects) = current.get_mut("subjects").and_then(|s| s.as_array_mut()) else {
+                return Ok(Change::Unchanged);
+            };
+            let before = subjects.len();
+            subjects.retain(|s| s["kind"] != *kind || s["name"] != *subject);
+            let (removed, left) = (subjects.len() != before, subjects.len());
+            if !removed || !autoupdate(&current) {
+                return Ok(Change::Unchanged);
+            }
+            if left == 0 {
+                if let Some(obj) = current.as_object_mut() {
+                    obj.remove("subjects");
+                }
+            }
+            Ok(Change::Write(current))
+        })
+        .await?;
+    }
     // Aggregate over every stored ClusterRole, including ones users added.
     let prefix = roles_ctx.res.prefix(None);
     let listed = state

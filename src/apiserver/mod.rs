@@ -11,6 +11,7 @@ pub mod handlers;
 mod health;
 pub mod http;
 pub mod impersonation;
+pub mod node_authz;
 pub mod normalize;
 pub mod object;
 pub mod openapi;
@@ -68,6 +69,8 @@ pub struct State {
     openapi: openapi_cache::OpenApiCache,
     /// The RBAC authorizer.
     pub authorizer: rbac::Authorizer,
+    /// The Node authorizer, consulted before RBAC.
+    pub node_authorizer: node_authz::NodeAuthorizer,
     /// Signs and verifies service-account tokens.
     pub tokens: Arc<tokens::TokenIssuer>,
     /// Established CustomResourceDefinitions.
@@ -101,6 +104,7 @@ impl State {
             server_address,
             openapi: openapi_cache::OpenApiCache::default(),
             authorizer: rbac::Authorizer::default(),
+            node_authorizer: node_authz::NodeAuthorizer::default(),
             tokens,
             crds: crd::Crds::default(),
             aggregator: aggregator::Aggregator::default(),

@@ -243,6 +243,12 @@ impl ControlPlane {
             .authorizer
             .start(store.clone(), &state.registry)
             .await?;
+        tasks.extend(
+            state
+                .node_authorizer
+                .start(store.clone(), &state.registry)
+                .await?,
+        );
         let supervisor = state.supervisor.clone();
         tasks.push(supervisor.spawn("controller/kubernetes-service", {
             let (state, advertise) = (state.clone(), cfg.advertise);

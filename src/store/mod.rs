@@ -8,6 +8,7 @@
 
 mod error;
 pub mod event_ttl;
+pub mod mirror;
 mod sqlite;
 mod watch;
 mod writer;

@@ -2,7 +2,9 @@
 //! tokens from `kubectl create token` and legacy token Secrets, impersonation, and 401s
 //! for missing or forged credentials.
 
-use crate::support::{eventually, namespace, shared, write_file, Kubectl};
+use crate::support::{
+    eventually, namespace, shared, shared_with_node, write_file, Kubectl, Server,
+};
 
 fn token_for(k: &Kubectl, ns: &str, sa: &str) -> String {
     k.run(&["-n", ns, "create", "token", sa])
@@ -561,4 +563,135 @@ fn namespace_admins_cannot_escalate() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn a_node_reads_only_what_its_pods_use() {
+    let k = shared_with_node().kubectl();
+    let ns = namespace(&k, "node-authz");
+    let n = ns.as_str();
+    for s in ["mounted", "unused"] {
+        k.run(&[
+            "-n",
+            n,
+            "create",
+            "secret",
+            "generic",
+            s,
+            "--from-literal=k=v",
+        ])
+        .ok();
+    }
+    k.run(&[
+        "-n",
+        n,
+        "create",
+        "configmap",
+        "settings",
+        "--from-literal=k=v",
+    ])
+    .ok();
+    let dir = tempfile::tempdir().unwrap();
+    let pod = write_file(
+        dir.path(),
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: user\nspec:\n  containers:\n  - name: c\n    image: busybox\n    envFrom:\n    - configMapRef:\n        name: settings\n    volumeMounts:\n    - name: s\n      mountPath: /s\n  volumes:\n  - name: s\n    secret:\n      secretName: mounted\n",
+    );
+    k.run(&["-n", n, "apply", "-f", pod.to_str().unwrap()]).ok();
+    eventually("the pod is bound", 20, || {
+        let r = k.run(&[
+            "-n",
+            n,
+            "get",
+            "pod",
+            "user",
+            "-o",
+            "jsonpath={.spec.nodeName}",
+        ]);
+        (r.stdout == "node-1").then_some(())
+    });
+    let as_node = |node: &str, args: &[&str]| {
+        let user = format!("--as=system:node:{node}");
+        let mut all = vec!["-n", n, &user, "--as-group=system:nodes"];
+        all.extend_from_slice(args);
+        k.run(&all)
+    };
+    eventually("the node may read what its pod uses", 10, || {
+        let secret = as_node("node-1", &["get", "secret", "mounted"]);
+        let config = as_node("node-1", &["get", "configmap", "settings"]);
+        (secret.code == 0 && config.code == 0).then_some(())
+    });
+    let r = as_node("node-1", &["get", "secret", "unused"]);
+    assert!(
+        r.fails().contains(&format!(
+            "secrets \"unused\" is forbidden: User \"system:node:node-1\" cannot get resource \"secrets\" in API group \"\" in the namespace \"{n}\""
+        )),
+        "{}",
+        r.stderr
+    );
+    as_node("node-1", &["get", "secrets"]).fails();
+    as_node("node-2", &["get", "secret", "mounted"]).fails();
+    // Without the group, the name alone is nobody in particular.
+    let r = k.run(&[
+        "-n",
+        n,
+        "get",
+        "secret",
+        "mounted",
+        "--as=system:node:node-1",
+    ]);
+    r.fails();
+    // The node role still covers what every kubelet needs.
+    as_node("node-1", &["get", "pods"]).ok();
+
+    k.run(&[
+        "-n",
+        n,
+        "delete",
+        "pod",
+        "user",
+        "--grace-period=0",
+        "--force",
+    ]);
+    eventually("the edge goes with the pod", 20, || {
+        (as_node("node-1", &["get", "secret", "mounted"]).code != 0).then_some(())
+    });
+
+    // The bootstrap binding no longer grants the role to every node.
+    let binding = k
+        .run(&["get", "clusterrolebinding", "system:node", "-o", "json"])
+        .ok()
+        .to_string();
+    let binding: serde_json::Value = serde_json::from_str(&binding).unwrap();
+    assert!(binding.get("subjects").is_none(), "{binding}");
+}
+
+#[test]
+fn an_upgraded_cluster_stops_binding_the_node_role_to_every_node() {
+    // Earlier rkube versions bound system:node to the whole group.
+    let server = Server::start();
+    let k = server.kubectl();
+    let old_subject = r#"[{"op":"add","path":"/subjects","value":[{"apiGroup":"rbac.authorization.k8s.io","kind":"Group","name":"system:nodes"},{"apiGroup":"rbac.authorization.k8s.io","kind":"User","name":"kept"}]}]"#;
+    k.run(&[
+        "patch",
+        "clusterrolebinding",
+        "system:node",
+        "--type=json",
+        "-p",
+        old_subject,
+    ])
+    .ok();
+    let server = Server::start_in(server.stop());
+    let k = server.kubectl();
+    let subjects = k
+        .run(&[
+            "get",
+            "clusterrolebinding",
+            "system:node",
+            "-o",
+            "jsonpath={.subjects[*].name}",
+        ])
+        .ok()
+        .to_string();
+    assert_eq!(subjects, "kept", "only the retired subject goes");
 }

@@ -21,7 +21,8 @@ use tokio::task::JoinHandle;
 use super::authn::UserInfo;
 use super::request::RequestInfo;
 use crate::resources::registry::Registry;
-use crate::store::{EventKind, Revision, Store, StoreError};
+use crate::store::mirror::{self, Mirror};
+use crate::store::{Store, StoreError};
 
 #[derive(Clone, Debug)]
 struct Binding {
@@ -268,89 +269,35 @@ impl Authorizer {
             else {
                 continue;
             };
-            let prefix = res.prefix(None);
-            let rev = self.load(store.as_ref(), kind, &prefix).await?;
-            let me = self.clone();
-            let store = store.clone();
-            handles.push(tokio::spawn(async move {
-                me.follow(store, kind, prefix, rev).await;
-            }));
+            let view = Arc::new(KindView {
+                policy: self.policy.clone(),
+                kind,
+            });
+            handles.push(mirror::start(store.clone(), res.prefix(None), view).await?);
         }
         Ok(handles)
     }
+}
 
-    async fn load(
-        &self,
-        store: &dyn Store,
-        kind: Kind,
-        prefix: &str,
-    ) -> Result<Revision, StoreError> {
-        let mut start_after: Option<String> = None;
-        let mut at = None;
-        loop {
-            let page = store
-                .range(prefix, start_after.as_deref(), Some(500), at)
-                .await?;
-            at = Some(page.revision);
-            {
-                let mut policy = self.policy.write().unwrap_or_else(|e| e.into_inner());
-                for kv in &page.kvs {
-                    policy.apply(kind, &kv.value, false);
-                }
-            }
-            match (page.more, page.kvs.last()) {
-                (true, Some(last)) => start_after = Some(last.key.clone()),
-                _ => return Ok(page.revision),
-            }
-        }
+/// The policy's part that one RBAC kind fills.
+struct KindView {
+    policy: Arc<RwLock<Policy>>,
+    kind: Kind,
+}
+
+impl Mirror for KindView {
+    fn apply(&self, value: &[u8], deleted: bool) {
+        let mut policy = self.policy.write().unwrap_or_else(|e| e.into_inner());
+        policy.apply(self.kind, value, deleted);
     }
 
-    /// Follow writes after `rev`; a watch that falls behind compaction reloads.
-    async fn follow(&self, store: Arc<dyn Store>, kind: Kind, prefix: String, mut rev: Revision) {
-        loop {
-            let mut watch = match store.watch(&prefix, rev).await {
-                Ok(w) => w,
-                Err(e) => {
-                    tracing::warn!(error = %e, kind = kind.plural(), "RBAC watch failed; reloading");
-                    rev = self.reload(store.as_ref(), kind, &prefix).await;
-                    continue;
-                }
-            };
-            while let Some(event) = watch.next().await {
-                match event {
-                    Ok(ev) => {
-                        rev = ev.revision();
-                        let mut policy = self.policy.write().unwrap_or_else(|e| e.into_inner());
-                        policy.apply(kind, &ev.kv.value, ev.kind == EventKind::Deleted);
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, kind = kind.plural(), "RBAC watch ended; reloading");
-                        rev = self.reload(store.as_ref(), kind, &prefix).await;
-                        break;
-                    }
-                }
-            }
-        }
-    }
-
-    async fn reload(&self, store: &dyn Store, kind: Kind, prefix: &str) -> Revision {
-        loop {
-            {
-                let mut policy = self.policy.write().unwrap_or_else(|e| e.into_inner());
-                match kind {
-                    Kind::ClusterRole => policy.cluster_roles.clear(),
-                    Kind::Role => policy.roles.clear(),
-                    Kind::ClusterRoleBinding => policy.cluster_bindings.clear(),
-                    Kind::RoleBinding => policy.bindings.clear(),
-                }
-            }
-            match self.load(store, kind, prefix).await {
-                Ok(rev) => return rev,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reloading RBAC objects");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                }
-            }
+    fn clear(&self) {
+        let mut policy = self.policy.write().unwrap_or_else(|e| e.into_inner());
+        match self.kind {
+            Kind::ClusterRole => policy.cluster_roles.clear(),
+            Kind::Role => policy.roles.clear(),
+            Kind::ClusterRoleBinding => policy.cluster_bindings.clear(),
+            Kind::RoleBinding => policy.bindings.clear(),
         }
     }
 }

@@ -69,13 +69,21 @@ fn subject(kind: &str, name: &str) -> Value {
 }
 
 fn binding(name: &str, role: &str, subjects: &[(&str, &str)]) -> Value {
-    json!({
+    let mut b = json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
         "metadata": meta(name, &[]),
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-        "subjects": subjects.iter().map(|(k, n)| subject(k, n)).collect::<Vec<_>>(),
-    })
+    });
+    if !subjects.is_empty() {
+        b["subjects"] = subjects.iter().map(|(k, n)| subject(k, n)).collect();
+    }
+    b
 }
+
+/// Subjects that earlier rkube versions put in bootstrap bindings and this one does not:
+/// (binding, subject kind, subject name). Start removes them from bindings that still
+/// auto-update, so an upgraded cluster is no more open than a new one.
+pub const RETIRED_SUBJECTS: &[(&str, &str, &str)] = &[("system:node", "Group", "system:nodes")];
 
 fn events_writer() -> Value {
     rule(
@@ -337,9 +345,9 @@ pub fn cluster_role_bindings() -> Vec<Value> {
             "system:node-proxier",
             &[("User", "system:kube-proxy")],
         ),
-        // Real clusters authorize kubelets with the Node authorizer and leave this binding
-        // without subjects; rkube has no Node authorizer, so nodes get the role by group.
-        binding("system:node", "system:node", &[("Group", "system:nodes")]),
+        // Kubelets are authorized by the Node authorizer, which applies this role's rules
+        // only to what each node's pods use; the binding stays without subjects, as upstream.
+        binding("system:node", "system:node", &[]),
     ]
 }
 
@@ -532,7 +540,8 @@ fn scheduler_rules() -> Vec<Value> {
     ]
 }
 
-fn node_rules() -> Vec<Value> {
+/// The rules of the `system:node` role, which the Node authorizer applies.
+pub fn node_rules() -> Vec<Value> {
     vec![
         rule(&["create"], &["authentication.k8s.io"], &["tokenreviews"]),
         rule(
