@@ -42,6 +42,13 @@ pub struct Args {
     /// restricted.
     #[arg(long, default_value = "privileged", value_parser = parse_pod_security)]
     pub pod_security: crate::apiserver::pod_security::Level,
+    /// How often the datastore's history is compacted, e.g. 5m; 0 never compacts.
+    #[arg(long, default_value = "5m", value_parser = super::start::parse_duration)]
+    pub etcd_compaction_interval: std::time::Duration,
+    /// How many of the newest revisions a compaction keeps (tests use 0 to make watches
+    /// fall behind at once).
+    #[arg(long, hide = true, default_value_t = crate::node::control_plane::DEFAULT_COMPACTION_RETAIN)]
+    pub compaction_retain_revisions: i64,
 }
 
 /// A Pod Security level flag.
@@ -64,6 +71,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         cfg.node_monitor_grace_period = args.node_monitor_grace_period;
         cfg.event_ttl = args.event_ttl;
         cfg.pod_security = args.pod_security;
+        cfg.compaction_interval = args.etcd_compaction_interval;
+        cfg.compaction_retain = args.compaction_retain_revisions;
         let cp = ControlPlane::start(cfg).await.with_context(|| {
             format!("starting the control plane in {}", args.data_dir.display())
         })?;

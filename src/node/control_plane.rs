@@ -85,7 +85,17 @@ pub struct Config {
     pub event_ttl: std::time::Duration,
     /// The Pod Security level of namespaces without labels.
     pub pod_security: apiserver::pod_security::Level,
+    /// How often the datastore's history is compacted (`--etcd-compaction-interval`);
+    /// zero never compacts.
+    pub compaction_interval: Duration,
+    /// How many of the newest revisions each compaction keeps for watches to resume from.
+    pub compaction_retain: i64,
 }
+
+/// kube-apiserver's default `--etcd-compaction-interval`.
+pub const DEFAULT_COMPACTION_INTERVAL: Duration = Duration::from_secs(300);
+/// The revisions a compaction keeps by default.
+pub const DEFAULT_COMPACTION_RETAIN: i64 = 10_000;
 
 impl Config {
     /// Defaults for a data directory: loopback, a random port, kube's service range.
@@ -103,6 +113,8 @@ impl Config {
             advertise: None,
             event_ttl: store::event_ttl::DEFAULT_TTL,
             pod_security: apiserver::pod_security::Level::Privileged,
+            compaction_interval: DEFAULT_COMPACTION_INTERVAL,
+            compaction_retain: DEFAULT_COMPACTION_RETAIN,
         }
     }
 }
@@ -271,12 +283,14 @@ impl ControlPlane {
             )));
         }
         tasks.push(store::event_ttl::spawn(store.clone(), cfg.event_ttl));
-        // Like kube-apiserver's 5-minute etcd compaction, keeping recent history for watches.
-        tasks.push(store::spawn_compactor(
-            store.clone(),
-            Duration::from_secs(300),
-            10_000,
-        ));
+        // Like kube-apiserver's etcd compaction, keeping recent history for watches.
+        if !cfg.compaction_interval.is_zero() {
+            tasks.push(store::spawn_compactor(
+                store.clone(),
+                cfg.compaction_interval,
+                cfg.compaction_retain,
+            ));
+        }
         // Controllers are ordinary API clients with their own identity, authorized by the
         // bootstrap `system:kube-controller-manager` ClusterRole.
         let cm_cert =

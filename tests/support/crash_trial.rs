@@ -391,6 +391,13 @@ pub struct Figures {
     rv_after_restart: u64,
 }
 
+impl Figures {
+    /// How many watches got 410 Gone and re-listed.
+    pub fn relists(&self) -> usize {
+        self.relists
+    }
+}
+
 /// Trials to run: `var` from the environment, else `default`.
 pub fn trials_from_env(var: &str, default: usize) -> usize {
     std::env::var(var)

@@ -102,7 +102,8 @@ impl Server {
         Self::start_with_all(tempfile::tempdir().expect("temp dir"), &[], env)
     }
 
-    fn start_with(dir: tempfile::TempDir, extra: &[&str]) -> Server {
+    /// Start a server on an existing data dir with extra `rkube server` flags.
+    pub fn start_with(dir: tempfile::TempDir, extra: &[&str]) -> Server {
         Self::start_with_all(dir, extra, &[])
     }
 
