@@ -1,8 +1,9 @@
 //! The kubelet's HTTPS endpoint (port 10250): container logs for the API server's
 //! `pods/log`, the exec/attach/port-forward streams behind `pods/exec` and friends, and
 //! resource metrics. As a real kubelet with anonymous auth off and webhook authorization:
-//! every request but `/healthz` needs a client certificate or a bearer token, and what RBAC
-//! grants on `nodes/proxy` (or `nodes/stats`, `nodes/metrics`) by a SubjectAccessReview.
+//! every request, `/healthz` included, needs a client certificate or a bearer token, and
+//! what RBAC grants on `nodes/proxy` (or `nodes/stats`, `nodes/metrics`, `nodes/healthz`)
+//! by a SubjectAccessReview.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -51,7 +52,7 @@ fn allowed(user: Option<&UserInfo>) -> bool {
 }
 
 /// The SubjectAccessReview verb and `nodes` subresource of a request, as the kubelet's
-/// `GetRequestAttributes` maps them: the HTTP method gives the verb; `/stats/*`,
+/// `GetRequestAttributes` maps them: the HTTP method gives the verb; `/healthz`, `/stats/*`,
 /// `/metrics/*` and `/logs/*` have their own subresource and every other path (container
 /// logs, exec, attach, port-forward) is `proxy`.
 pub fn attributes(method: &http::Method, path: &str) -> (&'static str, &'static str) {
@@ -66,7 +67,9 @@ pub fn attributes(method: &http::Method, path: &str) -> (&'static str, &'static 
         path.strip_prefix(prefix)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     };
-    let sub = if under("/stats") {
+    let sub = if under("/healthz") {
+        "healthz"
+    } else if under("/stats") {
         "stats"
     } else if under("/metrics") {
         "metrics"
@@ -108,17 +111,26 @@ async fn authorize<B>(
         name: Some(node_name.to_string()),
         ..Default::default()
     };
+    // Like the kubelet's fine-grained authorization: `nodes/healthz`, else `nodes/proxy`.
+    let fallback = (sub == "healthz").then(|| ResourceAttributes {
+        subresource: Some("proxy".into()),
+        ..attrs.clone()
+    });
     if delegated::allowed(client, &user, attrs).await {
-        Ok(())
-    } else {
-        Err(text(
-            StatusCode::FORBIDDEN,
-            &format!(
-                "Forbidden (user={}, verb={verb}, resource=nodes, subresource(s)=[{sub}])",
-                user.name
-            ),
-        ))
+        return Ok(());
     }
+    if let Some(proxy) = fallback {
+        if delegated::allowed(client, &user, proxy).await {
+            return Ok(());
+        }
+    }
+    Err(text(
+        StatusCode::FORBIDDEN,
+        &format!(
+            "Forbidden (user={}, verb={verb}, resource=nodes, subresource(s)=[{sub}])",
+            user.name
+        ),
+    ))
 }
 
 /// Serve until aborted. The listener is shared so a restarted server keeps the port.
@@ -166,11 +178,11 @@ async fn route<R: ContainerRuntime>(
     user: Option<&UserInfo>,
     req: Request<hyper::body::Incoming>,
 ) -> Response<Body> {
-    if req.uri().path() == "/healthz" {
-        return text(StatusCode::OK, "ok");
-    }
     if let Err(denied) = authorize(&kubelet.client, &kubelet.cfg.node_name, user, &req).await {
         return denied;
+    }
+    if req.uri().path() == "/healthz" {
+        return text(StatusCode::OK, "ok");
     }
     let metrics = match req.uri().path() {
         "/metrics/resource" => Some("metrics"),
@@ -353,6 +365,7 @@ mod tests {
     fn attributes_follow_the_kubelets_mapping() {
         let get = http::Method::GET;
         let post = http::Method::POST;
+        assert_eq!(attributes(&get, "/healthz"), ("get", "healthz"));
         assert_eq!(attributes(&get, "/stats/summary"), ("get", "stats"));
         assert_eq!(attributes(&get, "/stats"), ("get", "stats"));
         assert_eq!(attributes(&get, "/metrics/resource"), ("get", "metrics"));
