@@ -276,19 +276,17 @@ async fn list_raw(ctx: &Ctx) -> Result<Response<Body>, ApiError> {
             return Ok(Some(raw));
         }
         // Stored at another version: converted through the full parse.
-        serde_json::value::to_raw_value(&typed_item(ctx, ctx.decode(kv)?))
+        serde_json::to_vec(&typed_item(ctx, ctx.decode(kv)?))
             .map(Some)
             .map_err(|e| ApiError::internal(format!("encoding {}: {e}", kv.key)))
     })
     .await?;
-    let list = raw_list::List {
-        kind: &ctx.res.list_kind(),
-        api_version: &api_version,
-        metadata: &list_metadata(&page),
-        items: &page.items,
-    };
-    let body = serde_json::to_vec(&list)
-        .map_err(|e| ApiError::internal(format!("encoding the list: {e}")))?;
+    let body = raw_list::list(
+        &ctx.res.list_kind(),
+        &api_version,
+        &list_metadata(&page),
+        &page.items,
+    );
     Ok(json_bytes_response(200, body))
 }
 
