@@ -10,6 +10,7 @@ use std::sync::{Arc, LazyLock, RwLock};
 
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, PodSpec, Volume};
 use k8s_openapi::api::rbac::v1::PolicyRule;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use tokio::task::JoinHandle;
 
 use super::authn::UserInfo;
@@ -118,10 +119,10 @@ impl NodeAuthorizer {
     ) -> Result<Vec<JoinHandle<()>>, StoreError> {
         let mut handles = Vec::new();
         let views: [(&str, Arc<dyn Mirror>); 2] = [
-            ("pods", Arc::new(PodsView(self.graph.clone()))),
+            ("pods", Arc::new(pods_view(self.graph.clone()))),
             (
                 "persistentvolumeclaims",
-                Arc::new(ClaimsView(self.graph.clone())),
+                Arc::new(claims_view(self.graph.clone())),
             ),
         ];
         for (plural, view) in views {
@@ -156,8 +157,8 @@ struct PodUses {
 /// Pods by namespace and name (only those bound to a node), and each claim's volume.
 #[derive(Default)]
 struct Graph {
-    pods: HashMap<(String, String), PodUses>,
-    claims: HashMap<(String, String), String>,
+    pods: HashMap<Key, PodUses>,
+    claims: HashMap<Key, String>,
 }
 
 impl Graph {
@@ -181,62 +182,70 @@ impl Graph {
     }
 }
 
-struct PodsView(Arc<RwLock<Graph>>);
+/// Objects by namespace and name.
+type Key = (String, String);
 
-impl Mirror for PodsView {
+/// A stored object's key, and its value in the graph if it belongs there; `None` for
+/// bytes that do not decode.
+type Entry<V> = Option<(Key, Option<V>)>;
+
+fn key_of(meta: &ObjectMeta) -> Key {
+    (
+        meta.namespace.clone().unwrap_or_default(),
+        meta.name.clone().unwrap_or_default(),
+    )
+}
+
+/// One kind's part of the graph: the map `part` picks, filled with what `entry` reads off
+/// each stored object (its key, and a value when it belongs in the graph).
+struct View<V> {
+    graph: Arc<RwLock<Graph>>,
+    part: fn(&mut Graph) -> &mut HashMap<Key, V>,
+    entry: fn(&[u8]) -> Entry<V>,
+}
+
+impl<V: Send + Sync + 'static> Mirror for View<V> {
     fn apply(&self, value: &[u8], deleted: bool) {
-        let Ok(pod) = serde_json::from_slice::<Pod>(value) else {
+        let Some((key, entry)) = (self.entry)(value) else {
             return;
         };
-        let key = (
-            pod.metadata.namespace.clone().unwrap_or_default(),
-            pod.metadata.name.clone().unwrap_or_default(),
-        );
-        let uses = pod_uses(&pod);
-        let mut graph = self.0.write().unwrap_or_else(|e| e.into_inner());
-        match uses {
-            Some(uses) if !deleted => graph.pods.insert(key, uses),
-            _ => graph.pods.remove(&key),
+        let mut graph = self.graph.write().unwrap_or_else(|e| e.into_inner());
+        let part = (self.part)(&mut graph);
+        match entry {
+            Some(v) if !deleted => part.insert(key, v),
+            _ => part.remove(&key),
         };
     }
 
     fn clear(&self) {
-        self.0
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .pods
-            .clear();
+        let mut graph = self.graph.write().unwrap_or_else(|e| e.into_inner());
+        (self.part)(&mut graph).clear();
     }
 }
 
-struct ClaimsView(Arc<RwLock<Graph>>);
-
-impl Mirror for ClaimsView {
-    fn apply(&self, value: &[u8], deleted: bool) {
-        let Ok(pvc) = serde_json::from_slice::<PersistentVolumeClaim>(value) else {
-            return;
-        };
-        let key = (
-            pvc.metadata.namespace.unwrap_or_default(),
-            pvc.metadata.name.unwrap_or_default(),
-        );
-        let volume = pvc
-            .spec
-            .and_then(|s| s.volume_name)
-            .filter(|v| !v.is_empty());
-        let mut graph = self.0.write().unwrap_or_else(|e| e.into_inner());
-        match volume {
-            Some(volume) if !deleted => graph.claims.insert(key, volume),
-            _ => graph.claims.remove(&key),
-        };
+fn pods_view(graph: Arc<RwLock<Graph>>) -> View<PodUses> {
+    View {
+        graph,
+        part: |g| &mut g.pods,
+        entry: |value| {
+            let pod: Pod = serde_json::from_slice(value).ok()?;
+            Some((key_of(&pod.metadata), pod_uses(&pod)))
+        },
     }
+}
 
-    fn clear(&self) {
-        self.0
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .claims
-            .clear();
+fn claims_view(graph: Arc<RwLock<Graph>>) -> View<String> {
+    View {
+        graph,
+        part: |g| &mut g.claims,
+        entry: |value| {
+            let pvc: PersistentVolumeClaim = serde_json::from_slice(value).ok()?;
+            let volume = pvc
+                .spec
+                .and_then(|s| s.volume_name)
+                .filter(|v| !v.is_empty());
+            Some((key_of(&pvc.metadata), volume))
+        },
     }
 }
 
@@ -362,10 +371,10 @@ mod tests {
     fn authorizer_with(pods: &[serde_json::Value], claims: &[serde_json::Value]) -> NodeAuthorizer {
         let a = NodeAuthorizer::default();
         for p in pods {
-            PodsView(a.graph.clone()).apply(&serde_json::to_vec(p).unwrap(), false);
+            pods_view(a.graph.clone()).apply(&serde_json::to_vec(p).unwrap(), false);
         }
         for c in claims {
-            ClaimsView(a.graph.clone()).apply(&serde_json::to_vec(c).unwrap(), false);
+            claims_view(a.graph.clone()).apply(&serde_json::to_vec(c).unwrap(), false);
         }
         a
     }
@@ -468,7 +477,7 @@ mod tests {
         let n1 = node_user("n1");
         let get = req("get", "", "secrets", "app", Some("vol-secret"));
         assert_ne!(a.decide(&n1, &get), Decision::Deny);
-        PodsView(a.graph.clone()).apply(&serde_json::to_vec(&web_pod()).unwrap(), true);
+        pods_view(a.graph.clone()).apply(&serde_json::to_vec(&web_pod()).unwrap(), true);
         assert_eq!(a.decide(&n1, &get), Decision::Deny);
 
         let mut pending = web_pod();

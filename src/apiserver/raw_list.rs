@@ -204,7 +204,10 @@ mod tests {
         }
         let items = vec![json!({"a": 1}), json!({"b": "é\"x"})];
         let meta = json!({"resourceVersion": "5", "continue": "abc"});
-        let raw: Vec<Vec<u8>> = items.iter().map(|i| serde_json::to_vec(i).unwrap()).collect();
+        let raw: Vec<Vec<u8>> = items
+            .iter()
+            .map(|i| serde_json::to_vec(i).unwrap())
+            .collect();
         let want = List {
             kind: "ConfigMapList",
             api_version: "v1",
