@@ -8,9 +8,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, RwLock};
 
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, PodSpec, Volume};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, PodSpec, Volume};
 use k8s_openapi::api::rbac::v1::PolicyRule;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Deserialize;
 use tokio::task::JoinHandle;
 
 use super::authn::UserInfo;
@@ -189,11 +189,28 @@ type Key = (String, String);
 /// bytes that do not decode.
 type Entry<V> = Option<(Key, Option<V>)>;
 
-fn key_of(meta: &ObjectMeta) -> Key {
-    (
-        meta.namespace.clone().unwrap_or_default(),
-        meta.name.clone().unwrap_or_default(),
-    )
+/// The name and namespace of a stored object; serde skips the rest of its metadata
+/// (managed fields, labels) without building it.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct Named {
+    name: String,
+    namespace: String,
+}
+
+/// The parts of a stored object the graph reads: pod and claim events (every status
+/// write among them) are decoded without their status.
+#[derive(Deserialize)]
+struct Stored<S> {
+    #[serde(default)]
+    metadata: Named,
+    spec: Option<S>,
+}
+
+impl<S> Stored<S> {
+    fn key(&self) -> Key {
+        (self.metadata.namespace.clone(), self.metadata.name.clone())
+    }
 }
 
 /// One kind's part of the graph: the map `part` picks, filled with what `entry` reads off
@@ -228,8 +245,12 @@ fn pods_view(graph: Arc<RwLock<Graph>>) -> View<PodUses> {
         graph,
         part: |g| &mut g.pods,
         entry: |value| {
-            let pod: Pod = serde_json::from_slice(value).ok()?;
-            Some((key_of(&pod.metadata), pod_uses(&pod)))
+            let pod: Stored<PodSpec> = serde_json::from_slice(value).ok()?;
+            let uses = pod
+                .spec
+                .as_ref()
+                .and_then(|s| pod_uses(&pod.metadata.name, s));
+            Some((pod.key(), uses))
         },
     }
 }
@@ -239,19 +260,16 @@ fn claims_view(graph: Arc<RwLock<Graph>>) -> View<String> {
         graph,
         part: |g| &mut g.claims,
         entry: |value| {
-            let pvc: PersistentVolumeClaim = serde_json::from_slice(value).ok()?;
-            let volume = pvc
-                .spec
-                .and_then(|s| s.volume_name)
-                .filter(|v| !v.is_empty());
-            Some((key_of(&pvc.metadata), volume))
+            let pvc: Stored<PersistentVolumeClaimSpec> = serde_json::from_slice(value).ok()?;
+            let volume = pvc.spec.as_ref().and_then(|s| s.volume_name.clone());
+            Some((pvc.key(), volume.filter(|v| !v.is_empty())))
         },
     }
 }
 
-/// What a pod uses, if it is bound to a node: the edges upstream's graph draws from a pod.
-fn pod_uses(pod: &Pod) -> Option<PodUses> {
-    let spec = pod.spec.as_ref()?;
+/// What the pod `pod_name` uses, if it is bound to a node: the edges upstream's graph
+/// draws from a pod.
+fn pod_uses(pod_name: &str, spec: &PodSpec) -> Option<PodUses> {
     let node = spec.node_name.clone().filter(|n| !n.is_empty())?;
     let mut uses = PodUses {
         node,
@@ -266,7 +284,6 @@ fn pod_uses(pod: &Pod) -> Option<PodUses> {
         uses.secrets.push(s.name.clone());
     }
     containers_use(spec, &mut uses);
-    let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
     for v in spec.volumes.iter().flatten() {
         volume_uses(pod_name, v, &mut uses);
     }
