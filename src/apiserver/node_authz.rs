@@ -134,10 +134,10 @@ impl NodeAuthorizer {
     }
 }
 
-/// Upstream lets a node read one named object; a list or watch names it by field selector,
-/// which this server's request info does not carry, so only `get` qualifies.
+/// Upstream lets a node read one named object: a `get`, or a list or watch that names it by
+/// field selector (the kubelet watches each ConfigMap and Secret its pods use that way).
 fn read_one(req: &RequestInfo) -> bool {
-    req.subresource.is_none() && req.verb == "get"
+    req.subresource.is_none() && matches!(req.verb.as_str(), "get" | "list" | "watch")
 }
 
 fn has(names: &[String], name: &str) -> bool {
@@ -457,6 +457,23 @@ mod tests {
         let mut token = req("create", "", "serviceaccounts", "app", Some("runner"));
         token.subresource = Some("token".into());
         assert!(allowed(token.clone()));
+
+        // A list or watch naming a used object (by field selector) is a read of it.
+        assert!(allowed(req(
+            "watch",
+            "",
+            "secrets",
+            "app",
+            Some("vol-secret")
+        )));
+        assert!(allowed(req(
+            "list",
+            "",
+            "configmaps",
+            "app",
+            Some("env-config")
+        )));
+        assert!(!allowed(req("watch", "", "secrets", "app", Some("other"))));
 
         // Unrelated objects, other namespaces, lists and writes are refused.
         assert!(!allowed(req("get", "", "secrets", "app", Some("other"))));

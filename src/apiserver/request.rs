@@ -1,9 +1,12 @@
 //! Turns a request's method and path into what it asks for: verb, group, version,
 //! namespace, resource, name and subresource (kube-apiserver's RequestInfo).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use http::Method;
+
+use super::selectors::FieldSelector;
 
 /// What a request addresses.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -26,6 +29,42 @@ pub struct RequestInfo {
     pub name: Option<String>,
     /// Subresource.
     pub subresource: Option<String>,
+}
+
+impl RequestInfo {
+    /// The request as authorizers see it. Like upstream's request info, a list or watch
+    /// whose field selector requires `metadata.name` to equal one valid name addresses that
+    /// object, so RBAC `resourceNames` and the Node authorizer apply to it; handlers keep
+    /// routing on the path.
+    pub fn for_authorization(&self, query: &Query) -> Cow<'_, RequestInfo> {
+        if self.name.is_some() || !matches!(self.verb.as_str(), "list" | "watch") {
+            return Cow::Borrowed(self);
+        }
+        let Some(selector) = query
+            .get("fieldSelector")
+            .and_then(|s| FieldSelector::parse(s).ok())
+        else {
+            return Cow::Borrowed(self);
+        };
+        let name = selector
+            .requirements()
+            .iter()
+            .find(|(field, op, _)| field == "metadata.name" && op.is_eq())
+            .map(|(_, _, value)| value.as_str())
+            .filter(|n| valid_path_segment(n));
+        match name {
+            Some(name) => Cow::Owned(RequestInfo {
+                name: Some(name.to_string()),
+                ..self.clone()
+            }),
+            None => Cow::Borrowed(self),
+        }
+    }
+}
+
+/// Whether `name` can be one segment of a URL path, as upstream's IsValidPathSegmentName.
+fn valid_path_segment(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '%'])
 }
 
 /// Decoded query parameters; repeated keys keep every value.
@@ -160,6 +199,46 @@ mod tests {
 
     fn p(method: Method, path: &str, q: &str) -> RequestInfo {
         parse(&method, path, &Query::parse(Some(q)))
+    }
+
+    #[test]
+    fn a_name_field_selector_names_the_object_for_authorizers() {
+        let named = |method: Method, path: &str, q: &str| {
+            let query = Query::parse(Some(q));
+            let info = parse(&method, path, &query);
+            let name = info.for_authorization(&query).name.clone();
+            (info.verb, info.name, name)
+        };
+        let cms = "/api/v1/namespaces/ns/configmaps";
+        assert_eq!(
+            named(
+                Method::GET,
+                cms,
+                "fieldSelector=metadata.name%3Dweb&watch=1"
+            ),
+            ("watch".into(), None, Some("web".into()))
+        );
+        assert_eq!(
+            named(
+                Method::GET,
+                cms,
+                "fieldSelector=a%3Db,metadata.name%3D%3Dweb"
+            ),
+            ("list".into(), None, Some("web".into()))
+        );
+        for q in [
+            "fieldSelector=metadata.name!%3Dweb",
+            "fieldSelector=metadata.namespace%3Dweb",
+            "fieldSelector=metadata.name%3D..",
+            "labelSelector=metadata.name%3Dweb",
+        ] {
+            assert_eq!(named(Method::GET, cms, q).2, None, "{q}");
+        }
+        // Only lists and watches: a collection delete stays unnamed.
+        assert_eq!(
+            named(Method::DELETE, cms, "fieldSelector=metadata.name%3Dweb").2,
+            None
+        );
     }
 
     #[test]

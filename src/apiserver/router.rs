@@ -97,7 +97,7 @@ async fn route_inner(
         Err(e) => return refuse(req, e).await,
     };
     let info = request::parse(req.method(), &path, &query);
-    if let Err(e) = authz::authorize(&state, &user, &info) {
+    if let Err(e) = authz::authorize(&state, &user, &info.for_authorization(&query)) {
         return refuse(req, e).await;
     }
     if let Some(target) = aggregated_target(&state, &path) {

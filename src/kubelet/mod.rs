@@ -8,6 +8,7 @@ pub mod docker;
 pub mod env;
 pub mod host_mounts;
 pub mod node_status;
+pub mod object_cache;
 pub mod pod_port;
 pub mod pod_worker;
 pub mod probes;
@@ -95,6 +96,8 @@ pub struct Kubelet<R: ContainerRuntime> {
     pub recorder: Recorder,
     /// Resource usage samples for the metrics endpoints.
     pub stats: stats::Collector,
+    /// The watched ConfigMaps and Secrets that pod volumes project.
+    pub objects: object_cache::ObjectCache,
 }
 
 impl<R: ContainerRuntime> Kubelet<R> {
@@ -102,6 +105,7 @@ impl<R: ContainerRuntime> Kubelet<R> {
     pub fn new(client: kube::Client, runtime: Arc<R>, cfg: Config) -> Arc<Self> {
         let recorder = Recorder::new(client.clone(), "kubelet", &cfg.node_name);
         Arc::new(Kubelet {
+            objects: object_cache::ObjectCache::new(client.clone()),
             client,
             runtime,
             cfg,
@@ -114,6 +118,7 @@ impl<R: ContainerRuntime> Kubelet<R> {
     pub fn volume_context(&self) -> volumes::VolumeContext<'_> {
         volumes::VolumeContext {
             client: &self.client,
+            objects: &self.objects,
             state_dir: &self.cfg.state_dir,
             node_cpus: self.cfg.cpus,
             node_memory: self.cfg.memory_bytes(),
@@ -159,6 +164,7 @@ pub async fn run<R: ContainerRuntime>(kubelet: Arc<Kubelet<R>>) {
     let mut sweep = tokio::time::interval(RELIST_EVERY);
     let mut relisted = None;
     let (changed_tx, mut changed) = mpsc::unbounded_channel();
+    let mut volume_objects_changed = kubelet.objects.subscribe();
     let events = tokio::spawn(follow_runtime_events(kubelet.runtime.clone(), changed_tx));
     loop {
         tokio::select! {
@@ -170,6 +176,13 @@ pub async fn run<R: ContainerRuntime>(kubelet: Arc<Kubelet<R>>) {
                     None => workers.values().collect(),
                 };
                 for tx in targets {
+                    let _ = tx.send(Update::Runtime);
+                }
+            }
+            Some(uid) = volume_objects_changed.recv() => {
+                // A ConfigMap or Secret that the pod's volumes project changed: its
+                // worker syncs the volume now, not at its next resync.
+                if let Some(tx) = workers.get(&uid) {
                     let _ = tx.send(Update::Runtime);
                 }
             }
@@ -205,6 +218,7 @@ pub async fn run<R: ContainerRuntime>(kubelet: Arc<Kubelet<R>>) {
             Some(done) = finished.join_next() => {
                 if let Ok(uid) = done {
                     workers.remove(&uid);
+                    kubelet.objects.forget_pod(&uid);
                 }
             }
             _ = sweep.tick() => relist(&kubelet, &workers, &mut relisted).await,
@@ -259,6 +273,7 @@ fn dispatch<R: ContainerRuntime>(
     pod: Pod,
 ) {
     let uid = pod.metadata.uid.clone().unwrap_or_default();
+    kubelet.objects.set_pod(&pod);
     if let Some(tx) = workers.get(&uid) {
         if tx.send(Update::Pod(Box::new(pod.clone()))).is_ok() {
             return;

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, DownwardAPIVolumeFile, KeyToPath, PersistentVolume,
-    PersistentVolumeClaim, Pod, Secret,
+    Container, DownwardAPIVolumeFile, KeyToPath, PersistentVolume, PersistentVolumeClaim, Pod,
 };
 use kube::api::Api;
 use serde_json::json;
 
 use super::env;
+use super::object_cache::{Key, Kind, ObjectCache};
 use super::runtime::Mount;
 
 /// Why a pod's volumes could not be set up (the pod waits in ContainerCreating).
@@ -119,38 +119,6 @@ fn project(
     Ok(())
 }
 
-fn cm_data(cm: ConfigMap) -> BTreeMap<String, Vec<u8>> {
-    let mut d: BTreeMap<String, Vec<u8>> = cm
-        .data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.into_bytes()))
-        .collect();
-    d.extend(
-        cm.binary_data
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, v.0)),
-    );
-    d
-}
-
-fn secret_data(s: Secret) -> BTreeMap<String, Vec<u8>> {
-    let mut d: BTreeMap<String, Vec<u8>> = s
-        .data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect();
-    d.extend(
-        s.string_data
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, v.into_bytes())),
-    );
-    d
-}
-
 fn downward(
     pod: &Pod,
     items: &[DownwardAPIVolumeFile],
@@ -205,9 +173,11 @@ fn downward(
 pub struct VolumeContext<'a> {
     /// API client (the node's identity).
     pub client: &'a kube::Client,
+    /// The watched ConfigMaps and Secrets that volumes project.
+    pub objects: &'a ObjectCache,
     /// The node's state directory.
     pub state_dir: &'a Path,
-    /// The cluster CA, PEM, for `kube-root-ca.crt` style projections.
+    /// Node CPUs, for downward API resource fields.
     pub node_cpus: u32,
     /// Node memory in bytes.
     pub node_memory: u64,
@@ -267,8 +237,16 @@ pub async fn prepare(
         .unwrap_or_else(|| "default".into());
     let uid = pod.metadata.uid.clone().unwrap_or_default();
     let base = pod_dir(ctx.state_dir, &uid).join("volumes");
-    let cms: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
+    // ConfigMaps and Secrets come from their watches (GET until those have listed).
+    let read = |kind, name: &str| {
+        let key = Key {
+            kind,
+            namespace: ns.clone(),
+            name: name.to_string(),
+        };
+        let uid = uid.clone();
+        async move { ctx.objects.get(&key, &uid).await }
+    };
     let mut out = HashMap::new();
     let spec = pod.spec.clone().unwrap_or_default();
     let sa = spec
@@ -290,9 +268,9 @@ pub async fn prepare(
             }
         } else if let Some(src) = &v.config_map {
             let mut files = Files::new();
-            match cms.get_opt(&src.name).await.map_err(api_err)? {
+            match read(Kind::ConfigMap, &src.name).await.map_err(api_err)? {
                 Some(cm) => project(
-                    &cm_data(cm),
+                    &cm,
                     src.items.as_ref(),
                     src.default_mode.unwrap_or(0o644) as u32,
                     &format!("configmap {}", src.name),
@@ -310,9 +288,9 @@ pub async fn prepare(
         } else if let Some(src) = &v.secret {
             let name = src.secret_name.clone().unwrap_or_default();
             let mut files = Files::new();
-            match secrets.get_opt(&name).await.map_err(api_err)? {
+            match read(Kind::Secret, &name).await.map_err(api_err)? {
                 Some(s) => project(
-                    &secret_data(s),
+                    &s,
                     src.items.as_ref(),
                     src.default_mode.unwrap_or(0o644) as u32,
                     &format!("secret {name}"),
@@ -348,9 +326,9 @@ pub async fn prepare(
             let mut files = Files::new();
             for s in src.sources.iter().flatten() {
                 if let Some(c) = &s.config_map {
-                    match cms.get_opt(&c.name).await.map_err(api_err)? {
+                    match read(Kind::ConfigMap, &c.name).await.map_err(api_err)? {
                         Some(cm) => project(
-                            &cm_data(cm),
+                            &cm,
                             c.items.as_ref(),
                             mode,
                             &format!("configmap {}", c.name),
@@ -363,9 +341,9 @@ pub async fn prepare(
                     }
                 }
                 if let Some(c) = &s.secret {
-                    match secrets.get_opt(&c.name).await.map_err(api_err)? {
+                    match read(Kind::Secret, &c.name).await.map_err(api_err)? {
                         Some(sec) => project(
-                            &secret_data(sec),
+                            &sec,
                             c.items.as_ref(),
                             mode,
                             &format!("secret {}", c.name),

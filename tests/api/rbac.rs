@@ -631,6 +631,22 @@ fn a_node_reads_only_what_its_pods_use() {
     );
     as_node("node-1", &["get", "secrets"]).fails();
     as_node("node-2", &["get", "secret", "mounted"]).fails();
+    // A list naming one object by field selector is a read of that object, as the
+    // kubelet's per-object watches need; the refusal names it as upstream's does.
+    let by_name = |name: &str| format!("--field-selector=metadata.name={name}");
+    let r = as_node(
+        "node-1",
+        &["get", "secrets", &by_name("mounted"), "-o", "name"],
+    );
+    assert_eq!(r.ok().trim(), "secret/mounted");
+    let r = as_node("node-1", &["get", "secrets", &by_name("unused")]);
+    assert!(
+        r.fails().contains(&format!(
+            "secrets \"unused\" is forbidden: User \"system:node:node-1\" cannot list resource \"secrets\" in API group \"\" in the namespace \"{n}\""
+        )),
+        "{}",
+        r.stderr
+    );
     // Without the group, the name alone is nobody in particular.
     let r = k.run(&[
         "-n",

@@ -358,6 +358,83 @@ fn env_and_volumes_reach_the_container() {
     assert!(line.contains("Completed"), "{line}");
 }
 
+/// A changed ConfigMap or Secret reaches the volume of a running pod within seconds: the
+/// kubelet watches what its pods mount and wakes them, instead of the pod's 60 s resync.
+#[test]
+fn changed_config_maps_and_secrets_reach_running_pods_at_once() {
+    let k = shared().kubectl();
+    let ns = namespace(&k, "refresh");
+    k.run(&[
+        "-n",
+        &ns,
+        "create",
+        "configmap",
+        "cfg",
+        "--from-literal=mode=one",
+    ])
+    .ok();
+    k.run(&[
+        "-n",
+        &ns,
+        "create",
+        "secret",
+        "generic",
+        "sec",
+        "--from-literal=password=first",
+    ])
+    .ok();
+    let manifest = format!(
+        r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"reader"}},"spec":{{
+          "volumes":[{{"name":"cfg","configMap":{{"name":"cfg"}}}},
+                     {{"name":"both","projected":{{"sources":[{{"secret":{{"name":"sec"}}}},{{"configMap":{{"name":"cfg"}}}}]}}}}],
+          "containers":[{{"name":"c","image":"{BUSYBOX}","command":["sleep","3600"],
+            "volumeMounts":[{{"name":"cfg","mountPath":"/cfg"}},{{"name":"both","mountPath":"/both"}}]}}]}}}}"#
+    );
+    k.clone()
+        .stdin(&manifest)
+        .run(&["-n", &ns, "apply", "-f", "-"])
+        .ok();
+    eventually("reader Running", 60, || {
+        (pod_field(&k, &ns, "reader", "{.status.phase}") == "Running").then_some(())
+    });
+    let read = |path: &str| {
+        k.run(&["-n", &ns, "exec", "reader", "--", "cat", path])
+            .stdout
+            .trim()
+            .to_string()
+    };
+    assert_eq!(read("/cfg/mode"), "one");
+    assert_eq!(read("/both/password"), "first");
+    // Settled first, so that only the watch can explain a refresh within the deadline.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    k.run(&[
+        "-n",
+        &ns,
+        "patch",
+        "configmap",
+        "cfg",
+        "-p",
+        r#"{"data":{"mode":"two"}}"#,
+    ])
+    .ok();
+    eventually("the ConfigMap change in both volumes", 10, || {
+        (read("/cfg/mode") == "two" && read("/both/mode") == "two").then_some(())
+    });
+    k.run(&[
+        "-n",
+        &ns,
+        "patch",
+        "secret",
+        "sec",
+        "-p",
+        r#"{"stringData":{"password":"second"}}"#,
+    ])
+    .ok();
+    eventually("the Secret change in the projected volume", 10, || {
+        (read("/both/password") == "second").then_some(())
+    });
+}
+
 #[test]
 fn a_deployment_runs_three_pods_with_their_own_ips() {
     let k = shared().kubectl();
