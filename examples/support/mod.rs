@@ -49,8 +49,12 @@ pub fn report(name: &str, mut samples: Vec<Duration>) -> Percentiles {
     }
 }
 
-/// The `rkube` binary next to the running example (target/<profile>/rkube).
+/// The `rkube` binary next to the running example (target/<profile>/rkube), or the one
+/// `RKUBE_BIN` names, to measure another build the same way.
 pub fn rkube_bin() -> Result<PathBuf, Error> {
+    if let Some(bin) = std::env::var_os("RKUBE_BIN") {
+        return Ok(PathBuf::from(bin));
+    }
     let exe = std::env::current_exe()?;
     exe.parent()
         .and_then(Path::parent)
@@ -69,16 +73,33 @@ pub struct Server {
 impl Server {
     /// Start `rkube server` and wait until it answers (it prints a line when ready).
     pub fn start(dir: &Path) -> Result<Server, Error> {
+        Self::start_with(dir, &[], None)
+    }
+
+    /// Start `rkube server` with `extra` flags; with `log`, its log goes to that file at
+    /// the `RKUBE_LOG` filter given.
+    pub fn start_with(
+        dir: &Path,
+        extra: &[&str],
+        log: Option<(&Path, &str)>,
+    ) -> Result<Server, Error> {
         let bin = rkube_bin()?;
         let kubeconfig = dir.join("kubeconfig");
-        let mut child = Command::new(&bin)
-            .args(["server", "--port", "0", "--exit-with-stdin"])
+        let mut cmd = Command::new(&bin);
+        cmd.args(["server", "--port", "0", "--exit-with-stdin"])
+            .args(extra)
             .arg("--data-dir")
             .arg(dir.join("data"))
             .arg("--kubeconfig")
             .arg(&kubeconfig)
             .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
+            .stdout(Stdio::piped());
+        if let Some((file, filter)) = log {
+            cmd.stderr(std::fs::File::create(file)?)
+                .env("RKUBE_LOG", filter)
+                .env("NO_COLOR", "1");
+        }
+        let mut child = cmd
             .spawn()
             .map_err(|e| format!("starting {}: {e}", bin.display()))?;
         let mut line = String::new();

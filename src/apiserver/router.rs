@@ -29,11 +29,13 @@ pub async fn route(
     let started = std::time::Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    // The client-certificate user; bearer-token users are known only further in.
+    let cert_user = user.as_ref().map(|u| u.name.clone()).unwrap_or_default();
     let resp = match route_inner(state, user, req).await {
         Ok(r) => r,
         Err(e) => error_response(&e),
     };
-    tracing::debug!(%method, %path, status = resp.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
+    tracing::debug!(%method, %path, status = resp.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, user = %cert_user, "request");
     resp
 }
 
