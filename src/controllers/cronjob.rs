@@ -15,11 +15,12 @@ use serde_json::json;
 use super::events::{reference, EventType};
 use super::pods::{controller_ref, controller_uid};
 use super::workload::{self, Ctx, Error};
+use crate::informer::SharedCaches;
 use crate::resources::validation::Schedule;
 
 /// Run until aborted.
-pub async fn run(client: kube::Client) {
-    workload::run::<CronJob, Job, _, _>(client, "cronjob-controller", reconcile).await;
+pub async fn run(client: kube::Client, caches: SharedCaches) {
+    workload::run::<CronJob, Job, _, _>(client, caches, "cronjob-controller", reconcile).await;
 }
 
 fn finished(job: &Job) -> Option<&str> {

@@ -21,13 +21,14 @@ use super::events::reference;
 use super::history;
 use super::pods::{self, controller_ref, controller_uid, is_active, is_available};
 use super::workload::{self, Ctx, Error};
+use crate::informer::SharedCaches;
 use crate::scheduler::filter;
 
 const HASH_LABEL: &str = "controller-revision-hash";
 
 /// Run until aborted.
-pub async fn run(client: kube::Client) {
-    workload::run::<DaemonSet, Pod, _, _>(client, "daemonset-controller", reconcile).await;
+pub async fn run(client: kube::Client, caches: SharedCaches) {
+    workload::run::<DaemonSet, Pod, _, _>(client, caches, "daemonset-controller", reconcile).await;
 }
 
 /// The tolerations every daemon pod gets, so it runs on not-ready or pressured nodes.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::ResourceExt;
 use serde_json::{json, Value};
@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use super::events::{reference, EventType};
 use super::pods::{controller_ref, controller_uid};
 use super::workload::{self, Ctx, Error};
+use crate::informer::SharedCaches;
 
 const REVISION: &str = "deployment.kubernetes.io/revision";
 const DESIRED: &str = "deployment.kubernetes.io/desired-replicas";
@@ -23,8 +24,14 @@ const CHANGE_CAUSE: &str = "kubernetes.io/change-cause";
 const HASH_LABEL: &str = "pod-template-hash";
 
 /// Run until aborted.
-pub async fn run(client: kube::Client) {
-    workload::run::<Deployment, ReplicaSet, _, _>(client, "deployment-controller", reconcile).await;
+pub async fn run(client: kube::Client, caches: SharedCaches) {
+    workload::run::<Deployment, ReplicaSet, _, _>(
+        client,
+        caches,
+        "deployment-controller",
+        reconcile,
+    )
+    .await;
 }
 
 /// Keys sorted at every level (as Go marshals maps), so equal templates hash equally.
@@ -130,8 +137,12 @@ async fn scale(
     }
     let ns = rs.namespace().unwrap_or_default();
     let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
+    // The resourceVersion makes a scale computed from a stale cache a conflict, retried.
     let patch = json!({
-        "metadata": {"annotations": {DESIRED: want.to_string(), MAX_REPLICAS: (want + max_surge).to_string()}},
+        "metadata": {
+            "annotations": {DESIRED: want.to_string(), MAX_REPLICAS: (want + max_surge).to_string()},
+            "resourceVersion": rs.resource_version(),
+        },
         "spec": {"replicas": to},
     });
     api.patch(
@@ -169,13 +180,13 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Error> {
         source,
     };
     let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
-    let mut sets: Vec<ReplicaSet> = api
-        .list(&ListParams::default())
+    // From the shared cache: a stale entry makes a scale conflict (the patch carries its
+    // resourceVersion) and a create meet the ReplicaSet it did not show yet.
+    let mut sets: Vec<ReplicaSet> = workload::cached_in::<ReplicaSet>(&ctx, &ns)
         .await
-        .map_err(err)?
-        .items
         .into_iter()
-        .filter(|rs| controller_uid(rs).as_deref() == Some(uid.as_str()))
+        .filter(|rs| controller_uid(rs.as_ref()).as_deref() == Some(uid.as_str()))
+        .map(Arc::unwrap_or_clone)
         .collect();
     sets.sort_by_key(|rs| {
         rs.metadata
@@ -256,6 +267,15 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Error> {
                 sets.push(created);
             }
             Err(kube::Error::Api(s)) if s.code == 409 => {
+                // Ours already, created by an earlier pass that the cache does not show yet.
+                let existing = api.get_opt(&format!("{name}-{hash}")).await.map_err(err)?;
+                if let Some(rs) = existing.filter(|rs| {
+                    controller_uid(rs).as_deref() == Some(uid.as_str())
+                        && rs_template_without_hash(rs) == want_template
+                }) {
+                    tracing::debug!(replicaset = %rs.name_any(), "the cache does not show it yet");
+                    return Ok(Action::requeue(Duration::from_millis(100)));
+                }
                 // Same name, other template: a hash collision; try again with a new count.
                 let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
                 let patch = json!({"status": {"collisionCount": collision + 1}});
@@ -425,17 +445,10 @@ async fn update_status(
     new_rs: Option<&ReplicaSet>,
     max_unavailable: i32,
 ) -> Result<(), kube::Error> {
-    // Re-read the ReplicaSets: this pass may have scaled them.
+    // Only the ReplicaSets' status counts here, which scaling them in this pass leaves
+    // alone: the cached sets serve, as the listers do upstream.
+    let fresh = sets;
     let ns = d.namespace().unwrap_or_default();
-    let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
-    let names: Vec<String> = sets.iter().map(|r| r.name_any()).collect();
-    let fresh: Vec<ReplicaSet> = api
-        .list(&ListParams::default())
-        .await?
-        .items
-        .into_iter()
-        .filter(|r| names.contains(&r.name_any()))
-        .collect();
     let st = |rs: &ReplicaSet, f: fn(&k8s_openapi::api::apps::v1::ReplicaSetStatus) -> i32| {
         rs.status.as_ref().map(f).unwrap_or(0)
     };

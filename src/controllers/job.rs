@@ -17,6 +17,7 @@ use serde_json::json;
 use super::events::{reference, EventType};
 use super::pods::{self, controller_ref, controller_uid};
 use super::workload::{self, Ctx, Error};
+use crate::informer::SharedCaches;
 
 const INDEX_ANNOTATION: &str = "batch.kubernetes.io/job-completion-index";
 /// First retry delay; it doubles per failure up to `MAX_BACKOFF` (the job controller's).
@@ -24,8 +25,8 @@ const BASE_BACKOFF: Duration = Duration::from_secs(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(360);
 
 /// Run until aborted.
-pub async fn run(client: kube::Client) {
-    workload::run::<Job, Pod, _, _>(client, "job-controller", reconcile).await;
+pub async fn run(client: kube::Client, caches: SharedCaches) {
+    workload::run::<Job, Pod, _, _>(client, caches, "job-controller", reconcile).await;
 }
 
 fn phase(p: &Pod) -> &str {
@@ -276,7 +277,7 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, Error> {
                         }
                     }
                 }
-                if !pods::create_recorded(
+                if pods::create_recorded(
                     &ctx.client,
                     &ctx.recorder,
                     &reference,
@@ -286,6 +287,7 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, Error> {
                     controller_ref("batch/v1", "Job", &name, &uid),
                 )
                 .await
+                .is_none()
                 {
                     break;
                 }

@@ -8,6 +8,7 @@ pub mod deployment;
 pub mod disruption;
 pub mod endpoints;
 pub mod events;
+pub mod expectations;
 pub mod garbage_collector;
 pub mod history;
 pub mod horizontal_pod_autoscaler;
@@ -88,14 +89,32 @@ pub async fn client(
     kube::Client::try_from(cfg).map_err(|e| ClientError::Config(e.to_string()))
 }
 
-/// Log a failed reconcile at warn with the object's key, as kube-controller-manager does.
+/// Log a failed reconcile with the object's key, as kube-controller-manager does: at warn,
+/// except the routine outcomes of optimistic concurrency (409, a write based on a stale
+/// read) and of deletion (404, the object went while its pass ran), which are retried.
 pub fn log_reconcile_error<K: kube::Resource>(
     component: &str,
     obj: &K,
-    err: &dyn std::fmt::Display,
+    err: &(dyn std::error::Error + 'static),
 ) {
     let key = object_key(obj);
-    tracing::warn!(component, object = %key, error = %err, "reconcile failed");
+    if is_routine(err) {
+        tracing::debug!(component, object = %key, error = %err, "reconcile failed");
+    } else {
+        tracing::warn!(component, object = %key, error = %err, "reconcile failed");
+    }
+}
+
+/// Whether a Conflict or NotFound from the API server caused `err`.
+fn is_routine(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if let Some(kube::Error::Api(status)) = e.downcast_ref::<kube::Error>() {
+            return matches!(status.code, 404 | 409);
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// `namespace/name`, or `name` for a cluster-scoped object: how controllers name objects.
@@ -152,6 +171,7 @@ pub fn spawn_all(
     supervisor: &Arc<Supervisor>,
 ) -> Vec<JoinHandle<()>> {
     let registry = Arc::new(registry);
+    let caches = crate::informer::SharedCaches::new(client.clone());
     // Each start gets its own clones of the client and the arguments named after it.
     macro_rules! supervise {
         ($name:literal, $run:path $(, $arg:ident)*) => {{
@@ -169,15 +189,37 @@ pub fn spawn_all(
         supervise!("namespace", namespace::run, registry),
         supervise!("serviceaccount", serviceaccounts::run, ca_pem),
         supervise!("clusterrole-aggregation", clusterrole_aggregation::run),
-        supervise!("replicaset", replicaset::run),
-        supervise!("replicationcontroller", replicaset::run_rc),
-        supervise!("deployment", deployment::run),
+        supervise!("replicaset", replicaset::run, caches),
+        supervise!("replicationcontroller", replicaset::run_rc, caches),
+        supervise!("deployment", deployment::run, caches),
         supervise!("disruption", disruption::run),
         supervise!("endpoints", endpoints::run),
-        supervise!("job", job::run),
-        supervise!("cronjob", cronjob::run),
-        supervise!("daemonset", daemonset::run),
-        supervise!("statefulset", statefulset::run),
+        supervise!("job", job::run, caches),
+        supervise!("cronjob", cronjob::run, caches),
+        supervise!("daemonset", daemonset::run, caches),
+        supervise!("statefulset", statefulset::run, caches),
         supervise!("garbage-collector", garbage_collector::run, registry),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflicts_and_missing_objects_are_routine_failures() {
+        let api = |code, reason| {
+            let status = kube::core::Status::failure("m", reason).with_code(code);
+            workload::Error {
+                name: "web".into(),
+                source: kube::Error::Api(Box::new(status)),
+            }
+        };
+        assert!(is_routine(&api(409, "Conflict")));
+        assert!(is_routine(&api(404, "NotFound")));
+        assert!(!is_routine(&api(422, "Invalid")));
+        assert!(!is_routine(&api(500, "InternalError")));
+        let io = std::io::Error::other("connection refused");
+        assert!(!is_routine(&io));
+    }
 }

@@ -120,22 +120,23 @@ pub async fn create_recorded(
     template: &PodTemplateSpec,
     prefix: &str,
     owner: OwnerReference,
-) -> bool {
+) -> Option<String> {
     use super::events::EventType;
     match create_from_template(client, ns, template, prefix, owner).await {
         Ok(p) => {
-            let msg = format!("Created pod: {}", p.name_any());
+            let name = p.name_any();
+            let msg = format!("Created pod: {name}");
             recorder
                 .publish(about, EventType::Normal, "SuccessfulCreate", &msg)
                 .await;
-            true
+            Some(name)
         }
         Err(e) => {
             let msg = format!("Error creating: {e}");
             recorder
                 .publish(about, EventType::Warning, "FailedCreate", &msg)
                 .await;
-            false
+            None
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod, PodTemplateSpec, ReplicationController};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::ResourceExt;
 use serde_json::json;
@@ -16,19 +16,22 @@ use super::events::{reference, EventType};
 use super::pods::{self, controller_ref, controller_uid, deletion_rank, is_active, is_available};
 use super::workload::{self, Ctx, Error};
 use crate::apiserver::selectors::LabelSelector;
+use crate::informer::SharedCaches;
 
 /// Most pods created or deleted in one pass (kube's burstReplicas).
 const BURST: usize = 500;
 
 /// Run the ReplicaSet controller until aborted.
-pub async fn run(client: kube::Client) {
-    workload::run::<ReplicaSet, Pod, _, _>(client, "replicaset-controller", reconcile).await;
+pub async fn run(client: kube::Client, caches: SharedCaches) {
+    workload::run::<ReplicaSet, Pod, _, _>(client, caches, "replicaset-controller", reconcile)
+        .await;
 }
 
 /// Run the ReplicationController controller until aborted.
-pub async fn run_rc(client: kube::Client) {
+pub async fn run_rc(client: kube::Client, caches: SharedCaches) {
     workload::run::<ReplicationController, Pod, _, _>(
         client,
+        caches,
         "replication-controller",
         reconcile_rc,
     )
@@ -55,6 +58,7 @@ struct Replicated {
 
 async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     if rs.metadata.deletion_timestamp.is_some() {
+        ctx.expectations.forget(&rs.uid().unwrap_or_default());
         return Ok(Action::await_change());
     }
     let r = Replicated {
@@ -86,6 +90,7 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, Error> 
 
 async fn reconcile_rc(rc: Arc<ReplicationController>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     if rc.metadata.deletion_timestamp.is_some() {
+        ctx.expectations.forget(&rc.uid().unwrap_or_default());
         return Ok(Action::await_change());
     }
     let spec = rc.spec.clone().unwrap_or_default();
@@ -146,12 +151,12 @@ async fn sync(ctx: &Ctx, r: &Replicated) -> Result<(Option<serde_json::Value>, A
     };
     let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
     let sel = &r.selector;
-    let all = pods_api.list(&ListParams::default()).await.map_err(err)?;
+    let all = workload::cached_in::<Pod>(ctx, ns).await;
     let owner = controller_ref(r.api_version, r.kind, name, uid);
-    let mut owned: Vec<Pod> = Vec::new();
-    for p in all.items {
+    let mut owned: Vec<Arc<Pod>> = Vec::new();
+    for p in all.iter().cloned() {
         let matches = sel.matches(&labels_json(&p));
-        match controller_uid(&p) {
+        match controller_uid(p.as_ref()) {
             Some(u) if u == *uid && matches => owned.push(p),
             Some(u) if u == *uid => {
                 // No longer matching: release it.
@@ -189,18 +194,28 @@ async fn sync(ctx: &Ctx, r: &Replicated) -> Result<(Option<serde_json::Value>, A
             _ => {}
         }
     }
-    let active: Vec<&Pod> = owned.iter().filter(|p| is_active(p)).collect();
+    let active: Vec<&Pod> = owned
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|p| is_active(p))
+        .collect();
     let want = r.replicas;
     let reference = &r.reference;
-    if active.len() < want {
+    // Counting from a cache that has not seen the last pass's writes would act twice.
+    let cached: Vec<&Pod> = all.iter().map(AsRef::as_ref).collect();
+    let settled = ctx.expectations.satisfied(uid, &cached, &pods_api).await;
+    if !settled {
+        tracing::debug!(object = %format!("{ns}/{name}"), "waiting for the cache to show earlier writes");
+    } else if active.len() < want {
         let template = &r.template;
-        // Slow start: 1, 2, 4, ... so a broken template fails fast.
+        // Slow start: batches of 1, 2, 4, ... created side by side, so a broken template
+        // fails fast and a good one scales up quickly.
         let mut remaining = (want - active.len()).min(BURST);
         let mut batch = 1;
-        'outer: while remaining > 0 {
+        while remaining > 0 {
             let n = batch.min(remaining);
-            for _ in 0..n {
-                if !pods::create_recorded(
+            let creates = (0..n).map(|_| {
+                pods::create_recorded(
                     &ctx.client,
                     &ctx.recorder,
                     reference,
@@ -209,10 +224,14 @@ async fn sync(ctx: &Ctx, r: &Replicated) -> Result<(Option<serde_json::Value>, A
                     name,
                     owner.clone(),
                 )
-                .await
-                {
-                    break 'outer;
-                }
+            });
+            let created = futures::future::join_all(creates).await;
+            let failed = created.iter().any(Option::is_none);
+            for pod in created.into_iter().flatten() {
+                ctx.expectations.created(uid, pod);
+            }
+            if failed {
+                break;
             }
             remaining -= n;
             batch *= 2;
@@ -224,6 +243,7 @@ async fn sync(ctx: &Ctx, r: &Replicated) -> Result<(Option<serde_json::Value>, A
             let pn = p.name_any();
             match pods_api.delete(&pn, &DeleteParams::default()).await {
                 Ok(_) => {
+                    ctx.expectations.deleted(uid, pn.clone());
                     ctx.recorder
                         .publish(
                             reference,
@@ -285,7 +305,9 @@ async fn sync(ctx: &Ctx, r: &Replicated) -> Result<(Option<serde_json::Value>, A
             "availableReplicas": available, "observedGeneration": r.generation,
         }})
     });
-    let action = if ready > available && min_ready > 0 {
+    let action = if !settled {
+        Action::requeue(Duration::from_millis(200))
+    } else if ready > available && min_ready > 0 {
         Action::requeue(Duration::from_secs(min_ready as u64))
     } else {
         Action::requeue(Duration::from_secs(30))

@@ -41,7 +41,7 @@ impl Retries {
     }
 
     /// Log the failed reconcile of `obj` and say when to try it again.
-    pub fn failed<K: Resource>(&self, obj: &K, err: &dyn std::fmt::Display) -> Action {
+    pub fn failed<K: Resource>(&self, obj: &K, err: &(dyn std::error::Error + 'static)) -> Action {
         super::log_reconcile_error(self.component, obj, err);
         Action::requeue(self.delay(&object_key(obj)))
     }
@@ -61,7 +61,7 @@ impl Retries {
     pub fn error_policy<K, E, C>(self: &Arc<Self>) -> impl Fn(Arc<K>, &E, Arc<C>) -> Action
     where
         K: Resource,
-        E: std::fmt::Display,
+        E: std::error::Error + 'static,
     {
         let retries = self.clone();
         move |obj, err, _ctx| retries.failed(&*obj, err)
@@ -141,7 +141,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(r.delay("ns/a"), Duration::from_millis(10));
         assert_eq!(
-            r.failed(&cm, &"boom"),
+            r.failed(&cm, &std::io::Error::other("boom")),
             Action::requeue(Duration::from_millis(20))
         );
     }

@@ -20,12 +20,14 @@ use super::events::{reference, EventType};
 use super::history;
 use super::pods::{self, controller_ref, controller_uid, is_available};
 use super::workload::{self, Ctx, Error};
+use crate::informer::SharedCaches;
 
 const REVISION_LABEL: &str = "controller-revision-hash";
 
 /// Run until aborted.
-pub async fn run(client: kube::Client) {
-    workload::run::<StatefulSet, Pod, _, _>(client, "statefulset-controller", reconcile).await;
+pub async fn run(client: kube::Client, caches: SharedCaches) {
+    workload::run::<StatefulSet, Pod, _, _>(client, caches, "statefulset-controller", reconcile)
+        .await;
 }
 
 fn ordinal(sts: &str, pod: &Pod) -> Option<i32> {

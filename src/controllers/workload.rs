@@ -8,12 +8,15 @@ use std::sync::Arc;
 use futures::StreamExt;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::Resource;
 use serde::de::DeserializeOwned;
 
 use super::events::Recorder;
+use super::expectations::Expectations;
 use super::retry::Retries;
+use crate::informer::SharedCaches;
 
 /// A failed reconcile pass over the named object.
 #[derive(Debug, thiserror::Error)]
@@ -31,11 +34,19 @@ pub struct Ctx {
     pub client: kube::Client,
     /// Its event recorder.
     pub recorder: Recorder,
+    /// The process's shared caches, read instead of LISTing.
+    pub caches: SharedCaches,
+    /// Its writes that the caches may not show yet.
+    pub expectations: Expectations,
 }
 
 /// Run the controller `component` for `K` objects owning `C` objects until aborted.
-pub async fn run<K, C, F, Fut>(client: kube::Client, component: &'static str, reconcile: F)
-where
+pub async fn run<K, C, F, Fut>(
+    client: kube::Client,
+    caches: SharedCaches,
+    component: &'static str,
+    reconcile: F,
+) where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     C: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     F: FnMut(Arc<K>, Arc<Ctx>) -> Fut,
@@ -43,15 +54,58 @@ where
 {
     let recorder = Recorder::new(client.clone(), component, "");
     let retries = Retries::new(component);
+    // Owned objects come from the shared cache's watch, after the cache has them, so a
+    // pass they trigger reads them as they were when they triggered it.
+    let owned = caches
+        .touched::<C>()
+        .filter_map(|child| async move { owner_of::<K>(&*child) });
     Controller::new(Api::<K>::all(client.clone()), watcher::Config::default())
-        .owns(Api::<C>::all(client.clone()), watcher::Config::default())
+        .reconcile_on(owned)
         .run(
             retries.forgetting(reconcile),
             retries.error_policy(),
-            Arc::new(Ctx { client, recorder }),
+            Arc::new(Ctx {
+                client,
+                recorder,
+                caches,
+                expectations: Expectations::default(),
+            }),
         )
         .for_each(|res| async move { super::log_run_error(component, res) })
         .await;
+}
+
+/// The controller of `child` if it is a `K`, as kube-runtime's `owns` maps it.
+fn owner_of<K: Resource<DynamicType = ()>>(child: &impl Resource) -> Option<ObjectRef<K>> {
+    let meta = child.meta();
+    let owner = meta
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true))?;
+    let ours = owner.kind == K::kind(&()) && owner.api_version == K::api_version(&());
+    ours.then(|| {
+        let owner_ref = ObjectRef::new(&owner.name);
+        match &meta.namespace {
+            Some(ns) => owner_ref.within(ns),
+            None => owner_ref,
+        }
+    })
+}
+
+/// The objects of kind `K` in `namespace` from the shared cache, once it has listed them.
+pub async fn cached_in<K>(ctx: &Ctx, namespace: &str) -> Vec<Arc<K>>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let store = ctx.caches.store::<K>();
+    // Only a dropped writer ends the wait, and the caches keep theirs for the process.
+    let _ = store.wait_until_ready().await;
+    store
+        .state()
+        .into_iter()
+        .filter(|o| o.meta().namespace.as_deref() == Some(namespace))
+        .collect()
 }
 
 /// Delete `name` through `api` (a missing object is fine) and record SuccessfulDelete with
