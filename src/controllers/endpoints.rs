@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 
 use super::pods::{controller_ref, is_active, ready_since};
 use super::retry::Retries;
+use crate::informer::SharedCaches;
 
 const MANAGED_BY: &str = "endpointslice-controller.k8s.io";
 const SERVICE_NAME: &str = "kubernetes.io/service-name";
@@ -31,40 +32,48 @@ pub struct Error {
     source: kube::Error,
 }
 
-/// Run until aborted.
-pub async fn run(client: kube::Client) {
+/// Run until aborted; pods come from the shared cache.
+pub async fn run(client: kube::Client, caches: SharedCaches) {
     let retries = Retries::new("endpoints");
     let services: Api<Service> = Api::all(client.clone());
-    let pods: Api<Pod> = Api::all(client.clone());
     let controller = Controller::new(services, watcher::Config::default());
     let store = controller.store();
+    // A pod change re-syncs every Service in its namespace that selects it.
+    let selecting = caches.touched::<Pod>().flat_map(move |pod| {
+        let ns = pod.namespace().unwrap_or_default();
+        let labels = pod.labels();
+        let services: Vec<_> = store
+            .state()
+            .into_iter()
+            .filter(|s| s.namespace().as_deref() == Some(ns.as_str()))
+            .filter(|s| selects(s, labels))
+            .map(|s| ObjectRef::from_obj(s.as_ref()))
+            .collect();
+        futures::stream::iter(services)
+    });
     controller
-        // A pod change re-syncs every Service in its namespace that selects it.
-        .watches(pods, watcher::Config::default(), move |pod: Pod| {
-            let ns = pod.namespace().unwrap_or_default();
-            let labels = pod.labels().clone();
-            store
-                .state()
-                .into_iter()
-                .filter(|s| s.namespace().as_deref() == Some(ns.as_str()))
-                .filter(|s| {
-                    s.spec
-                        .as_ref()
-                        .and_then(|sp| sp.selector.as_ref())
-                        .is_some_and(|sel| {
-                            !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v))
-                        })
-                })
-                .map(|s| ObjectRef::from_obj(s.as_ref()))
-                .collect::<Vec<_>>()
-        })
+        .reconcile_on(selecting)
         .run(
             retries.forgetting(reconcile),
             retries.error_policy(),
-            Arc::new(client),
+            Arc::new(Ctx { client, caches }),
         )
         .for_each(|res| async move { super::log_run_error("endpoints", res) })
         .await;
+}
+
+/// What a pass works with.
+struct Ctx {
+    client: kube::Client,
+    caches: SharedCaches,
+}
+
+/// Whether the Service `svc` has a selector and it matches `labels`.
+fn selects(svc: &Service, labels: &BTreeMap<String, String>) -> bool {
+    svc.spec
+        .as_ref()
+        .and_then(|sp| sp.selector.as_ref())
+        .is_some_and(|sel| !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
 }
 
 /// A pod's resolved service ports: (name, target port, protocol) per service port.
@@ -86,7 +95,8 @@ fn target_port(tp: Option<&IntOrString>, port: i32, pod: &Pod) -> Option<i32> {
     }
 }
 
-async fn reconcile(svc: Arc<Service>, client: Arc<kube::Client>) -> Result<Action, Error> {
+async fn reconcile(svc: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    let client = &ctx.client;
     let name = svc.name_any();
     let ns = svc.namespace().unwrap_or_default();
     let err = |source| Error {
@@ -104,13 +114,17 @@ async fn reconcile(svc: Arc<Service>, client: Arc<kube::Client>) -> Result<Actio
         return Ok(Action::await_change());
     }
     let uid = svc.uid().unwrap_or_default();
-    let pods_api: Api<Pod> = Api::namespaced((*client).clone(), &ns);
-    let label_sel: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let pods = pods_api
-        .list(&ListParams::default().labels(&label_sel.join(",")))
-        .await
-        .map_err(err)?
-        .items;
+    let cache = ctx.caches.store::<Pod>();
+    // Only a dropped writer ends the wait, and the caches keep theirs for the process.
+    let _ = cache.wait_until_ready().await;
+    let mut pods: Vec<Arc<Pod>> = cache
+        .state()
+        .into_iter()
+        .filter(|p| p.namespace().as_deref() == Some(ns.as_str()))
+        .filter(|p| selector.iter().all(|(k, v)| p.labels().get(k) == Some(v)))
+        .collect();
+    // The order a LIST would give, so the slices' endpoints do not reorder between passes.
+    pods.sort_by_key(|p| p.name_any());
     let publish_not_ready = spec.publish_not_ready_addresses.unwrap_or(false);
     let ports = spec.ports.clone().unwrap_or_default();
     // Endpoints grouped by their resolved ports (one slice per distinct port mapping).

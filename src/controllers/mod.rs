@@ -193,7 +193,7 @@ pub fn spawn_all(
         supervise!("replicationcontroller", replicaset::run_rc, caches),
         supervise!("deployment", deployment::run, caches),
         supervise!("disruption", disruption::run),
-        supervise!("endpoints", endpoints::run),
+        supervise!("endpoints", endpoints::run, caches),
         supervise!("job", job::run, caches),
         supervise!("cronjob", cronjob::run, caches),
         supervise!("daemonset", daemonset::run, caches),
