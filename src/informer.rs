@@ -13,6 +13,29 @@ use kube::Api;
 use tokio::sync::{broadcast, Notify};
 use tokio::task::JoinHandle;
 
+/// What a cached kind must be: a typed object that can be decoded, cloned and shared.
+pub trait Cached:
+    kube::Resource<DynamicType = ()>
+    + Clone
+    + serde::de::DeserializeOwned
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> Cached for K where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// A cache of one kind whose watch stops when the informer is dropped.
 pub struct Informer<K: kube::Resource<DynamicType = ()> + 'static> {
     /// The cached objects.
@@ -28,13 +51,7 @@ impl<K: kube::Resource<DynamicType = ()> + 'static> Drop for Informer<K> {
 
 impl<K> Informer<K>
 where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: Cached,
 {
     /// Start watching `api`, notifying `changed` after every event.
     pub fn start(api: Api<K>, changed: Arc<Notify>) -> Self {
@@ -100,13 +117,7 @@ impl SharedCaches {
 
     fn with_kind<K, T>(&self, f: impl FnOnce(&SharedKind<K>) -> T) -> T
     where
-        K: kube::Resource<DynamicType = ()>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + Sync
-            + 'static,
+        K: Cached,
     {
         let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
         let entry = started
@@ -121,13 +132,7 @@ impl SharedCaches {
     /// `Store::wait_until_ready` before trusting it.
     pub fn store<K>(&self) -> Store<K>
     where
-        K: kube::Resource<DynamicType = ()>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + Sync
-            + 'static,
+        K: Cached,
     {
         self.with_kind(|k: &SharedKind<K>| k.store.clone())
     }
@@ -137,13 +142,7 @@ impl SharedCaches {
     /// cached one too, since it missed some.
     pub fn touched<K>(&self) -> impl futures::Stream<Item = Arc<K>> + Send + 'static
     where
-        K: kube::Resource<DynamicType = ()>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + Sync
-            + 'static,
+        K: Cached,
     {
         let (rx, store) =
             self.with_kind(|k: &SharedKind<K>| (k.touched.subscribe(), k.store.clone()));
@@ -162,13 +161,7 @@ impl SharedCaches {
 /// has applied it.
 fn start_shared<K>(api: Api<K>) -> SharedKind<K>
 where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: Cached,
 {
     let (store, writer) = reflector::store();
     let (touched, _) = broadcast::channel(TOUCHED_BUFFER);

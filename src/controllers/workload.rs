@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use super::events::Recorder;
 use super::expectations::Expectations;
 use super::retry::Retries;
-use crate::informer::SharedCaches;
+use crate::informer::{Cached, SharedCaches};
 
 /// A failed reconcile pass over the named object.
 #[derive(Debug, thiserror::Error)]
@@ -47,8 +47,8 @@ pub async fn run<K, C, F, Fut>(
     component: &'static str,
     reconcile: F,
 ) where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    C: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K: Cached,
+    C: Cached,
     F: FnMut(Arc<K>, Arc<Ctx>) -> Fut,
     Fut: Future<Output = Result<Action, Error>> + Send + 'static,
 {
@@ -96,7 +96,7 @@ fn owner_of<K: Resource<DynamicType = ()>>(child: &impl Resource) -> Option<Obje
 /// The objects of kind `K` in `namespace` from the shared cache, once it has listed them.
 pub async fn cached_in<K>(ctx: &Ctx, namespace: &str) -> Vec<Arc<K>>
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K: Cached,
 {
     let store = ctx.caches.store::<K>();
     // Only a dropped writer ends the wait, and the caches keep theirs for the process.

@@ -301,30 +301,30 @@ fn a_failing_readiness_probe_keeps_the_pod_unready() {
     assert!(describe.contains("Readiness probe failed"), "{describe}");
 }
 
+/// The ConfigMap `cfg` with `literals` and the Secret `sec` with `password`, in `ns`.
+fn config_and_secret(k: &Kubectl, ns: &str, literals: &[&str], password: &str) {
+    let mut args = vec!["-n", ns, "create", "configmap", "cfg"];
+    let literals: Vec<String> = literals
+        .iter()
+        .map(|l| format!("--from-literal={l}"))
+        .collect();
+    args.extend(literals.iter().map(String::as_str));
+    k.run(&args).ok();
+    let password = format!("--from-literal=password={password}");
+    k.run(&["-n", ns, "create", "secret", "generic", "sec", &password])
+        .ok();
+}
+
 #[test]
 fn env_and_volumes_reach_the_container() {
     let k = shared().kubectl();
     let ns = namespace(&k, "vols");
-    k.run(&[
-        "-n",
+    config_and_secret(
+        &k,
         &ns,
-        "create",
-        "configmap",
-        "cfg",
-        "--from-literal=greeting=hello",
-        "--from-literal=file.txt=from-a-file",
-    ])
-    .ok();
-    k.run(&[
-        "-n",
-        &ns,
-        "create",
-        "secret",
-        "generic",
-        "sec",
-        "--from-literal=password=s3cret",
-    ])
-    .ok();
+        &["greeting=hello", "file.txt=from-a-file"],
+        "s3cret",
+    );
     let manifest = format!(
         r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"env","labels":{{"app":"envtest"}}}},"spec":{{"restartPolicy":"Never",
           "volumes":[{{"name":"cfg","configMap":{{"name":"cfg","items":[{{"key":"file.txt","path":"f.txt"}}]}}}},
@@ -364,25 +364,7 @@ fn env_and_volumes_reach_the_container() {
 fn changed_config_maps_and_secrets_reach_running_pods_at_once() {
     let k = shared().kubectl();
     let ns = namespace(&k, "refresh");
-    k.run(&[
-        "-n",
-        &ns,
-        "create",
-        "configmap",
-        "cfg",
-        "--from-literal=mode=one",
-    ])
-    .ok();
-    k.run(&[
-        "-n",
-        &ns,
-        "create",
-        "secret",
-        "generic",
-        "sec",
-        "--from-literal=password=first",
-    ])
-    .ok();
+    config_and_secret(&k, &ns, &["mode=one"], "first");
     let manifest = format!(
         r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"reader"}},"spec":{{
           "volumes":[{{"name":"cfg","configMap":{{"name":"cfg"}}}},
