@@ -67,6 +67,16 @@ pub fn is_not_found(e: &bollard::errors::Error) -> bool {
     )
 }
 
+/// Whether the engine refused a removal because another one of the same container is
+/// under way (409 "removal of container … is already in progress").
+pub fn is_removal_in_progress(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError { status_code: 409, message }
+            if message.contains("already in progress")
+    )
+}
+
 /// Whether the engine answered 409 (conflict: exists already, or in use).
 pub fn is_conflict(e: &bollard::errors::Error) -> bool {
     matches!(
@@ -102,4 +112,27 @@ pub fn label_filter(labels: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
         })
         .collect();
     HashMap::from([("label".to_string(), values)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_removal_under_way_is_told_from_other_conflicts() {
+        let engine =
+            |status_code, message: &str| bollard::errors::Error::DockerResponseServerError {
+                status_code,
+                message: message.into(),
+            };
+        let busy = engine(
+            409,
+            "removal of container 76e805ec3c39 is already in progress",
+        );
+        assert!(is_removal_in_progress(&busy));
+        assert!(is_conflict(&busy));
+        let in_use = engine(409, "conflict: unable to remove repository reference");
+        assert!(!is_removal_in_progress(&in_use));
+        assert!(!is_removal_in_progress(&engine(404, "already in progress")));
+    }
 }

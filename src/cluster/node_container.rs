@@ -13,7 +13,8 @@ use bollard::query_parameters::{
 use bollard::Docker;
 
 use super::docker::{
-    is_not_found, is_not_modified, label_filter, HOME_LABEL, NODE_LABEL, PROFILE_LABEL, ROLE_LABEL,
+    is_not_found, is_not_modified, is_removal_in_progress, label_filter, HOME_LABEL, NODE_LABEL,
+    PROFILE_LABEL, ROLE_LABEL,
 };
 use super::profile::{self, Settings, Worker};
 
@@ -256,9 +257,11 @@ pub async fn stop(
     }
 }
 
-/// Remove a container and its anonymous volumes, even if it runs.
+/// Remove a container and its anonymous volumes, even if it runs. When another removal
+/// of it is under way (a node's kubelet removing a pod container as it is deleted), wait
+/// for that one to finish, up to 30 s.
 pub async fn remove(docker: &Docker, id: &str) -> Result<(), bollard::errors::Error> {
-    match docker
+    let removed = docker
         .remove_container(
             id,
             Some(RemoveContainerOptions {
@@ -267,8 +270,18 @@ pub async fn remove(docker: &Docker, id: &str) -> Result<(), bollard::errors::Er
                 ..Default::default()
             }),
         )
-        .await
-    {
+        .await;
+    match removed {
+        Err(e) if is_removal_in_progress(&e) => {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                match docker.inspect_container(id, None).await {
+                    Err(gone) if is_not_found(&gone) => return Ok(()),
+                    _ if std::time::Instant::now() >= deadline => return Err(e),
+                    _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+                }
+            }
+        }
         Err(e) if !is_not_found(&e) => Err(e),
         _ => Ok(()),
     }
