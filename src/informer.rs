@@ -137,6 +137,21 @@ impl SharedCaches {
         self.with_kind(|k: &SharedKind<K>| k.store.clone())
     }
 
+    /// The cached `K`s in `namespace`, once the cache has listed them.
+    pub async fn in_namespace<K>(&self, namespace: &str) -> Vec<Arc<K>>
+    where
+        K: Cached,
+    {
+        let store = self.store::<K>();
+        // Only a dropped writer ends the wait, and the caches keep theirs for the process.
+        let _ = store.wait_until_ready().await;
+        store
+            .state()
+            .into_iter()
+            .filter(|o| o.meta().namespace.as_deref() == Some(namespace))
+            .collect()
+    }
+
     /// Every `K` the watch adds, changes or deletes from now on, once the cache shows it;
     /// after a relist, every cached one. A subscriber that falls far behind gets every
     /// cached one too, since it missed some.

@@ -182,7 +182,9 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), &ns);
     // From the shared cache: a stale entry makes a scale conflict (the patch carries its
     // resourceVersion) and a create meet the ReplicaSet it did not show yet.
-    let mut sets: Vec<ReplicaSet> = workload::cached_in::<ReplicaSet>(&ctx, &ns)
+    let mut sets: Vec<ReplicaSet> = ctx
+        .caches
+        .in_namespace::<ReplicaSet>(&ns)
         .await
         .into_iter()
         .filter(|rs| controller_uid(rs.as_ref()).as_deref() == Some(uid.as_str()))

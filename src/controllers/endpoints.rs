@@ -114,13 +114,11 @@ async fn reconcile(svc: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, Error> {
         return Ok(Action::await_change());
     }
     let uid = svc.uid().unwrap_or_default();
-    let cache = ctx.caches.store::<Pod>();
-    // Only a dropped writer ends the wait, and the caches keep theirs for the process.
-    let _ = cache.wait_until_ready().await;
-    let mut pods: Vec<Arc<Pod>> = cache
-        .state()
+    let mut pods: Vec<Arc<Pod>> = ctx
+        .caches
+        .in_namespace::<Pod>(&ns)
+        .await
         .into_iter()
-        .filter(|p| p.namespace().as_deref() == Some(ns.as_str()))
         .filter(|p| selector.iter().all(|(k, v)| p.labels().get(k) == Some(v)))
         .collect();
     // The order a LIST would give, so the slices' endpoints do not reorder between passes.

@@ -151,7 +151,7 @@ async fn sync(ctx: &Ctx, r: &Replicated) -> Result<(Option<serde_json::Value>, A
     };
     let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
     let sel = &r.selector;
-    let all = workload::cached_in::<Pod>(ctx, ns).await;
+    let all = ctx.caches.in_namespace::<Pod>(ns).await;
     let owner = controller_ref(r.api_version, r.kind, name, uid);
     let mut owned: Vec<Arc<Pod>> = Vec::new();
     for p in all.iter().cloned() {

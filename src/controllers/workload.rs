@@ -93,21 +93,6 @@ fn owner_of<K: Resource<DynamicType = ()>>(child: &impl Resource) -> Option<Obje
     })
 }
 
-/// The objects of kind `K` in `namespace` from the shared cache, once it has listed them.
-pub async fn cached_in<K>(ctx: &Ctx, namespace: &str) -> Vec<Arc<K>>
-where
-    K: Cached,
-{
-    let store = ctx.caches.store::<K>();
-    // Only a dropped writer ends the wait, and the caches keep theirs for the process.
-    let _ = store.wait_until_ready().await;
-    store
-        .state()
-        .into_iter()
-        .filter(|o| o.meta().namespace.as_deref() == Some(namespace))
-        .collect()
-}
-
 /// Delete `name` through `api` (a missing object is fine) and record SuccessfulDelete with
 /// `message` on `about`, as the workload controllers do for what they remove.
 pub async fn delete_recorded<K>(
