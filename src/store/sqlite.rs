@@ -136,6 +136,22 @@ impl Readers {
     }
 }
 
+/// Creates `dir` and its missing parents, syncing the directory that holds each new one:
+/// SQLite syncs the store's own directory when it creates the WAL, but an entry made here
+/// and never synced could vanish in a power loss, taking every acknowledged write with it.
+fn create_dir_durably(dir: &Path) -> std::io::Result<()> {
+    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+    std::fs::create_dir_all(dir)?;
+    for created in missing.iter().rev() {
+        let holder = match created.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        std::fs::File::open(holder)?.sync_all()?;
+    }
+    Ok(())
+}
+
 /// The embedded datastore: a SQLite file in WAL mode.
 pub struct SqliteStore {
     readers: Arc<Readers>,
@@ -157,7 +173,7 @@ impl SqliteStore {
             move |source| StoreError::Io { path, source }
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+            create_dir_durably(dir).map_err(io_err(dir))?;
         }
         let mut lock_path = path.as_os_str().to_owned();
         lock_path.push(".lock");

@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use super::read::store_error;
 use super::write::{
-    check_body, create_object, finish_update, guaranteed_update, owner, respond, schema, Change,
+    check_body, create_object, finish_update, guaranteed_update, guaranteed_update_from, owner,
+    respond, schema, Change,
 };
 use super::{pod_security_admission, Ctx};
 use crate::apiserver::http::{decode_body, Body};
@@ -188,14 +189,13 @@ async fn apply(
         )
         .map_err(patch_error)
     };
-    let exists = ctx
+    let stored = ctx
         .state
         .store
         .get(&ctx.key(name))
         .await
-        .map_err(|e| store_error(ctx, name, e))?
-        .is_some();
-    if !exists {
+        .map_err(|e| store_error(ctx, name, e))?;
+    if stored.is_none() {
         if sub.is_some() {
             return Err(ApiError::not_found(&ctx.res, name));
         }
@@ -206,7 +206,7 @@ async fn apply(
     }
     let precondition = object::resource_version(&applied).map(str::to_string);
     let mut before = None;
-    let result = guaranteed_update(ctx, name, precondition, |current| {
+    let result = guaranteed_update_from(ctx, name, stored, precondition, |current| {
         let merged = ssa(Some(&current))?;
         let managed = merged.pointer("/metadata/managedFields").cloned();
         if managed.as_ref() == current.pointer("/metadata/managedFields")

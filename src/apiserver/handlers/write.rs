@@ -13,7 +13,7 @@ use crate::apiserver::object::{self, meta_mut};
 use crate::apiserver::status::{ApiError, Cause};
 use crate::apiserver::{openapi, patch};
 use crate::resources::{convert, defaults, validation};
-use crate::store::StoreError;
+use crate::store::{KeyValue, StoreError};
 
 /// How unknown fields are treated (`fieldValidation`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -445,6 +445,21 @@ pub async fn guaranteed_update<F>(
     ctx: &Ctx,
     name: &str,
     precondition: Option<String>,
+    f: F,
+) -> Result<Value, ApiError>
+where
+    F: FnMut(Value) -> Result<Change, ApiError>,
+{
+    guaranteed_update_from(ctx, name, None, precondition, f).await
+}
+
+/// [`guaranteed_update`] whose first attempt starts from `read`, the stored object the
+/// caller has just read, so that attempt costs no second read.
+pub async fn guaranteed_update_from<F>(
+    ctx: &Ctx,
+    name: &str,
+    mut read: Option<KeyValue>,
+    precondition: Option<String>,
     mut f: F,
 ) -> Result<Value, ApiError>
 where
@@ -452,13 +467,16 @@ where
 {
     let key = ctx.key(name);
     for _ in 0..16 {
-        let kv = ctx
-            .state
-            .store
-            .get(&key)
-            .await
-            .map_err(|e| store_error(ctx, name, e))?
-            .ok_or_else(|| ApiError::not_found(&ctx.res, name))?;
+        let kv = match read.take() {
+            Some(kv) => kv,
+            None => ctx
+                .state
+                .store
+                .get(&key)
+                .await
+                .map_err(|e| store_error(ctx, name, e))?
+                .ok_or_else(|| ApiError::not_found(&ctx.res, name))?,
+        };
         if let Some(rv) = &precondition {
             if *rv != kv.mod_revision.to_string() {
                 return Err(ApiError::conflict(&ctx.res, name));
@@ -697,14 +715,13 @@ pub async fn update(ctx: &Ctx, body: Bytes, sub: Option<&str>) -> Result<Respons
             )));
         }
     }
-    let exists = ctx
+    let stored = ctx
         .state
         .store
         .get(&ctx.key(&name))
         .await
-        .map_err(|e| store_error(ctx, &name, e))?
-        .is_some();
-    if !exists {
+        .map_err(|e| store_error(ctx, &name, e))?;
+    if stored.is_none() {
         if sub.is_none() && admission::allow_create_on_update(&ctx.res) && precondition.is_none() {
             let created = create_object(ctx, obj, &manager, None).await?;
             return Ok(respond(ctx, 201, &created, &warnings));
@@ -712,7 +729,7 @@ pub async fn update(ctx: &Ctx, body: Bytes, sub: Option<&str>) -> Result<Respons
         return Err(ApiError::not_found(&ctx.res, &name));
     }
     let mut before = None;
-    let result = guaranteed_update(ctx, &name, precondition, |old| {
+    let result = guaranteed_update_from(ctx, &name, stored, precondition, |old| {
         let updated = finish_update(ctx, &old, obj.clone(), sub, &manager, None)?;
         before = Some(old);
         match updated {

@@ -5,20 +5,25 @@
 //! that image with every acknowledged write. With `Synchronous::Off` (a store that
 //! acknowledges before fsync) the same trials must lose writes: the suite can fail.
 //!
+//! Directory entries are modelled too: a created file survives a crash only once its
+//! directory was synced, and a deleted one comes back until then. The VFS syncs the
+//! directory where SQLite's unix VFS does (the first sync of a journal or WAL it opened with
+//! create); with those syncs switched off, the trials must lose writes as well.
+//!
 //! The VFS is registered as SQLite's default, which is process-wide, so each trial runs in
 //! a child process: this test binary re-run on the one test `crash_child`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 use std::process::Command;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sqlite_vfs::wip::{WalIndex, WalIndexLock};
-use sqlite_vfs::{DatabaseHandle, LockKind, OpenAccess, OpenOptions, Vfs};
+use sqlite_vfs::{DatabaseHandle, LockKind, OpenAccess, OpenKind, OpenOptions, Vfs};
 
 use super::*;
 
@@ -26,6 +31,8 @@ use super::*;
 const CHILD_ENV: &str = "RKUBE_FAULT_VFS_CHILD";
 const SEED_ENV: &str = "RKUBE_FAULT_VFS_SEED";
 const REGION: usize = 32768;
+/// File operations that cover the store's creation and its first few writes.
+const OPEN_OPS: u64 = 80;
 
 /// One write that has not been fsynced yet.
 #[derive(Clone, Debug)]
@@ -57,6 +64,30 @@ struct FileData {
     durable: Vec<u8>,
     /// Writes since the last sync, oldest first.
     unsynced: Vec<Unsynced>,
+    /// Whether its directory entry survives a power loss (its directory was synced since it
+    /// was created).
+    linked: bool,
+}
+
+/// The files and, for the crash image, those unlinked since their directory's last sync.
+#[derive(Default)]
+struct Files {
+    live: HashMap<String, FileData>,
+    /// Deleted files whose directory entry a power loss would bring back.
+    unlinked: HashMap<String, FileData>,
+}
+
+/// The directory part of a VFS path.
+fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+/// What one I/O call does to a file.
+enum Op {
+    Write(Unsynced),
+    Sync,
+    /// fsync of the file's directory: every entry made or removed in it becomes durable.
+    SyncDir,
 }
 
 /// How a crash treats unsynced writes.
@@ -93,40 +124,54 @@ struct CrashPlan {
 /// The in-memory disk: files by path, their lock holders, their shared memory.
 #[derive(Default)]
 struct Disk {
-    files: Mutex<HashMap<String, FileData>>,
+    files: Mutex<Files>,
     locks: Mutex<HashMap<String, HashMap<u64, LockKind>>>,
     shm: Mutex<HashMap<String, Arc<Mutex<Shm>>>>,
     next_id: AtomicU64,
     plan: Mutex<Option<CrashPlan>>,
     /// Workload ops started so far (set by the workload before it sends one).
     started: AtomicUsize,
+    /// The planted fault: directories are never synced, so no created file is durable.
+    skip_dir_syncs: AtomicBool,
 }
 
 impl Disk {
-    /// Applies a write, truncate (`Some`) or sync (`None`) to `path`, first taking the
-    /// crash image if this is the planned operation.
-    fn mutate(&self, path: &str, op: Option<Unsynced>) -> Result<(), std::io::Error> {
+    /// Applies `op` to `path`, first taking the crash image if this is the planned
+    /// operation.
+    fn mutate(&self, path: &str, op: Op) -> Result<(), std::io::Error> {
         let mut files = self.files.lock().unwrap();
         if let Some(plan) = self.plan.lock().unwrap().as_mut() {
             if plan.taken.is_none() && path.starts_with(&plan.from) {
                 plan.seen += 1;
                 if plan.seen >= plan.at {
-                    let in_flight = op.as_ref().map(|w| (path, w));
+                    let in_flight = match &op {
+                        Op::Write(w) => Some((path, w)),
+                        Op::Sync | Op::SyncDir => None,
+                    };
                     let dropped = crash_image(&mut files, plan, in_flight);
                     plan.taken = Some((self.started.load(Ordering::SeqCst), dropped));
                 }
             }
         }
-        let file = files.get_mut(path).ok_or_else(|| not_found(path))?;
+        if let Op::SyncDir = op {
+            let dir = parent(path);
+            files.unlinked.retain(|p, _| parent(p) != dir);
+            for (_, file) in files.live.iter_mut().filter(|(p, _)| parent(p) == dir) {
+                file.linked = true;
+            }
+            return Ok(());
+        }
+        let file = files.live.get_mut(path).ok_or_else(|| not_found(path))?;
         match op {
-            Some(w) => {
+            Op::Write(w) => {
                 w.apply(&mut file.current);
                 file.unsynced.push(w);
             }
-            None => {
+            Op::Sync => {
                 file.durable = file.current.clone();
                 file.unsynced.clear();
             }
+            Op::SyncDir => unreachable!("handled above"),
         }
         Ok(())
     }
@@ -156,13 +201,21 @@ impl Disk {
 /// would leave it; `in_flight` is a write that had not returned. Returns how many unsynced
 /// writes were dropped or torn.
 fn crash_image(
-    files: &mut HashMap<String, FileData>,
+    files: &mut Files,
     plan: &mut CrashPlan,
     in_flight: Option<(&str, &Unsynced)>,
 ) -> usize {
     let mut images = Vec::new();
     let mut dropped = 0;
-    for (path, file) in files.iter().filter(|(p, _)| p.starts_with(&plan.from)) {
+    // A file whose entry is not durable is gone; an unlinked one whose removal is not
+    // durable is back (unless a durable file of that name took its place).
+    let survivors = files.live.iter().filter(|(_, f)| f.linked).chain(
+        files
+            .unlinked
+            .iter()
+            .filter(|(p, _)| !files.live.get(*p).is_some_and(|f| f.linked)),
+    );
+    for (path, file) in survivors.filter(|(p, _)| p.starts_with(&plan.from)) {
         let mut image = file.durable.clone();
         let extra = in_flight.filter(|(p, _)| p == path).map(|(_, w)| w);
         for w in file.unsynced.iter().chain(extra) {
@@ -189,8 +242,9 @@ fn crash_image(
             current: image.clone(),
             durable: image,
             unsynced: Vec::new(),
+            linked: true,
         };
-        files.insert(path, file);
+        files.live.insert(path, file);
     }
     dropped
 }
@@ -202,6 +256,9 @@ struct Handle {
     path: String,
     id: u64,
     lock: LockKind,
+    /// Its directory is synced at its next sync, as the unix VFS does for a journal or WAL
+    /// opened with create.
+    dir_sync_due: bool,
 }
 
 struct Index {
@@ -221,7 +278,7 @@ impl Vfs for FaultVfs {
 
     fn open(&self, db: &str, opts: OpenOptions) -> Result<Handle, std::io::Error> {
         let mut files = self.0.files.lock().unwrap();
-        match (files.contains_key(db), opts.access) {
+        match (files.live.contains_key(db), opts.access) {
             (true, OpenAccess::CreateNew) => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::AlreadyExists,
@@ -229,27 +286,36 @@ impl Vfs for FaultVfs {
                 ))
             }
             (false, OpenAccess::Create | OpenAccess::CreateNew) => {
-                // File creation counts as durable (SQLite fsyncs the directory itself).
-                files.insert(db.to_string(), FileData::default());
+                files.live.insert(db.to_string(), FileData::default());
             }
             (false, _) => return Err(not_found(db)),
             (true, _) => {}
         }
+        let created = matches!(opts.access, OpenAccess::Create | OpenAccess::CreateNew);
+        let journal = matches!(
+            opts.kind,
+            OpenKind::MainJournal | OpenKind::SuperJournal | OpenKind::Wal
+        );
         Ok(Handle {
             disk: Arc::clone(&self.0),
             path: db.to_string(),
             id: self.0.next_id.fetch_add(1, Ordering::SeqCst),
             lock: LockKind::None,
+            dir_sync_due: created && journal,
         })
     }
 
     fn delete(&self, db: &str) -> Result<(), std::io::Error> {
-        self.0.files.lock().unwrap().remove(db);
+        let mut files = self.0.files.lock().unwrap();
+        // SQLite deletes a WAL without syncing its directory, so the removal is not durable.
+        if let Some(file) = files.live.remove(db).filter(|f| f.linked) {
+            files.unlinked.insert(db.to_string(), file);
+        }
         Ok(())
     }
 
     fn exists(&self, db: &str) -> Result<bool, std::io::Error> {
-        Ok(self.0.files.lock().unwrap().contains_key(db))
+        Ok(self.0.files.lock().unwrap().live.contains_key(db))
     }
 
     fn temporary_name(&self) -> String {
@@ -276,6 +342,7 @@ impl Handle {
     fn with_file<T>(&self, f: impl FnOnce(&mut FileData) -> T) -> Result<T, std::io::Error> {
         let mut files = self.disk.files.lock().unwrap();
         files
+            .live
             .get_mut(&self.path)
             .map(f)
             .ok_or_else(|| not_found(&self.path))
@@ -311,16 +378,22 @@ impl DatabaseHandle for Handle {
             offset: usize::try_from(offset).expect("offset"),
             data: buf.to_vec(),
         };
-        self.disk.mutate(&self.path, Some(w))
+        self.disk.mutate(&self.path, Op::Write(w))
     }
 
     fn sync(&mut self, _data_only: bool) -> Result<(), std::io::Error> {
-        self.disk.mutate(&self.path, None)
+        self.disk.mutate(&self.path, Op::Sync)?;
+        if std::mem::take(&mut self.dir_sync_due)
+            && !self.disk.skip_dir_syncs.load(Ordering::SeqCst)
+        {
+            self.disk.mutate(&self.path, Op::SyncDir)?;
+        }
+        Ok(())
     }
 
     fn set_len(&mut self, size: u64) -> Result<(), std::io::Error> {
         let w = Unsynced::Truncate(usize::try_from(size).expect("size"));
-        self.disk.mutate(&self.path, Some(w))
+        self.disk.mutate(&self.path, Op::Write(w))
     }
 
     fn lock(&mut self, lock: LockKind) -> Result<bool, std::io::Error> {
@@ -540,9 +613,11 @@ async fn workload(
     }
 }
 
-/// Runs `rounds` crash rounds in this process with the fault VFS as the default VFS.
-fn run_child(synchronous: Synchronous, rounds: usize, seed: u64) -> Tally {
+/// Runs `rounds` crash rounds in this process with the fault VFS as the default VFS;
+/// `skip_dir_syncs` plants the fault of a VFS that never syncs a directory.
+fn run_child(synchronous: Synchronous, skip_dir_syncs: bool, rounds: usize, seed: u64) -> Tally {
     let disk = Arc::new(Disk::default());
+    disk.skip_dir_syncs.store(skip_dir_syncs, Ordering::SeqCst);
     sqlite_vfs::register("rkube-fault", FaultVfs(Arc::clone(&disk)), true).expect("register VFS");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -563,19 +638,25 @@ fn run_child(synchronous: Synchronous, rounds: usize, seed: u64) -> Tally {
         } else {
             Crash::RandomTorn
         };
-        // The crash hits a random write, truncate or sync after the store has opened.
-        let store =
-            SqliteStore::open_with(&live_dir.join("state.db"), options.clone()).expect("open");
+        // The crash hits a random write, truncate or sync of the store's files, counted from
+        // before it creates them; every fourth round, within its creation and first writes.
+        let at = if round % 4 == 3 {
+            rng.random_range(1..OPEN_OPS)
+        } else {
+            rng.random_range(1..2000)
+        };
         *disk.plan.lock().unwrap() = Some(CrashPlan {
             from: format!("{}/", live_dir.display()),
             to: format!("{}/", crash_dir.display()),
-            at: rng.random_range(1..2000),
+            at,
             seen: 0,
             how,
             rng: StdRng::seed_from_u64(rng.random()),
             taken: None,
         });
         disk.started.store(0, Ordering::SeqCst);
+        let store =
+            SqliteStore::open_with(&live_dir.join("state.db"), options.clone()).expect("open");
         let store = Arc::new(store);
         let sent = Arc::new(Mutex::new(Vec::new()));
         rt.block_on(workload(
@@ -665,14 +746,15 @@ fn crash_child() {
     let Ok(mode) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let synchronous = match mode.as_str() {
-        "full" => Synchronous::Full,
-        "off" => Synchronous::Off,
-        "normal" => Synchronous::Normal,
+    let (synchronous, skip_dir_syncs) = match mode.as_str() {
+        "full" => (Synchronous::Full, false),
+        "off" => (Synchronous::Off, false),
+        "normal" => (Synchronous::Normal, false),
+        "full-no-dir-sync" => (Synchronous::Full, true),
         other => panic!("unknown mode {other}"),
     };
     let seed = std::env::var(SEED_ENV).unwrap().parse().unwrap();
-    let tally = run_child(synchronous, 24, seed);
+    let tally = run_child(synchronous, skip_dir_syncs, 24, seed);
     println!(
         "FAULT-VFS rounds={} acked={} unsynced_dropped={} lost={} open_failures={} first_problem={:?}",
         tally.rounds, tally.acked, tally.unsynced_dropped, tally.lost, tally.open_failures, tally.first_problem
@@ -734,12 +816,13 @@ fn acknowledged_writes_survive_power_loss() {
     assert_eq!(count(&f, "lost"), 0, "acknowledged writes lost: {line}");
 }
 
-/// The planted fault: a store that acknowledges before fsync loses acknowledged writes under
-/// the same trials, so a missing fsync cannot pass unnoticed. `Normal` (fsync only at
-/// checkpoints) loses them too, as its documentation says.
+/// The planted faults: a store that acknowledges before fsync loses acknowledged writes
+/// under the same trials, so a missing fsync cannot pass unnoticed. `Normal` (fsync only at
+/// checkpoints) loses them too, as its documentation says, and so does a store whose files'
+/// directory entries are never synced.
 #[test]
 fn acknowledging_before_fsync_loses_writes() {
-    for mode in ["off", "normal"] {
+    for mode in ["off", "normal", "full-no-dir-sync"] {
         let (f, line) = trials(mode);
         assert!(
             count(&f, "lost") + count(&f, "open_failures") > 0,

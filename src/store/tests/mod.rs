@@ -427,7 +427,7 @@ async fn concurrent_writers_get_distinct_dense_revisions() {
 #[tokio::test]
 async fn state_persists_across_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("nested").join("state.db");
+    let path = dir.path().join("nested").join("deeper").join("state.db");
     {
         let store = SqliteStore::open(&path).unwrap();
         history(&store).await;
