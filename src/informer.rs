@@ -137,16 +137,24 @@ impl SharedCaches {
         self.with_kind(|k: &SharedKind<K>| k.store.clone())
     }
 
-    /// The cached `K`s in `namespace`, once the cache has listed them.
-    pub async fn in_namespace<K>(&self, namespace: &str) -> Vec<Arc<K>>
+    /// Every cached `K`, once the cache has listed them.
+    pub async fn all<K>(&self) -> Vec<Arc<K>>
     where
         K: Cached,
     {
         let store = self.store::<K>();
         // Only a dropped writer ends the wait, and the caches keep theirs for the process.
         let _ = store.wait_until_ready().await;
-        store
-            .state()
+        store.state()
+    }
+
+    /// The cached `K`s in `namespace`, once the cache has listed them.
+    pub async fn in_namespace<K>(&self, namespace: &str) -> Vec<Arc<K>>
+    where
+        K: Cached,
+    {
+        self.all::<K>()
+            .await
             .into_iter()
             .filter(|o| o.meta().namespace.as_deref() == Some(namespace))
             .collect()

@@ -11,7 +11,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{Node, Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::ResourceExt;
 use serde_json::json;
@@ -75,6 +75,7 @@ fn pod_template(ds: &DaemonSet, hash: &str, node: &str) -> PodTemplateSpec {
 
 async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     if ds.metadata.deletion_timestamp.is_some() {
+        ctx.expectations.forget(&ds.uid().unwrap_or_default());
         return Ok(Action::await_change());
     }
     let name = ds.name_any();
@@ -86,19 +87,18 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     };
     let template = serde_json::to_value(&ds.spec.template).unwrap_or_default();
     let hash = template_hash(&template, 0);
-    let nodes = Api::<Node>::all(ctx.client.clone())
-        .list(&ListParams::default())
-        .await
-        .map_err(err)?
-        .items;
+    let nodes = ctx.caches.all::<Node>().await;
     let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    let owned: Vec<Pod> = pods_api
-        .list(&ListParams::default())
-        .await
-        .map_err(err)?
-        .items
+    let all = ctx.caches.in_namespace::<Pod>(&ns).await;
+    // Counting from a cache that has not seen the last pass's writes would act twice.
+    let cached: Vec<&Pod> = all.iter().map(AsRef::as_ref).collect();
+    if !ctx.expectations.satisfied(&uid, &cached, &pods_api).await {
+        tracing::debug!(object = %format!("{ns}/{name}"), "waiting for the cache to show earlier writes");
+        return Ok(Action::requeue(Duration::from_millis(200)));
+    }
+    let owned: Vec<&Pod> = cached
         .into_iter()
-        .filter(|p| controller_uid(p).as_deref() == Some(uid.as_str()))
+        .filter(|p| controller_uid(*p).as_deref() == Some(uid.as_str()))
         .collect();
     // Pods carry the hash; the revision is `<ds>-<hash>`.
     let in_use = owned
@@ -135,7 +135,7 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
             .unwrap_or_default()
     };
     let mut by_node: BTreeMap<String, Vec<&Pod>> = BTreeMap::new();
-    for p in owned.iter().filter(|p| is_active(p)) {
+    for p in owned.iter().copied().filter(|p| is_active(p)) {
         by_node.entry(node_of(p)).or_default().push(p);
     }
     let reference = reference(ds.as_ref());
@@ -162,7 +162,7 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
         eligible_names.push(node_name.clone());
         if by_node.get(&node_name).is_none_or(|v| v.is_empty()) {
             let template = pod_template(&ds, &hash, &node_name);
-            pods::create_recorded(
+            if let Some(pod) = pods::create_recorded(
                 &ctx.client,
                 &ctx.recorder,
                 &reference,
@@ -171,7 +171,10 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
                 &name,
                 owner.clone(),
             )
-            .await;
+            .await
+            {
+                ctx.expectations.created(&uid, pod);
+            }
         }
     }
     // Pods on nodes that are no longer eligible go; old-template pods roll within budget.
@@ -214,7 +217,7 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
                 if stale && !wrong_node && !extra {
                     budget -= 1;
                 }
-                workload::delete_recorded(
+                if workload::delete_recorded(
                     &pods_api,
                     &p.name_any(),
                     &DeleteParams::default(),
@@ -222,7 +225,10 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
                     &reference,
                     &format!("Deleted pod: {}", p.name_any()),
                 )
-                .await;
+                .await
+                {
+                    ctx.expectations.deleted(&uid, p.name_any());
+                }
             }
         }
     }

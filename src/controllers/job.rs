@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{EnvVar, Pod};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::ResourceExt;
 use serde_json::json;
@@ -72,6 +72,7 @@ fn finished(job: &Job) -> Option<String> {
 
 async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     if job.metadata.deletion_timestamp.is_some() {
+        ctx.expectations.forget(&job.uid().unwrap_or_default());
         return Ok(Action::await_change());
     }
     let name = job.name_any();
@@ -113,16 +114,27 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, Error> {
         return Ok(Action::await_change());
     }
 
-    let owned: Vec<Pod> = pods_api
-        .list(&ListParams::default().labels(&format!("batch.kubernetes.io/controller-uid={uid}")))
-        .await
-        .map_err(err)?
-        .items
+    let all = ctx.caches.in_namespace::<Pod>(&ns).await;
+    // Counting from a cache that has not seen the last pass's writes would start pods twice.
+    let cached: Vec<&Pod> = all.iter().map(AsRef::as_ref).collect();
+    if !ctx.expectations.satisfied(&uid, &cached, &pods_api).await {
+        tracing::debug!(object = %format!("{ns}/{name}"), "waiting for the cache to show earlier writes");
+        return Ok(Action::requeue(Duration::from_millis(200)));
+    }
+    let owned: Vec<&Pod> = cached
         .into_iter()
-        .filter(|p| controller_uid(p).as_deref() == Some(uid.as_str()))
+        .filter(|p| controller_uid(*p).as_deref() == Some(uid.as_str()))
         .collect();
-    let active: Vec<&Pod> = owned.iter().filter(|p| pods::is_active(p)).collect();
-    let succeeded: Vec<&Pod> = owned.iter().filter(|p| phase(p) == "Succeeded").collect();
+    let active: Vec<&Pod> = owned
+        .iter()
+        .copied()
+        .filter(|p| pods::is_active(p))
+        .collect();
+    let succeeded: Vec<&Pod> = owned
+        .iter()
+        .copied()
+        .filter(|p| phase(p) == "Succeeded")
+        .collect();
     let failed = owned.iter().filter(|p| phase(p) == "Failed").count() as i32;
     let ready = active
         .iter()
@@ -181,9 +193,13 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     let mut requeue = Duration::from_secs(30);
     if let Some((reason, message)) = &failure {
         for p in &active {
-            let _ = pods_api
+            if pods_api
                 .delete(&p.name_any(), &DeleteParams::background())
-                .await;
+                .await
+                .is_ok()
+            {
+                ctx.expectations.deleted(&uid, p.name_any());
+            }
         }
         let cond = |t: &str| json!({"type": t, "status": "True", "reason": reason, "message": message, "lastProbeTime": now, "lastTransitionTime": now});
         conditions = json!([cond("FailureTarget"), cond("Failed")]);
@@ -212,6 +228,7 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, Error> {
         // Back off after failures before starting replacements.
         let last_failure = owned
             .iter()
+            .copied()
             .filter(|p| phase(p) == "Failed")
             .filter_map(finished_at)
             .max();
@@ -277,7 +294,7 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, Error> {
                         }
                     }
                 }
-                if pods::create_recorded(
+                match pods::create_recorded(
                     &ctx.client,
                     &ctx.recorder,
                     &reference,
@@ -287,9 +304,9 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, Error> {
                     controller_ref("batch/v1", "Job", &name, &uid),
                 )
                 .await
-                .is_none()
                 {
-                    break;
+                    Some(pod) => ctx.expectations.created(&uid, pod),
+                    None => break,
                 }
             }
         }

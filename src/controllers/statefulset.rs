@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::ResourceExt;
 use serde_json::json;
@@ -39,6 +39,7 @@ fn ordinal(sts: &str, pod: &Pod) -> Option<i32> {
 
 async fn reconcile(sts: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     if sts.metadata.deletion_timestamp.is_some() {
+        ctx.expectations.forget(&sts.uid().unwrap_or_default());
         return Ok(Action::await_change());
     }
     let name = sts.name_any();
@@ -54,13 +55,17 @@ async fn reconcile(sts: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action, Error
     let template = serde_json::to_value(&spec.template).unwrap_or_default();
     let revision = format!("{name}-{}", template_hash(&template, 0));
     let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    let mut pods: Vec<Pod> = pods_api
-        .list(&ListParams::default())
-        .await
-        .map_err(err)?
-        .items
+    let all = ctx.caches.in_namespace::<Pod>(&ns).await;
+    // A pass that read a cache behind its last writes would create or delete an ordinal
+    // again; a pod recreated under the same name must not be taken for the one deleted.
+    let cached: Vec<&Pod> = all.iter().map(AsRef::as_ref).collect();
+    if !ctx.expectations.satisfied(&uid, &cached, &pods_api).await {
+        tracing::debug!(object = %format!("{ns}/{name}"), "waiting for the cache to show earlier writes");
+        return Ok(Action::requeue(Duration::from_millis(200)));
+    }
+    let mut pods: Vec<&Pod> = cached
         .into_iter()
-        .filter(|p| controller_uid(p).as_deref() == Some(uid.as_str()))
+        .filter(|p| controller_uid(*p).as_deref() == Some(uid.as_str()))
         .collect();
     let in_use = pods
         .iter()
@@ -144,6 +149,7 @@ async fn reconcile(sts: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action, Error
             Some(vec![controller_ref("apps/v1", "StatefulSet", &name, &uid)]);
         match pods_api.create(&PostParams::default(), &pod).await {
             Ok(_) => {
+                ctx.expectations.created(&uid, pod_name.clone());
                 ctx.recorder
                     .publish(
                         &reference,
@@ -163,12 +169,13 @@ async fn reconcile(sts: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action, Error
     // Remove ordinals beyond replicas, highest first (one at a time unless Parallel).
     let mut surplus: Vec<&Pod> = pods
         .iter()
+        .copied()
         .filter(|p| ordinal(&name, p).is_none_or(|o| o >= replicas))
         .collect();
     surplus.reverse();
     for p in surplus {
-        if p.metadata.deletion_timestamp.is_none() {
-            workload::delete_recorded(
+        if p.metadata.deletion_timestamp.is_none()
+            && workload::delete_recorded(
                 &pods_api,
                 &p.name_any(),
                 &DeleteParams::default(),
@@ -179,7 +186,9 @@ async fn reconcile(sts: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action, Error
                     p.name_any()
                 ),
             )
-            .await;
+            .await
+        {
+            ctx.expectations.deleted(&uid, p.name_any());
         }
         if !parallel {
             return Ok(Action::requeue(Duration::from_secs(2)));
@@ -196,21 +205,26 @@ async fn reconcile(sts: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action, Error
         let all_ready = pods
             .iter()
             .filter(|p| ordinal(&name, p).is_some_and(|o| o < replicas))
-            .all(ready);
+            .all(|p| ready(p));
         if all_ready {
             if let Some(stale) = pods.iter().rev().find(|p| {
                 ordinal(&name, p).is_some_and(|o| o >= partition && o < replicas)
                     && p.labels().get(REVISION_LABEL) != Some(&revision)
             }) {
-                let _ = pods_api
+                if pods_api
                     .delete(&stale.name_any(), &DeleteParams::default())
-                    .await;
+                    .await
+                    .is_ok()
+                {
+                    ctx.expectations.deleted(&uid, stale.name_any());
+                }
                 return Ok(Action::requeue(Duration::from_secs(2)));
             }
         }
     }
     let current: Vec<&Pod> = pods
         .iter()
+        .copied()
         .filter(|p| {
             ordinal(&name, p).is_some_and(|o| o < replicas)
                 && p.metadata.deletion_timestamp.is_none()

@@ -93,8 +93,9 @@ fn owner_of<K: Resource<DynamicType = ()>>(child: &impl Resource) -> Option<Obje
     })
 }
 
-/// Delete `name` through `api` (a missing object is fine) and record SuccessfulDelete with
-/// `message` on `about`, as the workload controllers do for what they remove.
+/// Delete `name` through `api` and record SuccessfulDelete with `message` on `about` (or
+/// FailedDelete with the error), as the workload controllers do for what they remove.
+/// Returns whether this call deleted it: a missing object is fine, and records nothing.
 pub async fn delete_recorded<K>(
     api: &Api<K>,
     name: &str,
@@ -102,18 +103,26 @@ pub async fn delete_recorded<K>(
     ctx: &Ctx,
     about: &k8s_openapi::api::core::v1::ObjectReference,
     message: &str,
-) where
+) -> bool
+where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
-    if let Err(e) = api.delete(name, params).await {
-        tracing::debug!(error = %e, name, "delete failed");
+    use super::events::EventType;
+    match api.delete(name, params).await {
+        Ok(_) => {
+            ctx.recorder
+                .publish(about, EventType::Normal, "SuccessfulDelete", message)
+                .await;
+            true
+        }
+        Err(kube::Error::Api(s)) if s.code == 404 => false,
+        Err(e) => {
+            tracing::debug!(error = %e, name, "delete failed");
+            let failed = format!("Error deleting: {e}");
+            ctx.recorder
+                .publish(about, EventType::Warning, "FailedDelete", &failed)
+                .await;
+            false
+        }
     }
-    ctx.recorder
-        .publish(
-            about,
-            super::events::EventType::Normal,
-            "SuccessfulDelete",
-            message,
-        )
-        .await;
 }
