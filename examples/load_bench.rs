@@ -5,7 +5,8 @@
 //! `docker run` of the same image in the same run.
 //!
 //! Run with `scripts/bench load` (release build). `RKUBE_LOAD_SECONDS` (default 60) and
-//! `RKUBE_LOAD_BURST_SECONDS` (default 20) bound the two API phases; `load api` or
+//! `RKUBE_LOAD_BURST_SECONDS` (default 20) bound the two API phases, `RKUBE_LOAD_WATCHES`
+//! (default 50) sets the open watches; `load api` or
 //! `load pods` as the first argument runs one part.
 
 use std::collections::HashMap;
@@ -25,8 +26,9 @@ use support::{build_busybox_image, docker, report, Error, Rkube, Server};
 const LISTED: usize = 1000;
 /// Objects gets and updates pick from.
 const POOL: usize = 100;
-/// Watches held open on the loaded namespace throughout.
-const WATCHES: usize = 50;
+/// Watches held open on the loaded namespace throughout (`RKUBE_LOAD_WATCHES` to change, to
+/// see what their fan-out costs).
+const WATCHES: u64 = 50;
 /// Requests in flight at most.
 const IN_FLIGHT: usize = 64;
 /// Pods in each density run.
@@ -67,7 +69,8 @@ fn cm(name: &str, value: &str) -> ConfigMap {
     .expect("a valid ConfigMap")
 }
 
-fn seconds(var: &str, default: u64) -> u64 {
+/// A number from the environment variable `var`, or `default`.
+fn env_number(var: &str, default: u64) -> u64 {
     std::env::var(var)
         .ok()
         .and_then(|v| v.parse().ok())
@@ -215,7 +218,8 @@ async fn api_load() -> Result<(), Error> {
     let delivered = Arc::new(AtomicU64::new(0));
     let rv = support::current_rv(&loaded).await?;
     let mut watchers = Vec::new();
-    for _ in 0..WATCHES {
+    let watches = env_number("RKUBE_LOAD_WATCHES", WATCHES);
+    for _ in 0..watches {
         let (api, delivered, mut rv) = (loaded.clone(), delivered.clone(), rv.clone());
         watchers.push(tokio::spawn(async move {
             loop {
@@ -235,10 +239,10 @@ async fn api_load() -> Result<(), Error> {
         }));
     }
     println!(
-        "== API under load on loopback ({WATCHES} watches open, kube-rs client, TLS; server RSS {} KiB)",
+        "== API under load on loopback ({watches} watches open, kube-rs client, TLS; server RSS {} KiB)",
         server.rss_kib().unwrap_or(0)
     );
-    phase(&client, "steady", 100, seconds("RKUBE_LOAD_SECONDS", 60)).await?;
+    phase(&client, "steady", 100, env_number("RKUBE_LOAD_SECONDS", 60)).await?;
     println!(
         "server RSS {} KiB; watch events delivered {}",
         server.rss_kib().unwrap_or(0),
@@ -248,7 +252,7 @@ async fn api_load() -> Result<(), Error> {
         &client,
         "burst",
         1000,
-        seconds("RKUBE_LOAD_BURST_SECONDS", 20),
+        env_number("RKUBE_LOAD_BURST_SECONDS", 20),
     )
     .await?;
     println!(

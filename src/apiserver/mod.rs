@@ -29,6 +29,7 @@ pub mod selectors;
 pub mod status;
 pub mod table;
 pub mod tokens;
+mod watch_lines;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -86,6 +87,8 @@ pub struct State {
     pub supervisor: Arc<crate::supervisor::Supervisor>,
     /// The Pod Security level of namespaces without labels (`--pod-security`).
     pub pod_security_default: pod_security::Level,
+    /// Watch event lines encoded once for all the watchers that send the same bytes.
+    pub watch_lines: watch_lines::WatchLines,
 }
 
 impl State {
@@ -112,6 +115,7 @@ impl State {
             proxy_client: std::sync::OnceLock::new(),
             supervisor: crate::supervisor::Supervisor::new(),
             pod_security_default: pod_security::Level::Privileged,
+            watch_lines: watch_lines::WatchLines::default(),
         }
     }
 }

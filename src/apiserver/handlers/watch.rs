@@ -158,6 +158,12 @@ pub async fn watch(ctx: Ctx) -> Result<Response<Body>, ApiError> {
         Err(e) => return Err(ApiError::internal(e)),
     };
 
+    // Lines of plain objects without selectors depend only on the event and the resource
+    // version served, so watchers share them.
+    let shared_as = (sel.is_empty()
+        && only_name.is_none()
+        && matches!(ctx.output, Output::Json | Output::Yaml))
+    .then(|| format!("{}/{}/{}", ctx.res.group, ctx.res.version, ctx.res.plural));
     if let Some(mut stream) = stream {
         tokio::spawn(async move {
             for obj in &initial_items {
@@ -198,10 +204,22 @@ pub async fn watch(ctx: Ctx) -> Result<Response<Body>, ApiError> {
                             Some(Err(_)) | None => return,
                         };
                         last_rev = ev.kv.mod_revision;
-                        let Some((kind, obj)) = translate(&ctx, &sel, only_name.as_deref(), &ev) else {
+                        let mut encode = || {
+                            let (kind, obj) = translate(&ctx, &sel, only_name.as_deref(), &ev)?;
+                            Some(enc.line(&ctx, kind, &obj))
+                        };
+                        let line = match &shared_as {
+                            // Every unfiltered watcher of this resource sends the same bytes.
+                            Some(resource) => {
+                                let key = (ev.kv.mod_revision, unfiltered_type(&ev), resource.clone());
+                                ctx.state.watch_lines.get_or_encode(key, encode)
+                            }
+                            None => encode(),
+                        };
+                        let Some(line) = line else {
                             continue;
                         };
-                        if tx.send(enc.line(&ctx, kind, &obj)).await.is_err() {
+                        if tx.send(line).await.is_err() {
                             return;
                         }
                     }
@@ -223,6 +241,15 @@ pub async fn watch(ctx: Ctx) -> Result<Response<Body>, ApiError> {
     Ok(resp)
 }
 
+/// The watch event type of `ev` for a watcher without selectors.
+fn unfiltered_type(ev: &crate::store::Event) -> &'static str {
+    match (&ev.kind, &ev.prev) {
+        (EventKind::Created, _) | (EventKind::Updated, None) => "ADDED",
+        (EventKind::Updated, Some(_)) => "MODIFIED",
+        (EventKind::Deleted, _) => "DELETED",
+    }
+}
+
 /// Turn a store event into a watch event, with selector transitions: an object that
 /// starts matching is ADDED, one that stops matching is DELETED.
 fn translate(
@@ -241,11 +268,12 @@ fn translate(
         }
         EventKind::Updated => {
             let obj = decode(&ev.kv)?;
-            let was = ev
-                .prev
-                .as_ref()
-                .and_then(decode)
-                .is_some_and(|p| matches(&p));
+            // The name cannot change, so without selectors the previous version matched
+            // whenever there was one; decoding it for every watcher would be wasted.
+            let was = match &ev.prev {
+                Some(_) if sel.is_empty() => matches(&obj),
+                prev => prev.as_ref().and_then(decode).is_some_and(|p| matches(&p)),
+            };
             match (was, matches(&obj)) {
                 (true, true) => Some(("MODIFIED", obj)),
                 (false, true) => Some(("ADDED", obj)),
