@@ -89,15 +89,12 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     let hash = template_hash(&template, 0);
     let nodes = ctx.caches.all::<Node>().await;
     let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    let all = ctx.caches.in_namespace::<Pod>(&ns).await;
-    // Counting from a cache that has not seen the last pass's writes would act twice.
-    let cached: Vec<&Pod> = all.iter().map(AsRef::as_ref).collect();
-    if !ctx.expectations.satisfied(&uid, &cached, &pods_api).await {
-        tracing::debug!(object = %format!("{ns}/{name}"), "waiting for the cache to show earlier writes");
-        return Ok(Action::requeue(Duration::from_millis(200)));
-    }
-    let owned: Vec<&Pod> = cached
-        .into_iter()
+    let Some(all) = workload::settled_pods(&ctx, &ns, &name, &uid, &pods_api).await else {
+        return Ok(Action::requeue(workload::SETTLING));
+    };
+    let owned: Vec<&Pod> = all
+        .iter()
+        .map(AsRef::as_ref)
         .filter(|p| controller_uid(*p).as_deref() == Some(uid.as_str()))
         .collect();
     // Pods carry the hash; the revision is `<ds>-<hash>`.

@@ -55,16 +55,12 @@ async fn reconcile(sts: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action, Error
     let template = serde_json::to_value(&spec.template).unwrap_or_default();
     let revision = format!("{name}-{}", template_hash(&template, 0));
     let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    let all = ctx.caches.in_namespace::<Pod>(&ns).await;
-    // A pass that read a cache behind its last writes would create or delete an ordinal
-    // again; a pod recreated under the same name must not be taken for the one deleted.
-    let cached: Vec<&Pod> = all.iter().map(AsRef::as_ref).collect();
-    if !ctx.expectations.satisfied(&uid, &cached, &pods_api).await {
-        tracing::debug!(object = %format!("{ns}/{name}"), "waiting for the cache to show earlier writes");
-        return Ok(Action::requeue(Duration::from_millis(200)));
-    }
-    let mut pods: Vec<&Pod> = cached
-        .into_iter()
+    let Some(all) = workload::settled_pods(&ctx, &ns, &name, &uid, &pods_api).await else {
+        return Ok(Action::requeue(workload::SETTLING));
+    };
+    let mut pods: Vec<&Pod> = all
+        .iter()
+        .map(AsRef::as_ref)
         .filter(|p| controller_uid(*p).as_deref() == Some(uid.as_str()))
         .collect();
     let in_use = pods

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
@@ -92,6 +93,30 @@ fn owner_of<K: Resource<DynamicType = ()>>(child: &impl Resource) -> Option<Obje
         }
     })
 }
+
+/// The pods of `ns` as the shared cache has them, once it shows every earlier pod write of
+/// the owner `uid` (`what` names it in logs); `None` while it does not, and the pass should
+/// come back after [`SETTLING`]: counting from a cache behind the last pass's writes would
+/// create or delete pods twice.
+pub async fn settled_pods(
+    ctx: &Ctx,
+    ns: &str,
+    what: &str,
+    uid: &str,
+    pods_api: &Api<Pod>,
+) -> Option<Vec<Arc<Pod>>> {
+    let all = ctx.caches.in_namespace::<Pod>(ns).await;
+    let cached: Vec<&Pod> = all.iter().map(AsRef::as_ref).collect();
+    if ctx.expectations.satisfied(uid, &cached, pods_api).await {
+        Some(all)
+    } else {
+        tracing::debug!(object = %format!("{ns}/{what}"), "waiting for the cache to show earlier writes");
+        None
+    }
+}
+
+/// How soon a pass that found its cache unsettled comes back.
+pub const SETTLING: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Delete `name` through `api` and record SuccessfulDelete with `message` on `about` (or
 /// FailedDelete with the error), as the workload controllers do for what they remove.
