@@ -19,7 +19,7 @@ use serde_json::json;
 use super::deployment::template_hash;
 use super::events::reference;
 use super::history;
-use super::pods::{self, controller_ref, controller_uid, is_active, is_available};
+use super::pods::{self, controller_ref, is_active, is_available};
 use super::workload::{self, Ctx, Error};
 use crate::informer::SharedCaches;
 use crate::scheduler::filter;
@@ -92,11 +92,7 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     let Some(all) = workload::settled_pods(&ctx, &ns, &name, &uid, &pods_api).await else {
         return Ok(Action::requeue(workload::SETTLING));
     };
-    let owned: Vec<&Pod> = all
-        .iter()
-        .map(AsRef::as_ref)
-        .filter(|p| controller_uid(*p).as_deref() == Some(uid.as_str()))
-        .collect();
+    let owned: Vec<&Pod> = all.iter().map(AsRef::as_ref).collect();
     // Pods carry the hash; the revision is `<ds>-<hash>`.
     let in_use = owned
         .iter()

@@ -15,7 +15,7 @@ use kube::ResourceExt;
 use serde_json::json;
 
 use super::events::{reference, EventType};
-use super::pods::{self, controller_ref, controller_uid};
+use super::pods::{self, controller_ref};
 use super::workload::{self, Ctx, Error};
 use crate::informer::SharedCaches;
 
@@ -117,11 +117,7 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     let Some(all) = workload::settled_pods(&ctx, &ns, &name, &uid, &pods_api).await else {
         return Ok(Action::requeue(workload::SETTLING));
     };
-    let owned: Vec<&Pod> = all
-        .iter()
-        .map(AsRef::as_ref)
-        .filter(|p| controller_uid(*p).as_deref() == Some(uid.as_str()))
-        .collect();
+    let owned: Vec<&Pod> = all.iter().map(AsRef::as_ref).collect();
     let active: Vec<&Pod> = owned
         .iter()
         .copied()

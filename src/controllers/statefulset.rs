@@ -18,7 +18,7 @@ use serde_json::json;
 use super::deployment::template_hash;
 use super::events::{reference, EventType};
 use super::history;
-use super::pods::{self, controller_ref, controller_uid, is_available};
+use super::pods::{self, controller_ref, is_available};
 use super::workload::{self, Ctx, Error};
 use crate::informer::SharedCaches;
 
@@ -58,11 +58,7 @@ async fn reconcile(sts: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action, Error
     let Some(all) = workload::settled_pods(&ctx, &ns, &name, &uid, &pods_api).await else {
         return Ok(Action::requeue(workload::SETTLING));
     };
-    let mut pods: Vec<&Pod> = all
-        .iter()
-        .map(AsRef::as_ref)
-        .filter(|p| controller_uid(*p).as_deref() == Some(uid.as_str()))
-        .collect();
+    let mut pods: Vec<&Pod> = all.iter().map(AsRef::as_ref).collect();
     let in_use = pods
         .iter()
         .filter_map(|p| p.labels().get(REVISION_LABEL).cloned())

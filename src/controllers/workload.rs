@@ -94,10 +94,10 @@ fn owner_of<K: Resource<DynamicType = ()>>(child: &impl Resource) -> Option<Obje
     })
 }
 
-/// The pods of `ns` as the shared cache has them, once it shows every earlier pod write of
-/// the owner `uid` (`what` names it in logs); `None` while it does not, and the pass should
-/// come back after [`SETTLING`]: counting from a cache behind the last pass's writes would
-/// create or delete pods twice.
+/// The pods that the owner `uid` controls in `ns`, as the shared cache has them, once it
+/// shows every earlier pod write of that owner (`what` names it in logs); `None` while it
+/// does not, and the pass should come back after [`SETTLING`]: counting from a cache behind
+/// the last pass's writes would create or delete pods twice.
 pub async fn settled_pods(
     ctx: &Ctx,
     ns: &str,
@@ -107,12 +107,15 @@ pub async fn settled_pods(
 ) -> Option<Vec<Arc<Pod>>> {
     let all = ctx.caches.in_namespace::<Pod>(ns).await;
     let cached: Vec<&Pod> = all.iter().map(AsRef::as_ref).collect();
-    if ctx.expectations.satisfied(uid, &cached, pods_api).await {
-        Some(all)
-    } else {
+    if !ctx.expectations.satisfied(uid, &cached, pods_api).await {
         tracing::debug!(object = %format!("{ns}/{what}"), "waiting for the cache to show earlier writes");
-        None
+        return None;
     }
+    Some(
+        all.into_iter()
+            .filter(|p| super::pods::controller_uid(p.as_ref()).as_deref() == Some(uid))
+            .collect(),
+    )
 }
 
 /// How soon a pass that found its cache unsettled comes back.
