@@ -241,3 +241,17 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::PortRelay { port } => port_relay::run(port),
     }
 }
+
+/// How long tasks still running when a daemon's main future returns get to end.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs a daemon's main future on a multi-threaded runtime, then gives what is still
+/// running `SHUTDOWN_GRACE` to end: a plain drop of the runtime waits for every task
+/// forever, so one that never yields would keep a stopped daemon alive.
+pub(crate) fn run_daemon<F: std::future::Future>(main: F) -> anyhow::Result<F::Output> {
+    use anyhow::Context;
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let out = rt.block_on(main);
+    rt.shutdown_timeout(SHUTDOWN_GRACE);
+    Ok(out)
+}

@@ -3,8 +3,6 @@
 
 use std::net::Ipv4Addr;
 
-use anyhow::Context;
-
 use crate::node::run::{run as run_node, NodeSettings};
 
 /// Arguments of `rkube node-daemon`.
@@ -47,8 +45,7 @@ pub struct Args {
 
 /// Run the node until stopped.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    rt.block_on(run_node(NodeSettings {
+    super::run_daemon(run_node(NodeSettings {
         node_name: args.node_name.unwrap_or_else(|| args.profile.clone()),
         profile: args.profile,
         join: args.join,
@@ -61,5 +58,5 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         extra_config: crate::cluster::extra_config::parse(&args.extra_config)
             .map_err(anyhow::Error::msg)?,
         pod_security: args.pod_security,
-    }))
+    }))?
 }

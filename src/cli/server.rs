@@ -60,8 +60,7 @@ pub fn parse_pod_security(s: &str) -> Result<crate::apiserver::pod_security::Lev
 
 /// Run until SIGINT or SIGTERM.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    rt.block_on(async move {
+    super::run_daemon(async move {
         let mut cfg = Config::new(args.data_dir.clone());
         cfg.listen = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), args.port);
         cfg.kubeconfig = args.kubeconfig.clone();
@@ -85,7 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         wait_for_signal(args.exit_with_stdin).await?;
         cp.stop().await;
         Ok(())
-    })
+    })?
 }
 
 async fn wait_for_signal(exit_with_stdin: bool) -> anyhow::Result<()> {

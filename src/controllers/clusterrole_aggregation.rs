@@ -8,7 +8,7 @@ use futures::StreamExt;
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::{watcher, WatchStreamExt};
 use kube::ResourceExt;
 use serde_json::{json, Value};
 
@@ -33,7 +33,9 @@ pub async fn run(client: kube::Client) {
     let api: Api<ClusterRole> = Api::all(client);
     let controller = Controller::new(api.clone(), watcher::Config::default());
     // Any role's change may change any aggregate, so every change re-checks them all.
-    let changes = watcher::watcher(api.clone(), watcher::Config::default()).map(|_| ());
+    let changes = watcher::watcher(api.clone(), watcher::Config::default())
+        .default_backoff()
+        .map(|_| ());
     controller
         .reconcile_all_on(changes)
         .run(

@@ -13,6 +13,7 @@ use futures::StreamExt;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
 use kube::runtime::watcher::{self, watcher};
+use kube::runtime::WatchStreamExt;
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -83,12 +84,19 @@ fn node_of(
 pub async fn run(client: kube::Client, registry: Arc<Registry>) {
     let kinds = kinds(&registry);
     let (tx, mut rx) = mpsc::channel::<Update>(1024);
+    // Owned here, so aborting the collector also ends its watches: a watch left behind
+    // outlives the API server and keeps its runtime from shutting down.
+    let mut watches = tokio::task::JoinSet::new();
     for (i, ar) in kinds.iter().enumerate() {
         let api: Api<kube::core::PartialObjectMeta<DynamicObject>> =
             Api::all_with(client.clone(), ar);
         let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut stream = watcher(api, watcher::Config::default()).boxed();
+        watches.spawn(async move {
+            // Backing off as client-go's reflector does: an error can come back at once
+            // (a closed client), and retrying without a pause would never yield.
+            let mut stream = watcher(api, watcher::Config::default())
+                .default_backoff()
+                .boxed();
             while let Some(ev) = stream.next().await {
                 let update = match ev {
                     Ok(watcher::Event::Apply(m)) | Ok(watcher::Event::InitApply(m)) => {

@@ -28,7 +28,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
-use kube::runtime::watcher;
+use kube::runtime::{watcher, WatchStreamExt};
 use tokio::sync::mpsc;
 
 use crate::controllers::events::Recorder;
@@ -157,7 +157,9 @@ pub async fn run<R: ContainerRuntime>(kubelet: Arc<Kubelet<R>>) {
 
     let pods: Api<Pod> = Api::all(kubelet.client.clone());
     let selector = format!("spec.nodeName={}", kubelet.cfg.node_name);
-    let mut stream = watcher::watcher(pods, watcher::Config::default().fields(&selector)).boxed();
+    let mut stream = watcher::watcher(pods, watcher::Config::default().fields(&selector))
+        .default_backoff()
+        .boxed();
     let mut workers: HashMap<String, mpsc::UnboundedSender<Update>> = HashMap::new();
     let mut finished = tokio::task::JoinSet::new();
     let mut listed: HashSet<String> = HashSet::new();

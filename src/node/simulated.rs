@@ -17,7 +17,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kube::runtime::watcher;
+use kube::runtime::{watcher, WatchStreamExt};
 use kube::ResourceExt;
 
 use crate::kubelet::node_status::{self, NodeInfo};
@@ -43,7 +43,7 @@ pub async fn run(client: kube::Client, name: String) {
     ));
     let pods: Api<Pod> = Api::all(client.clone());
     let cfg = watcher::Config::default().fields(&format!("spec.nodeName={name}"));
-    let mut stream = watcher::watcher(pods, cfg).boxed();
+    let mut stream = watcher::watcher(pods, cfg).default_backoff().boxed();
     let mut ip_counter: u32 = 1;
     let mut seen: HashSet<String> = HashSet::new();
     while let Some(ev) = stream.next().await {

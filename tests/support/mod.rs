@@ -193,10 +193,25 @@ impl Server {
         }
     }
 
-    /// Stop by closing stdin and wait, returning the data dir for a restart.
+    /// Stop by closing stdin and wait, returning the data dir for a restart. A server
+    /// that has not exited after `STOP_WITHIN` fails the test (and is killed) rather than
+    /// hanging the whole run.
     pub fn stop(mut self) -> tempfile::TempDir {
+        const STOP_WITHIN: Duration = Duration::from_secs(30);
         self.stdin.take();
-        let _ = self.child.wait();
+        let deadline = Instant::now() + STOP_WITHIN;
+        while self
+            .child
+            .try_wait()
+            .expect("wait for rkube server")
+            .is_none()
+        {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("rkube server did not exit within {STOP_WITHIN:?} of its stdin closing");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"))
     }
 
