@@ -1,16 +1,21 @@
-//! A reflector-backed cache of one kind, like client-go's informers: the store is kept
-//! current by a background watch, and every change pokes a shared `Notify` so its owner
-//! can recompute what it derives from the cache.
+//! Reflector-backed caches, like client-go's informers: a store kept current by a
+//! background watch, whose changes are announced to whoever recomputes what it derives from
+//! it. `SharedCaches` keeps one per kind for the whole process; `Informer` is one of a
+//! component's own (the addons' workers, the proxy and DNS of every node).
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use futures::StreamExt;
+use std::time::Duration;
+
+use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
+use kube::runtime::controller::Controller;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::Api;
-use tokio::sync::{broadcast, Notify};
+use tokio::sync::{broadcast, watch, Notify};
 use tokio::task::JoinHandle;
 
 /// What a cached kind must be: a typed object that can be decoded, cloned and shared.
@@ -77,6 +82,33 @@ where
     }
 }
 
+/// Changes of several cached kinds merged into one stream, for a loop that recomputes
+/// what it derives from them whenever any of them changes.
+pub struct Changes(futures::stream::SelectAll<BoxStream<'static, ()>>);
+
+impl Changes {
+    /// Changes of `K` in `caches`; subscribe before the first read, so nothing is missed.
+    pub fn of<K: Cached>(caches: &SharedCaches) -> Self {
+        Changes(futures::stream::select_all([caches.changes::<K>()]))
+    }
+
+    /// Also the changes of `K`.
+    pub fn and<K: Cached>(mut self, caches: &SharedCaches) -> Self {
+        self.0.push(caches.changes::<K>());
+        self
+    }
+
+    /// Waits for a change or for `at_most`, then for `settle`, then takes every change
+    /// already queued, so that a burst of changes is one pass.
+    pub async fn next_pass(&mut self, at_most: Duration, settle: Duration) {
+        let _ = tokio::time::timeout(at_most, self.0.next()).await;
+        if !settle.is_zero() {
+            tokio::time::sleep(settle).await;
+        }
+        while let Some(Some(())) = self.0.next().now_or_never() {}
+    }
+}
+
 /// Caches of whole kinds shared by every controller of the process, as client-go's shared
 /// informer factory: each kind is listed and watched once, on first use; reconcilers read
 /// from the cache instead of LISTing on every pass, and are triggered by the same watch,
@@ -97,6 +129,10 @@ const TOUCHED_BUFFER: usize = 4096;
 struct SharedKind<K: kube::Resource<DynamicType = ()> + 'static> {
     store: Store<K>,
     touched: broadcast::Sender<Arc<K>>,
+    /// True once the first list is in the store. Waiters use this, not
+    /// `Store::wait_until_ready`: kube-runtime's readiness wakes only the last task that
+    /// polled it, so with several waiters on one shared store the others slept forever.
+    listed: watch::Receiver<bool>,
     task: JoinHandle<()>,
 }
 
@@ -128,13 +164,17 @@ impl SharedCaches {
             .expect("one kind per type"))
     }
 
-    /// The cache of every `K` in the cluster, started on first use; wait for
-    /// `Store::wait_until_ready` before trusting it.
-    pub fn store<K>(&self) -> Store<K>
+    /// The cache of every `K` in the cluster, started on first use, once it has listed
+    /// them all.
+    pub async fn store<K>(&self) -> Store<K>
     where
         K: Cached,
     {
-        self.with_kind(|k: &SharedKind<K>| k.store.clone())
+        let (store, mut listed) =
+            self.with_kind(|k: &SharedKind<K>| (k.store.clone(), k.listed.clone()));
+        // Only the end of the cache's task ends the wait early, and it lasts the process.
+        let _ = listed.wait_for(|listed| *listed).await;
+        store
     }
 
     /// Every cached `K`, once the cache has listed them.
@@ -142,10 +182,7 @@ impl SharedCaches {
     where
         K: Cached,
     {
-        let store = self.store::<K>();
-        // Only a dropped writer ends the wait, and the caches keep theirs for the process.
-        let _ = store.wait_until_ready().await;
-        store.state()
+        self.store::<K>().await.state()
     }
 
     /// The cached `K`s in `namespace`, once the cache has listed them.
@@ -178,6 +215,30 @@ impl SharedCaches {
         })
         .flat_map(futures::stream::iter)
     }
+
+    /// A kube-runtime controller over the cached `K`s that adds no watch of its own: it
+    /// reads the shared store and is triggered by every `K` cached now, once listed, and
+    /// by every later change.
+    pub async fn controller<K>(&self) -> Controller<K>
+    where
+        K: Cached,
+    {
+        // Subscribed before the current objects are read, so no change falls between.
+        let later = self.touched::<K>();
+        // Only a listed store is handed over: the controller waits for its readiness too,
+        // which wakes one waiter only (see `SharedKind::listed`).
+        let store = self.store::<K>().await;
+        let now = futures::stream::iter(store.state());
+        Controller::for_shared_stream(now.chain(later), store)
+    }
+
+    /// One item for every change of `K` (see `touched`), for loops that recompute all.
+    pub fn changes<K>(&self) -> BoxStream<'static, ()>
+    where
+        K: Cached,
+    {
+        self.touched::<K>().map(|_| ()).boxed()
+    }
 }
 
 /// List and watch every `api` object into a cache, announcing each change after the cache
@@ -191,6 +252,7 @@ where
     let stream = reflector::reflector(writer, watcher::watcher(api, watcher::Config::default()))
         .default_backoff();
     let (tx, cached) = (touched.clone(), store.clone());
+    let (listed_tx, listed) = watch::channel(false);
     let task = tokio::spawn(async move {
         futures::pin_mut!(stream);
         while let Some(event) = stream.next().await {
@@ -200,6 +262,7 @@ where
                 }
                 // A relist swaps the whole cache in at its end.
                 Ok(watcher::Event::InitDone) => {
+                    listed_tx.send_replace(true);
                     for obj in cached.state() {
                         let _ = tx.send(obj);
                     }
@@ -212,6 +275,58 @@ where
     SharedKind {
         store,
         touched,
+        listed,
         task,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use serde_json::json;
+
+    /// A kube client whose API lists one ConfigMap after `delay` and then holds every
+    /// watch open without events.
+    fn slow_api(delay: Duration) -> kube::Client {
+        let api = tower::service_fn(move |req: http::Request<kube::client::Body>| async move {
+            if req.uri().query().is_some_and(|q| q.contains("watch=true")) {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(delay).await;
+            let list = json!({
+                "apiVersion": "v1", "kind": "ConfigMapList",
+                "metadata": {"resourceVersion": "7"},
+                "items": [{"metadata": {"name": "one", "namespace": "default",
+                                        "resourceVersion": "7"}}],
+            });
+            let body = Bytes::from(serde_json::to_vec(&list).expect("JSON"));
+            Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(body)))
+        });
+        kube::Client::new(api, "default")
+    }
+
+    #[tokio::test]
+    async fn every_task_waiting_for_the_first_list_wakes() {
+        let caches = SharedCaches::new(slow_api(Duration::from_millis(200)));
+        // All wait before the list is in: kube-runtime's own readiness would wake one.
+        let waiters: Vec<_> = (0..4)
+            .map(|_| {
+                let caches = caches.clone();
+                tokio::spawn(async move { caches.all::<ConfigMap>().await.len() })
+            })
+            .collect();
+        for waiter in waiters {
+            let listed = tokio::time::timeout(Duration::from_secs(10), waiter)
+                .await
+                .expect("a waiter slept through the first list");
+            assert_eq!(listed.expect("waiter"), 1);
+        }
+        let controller =
+            tokio::time::timeout(Duration::from_secs(10), caches.controller::<ConfigMap>())
+                .await
+                .expect("a controller waits for the same list");
+        assert_eq!(controller.store().state().len(), 1);
     }
 }

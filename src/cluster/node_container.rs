@@ -147,6 +147,10 @@ async fn create_node(
         image: Some(s.image.clone()),
         hostname: Some(name.to_string()),
         cmd: Some(cmd),
+        // The node logs as the CLI that created it was asked to (`rkube logs` shows them).
+        env: std::env::var("RKUBE_LOG")
+            .ok()
+            .map(|filter| vec![format!("RKUBE_LOG={filter}")]),
         labels: Some(HashMap::from([
             (PROFILE_LABEL.to_string(), s.name.clone()),
             (NODE_LABEL.to_string(), name.to_string()),

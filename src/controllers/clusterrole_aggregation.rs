@@ -7,13 +7,13 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::controller::Action;
 use kube::ResourceExt;
 use serde_json::{json, Value};
 
 use super::retry::Retries;
 use crate::apiserver::rbac::aggregation::aggregated_rules;
+use crate::informer::SharedCaches;
 
 /// Errors of one reconcile pass.
 #[derive(Debug, thiserror::Error)]
@@ -28,15 +28,14 @@ struct Ctx {
 }
 
 /// Run until aborted.
-pub async fn run(client: kube::Client) {
+pub async fn run(client: kube::Client, caches: SharedCaches) {
     let retries = Retries::new("clusterrole-aggregation");
     let api: Api<ClusterRole> = Api::all(client);
-    let controller = Controller::new(api.clone(), watcher::Config::default());
     // Any role's change may change any aggregate, so every change re-checks them all.
-    let changes = watcher::watcher(api.clone(), watcher::Config::default())
-        .default_backoff()
-        .map(|_| ());
-    controller
+    let changes = caches.changes::<ClusterRole>();
+    caches
+        .controller::<ClusterRole>()
+        .await
         .reconcile_all_on(changes)
         .run(
             retries.forgetting(reconcile),

@@ -14,35 +14,37 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, PostParams};
 use kube::ResourceExt;
 use serde_json::{Map, Value};
-use tokio::sync::Notify;
 
 use crate::apiserver::selectors::LabelSelector;
-use crate::informer::Informer;
+use crate::informer::{Changes, SharedCaches};
 
 /// An eviction is expected to be seen by then (`DeletionTimeout`).
 const DELETION_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The caches the controller reads.
+/// What one pass reads, from the shared caches.
 struct Caches {
-    pdbs: Informer<PodDisruptionBudget>,
-    pods: Informer<Pod>,
-    replica_sets: Informer<ReplicaSet>,
-    deployments: Informer<Deployment>,
-    stateful_sets: Informer<StatefulSet>,
+    pods: Vec<Arc<Pod>>,
+    replica_sets: Vec<Arc<ReplicaSet>>,
+    deployments: Vec<Arc<Deployment>>,
+    stateful_sets: Vec<Arc<StatefulSet>>,
 }
 
 /// Run until aborted.
-pub async fn run(client: kube::Client) {
-    let changed = Arc::new(Notify::new());
-    let c = Caches {
-        pdbs: Informer::start(Api::all(client.clone()), changed.clone()),
-        pods: Informer::start(Api::all(client.clone()), changed.clone()),
-        replica_sets: Informer::start(Api::all(client.clone()), changed.clone()),
-        deployments: Informer::start(Api::all(client.clone()), changed.clone()),
-        stateful_sets: Informer::start(Api::all(client.clone()), changed.clone()),
-    };
+pub async fn run(client: kube::Client, caches: SharedCaches) {
+    let mut changes = Changes::of::<PodDisruptionBudget>(&caches)
+        .and::<Pod>(&caches)
+        .and::<ReplicaSet>(&caches)
+        .and::<Deployment>(&caches)
+        .and::<StatefulSet>(&caches);
     loop {
-        for pdb in c.pdbs.list() {
+        let pdbs = caches.all::<PodDisruptionBudget>().await;
+        let c = Caches {
+            pods: caches.all().await,
+            replica_sets: caches.all().await,
+            deployments: caches.all().await,
+            stateful_sets: caches.all().await,
+        };
+        for pdb in pdbs {
             let status = compute(&c, &pdb, jiff::Timestamp::now());
             if !same(pdb.status.as_ref(), &status) {
                 let mut next = (*pdb).clone();
@@ -60,7 +62,9 @@ pub async fn run(client: kube::Client) {
             }
         }
         // Recorded evictions expire with time, not only with events.
-        let _ = tokio::time::timeout(Duration::from_secs(5), changed.notified()).await;
+        changes
+            .next_pass(Duration::from_secs(5), Duration::ZERO)
+            .await;
     }
 }
 
@@ -115,7 +119,7 @@ fn controller_scale(c: &Caches, pod: &Pod) -> Option<(String, i32)> {
     let ns = pod.namespace().unwrap_or_default();
     match owner.kind.as_str() {
         "ReplicaSet" => {
-            let rs = c.replica_sets.list().into_iter().find(|r| {
+            let rs = c.replica_sets.iter().find(|r| {
                 r.uid().as_deref() == Some(owner.uid.as_str())
                     && r.namespace().as_deref() == Some(&ns)
             })?;
@@ -125,8 +129,7 @@ fn controller_scale(c: &Caches, pod: &Pod) -> Option<(String, i32)> {
                 .find(|o| o.controller == Some(true) && o.kind == "Deployment")
                 .and_then(|o| {
                     c.deployments
-                        .list()
-                        .into_iter()
+                        .iter()
                         .find(|d| d.uid().as_deref() == Some(o.uid.as_str()))
                 });
             Some(match deployment {
@@ -136,8 +139,7 @@ fn controller_scale(c: &Caches, pod: &Pod) -> Option<(String, i32)> {
         }
         "StatefulSet" => c
             .stateful_sets
-            .list()
-            .into_iter()
+            .iter()
             .find(|s| s.uid().as_deref() == Some(owner.uid.as_str()))
             .map(|s| (s.uid().unwrap_or_default(), s.spec.replicas.unwrap_or(1))),
         _ => None,
@@ -155,8 +157,8 @@ fn compute(
     let selector = serde_json::to_value(&spec.selector).unwrap_or(Value::Null);
     let selector = LabelSelector::from_label_selector_json(&selector)
         .unwrap_or_else(|_| LabelSelector::nothing());
-    let all = c.pods.list();
-    let pods: Vec<&Pod> = all
+    let pods: Vec<&Pod> = c
+        .pods
         .iter()
         .map(|p| p.as_ref())
         .filter(|p| p.namespace().as_deref() == Some(&ns) && selector.matches(&labels(p)))

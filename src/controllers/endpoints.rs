@@ -11,9 +11,8 @@ use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
 use kube::ResourceExt;
 use serde_json::{json, Value};
 
@@ -35,8 +34,7 @@ pub struct Error {
 /// Run until aborted; pods come from the shared cache.
 pub async fn run(client: kube::Client, caches: SharedCaches) {
     let retries = Retries::new("endpoints");
-    let services: Api<Service> = Api::all(client.clone());
-    let controller = Controller::new(services, watcher::Config::default());
+    let controller = caches.controller::<Service>().await;
     let store = controller.store();
     // A pod change re-syncs every Service in its namespace that selects it.
     let selecting = caches.touched::<Pod>().flat_map(move |pod| {

@@ -5,7 +5,6 @@
 //! why when it cannot (no metrics API, missing requests).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::autoscaling::v2::{CrossVersionObjectReference, HorizontalPodAutoscaler};
@@ -14,10 +13,9 @@ use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::ResourceExt;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde_json::{json, Value};
-use tokio::sync::Notify;
 
 use super::events::{reference, EventType, Recorder};
-use crate::informer::Informer;
+use crate::informer::{Changes, SharedCaches};
 use crate::resources::validation::quantity_nanos;
 
 /// `--horizontal-pod-autoscaler-sync-period`.
@@ -28,16 +26,15 @@ const TOLERANCE: f64 = 0.1;
 const SCALE_DOWN_WINDOW: Duration = Duration::from_secs(300);
 
 /// Run until aborted.
-pub async fn run(client: kube::Client) {
-    let changed = Arc::new(Notify::new());
-    let hpas =
-        Informer::<HorizontalPodAutoscaler>::start(Api::all(client.clone()), changed.clone());
+pub async fn run(client: kube::Client, caches: SharedCaches) {
+    let mut changes = Changes::of::<HorizontalPodAutoscaler>(&caches);
     let recorder = Recorder::new(client.clone(), "horizontal-pod-autoscaler", "");
     // Recommendations per HPA uid, for the scale-down stabilization window.
     let mut history: HashMap<String, Vec<(Instant, i32)>> = HashMap::new();
     let mut last_sync: HashMap<String, Instant> = HashMap::new();
     loop {
-        for hpa in hpas.list() {
+        let hpas = caches.all::<HorizontalPodAutoscaler>().await;
+        for hpa in &hpas {
             let uid = hpa.uid().unwrap_or_default();
             // A new or changed HPA is looked at at once, the rest every sync period.
             let generation_seen =
@@ -51,14 +48,16 @@ pub async fn run(client: kube::Client) {
             }
             last_sync.insert(uid.clone(), Instant::now());
             let recs = history.entry(uid).or_default();
-            if let Err(e) = sync(&client, &recorder, &hpa, recs).await {
-                super::log_reconcile_error("horizontal-pod-autoscaler", &*hpa, &e);
+            if let Err(e) = sync(&client, &recorder, hpa, recs).await {
+                super::log_reconcile_error("horizontal-pod-autoscaler", &**hpa, &e);
             }
         }
-        let live: Vec<String> = hpas.list().iter().filter_map(|h| h.uid()).collect();
+        let live: Vec<String> = hpas.iter().filter_map(|h| h.uid()).collect();
         history.retain(|k, _| live.contains(k));
         last_sync.retain(|k, _| live.contains(k));
-        let _ = tokio::time::timeout(Duration::from_secs(1), changed.notified()).await;
+        changes
+            .next_pass(Duration::from_secs(1), Duration::ZERO)
+            .await;
     }
 }
 

@@ -162,16 +162,17 @@ pub fn stored_kinds(
 }
 
 /// Start every controller under `supervisor`; they run until their tasks are aborted.
-/// `node_grace` is how long a kubelet may stay silent before its node is Unknown.
+/// `node_grace` is how long a kubelet may stay silent before its node is Unknown; `caches`
+/// are the process's shared caches, watched through `client`'s identity.
 pub fn spawn_all(
     client: kube::Client,
+    caches: crate::informer::SharedCaches,
     registry: Registry,
     ca_pem: String,
     node_grace: std::time::Duration,
     supervisor: &Arc<Supervisor>,
 ) -> Vec<JoinHandle<()>> {
     let registry = Arc::new(registry);
-    let caches = crate::informer::SharedCaches::new(client.clone());
     // Each start gets its own clones of the client and the arguments named after it.
     macro_rules! supervise {
         ($name:literal, $run:path $(, $arg:ident)*) => {{
@@ -184,15 +185,23 @@ pub fn spawn_all(
     }
     vec![
         supervise!("node-lifecycle", node_lifecycle::run, node_grace),
-        supervise!("persistentvolume-binder", persistent_volume::run),
-        supervise!("horizontal-pod-autoscaler", horizontal_pod_autoscaler::run),
-        supervise!("namespace", namespace::run, registry),
-        supervise!("serviceaccount", serviceaccounts::run, ca_pem),
-        supervise!("clusterrole-aggregation", clusterrole_aggregation::run),
+        supervise!("persistentvolume-binder", persistent_volume::run, caches),
+        supervise!(
+            "horizontal-pod-autoscaler",
+            horizontal_pod_autoscaler::run,
+            caches
+        ),
+        supervise!("namespace", namespace::run, caches, registry),
+        supervise!("serviceaccount", serviceaccounts::run, caches, ca_pem),
+        supervise!(
+            "clusterrole-aggregation",
+            clusterrole_aggregation::run,
+            caches
+        ),
         supervise!("replicaset", replicaset::run, caches),
         supervise!("replicationcontroller", replicaset::run_rc, caches),
         supervise!("deployment", deployment::run, caches),
-        supervise!("disruption", disruption::run),
+        supervise!("disruption", disruption::run, caches),
         supervise!("endpoints", endpoints::run, caches),
         supervise!("job", job::run, caches),
         supervise!("cronjob", cronjob::run, caches),

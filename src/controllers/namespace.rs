@@ -8,11 +8,11 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
 use kube::discovery::ApiResource;
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::controller::Action;
 use kube::ResourceExt;
 
 use super::retry::Retries;
+use crate::informer::SharedCaches;
 use crate::resources::registry::Registry;
 
 /// Errors of one reconcile pass.
@@ -37,10 +37,11 @@ struct Ctx {
 const FINALIZER: &str = "kubernetes";
 
 /// Run until aborted.
-pub async fn run(client: kube::Client, registry: Arc<Registry>) {
+pub async fn run(client: kube::Client, caches: SharedCaches, registry: Arc<Registry>) {
     let retries = Retries::new("namespace");
-    let api: Api<Namespace> = Api::all(client.clone());
-    Controller::new(api, watcher::Config::default())
+    caches
+        .controller::<Namespace>()
+        .await
         .run(
             retries.forgetting(reconcile),
             retries.error_policy(),

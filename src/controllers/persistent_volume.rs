@@ -13,11 +13,10 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::ResourceExt;
 use serde_json::json;
-use tokio::sync::Notify;
 
 use super::events::{reference, EventType, Recorder};
 use crate::apiserver::selectors::LabelSelector;
-use crate::informer::Informer;
+use crate::informer::{Changes, SharedCaches};
 use crate::resources::validation::quantity_nanos;
 
 const BOUND_BY_CONTROLLER: &str = "pv.kubernetes.io/bound-by-controller";
@@ -30,25 +29,25 @@ const SELECTED_NODE: &str = "volume.kubernetes.io/selected-node";
 const NO_PROVISIONER: &str = "kubernetes.io/no-provisioner";
 
 /// Run until aborted.
-pub async fn run(client: kube::Client) {
-    let changed = Arc::new(Notify::new());
-    let claims =
-        Informer::<PersistentVolumeClaim>::start(Api::all(client.clone()), changed.clone());
-    let volumes = Informer::<PersistentVolume>::start(Api::all(client.clone()), changed.clone());
-    let classes = Informer::<StorageClass>::start(Api::all(client.clone()), changed.clone());
+pub async fn run(client: kube::Client, caches: SharedCaches) {
+    let mut changes = Changes::of::<PersistentVolumeClaim>(&caches)
+        .and::<PersistentVolume>(&caches)
+        .and::<StorageClass>(&caches);
     let recorder = Recorder::new(client.clone(), "persistentvolume-controller", "");
     loop {
         let binder = Binder {
             client: &client,
             recorder: &recorder,
-            volumes: volumes.list(),
-            classes: classes.list(),
+            volumes: caches.all().await,
+            classes: caches.all().await,
         };
-        if let Err(e) = binder.sync_all(&claims.list()).await {
+        if let Err(e) = binder.sync_all(&caches.all().await).await {
             tracing::warn!(component = "persistentvolume-binder", error = %e, "sync failed");
         }
         // Changes wake us at once; the period catches anything a failed write left behind.
-        let _ = tokio::time::timeout(Duration::from_secs(15), changed.notified()).await;
+        changes
+            .next_pass(Duration::from_secs(15), Duration::ZERO)
+            .await;
     }
 }
 

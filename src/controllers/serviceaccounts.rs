@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use super::retry::Retries;
+use crate::informer::SharedCaches;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
 use kube::api::{Api, ObjectMeta, PostParams};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::ResourceExt;
@@ -31,12 +32,13 @@ struct Ctx {
 }
 
 /// Run until aborted.
-pub async fn run(client: kube::Client, ca_pem: String) {
+pub async fn run(client: kube::Client, caches: SharedCaches, ca_pem: String) {
     let retries = Retries::new("serviceaccount");
-    let namespaces: Api<Namespace> = Api::all(client.clone());
     let accounts: Api<ServiceAccount> = Api::all(client.clone());
     let configmaps: Api<ConfigMap> = Api::all(client.clone());
-    Controller::new(namespaces, watcher::Config::default())
+    caches
+        .controller::<Namespace>()
+        .await
         .watches(
             accounts,
             watcher::Config::default().fields("metadata.name=default"),

@@ -8,9 +8,8 @@ use std::sync::Arc;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
 use kube::Resource;
 use serde::de::DeserializeOwned;
 
@@ -60,7 +59,9 @@ pub async fn run<K, C, F, Fut>(
     let owned = caches
         .touched::<C>()
         .filter_map(|child| async move { owner_of::<K>(&*child) });
-    Controller::new(Api::<K>::all(client.clone()), watcher::Config::default())
+    caches
+        .controller::<K>()
+        .await
         .reconcile_on(owned)
         .run(
             retries.forgetting(reconcile),

@@ -10,14 +10,15 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::Api;
 
-use crate::informer::Informer;
+use crate::informer::{Changes, SharedCaches};
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::Notify;
 
 use server::Resolver;
 use zone::Zone;
+
+/// The zone is rebuilt at least this often, even without a change.
+const ZONE_REBUILD: Duration = Duration::from_secs(60);
 
 /// Settings of the DNS server.
 #[derive(Clone, Debug)]
@@ -40,29 +41,28 @@ pub fn upstreams_from_resolv_conf(text: &str) -> Vec<SocketAddr> {
 }
 
 /// Bind, then serve until the returned future is dropped.
-pub async fn run(client: kube::Client, cfg: Config) -> std::io::Result<()> {
+pub async fn run(caches: SharedCaches, cfg: Config) -> std::io::Result<()> {
     let udp = UdpSocket::bind(cfg.listen).await?;
     let tcp = TcpListener::bind(cfg.listen).await?;
     let resolver = Arc::new(Resolver {
         zone: RwLock::new(Arc::new(Zone::build(&cfg.domain, &[], &[]))),
         upstreams: cfg.upstreams.clone(),
     });
-    let changed = Arc::new(Notify::new());
-    let services = Informer::<Service>::start(Api::all(client.clone()), changed.clone());
-    let slices = Informer::<EndpointSlice>::start(Api::all(client), changed.clone());
+    let mut changes = Changes::of::<Service>(&caches).and::<EndpointSlice>(&caches);
     let udp_task = tokio::spawn(server::serve_udp(udp, resolver.clone()));
     let tcp_task = tokio::spawn(server::serve_tcp(tcp, resolver.clone()));
     // Stop serving when this future is dropped.
     let _serving = (AbortOnDrop(udp_task), AbortOnDrop(tcp_task));
     loop {
-        changed.notified().await;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let svcs = services.list();
-        let sls = slices.list();
+        let svcs = caches.all::<Service>().await;
+        let sls = caches.all::<EndpointSlice>().await;
         let s: Vec<&Service> = svcs.iter().map(AsRef::as_ref).collect();
         let e: Vec<&EndpointSlice> = sls.iter().map(AsRef::as_ref).collect();
         let zone = Arc::new(Zone::build(&cfg.domain, &s, &e));
         *resolver.zone.write().unwrap_or_else(|e| e.into_inner()) = zone;
+        changes
+            .next_pass(ZONE_REBUILD, Duration::from_millis(20))
+            .await;
     }
 }
 

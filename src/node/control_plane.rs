@@ -310,8 +310,12 @@ impl ControlPlane {
                 }
             }),
         );
+        // One list and watch per kind for the controllers and the scheduler, as one shared
+        // informer factory; the scheduler still writes as itself.
+        let caches = crate::informer::SharedCaches::new(cm_client.clone());
         tasks.extend(controllers::spawn_all(
             cm_client,
+            caches.clone(),
             state.registry.clone(),
             ca.cert_pem().to_string(),
             cfg.node_monitor_grace_period,
@@ -323,7 +327,7 @@ impl ControlPlane {
             .await
             .map_err(|e| StartError::Config(e.to_string()))?;
         tasks.push(supervisor.spawn("scheduler", move || {
-            crate::scheduler::run(scheduler_client.clone())
+            crate::scheduler::run(scheduler_client.clone(), caches.clone())
         }));
         if let Some(node) = &cfg.simulated_node {
             let cert = ca.client_cert(

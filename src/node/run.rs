@@ -12,6 +12,7 @@ use anyhow::Context;
 use super::control_plane::{Config, ControlPlane};
 use crate::cluster::node_container::{API_PORT, STATE_DIR};
 use crate::cluster::profile;
+use crate::informer::SharedCaches;
 use crate::kubelet::{self, docker::DockerRuntime};
 use crate::pki::CertPair;
 use crate::supervisor::Supervisor;
@@ -200,8 +201,9 @@ async fn run_worker(s: NodeSettings, url: &str) -> anyhow::Result<()> {
         node_ips: vec![IpAddr::V4(s.node_ip)],
         cluster_ips: false,
     };
+    let caches = SharedCaches::new(proxy_client);
     tasks.push(supervisor.spawn("proxy", move || {
-        proxy::run(proxy_client.clone(), proxy_cfg.clone())
+        proxy::run(caches.clone(), proxy_cfg.clone())
     }));
     println!("rkube node {} joined {url}", s.node_name);
     wait_for_stop().await?;
@@ -274,6 +276,8 @@ async fn start_services(
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let cert = cp.ca.client_cert("kube-proxy", "system:kube-proxy", &[])?;
     let client = crate::controllers::client(local_url, &cp.ca_pem, &cert).await?;
+    // The proxy and the DNS read Services and EndpointSlices from one cache.
+    let caches = SharedCaches::new(client);
     let iface = proxy::addresses::Netlink::open(SERVICE_INTERFACE)
         .await
         .context("opening the node's interface for service addresses (the node container needs CAP_NET_ADMIN)")?;
@@ -286,9 +290,9 @@ async fn start_services(
     };
     let claimed = Arc::new(tokio::sync::Mutex::new(claimed));
     let proxy_task = {
-        let client = client.clone();
+        let caches = caches.clone();
         supervisor.spawn("proxy", move || {
-            proxy::run_claiming(client.clone(), proxy_cfg.clone(), Some(claimed.clone()))
+            proxy::run_claiming(caches.clone(), proxy_cfg.clone(), Some(claimed.clone()))
         })
     };
     // Docker's embedded resolver (127.0.0.11) answers only inside this container's network
@@ -301,7 +305,7 @@ async fn start_services(
         domain: CLUSTER_DOMAIN.into(),
         upstreams,
     };
-    let dns_task = supervisor.spawn("dns", move || dns::run(client.clone(), dns_cfg.clone()));
+    let dns_task = supervisor.spawn("dns", move || dns::run(caches.clone(), dns_cfg.clone()));
     Ok(vec![proxy_task, dns_task])
 }
 

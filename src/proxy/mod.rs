@@ -18,11 +18,9 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::Api;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::informer::Informer;
+use crate::informer::{Changes, SharedCaches};
 
 use pool::Pool;
 use table::{Frontend, Protocol};
@@ -47,33 +45,24 @@ impl Drop for Running {
     }
 }
 
-/// Follow Services and EndpointSlices and forward until the future is dropped.
-pub async fn run(client: kube::Client, cfg: Config) {
-    run_claiming(client, cfg, None).await
+/// Follow Services and EndpointSlices in `caches` and forward until the future is dropped.
+pub async fn run(caches: SharedCaches, cfg: Config) {
+    run_claiming(caches, cfg, None).await
 }
 
 /// Like [`run`], and also keep every ClusterIP claimed on the node's interface through
 /// `addresses`, so the proxy can listen there and a ClusterIP without ready endpoints
 /// refuses connections (the address answers, nothing listens) instead of timing out.
 pub async fn run_claiming(
-    client: kube::Client,
+    caches: SharedCaches,
     cfg: Config,
     addresses: Option<Arc<tokio::sync::Mutex<addresses::Claimed>>>,
 ) {
-    let changed = Arc::new(Notify::new());
-    let services = Informer::<Service>::start(Api::all(client.clone()), changed.clone());
-    let slices = Informer::<EndpointSlice>::start(Api::all(client), changed.clone());
+    let mut changes = Changes::of::<Service>(&caches).and::<EndpointSlice>(&caches);
     let mut running: HashMap<(SocketAddr, Protocol), Running> = HashMap::new();
     loop {
-        // A periodic pass also retries listeners that could not bind last time.
-        tokio::select! {
-            _ = changed.notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
-        }
-        // Let a burst of changes (a rollout, a namespace deletion) settle into one sync.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let svcs = services.list();
-        let sls = slices.list();
+        let svcs = caches.all::<Service>().await;
+        let sls = caches.all::<EndpointSlice>().await;
         let svc_refs: Vec<&Service> = svcs.iter().map(AsRef::as_ref).collect();
         let slice_refs: Vec<&EndpointSlice> = sls.iter().map(AsRef::as_ref).collect();
         if let Some(claimed) = &addresses {
@@ -88,6 +77,11 @@ pub async fn run_claiming(
             wanted.retain(|f| cfg.node_ips.contains(&f.listen.ip()));
         }
         sync(&mut running, wanted).await;
+        // A periodic pass also retries listeners that could not bind last time; a burst
+        // of changes (a rollout, a namespace deletion) settles into one sync.
+        changes
+            .next_pass(Duration::from_secs(10), Duration::from_millis(20))
+            .await;
     }
 }
 

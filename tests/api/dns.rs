@@ -167,7 +167,8 @@ endpoints:
             domain: "cluster.local".into(),
             upstreams: vec![upstream],
         };
-        if let Err(e) = rkube::dns::run(client, cfg).await {
+        let caches = rkube::informer::SharedCaches::new(client);
+        if let Err(e) = rkube::dns::run(caches, cfg).await {
             panic!("dns: {e}");
         }
     });

@@ -138,7 +138,7 @@ fn nodeport_forwarding_follows_endpoints() {
     rt.spawn(async move {
         let client = crate::support::kube_client(&kubeconfig).await;
         rkube::proxy::run(
-            client,
+            rkube::informer::SharedCaches::new(client),
             rkube::proxy::Config {
                 node_ips: vec!["127.0.0.1".parse().unwrap()],
                 cluster_ips: false,

@@ -78,6 +78,7 @@ fn parse_timeout(ctx: &Ctx) -> Result<Duration, ApiError> {
 
 /// Start a watch and stream its events.
 pub async fn watch(ctx: Ctx) -> Result<Response<Body>, ApiError> {
+    tracing::debug!(user = %ctx.user.name, group = %ctx.res.group, resource = %ctx.res.plural, "watch");
     let sel = Selectors::from_query(&ctx)?;
     let send_initial = match ctx.query.get("sendInitialEvents") {
         None | Some("") => None,
