@@ -14,6 +14,11 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let cli = rkube::cli::Cli::parse();
+    if cli.only_prints() {
+        use nix::sys::signal::{signal, SigHandler, Signal};
+        // SAFETY: no thread exists yet, and the default action runs no handler code.
+        let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    }
     match rkube::cli::run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {

@@ -166,6 +166,28 @@ pub enum Command {
     },
 }
 
+impl Cli {
+    /// Whether the command only prints and exits, so a closed stdout (`| head`) should
+    /// end it quietly, as it ends `ls` or `kubectl`: Rust ignores SIGPIPE, which turns such
+    /// a write into a panic. Commands that serve connections keep it ignored, so a peer
+    /// that goes away never kills them.
+    pub fn only_prints(&self) -> bool {
+        matches!(
+            self.command,
+            Command::Status(_)
+                | Command::Ip(_)
+                | Command::Logs(_)
+                | Command::Image(_)
+                | Command::Config(_)
+                | Command::DockerEnv(_)
+                | Command::Addons(_)
+                | Command::Profile(_)
+                | Command::Version
+                | Command::Completion { .. }
+        )
+    }
+}
+
 /// Run the parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     let p = cli.profile.as_str();

@@ -309,3 +309,31 @@ fn mount_shows_a_host_directory_to_pods_until_stopped() {
     assert_eq!(log, "listed\n", "the host directory is still mounted");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn printing_into_a_closed_pipe_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    // As `rkube completion bash | head -1`: the reader goes after one line.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rkube"))
+        .args(["completion", "bash"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rkube completion");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("read");
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(first.starts_with("_rkube()"), "{first}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        out.status.signal(),
+        Some(13),
+        "ended by SIGPIPE: {:?}",
+        out.status
+    );
+}
