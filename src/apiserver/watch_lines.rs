@@ -3,7 +3,7 @@
 //! decoding and printing each event once per watcher was most of a write's cost.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
@@ -14,8 +14,9 @@ use crate::store::Revision;
 const KEPT: usize = 512;
 
 /// What makes two watchers' lines for one event the same bytes: the event's revision (one
-/// write of one key), the watch event type, and the group/version/resource it is served as.
-pub type LineKey = (Revision, &'static str, String);
+/// write of one key), the watch event type, and the group/version/resource it is served as
+/// (shared by each watch's events, so a key costs no allocation).
+pub type LineKey = (Revision, &'static str, Arc<str>);
 
 /// Recently encoded watch lines, shared by every watch of the server.
 #[derive(Default)]
@@ -65,7 +66,7 @@ mod tests {
     use super::*;
 
     fn key(rev: Revision) -> LineKey {
-        (rev, "ADDED", "/v1/configmaps".to_string())
+        (rev, "ADDED", Arc::from("/v1/configmaps"))
     }
 
     #[test]
@@ -81,7 +82,7 @@ mod tests {
         }
         assert_eq!(encoded, 1);
         // Another type or resource of the same revision is another line.
-        let other = lines.get_or_encode((1, "MODIFIED", "/v1/configmaps".into()), || {
+        let other = lines.get_or_encode((1, "MODIFIED", Arc::from("/v1/configmaps")), || {
             Some(Bytes::from_static(b"two\n"))
         });
         assert_eq!(other.as_deref(), Some(&b"two\n"[..]));

@@ -164,7 +164,12 @@ pub async fn watch(ctx: Ctx) -> Result<Response<Body>, ApiError> {
     let shared_as = (sel.is_empty()
         && only_name.is_none()
         && matches!(ctx.output, Output::Json | Output::Yaml))
-    .then(|| format!("{}/{}/{}", ctx.res.group, ctx.res.version, ctx.res.plural));
+    .then(|| {
+        std::sync::Arc::<str>::from(format!(
+            "{}/{}/{}",
+            ctx.res.group, ctx.res.version, ctx.res.plural
+        ))
+    });
     if let Some(mut stream) = stream {
         tokio::spawn(async move {
             for obj in &initial_items {
