@@ -2,8 +2,9 @@
 //! kubeconfig, one shared cluster for the pod tests, and the test images built locally.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 pub use crate::support::docker;
 use crate::support::{root, Kubectl, Run};
@@ -23,21 +24,16 @@ pub fn kubeconfig() -> PathBuf {
     home().join("kubeconfig")
 }
 
-/// Run `rkube ARGS` as a user would, with the tests' home and kubeconfig.
+/// Run `rkube ARGS` as a user would, with the tests' home and kubeconfig; one that has
+/// not ended after 10 minutes (a first start builds images) fails the test.
 pub fn rkube(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_rkube"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rkube"));
+    command
         .args(args)
         .env("RKUBE_HOME", home())
         .env("KUBECONFIG", kubeconfig())
-        .env_remove("RKUBE_PROFILE")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run rkube");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .env_remove("RKUBE_PROFILE");
+    crate::support::run_within(command, None, Duration::from_secs(600))
 }
 
 fn busybox_binary() -> PathBuf {

@@ -122,12 +122,24 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn rkube server");
+        const READY_WITHIN: Duration = Duration::from_secs(120);
         let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let line = lines
-            .next()
-            .expect("server printed nothing")
-            .expect("read server output");
+        let (ready_tx, ready) = std::sync::mpsc::channel();
+        // Read the ready line, then keep draining stdout so the server never blocks on a
+        // full pipe.
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let _ = ready_tx.send(lines.next());
+            for _ in lines {}
+        });
+        let line = match ready.recv_timeout(READY_WITHIN) {
+            Ok(Some(Ok(line))) => line,
+            Ok(_) => panic!("rkube server printed nothing: it ended (its log is above)"),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("rkube server was not ready within {READY_WITHIN:?}");
+            }
+        };
         let url = line
             .split_whitespace()
             .find(|w| w.starts_with("https://"))
@@ -138,8 +150,6 @@ impl Server {
             .next()
             .and_then(|p| p.parse().ok())
             .expect("port");
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
         let stdin = child.stdin.take();
         Server {
             child,
@@ -199,18 +209,8 @@ impl Server {
     pub fn stop(mut self) -> tempfile::TempDir {
         const STOP_WITHIN: Duration = Duration::from_secs(30);
         self.stdin.take();
-        let deadline = Instant::now() + STOP_WITHIN;
-        while self
-            .child
-            .try_wait()
-            .expect("wait for rkube server")
-            .is_none()
-        {
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("rkube server did not exit within {STOP_WITHIN:?} of its stdin closing");
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if wait_timeout(&mut self.child, STOP_WITHIN).is_none() {
+            panic!("rkube server did not exit within {STOP_WITHIN:?} of its stdin closing");
         }
         std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"))
     }
@@ -340,44 +340,11 @@ impl Kubectl {
 
     /// Run to completion (timeout 60 s).
     pub fn run(&self, args: &[&str]) -> Run {
-        let mut c = self.command(args);
-        c.stdin(if self.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-        c.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = c.spawn().expect("spawn kubectl");
-        // Feed stdin and drain the output on threads of their own: a pipe holds 64 KiB, and
-        // kubectl blocks writing a bigger answer until someone reads it.
-        if let Some(input) = self.stdin.clone() {
-            let mut sin = child.stdin.take().expect("stdin");
-            std::thread::spawn(move || {
-                let _ = sin.write_all(input.as_bytes());
-            });
-        }
-        let drain = |pipe: Option<Box<dyn Read + Send>>| {
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                if let Some(mut p) = pipe {
-                    let _ = p.read_to_end(&mut buf);
-                }
-                String::from_utf8_lossy(&buf).into_owned()
-            })
-        };
-        let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
-        let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
-        let status = wait_timeout(&mut child, Duration::from_secs(60));
-        let stdout = stdout.join().expect("stdout reader");
-        let stderr = stderr.join().expect("stderr reader");
-        if status.is_none() {
-            panic!("kubectl {args:?} timed out after 60 s\nstdout: {stdout}\nstderr: {stderr}");
-        }
-        Run {
-            code: status.and_then(|s| s.code()).unwrap_or(-1),
-            stdout,
-            stderr,
-        }
+        run_within(
+            self.command(args),
+            self.stdin.clone(),
+            Duration::from_secs(60),
+        )
     }
 
     /// Start without waiting (for `get -w`).
@@ -390,8 +357,55 @@ impl Kubectl {
     }
 }
 
+/// Run `command` to completion with `stdin` fed to it; past `limit` it is killed and the
+/// test fails with what it printed, so a hung command cannot hang the whole run.
+#[track_caller]
+pub fn run_within(mut command: Command, stdin: Option<String>, limit: Duration) -> Run {
+    command.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().expect("spawn");
+    // Feed stdin and drain the output on threads of their own: a pipe holds 64 KiB, and
+    // the command blocks writing a bigger answer until someone reads it.
+    if let Some(input) = stdin {
+        let mut sin = child.stdin.take().expect("stdin");
+        std::thread::spawn(move || {
+            let _ = sin.write_all(input.as_bytes());
+        });
+    }
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let status = wait_timeout(&mut child, limit);
+    let stdout = stdout.join().expect("stdout reader");
+    let stderr = stderr.join().expect("stderr reader");
+    let Some(status) = status else {
+        panic!(
+            "{:?} {:?} timed out after {limit:?}\nstdout: {stdout}\nstderr: {stderr}",
+            command.get_program(),
+            command.get_args().collect::<Vec<_>>()
+        );
+    };
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+    }
+}
+
 /// Wait for `child` up to `limit`; kill it and return `None` past that.
-fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+pub fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     let start = Instant::now();
     loop {
         match child.try_wait() {
@@ -402,7 +416,7 @@ fn wait_timeout(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
                 return None;
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => panic!("waiting for kubectl: {e}"),
+            Err(e) => panic!("waiting for a child process: {e}"),
         }
     }
 }
