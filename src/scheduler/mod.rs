@@ -5,7 +5,7 @@
 pub mod filter;
 mod placement;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -50,7 +50,7 @@ pub async fn run(client: kube::Client, caches: SharedCaches) {
             "scheduling pass"
         );
         for pod in &pending {
-            let key = format!("{}/{}", pod.namespace().unwrap_or_default(), pod.name_any());
+            let key = key_of(pod);
             match placement.choose(pod) {
                 Choice::Node(node) => {
                     if bind(&client, &recorder, pod, &node).await {
@@ -69,13 +69,15 @@ pub async fn run(client: kube::Client, caches: SharedCaches) {
                 }
             }
         }
-        reported.retain(|k, _| {
-            pending
-                .iter()
-                .any(|p| format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any()) == *k)
-        });
+        let waiting: HashSet<String> = pending.iter().map(|p| key_of(p)).collect();
+        reported.retain(|k, _| waiting.contains(k));
         changes.next_pass(RETRY, SETTLE).await;
     }
+}
+
+/// `namespace/name`, how the scheduler remembers what it reported about a pod.
+fn key_of(pod: &Pod) -> String {
+    format!("{}/{}", pod.namespace().unwrap_or_default(), pod.name_any())
 }
 
 async fn bind(client: &kube::Client, recorder: &Recorder, pod: &Pod, node: &str) -> bool {
