@@ -1,12 +1,11 @@
 //! Reflector-backed caches, like client-go's informers: a store kept current by a
 //! background watch, whose changes are announced to whoever recomputes what it derives from
-//! it. `SharedCaches` keeps one per kind for the whole process; `Informer` is one of a
-//! component's own (the addons' workers, the proxy and DNS of every node).
+//! it. `SharedCaches` keeps one per kind for a whole process; `Informer` is one of a
+//! component's own (the addon programs, the tunnel).
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::Arc;
-
 use std::time::Duration;
 
 use futures::stream::BoxStream;
