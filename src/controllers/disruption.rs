@@ -38,33 +38,45 @@ pub async fn run(client: kube::Client, caches: SharedCaches) {
         .and::<StatefulSet>(&caches);
     loop {
         let pdbs = caches.all::<PodDisruptionBudget>().await;
-        let c = Caches {
-            pods: caches.all().await,
-            replica_sets: caches.all().await,
-            deployments: caches.all().await,
-            stateful_sets: caches.all().await,
-        };
-        for pdb in pdbs {
-            let status = compute(&c, &pdb, jiff::Timestamp::now());
-            if !same(pdb.status.as_ref(), &status) {
-                let mut next = (*pdb).clone();
-                next.status = Some(status);
-                let api: Api<PodDisruptionBudget> =
-                    Api::namespaced(client.clone(), &pdb.namespace().unwrap_or_default());
-                // With the cached resourceVersion: an eviction that got in first makes this
-                // a conflict, and the next round starts from what it wrote.
-                if let Err(e) = api
-                    .replace_status(&pdb.name_any(), &PostParams::default(), &next)
-                    .await
-                {
-                    super::log_reconcile_error("disruption", &*pdb, &e);
-                }
-            }
+        // Every pod change wakes this loop: without budgets there is nothing to read for.
+        if !pdbs.is_empty() {
+            sync_budgets(&client, &caches, pdbs).await;
         }
         // Recorded evictions expire with time, not only with events.
         changes
             .next_pass(Duration::from_secs(5), Duration::ZERO)
             .await;
+    }
+}
+
+/// Brings every budget's status up to date with one snapshot of the caches.
+async fn sync_budgets(
+    client: &kube::Client,
+    caches: &SharedCaches,
+    pdbs: Vec<Arc<PodDisruptionBudget>>,
+) {
+    let c = Caches {
+        pods: caches.all().await,
+        replica_sets: caches.all().await,
+        deployments: caches.all().await,
+        stateful_sets: caches.all().await,
+    };
+    for pdb in pdbs {
+        let status = compute(&c, &pdb, jiff::Timestamp::now());
+        if !same(pdb.status.as_ref(), &status) {
+            let mut next = (*pdb).clone();
+            next.status = Some(status);
+            let api: Api<PodDisruptionBudget> =
+                Api::namespaced(client.clone(), &pdb.namespace().unwrap_or_default());
+            // With the cached resourceVersion: an eviction that got in first makes this
+            // a conflict, and the next round starts from what it wrote.
+            if let Err(e) = api
+                .replace_status(&pdb.name_any(), &PostParams::default(), &next)
+                .await
+            {
+                super::log_reconcile_error("disruption", &*pdb, &e);
+            }
+        }
     }
 }
 

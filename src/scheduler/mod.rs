@@ -37,11 +37,12 @@ pub async fn run(client: kube::Client, caches: SharedCaches) {
         let all_pods = caches.all::<Pod>().await;
         let all_nodes = caches.all::<Node>().await;
         // An assumption ends once the cache shows the pod bound, or gone.
-        assumed.retain(|uid, _| {
-            all_pods
-                .iter()
-                .any(|p| p.uid().as_ref() == Some(uid) && placement::is_pending(p))
-        });
+        let unbound: HashSet<String> = all_pods
+            .iter()
+            .filter(|p| placement::is_pending(p))
+            .filter_map(|p| p.uid())
+            .collect();
+        assumed.retain(|uid, _| unbound.contains(uid));
         let mut placement = Placement::new(&all_pods, all_nodes, &assumed);
         let pending = placement.pending();
         tracing::debug!(
