@@ -167,6 +167,11 @@ async fn create_node(
             ]),
             // Service addresses are claimed on the node's interface (ARCHITECTURE §4).
             cap_add: Some(vec!["NET_ADMIN".into()]),
+            // The kernel service path forwards DNATed connections out of the node again.
+            sysctls: Some(HashMap::from([(
+                "net.ipv4.ip_forward".to_string(),
+                "1".to_string(),
+            )])),
             ..Default::default()
         }),
         networking_config: Some(NetworkingConfig {

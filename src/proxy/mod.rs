@@ -1,11 +1,15 @@
-//! The service proxy: user-space TCP and UDP forwarding from each Service's ClusterIPs
-//! and NodePorts to its ready endpoints, following Services and EndpointSlices.
+//! The service proxy: each Service's ClusterIPs and NodePorts forwarded to its ready
+//! endpoints, following Services and EndpointSlices. TCP goes through nftables DNAT in the
+//! kernel ([`kernel`]) where the node allows it; UDP, `sessionAffinity: ClientIP`, and
+//! everything on a node without the kernel path are forwarded in user space.
 //!
-//! A frontend listens only while its service has ready endpoints, so a connection to a
+//! A frontend is served only while its service has ready endpoints, so a connection to a
 //! service without endpoints is refused at once by the kernel, like kube-proxy's REJECT
-//! rule. Established connections are tasks of their own and outlive endpoint changes.
+//! rule. Established connections outlive endpoint changes: user-space ones are tasks of
+//! their own, kernel ones keep their translation in conntrack.
 
 pub mod addresses;
+pub mod kernel;
 pub mod pool;
 pub mod table;
 mod tcp;
@@ -60,6 +64,10 @@ pub async fn run_claiming(
 ) {
     let mut changes = Changes::of::<Service>(&caches).and::<EndpointSlice>(&caches);
     let mut running: HashMap<(SocketAddr, Protocol), Running> = HashMap::new();
+    let kernel = open_kernel(&cfg.node_ips).await;
+    // What the kernel table holds now; None until a program succeeds, so a failed one is
+    // sent again on the next pass.
+    let mut programmed: Option<Vec<kernel::Forward>> = None;
     loop {
         let svcs = caches.all::<Service>().await;
         let sls = caches.all::<EndpointSlice>().await;
@@ -76,7 +84,30 @@ pub async fn run_claiming(
         if !cfg.cluster_ips {
             wanted.retain(|f| cfg.node_ips.contains(&f.listen.ip()));
         }
-        sync(&mut running, wanted).await;
+        let in_kernel = |f: &Frontend| kernel.is_some() && kernel::handles(f);
+        let forwards = kernel::forwards(&wanted);
+        wanted.retain(|f| !in_kernel(f));
+        // A frontend moving between the paths is served by both for a moment rather than
+        // by neither: listeners start first, the table changes, then listeners stop (while
+        // both exist, the DNAT rule takes new connections before they reach a listener).
+        let keep = start(&mut running, wanted).await;
+        if let Some(k) = &kernel {
+            if programmed.as_ref() != Some(&forwards) {
+                let (k, f) = (k.clone(), forwards.clone());
+                let done = tokio::task::spawn_blocking(move || k.program(&f))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()));
+                programmed = match done {
+                    Ok(()) => Some(forwards),
+                    Err(error) => {
+                        tracing::warn!(%error, "kernel service rules not updated; retrying");
+                        None
+                    }
+                };
+            }
+        }
+        running.retain(|key, _| keep.contains(key));
         // A periodic pass also retries listeners that could not bind last time; a burst
         // of changes (a rollout, a namespace deletion) settles into one sync.
         changes
@@ -85,7 +116,34 @@ pub async fn run_claiming(
     }
 }
 
-async fn sync(running: &mut HashMap<(SocketAddr, Protocol), Running>, wanted: Vec<Frontend>) {
+/// The kernel path if this node can take it, said once in the node's log either way.
+async fn open_kernel(node_ips: &[IpAddr]) -> Option<Arc<kernel::Nftables>> {
+    let Some(node_ip) = kernel::snat_address(node_ips) else {
+        println!("service proxy: user space (the node has no IPv4 address)");
+        return None;
+    };
+    let opened = tokio::task::spawn_blocking(move || kernel::Nftables::open(node_ip))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    match opened {
+        Ok(k) => {
+            println!("service proxy: kernel (nftables DNAT) for TCP, user space for UDP and ClientIP affinity");
+            Some(Arc::new(k))
+        }
+        Err(reason) => {
+            println!("service proxy: user space ({reason})");
+            None
+        }
+    }
+}
+
+/// Start or update a listener for every frontend of `wanted` with endpoints; returns the
+/// keys that should keep running.
+async fn start(
+    running: &mut HashMap<(SocketAddr, Protocol), Running>,
+    wanted: Vec<Frontend>,
+) -> std::collections::HashSet<(SocketAddr, Protocol)> {
     let mut keep = std::collections::HashSet::new();
     for f in wanted {
         if f.backends.is_empty() {
@@ -112,5 +170,5 @@ async fn sync(running: &mut HashMap<(SocketAddr, Protocol), Running>, wanted: Ve
             }
         }
     }
-    running.retain(|key, _| keep.contains(key));
+    keep
 }

@@ -306,11 +306,18 @@ fn echo_service(k: &Kubectl, ns: &str, name: &str, expose_flags: &[&str]) {
     k.run(&expose).ok();
 }
 
-/// Three replicas share the requests; deleting one under traffic fails no request.
+/// Three replicas share the requests; deleting one under traffic fails no request. TCP
+/// takes the kernel path (nftables DNAT), as the node's log says; ClientIP affinity and an
+/// empty service's refusal are checked on it too.
 #[test]
 fn replicas_share_requests_and_deletion_fails_none() {
     let c = shared();
     let k = c.kubectl();
+    let logs = rkube(&["logs", "-p", &c.profile]).stdout;
+    assert!(
+        logs.contains("service proxy: kernel (nftables DNAT)"),
+        "the node chose the kernel service path:\n{logs}"
+    );
     let ns = namespace(&k, "spread");
     echo_node_port_service(&k, &ns);
     k.run(&["-n", &ns, "scale", "deployment", "echo", "--replicas=3"])
