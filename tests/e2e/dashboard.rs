@@ -47,12 +47,21 @@ fn spawn_until(
             }
         }
     });
+    // Both pipes are read for as long as the child lives: a Go program (kubectl proxy) that
+    // writes to a closed stderr dies of SIGPIPE, and a full pipe would block it.
+    let (err_tx, err_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut err = String::new();
+        let _ = stderr.read_to_string(&mut err);
+        let _ = err_tx.send(err);
+    });
     match rx.recv_timeout(within) {
         Ok(v) => (running, v),
         Err(_) => {
             drop(running);
-            let mut err = String::new();
-            let _ = stderr.read_to_string(&mut err);
+            let err = err_rx
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap_or_default();
             panic!("no line within {within:?}; stderr:\n{err}");
         }
     }
