@@ -4,6 +4,17 @@
 
 use std::io::IsTerminal;
 
+/// `println!` for commands that keep serving (mount, tunnel, dashboard, service): a reader
+/// that went away (`| head`) must not panic them before they undo what they set up, and
+/// they keep SIGPIPE ignored for the same reason.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Whether emoji and box drawing may be used.
 pub fn styled() -> bool {
     if let Ok(v) = std::env::var("RKUBE_IN_STYLE") {

@@ -37,7 +37,7 @@ fn say(url_only: bool, emoji: &str, text: &str) {
     if url_only {
         eprintln!("{line}");
     } else {
-        println!("{line}");
+        crate::say!("{line}");
     }
 }
 
@@ -72,7 +72,7 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<i32> {
                 if url_only {
                     eprintln!("{l}")
                 } else {
-                    println!("{l}")
+                    crate::say!("{l}")
                 }
             })
             .await?;
@@ -108,7 +108,7 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<i32> {
             )
         })?;
         if args.url || !super::service::has_display() {
-            println!("{url}");
+            crate::say!("{url}");
         } else {
             say(false, "🎉", &format!("Opening {url} in your default browser..."));
             if let Err(e) = webbrowser::open(&url) {
@@ -200,7 +200,7 @@ impl Helper for PageHelper {
                 return Ok(());
             }
             if on {
-                turn_on(&self.docker, &self.client, addon, &|l| println!("{l}"))
+                turn_on(&self.docker, &self.client, addon, &|l| crate::say!("{l}"))
                     .await
                     .map_err(|e| e.to_string())?;
             } else {
@@ -241,7 +241,7 @@ impl Helper for PageHelper {
                 .await
                 .map_err(|e| e.to_string())?;
             let url = format!("http://{addr}");
-            println!(
+            crate::say!(
                 "{}",
                 ui::line(
                     "🏃",

@@ -79,7 +79,7 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<i32> {
                 }
             }
         }
-        println!("✅  Stopped {n} mount process(es)");
+        crate::say!("✅  Stopped {n} mount process(es)");
         return Ok(0);
     }
     let (host_dir, node_dir) = parse(args.source_target.as_deref().unwrap_or_default())?;
@@ -97,10 +97,10 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<i32> {
             .into());
         }
         let host = host_dir.display().to_string();
-        println!("📁  Mounting host path {host} into VM as {node_dir} ...");
-        println!("    ▪ Mount type:   bind (the Docker engine binds the host directory into pods)");
-        println!("    ▪ User ID:      as on the host");
-        println!("    ▪ Group ID:     as on the host");
+        crate::say!("📁  Mounting host path {host} into VM as {node_dir} ...");
+        crate::say!("    ▪ Mount type:   bind (the Docker engine binds the host directory into pods)");
+        crate::say!("    ▪ User ID:      as on the host");
+        crate::say!("    ▪ Group ID:     as on the host");
         let me = HostMount {
             host_path: host.clone(),
             node_path: node_dir.clone(),
@@ -114,9 +114,9 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<i32> {
             }
         };
         mounts::publish(&d, &settings, add).await?;
-        println!("✅  Successfully mounted {host} to {node_dir}");
-        println!();
-        println!("📌  NOTE: This process must stay alive for the mount to be accessible ...");
+        crate::say!("✅  Successfully mounted {host} to {node_dir}");
+        crate::say!();
+        crate::say!("📌  NOTE: This process must stay alive for the mount to be accessible ...");
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
         let mut renew = tokio::time::interval(mounts::RENEW_EVERY);
@@ -133,7 +133,7 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<i32> {
                 }
             }
         }
-        println!("🔥  Unmounting {node_dir} ...");
+        crate::say!("🔥  Unmounting {node_dir} ...");
         mounts::publish(&d, &settings, |ms| ms.retain(|m| m.pid != std::process::id())).await?;
         Ok(0)
     })

@@ -122,7 +122,7 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<i32> {
             }
             if args.url {
                 for url in rows.iter().filter_map(|r| r.url.as_deref()) {
-                    println!("{url}");
+                    crate::say!("{url}");
                 }
             } else {
                 print!("{}", urls::table(&rows));
@@ -141,12 +141,12 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<i32> {
         for (id, rows) in opened {
             let url = rows.iter().find_map(|r| r.url.clone()).unwrap_or_default();
             if !has_display() {
-                println!("👉  No browser here: open {url}");
+                crate::say!("👉  No browser here: open {url}");
                 continue;
             }
-            println!("🎉  Opening service {id} in default browser...");
+            crate::say!("🎉  Opening service {id} in default browser...");
             if let Err(e) = webbrowser::open(&url) {
-                println!("👉  Could not open a browser ({e}): open {url}");
+                crate::say!("👉  Could not open a browser ({e}): open {url}");
             }
         }
         Ok(0)
@@ -200,7 +200,7 @@ async fn forward_via_api(
     }
     if url_only {
         for url in rows.iter().filter_map(|r| r.url.as_deref()) {
-            println!("{url}");
+            crate::say!("{url}");
         }
     } else {
         print!("{}", urls::table(&rows));

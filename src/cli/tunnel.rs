@@ -68,13 +68,13 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<()> {
             node_ip,
             via_api,
         };
-        println!("✅  Tunnel successfully started");
+        crate::say!("✅  Tunnel successfully started");
         if via_api {
-            println!("🏃  Forwarding through the API server: this host cannot reach the node's network.");
+            crate::say!("🏃  Forwarding through the API server: this host cannot reach the node's network.");
         }
-        println!();
-        println!("📌  NOTE: Please do not close this terminal as this process must stay alive for the tunnel to be accessible ...");
-        println!();
+        crate::say!();
+        crate::say!("📌  NOTE: Please do not close this terminal as this process must stay alive for the tunnel to be accessible ...");
+        crate::say!();
         let shown = cfg.clone();
         loadbalancer::run(client, cfg, stop_signal(), |status| {
             use std::io::Write;
@@ -82,7 +82,7 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<()> {
             let _ = std::io::stdout().flush();
         })
         .await;
-        println!("✋  Tunnel stopped: the ports are closed and the services' ingress addresses cleared");
+        crate::say!("✋  Tunnel stopped: the ports are closed and the services' ingress addresses cleared");
         Ok(())
     })
 }
