@@ -100,6 +100,25 @@ pub fn service_env(services: &[Service]) -> BTreeMap<String, String> {
     vars
 }
 
+/// Fill the addresses the kubelet knows into `pod`'s status before its containers and
+/// downward API volumes read them: a new pod's own status has no hostIP or podIP until
+/// the kubelet reports them, and upstream's kubelet answers `status.hostIP` and
+/// `status.podIP` from the node and the sandbox, not from the object it was sent.
+pub fn fill_known_addresses(pod: &mut Pod, host_ip: &str, pod_ip: &str) {
+    use k8s_openapi::api::core::v1::{HostIP, PodIP};
+    let status = pod.status.get_or_insert_with(Default::default);
+    status.host_ip = Some(host_ip.to_string());
+    status.host_ips = Some(vec![HostIP {
+        ip: host_ip.to_string(),
+    }]);
+    if !pod_ip.is_empty() {
+        status.pod_ip = Some(pod_ip.to_string());
+        status.pod_ips = Some(vec![PodIP {
+            ip: pod_ip.to_string(),
+        }]);
+    }
+}
+
 /// The value a `fieldRef` names.
 pub fn field_value(pod: &Pod, path: &str) -> Result<String, EnvError> {
     let meta = &pod.metadata;
@@ -374,6 +393,25 @@ mod tests {
         assert_eq!(v["REDIS_PRIMARY_PORT"], "tcp://10.0.0.11:6379");
         assert_eq!(v["REDIS_PRIMARY_PORT_6379_TCP_ADDR"], "10.0.0.11");
         assert!(!v.keys().any(|k| k.starts_with("H_")));
+    }
+
+    #[test]
+    fn a_new_pod_reads_the_addresses_the_kubelet_knows() {
+        let mut pod: Pod = serde_json::from_value(json!({"metadata": {"name": "p"}})).unwrap();
+        assert_eq!(field_value(&pod, "status.hostIP").unwrap(), "");
+        fill_known_addresses(&mut pod, "192.168.49.2", "192.168.49.7");
+        assert_eq!(field_value(&pod, "status.hostIP").unwrap(), "192.168.49.2");
+        assert_eq!(field_value(&pod, "status.hostIPs").unwrap(), "192.168.49.2");
+        assert_eq!(field_value(&pod, "status.podIP").unwrap(), "192.168.49.7");
+        assert_eq!(field_value(&pod, "status.podIPs").unwrap(), "192.168.49.7");
+        // No sandbox address yet: the pod IP stays as it was.
+        let mut fresh: Pod = serde_json::from_value(json!({"metadata": {"name": "q"}})).unwrap();
+        fill_known_addresses(&mut fresh, "192.168.49.2", "");
+        assert_eq!(field_value(&fresh, "status.podIP").unwrap(), "");
+        assert_eq!(
+            field_value(&fresh, "status.hostIP").unwrap(),
+            "192.168.49.2"
+        );
     }
 
     #[test]

@@ -463,6 +463,11 @@ impl<R: ContainerRuntime> Worker<R> {
         } else {
             sandbox.ip.clone().unwrap_or_default()
         };
+        env::fill_known_addresses(
+            &mut self.pod,
+            &self.kubelet.cfg.node_ip.to_string(),
+            &pod_ip,
+        );
 
         let vols = match volumes::prepare(&self.kubelet.volume_context(), &self.pod).await {
             Ok(v) => v,
