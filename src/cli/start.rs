@@ -25,7 +25,8 @@ pub struct Args {
     #[arg(long)]
     pub pod_security: Option<String>,
     /// A setting of a component for a new cluster, as minikube takes it:
-    /// component.key=value (apiserver.event-ttl, controller-manager.node-monitor-grace-period).
+    /// component.key=value (apiserver.event-ttl, controller-manager.node-monitor-grace-period,
+    /// kube-proxy.mode).
     #[arg(long = "extra-config")]
     pub extra_config: Vec<String>,
     /// How many nodes a new cluster gets: the control plane and N-1 workers.

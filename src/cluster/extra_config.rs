@@ -4,10 +4,21 @@
 use std::time::Duration;
 
 /// The keys rkube's components take, as minikube spells them.
-pub const KEYS: [&str; 2] = [
+pub const KEYS: [&str; 3] = [
     "apiserver.event-ttl",
     "controller-manager.node-monitor-grace-period",
+    "kube-proxy.mode",
 ];
+
+/// How a node's service proxy forwards (`kube-proxy.mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProxyMode {
+    /// TCP as nftables DNAT in the node's kernel where it can, the rest in user space.
+    #[default]
+    Nftables,
+    /// Everything in user space.
+    Userspace,
+}
 
 /// The component settings the extra config gives.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -16,6 +27,8 @@ pub struct ExtraConfig {
     pub event_ttl: Option<Duration>,
     /// `controller-manager.node-monitor-grace-period`.
     pub node_monitor_grace_period: Option<Duration>,
+    /// `kube-proxy.mode`.
+    pub proxy_mode: ProxyMode,
 }
 
 /// Parse a duration like `90s`, `6m` or `1h`.
@@ -51,6 +64,17 @@ pub fn parse(entries: &[String]) -> Result<ExtraConfig, String> {
             "controller-manager.node-monitor-grace-period" => {
                 out.node_monitor_grace_period = Some(duration()?)
             }
+            "kube-proxy.mode" => {
+                out.proxy_mode = match value {
+                    "nftables" => ProxyMode::Nftables,
+                    "userspace" => ProxyMode::Userspace,
+                    _ => {
+                        return Err(format!(
+                            "--extra-config kube-proxy.mode={value:?} is not supported: rkube takes nftables (the default) or userspace"
+                        ))
+                    }
+                }
+            }
             _ => {
                 return Err(format!(
                     "--extra-config {key:?} is not supported: rkube takes {}",
@@ -72,8 +96,14 @@ mod tests {
         assert_eq!(got.event_ttl, Some(Duration::from_secs(300)));
         assert_eq!(
             parse(&["kubelet.max-pods=10".into()]).unwrap_err(),
-            "--extra-config \"kubelet.max-pods\" is not supported: rkube takes apiserver.event-ttl, controller-manager.node-monitor-grace-period"
+            "--extra-config \"kubelet.max-pods\" is not supported: rkube takes apiserver.event-ttl, controller-manager.node-monitor-grace-period, kube-proxy.mode"
         );
+        let user = parse(&["kube-proxy.mode=userspace".into()]).unwrap();
+        assert_eq!(user.proxy_mode, ProxyMode::Userspace);
+        assert_eq!(parse(&[]).unwrap().proxy_mode, ProxyMode::Nftables);
+        assert!(parse(&["kube-proxy.mode=ipvs".into()])
+            .unwrap_err()
+            .contains("rkube takes nftables (the default) or userspace"));
         assert!(parse(&["apiserver.event-ttl".into()]).is_err());
         assert!(parse(&["apiserver.event-ttl=soon".into()]).is_err());
     }

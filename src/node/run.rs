@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::control_plane::{Config, ControlPlane};
+use crate::cluster::extra_config::ProxyMode;
 use crate::cluster::node_container::{API_PORT, STATE_DIR};
 use crate::cluster::profile;
 use crate::informer::SharedCaches;
@@ -136,7 +137,8 @@ async fn run_control_plane(s: NodeSettings) -> anyhow::Result<()> {
     let local_url = format!("https://127.0.0.1:{API_PORT}");
     let dns_ip = cp.state.allocators.dns_ip();
     let supervisor = cp.state.supervisor.clone();
-    let services = start_services(&cp, &local_url, s.node_ip, dns_ip, &supervisor).await?;
+    let kernel = s.extra_config.proxy_mode == ProxyMode::Nftables;
+    let services = start_services(&cp, &local_url, s.node_ip, dns_ip, kernel, &supervisor).await?;
 
     let node_cert = cp.ca.client_cert(
         &format!("node-{}", s.profile),
@@ -200,6 +202,7 @@ async fn run_worker(s: NodeSettings, url: &str) -> anyhow::Result<()> {
     let proxy_cfg = proxy::Config {
         node_ips: vec![IpAddr::V4(s.node_ip)],
         cluster_ips: false,
+        kernel: s.extra_config.proxy_mode == ProxyMode::Nftables,
     };
     let caches = SharedCaches::new(proxy_client);
     tasks.push(supervisor.spawn("proxy", move || {
@@ -272,6 +275,7 @@ async fn start_services(
     local_url: &str,
     node_ip: Ipv4Addr,
     dns_ip: Ipv4Addr,
+    kernel: bool,
     supervisor: &Arc<Supervisor>,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let cert = cp.ca.client_cert("kube-proxy", "system:kube-proxy", &[])?;
@@ -287,6 +291,7 @@ async fn start_services(
     let proxy_cfg = proxy::Config {
         node_ips: vec![IpAddr::V4(node_ip)],
         cluster_ips: true,
+        kernel,
     };
     let claimed = Arc::new(tokio::sync::Mutex::new(claimed));
     let proxy_task = {

@@ -36,6 +36,8 @@ pub struct Config {
     pub node_ips: Vec<IpAddr>,
     /// Whether to listen on ClusterIPs (the node must hold them as local addresses).
     pub cluster_ips: bool,
+    /// Whether TCP may take the kernel path (`kube-proxy.mode=nftables`, the default).
+    pub kernel: bool,
 }
 
 struct Running {
@@ -64,7 +66,13 @@ pub async fn run_claiming(
 ) {
     let mut changes = Changes::of::<Service>(&caches).and::<EndpointSlice>(&caches);
     let mut running: HashMap<(SocketAddr, Protocol), Running> = HashMap::new();
-    let kernel = open_kernel(&cfg.node_ips).await;
+    let kernel = match cfg.kernel {
+        true => open_kernel(&cfg.node_ips).await,
+        false => {
+            println!("service proxy: user space (--extra-config kube-proxy.mode=userspace)");
+            None
+        }
+    };
     // What the kernel table holds now; None until a program succeeds, so a failed one is
     // sent again on the next pass.
     let mut programmed: Option<Vec<kernel::Forward>> = None;
@@ -84,14 +92,15 @@ pub async fn run_claiming(
         if !cfg.cluster_ips {
             wanted.retain(|f| cfg.node_ips.contains(&f.listen.ip()));
         }
-        let in_kernel = |f: &Frontend| kernel.is_some() && kernel::handles(f);
-        let forwards = kernel::forwards(&wanted);
-        wanted.retain(|f| !in_kernel(f));
+        let (in_kernel, in_user): (Vec<Frontend>, Vec<Frontend>) = wanted
+            .into_iter()
+            .partition(|f| kernel.is_some() && kernel::handles(f));
         // A frontend moving between the paths is served by both for a moment rather than
         // by neither: listeners start first, the table changes, then listeners stop (while
         // both exist, the DNAT rule takes new connections before they reach a listener).
-        let keep = start(&mut running, wanted).await;
+        let mut keep = start(&mut running, in_user).await;
         if let Some(k) = &kernel {
+            let forwards = kernel::forwards(&in_kernel);
             if programmed.as_ref() != Some(&forwards) {
                 let (k, f) = (k.clone(), forwards.clone());
                 let done = tokio::task::spawn_blocking(move || k.program(&f))
@@ -101,10 +110,14 @@ pub async fn run_claiming(
                 programmed = match done {
                     Ok(()) => Some(forwards),
                     Err(error) => {
-                        tracing::warn!(%error, "kernel service rules not updated; retrying");
+                        tracing::warn!(%error, "kernel service rules not updated; serving them in user space until they are");
                         None
                     }
                 };
+            }
+            // The table may still hold older rules; listeners serve what they do not.
+            if programmed.is_none() {
+                keep.extend(start(&mut running, in_kernel).await);
             }
         }
         running.retain(|key, _| keep.contains(key));

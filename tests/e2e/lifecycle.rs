@@ -235,6 +235,7 @@ fn a_new_cluster_takes_pod_security_and_extra_config() {
         p,
         "--pod-security=baseline",
         "--extra-config=apiserver.event-ttl=5m",
+        "--extra-config=kube-proxy.mode=userspace",
     ]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let cmd = docker(&["inspect", "--format", "{{json .Config.Cmd}}", p]);
@@ -247,6 +248,28 @@ fn a_new_cluster_takes_pod_security_and_extra_config() {
         profile: p.to_string(),
     }
     .kubectl();
+    // The service proxy stays in user space, and serves there.
+    let logs = rkube(&["logs", "-p", p]).stdout;
+    assert!(
+        logs.contains("service proxy: user space (--extra-config kube-proxy.mode=userspace)"),
+        "{logs}"
+    );
+    let api_ip = k
+        .run(&[
+            "get",
+            "service",
+            "kubernetes",
+            "-o",
+            "jsonpath={.spec.clusterIP}",
+        ])
+        .ok()
+        .to_string();
+    let api: std::net::SocketAddr = format!("{api_ip}:443").parse().expect("ClusterIP");
+    eventually("the kubernetes ClusterIP answers", 30, || {
+        std::net::TcpStream::connect_timeout(&api, std::time::Duration::from_secs(2))
+            .ok()
+            .map(drop)
+    });
     let out = k.run(&[
         "run",
         "priv",
