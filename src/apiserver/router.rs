@@ -35,7 +35,7 @@ pub async fn route(
         Ok(r) => r,
         Err(e) => error_response(&e),
     };
-    tracing::debug!(%method, %path, status = resp.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, user = %cert_user, "request");
+    tracing::debug!(%method, %path, status = resp.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, user = %cert_user, "request");
     resp
 }
 
