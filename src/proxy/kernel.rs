@@ -21,6 +21,7 @@ use std::sync::Mutex;
 use netlink_bindings::nftables::{
     self, CmpOps, MetaKeys, NatRangeFlags, Nfgenmsg, PayloadBase, Registers, VerdictCode,
 };
+use netlink_bindings::traits::Pusher;
 use netlink_socket2::NetlinkSocket;
 
 use super::table::{Frontend, Protocol};
@@ -162,251 +163,50 @@ impl Nftables {
                 .push_priority(priority)
                 .end_nested();
         }
-        c.request()
-            .op_newchain_do(&header())
-            .encode()
-            .push_table(TABLE)
-            .push_name(SERVICES);
+        add_chain(&mut c, SERVICES);
+        // prerouting, output: jump services
         for hook_chain in [c"prerouting", c"output"] {
-            c.request()
-                .set_create()
-                .set_append()
-                .op_newrule_do(&header())
-                .encode()
-                .push_table(TABLE)
-                .push_chain(hook_chain)
-                .nested_expressions()
-                .nested_elem()
-                .nested_data_immediate()
-                .push_dreg(Registers::RegVerdict as u32)
-                .nested_data()
-                .nested_verdict()
-                .push_code(VerdictCode::Jump as u32)
-                .push_chain(SERVICES)
-                .end_nested()
-                .end_nested()
-                .end_nested()
-                .end_nested()
-                .end_nested();
+            add_rule(&mut c, hook_chain, |e| jump(e, SERVICES));
         }
         // postrouting: meta mark & MARK == MARK snat to node_ip
-        c.request()
-            .set_create()
-            .set_append()
-            .op_newrule_do(&header())
-            .encode()
-            .push_table(TABLE)
-            .push_chain(c"postrouting")
-            .nested_expressions()
-            .nested_elem()
-            .nested_data_meta()
-            .push_dreg(Registers::Reg1 as u32)
-            .push_key(MetaKeys::Mark as u32)
-            .end_nested()
-            .end_nested()
-            .nested_elem()
-            .nested_data_bitwise()
-            .push_sreg(Registers::Reg1 as u32)
-            .push_dreg(Registers::Reg1 as u32)
-            .push_len(4)
-            .nested_mask()
-            .push_value(&MASQUERADE_MARK.to_ne_bytes())
-            .end_nested()
-            .nested_xor()
-            .push_value(&0u32.to_ne_bytes())
-            .end_nested()
-            .end_nested()
-            .end_nested()
-            .nested_elem()
-            .nested_data_cmp()
-            .push_sreg(Registers::Reg1 as u32)
-            .push_op(CmpOps::Eq as u32)
-            .nested_data()
-            .push_value(&MASQUERADE_MARK.to_ne_bytes())
-            .end_nested()
-            .end_nested()
-            .end_nested()
-            .nested_elem()
-            .nested_data_immediate()
-            .push_dreg(Registers::Reg1 as u32)
-            .nested_data()
-            .push_value(&self.node_ip.octets())
-            .end_nested()
-            .end_nested()
-            .end_nested()
-            .nested_elem()
-            .nested_data_nat()
-            .push_type(NAT_SNAT)
-            .push_family(nix::libc::AF_INET as u32)
-            .push_reg_addr_min(Registers::Reg1 as u32)
-            .push_flags(NatRangeFlags::MapIps as u32)
-            .end_nested()
-            .end_nested()
-            .end_nested();
+        let mark = MASQUERADE_MARK.to_ne_bytes();
+        let node_ip = self.node_ip.octets();
+        add_rule(&mut c, c"postrouting", |e| {
+            let e = masked(load_meta(e, MetaKeys::Mark), &mark);
+            nat(
+                set(equals(e, &mark), Registers::Reg1, &node_ip),
+                NAT_SNAT,
+                false,
+            )
+        });
         let names: Vec<std::ffi::CString> = (0..forwards.len())
             .map(|i| std::ffi::CString::new(format!("svc-{i}")).expect("no NUL in a chain name"))
             .collect();
         for (f, name) in forwards.iter().zip(&names) {
-            c.request()
-                .op_newchain_do(&header())
-                .encode()
-                .push_table(TABLE)
-                .push_name(name);
+            add_chain(&mut c, name);
             // services: ip daddr A meta l4proto tcp tcp dport P jump svc-i
-            c.request()
-                .set_create()
-                .set_append()
-                .op_newrule_do(&header())
-                .encode()
-                .push_table(TABLE)
-                .push_chain(SERVICES)
-                .nested_expressions()
-                .nested_elem()
-                .nested_data_payload()
-                .push_dreg(Registers::Reg1 as u32)
-                .push_base(PayloadBase::NetworkHeader as u32)
-                .push_offset(16)
-                .push_len(4)
-                .end_nested()
-                .end_nested()
-                .nested_elem()
-                .nested_data_cmp()
-                .push_sreg(Registers::Reg1 as u32)
-                .push_op(CmpOps::Eq as u32)
-                .nested_data()
-                .push_value(&f.to.ip().octets())
-                .end_nested()
-                .end_nested()
-                .end_nested()
-                .nested_elem()
-                .nested_data_meta()
-                .push_dreg(Registers::Reg1 as u32)
-                .push_key(MetaKeys::L4Proto as u32)
-                .end_nested()
-                .end_nested()
-                .nested_elem()
-                .nested_data_cmp()
-                .push_sreg(Registers::Reg1 as u32)
-                .push_op(CmpOps::Eq as u32)
-                .nested_data()
-                .push_value(&[IPPROTO_TCP])
-                .end_nested()
-                .end_nested()
-                .end_nested()
-                .nested_elem()
-                .nested_data_payload()
-                .push_dreg(Registers::Reg1 as u32)
-                .push_base(PayloadBase::TransportHeader as u32)
-                .push_offset(2)
-                .push_len(2)
-                .end_nested()
-                .end_nested()
-                .nested_elem()
-                .nested_data_cmp()
-                .push_sreg(Registers::Reg1 as u32)
-                .push_op(CmpOps::Eq as u32)
-                .nested_data()
-                .push_value(&f.to.port().to_be_bytes())
-                .end_nested()
-                .end_nested()
-                .end_nested()
-                .nested_elem()
-                .nested_data_immediate()
-                .push_dreg(Registers::RegVerdict as u32)
-                .nested_data()
-                .nested_verdict()
-                .push_code(VerdictCode::Jump as u32)
-                .push_chain(name)
-                .end_nested()
-                .end_nested()
-                .end_nested()
-                .end_nested()
-                .end_nested();
+            let (addr, port) = (f.to.ip().octets(), f.to.port().to_be_bytes());
+            add_rule(&mut c, SERVICES, |e| {
+                let e = equals(load_payload(e, PayloadBase::NetworkHeader, 16, 4), &addr);
+                let e = equals(load_meta(e, MetaKeys::L4Proto), &[IPPROTO_TCP]);
+                jump(
+                    equals(load_payload(e, PayloadBase::TransportHeader, 2, 2), &port),
+                    name,
+                )
+            });
             // svc-i: meta mark set MARK
-            c.request()
-                .set_create()
-                .set_append()
-                .op_newrule_do(&header())
-                .encode()
-                .push_table(TABLE)
-                .push_chain(name)
-                .nested_expressions()
-                .nested_elem()
-                .nested_data_immediate()
-                .push_dreg(Registers::Reg1 as u32)
-                .nested_data()
-                .push_value(&MASQUERADE_MARK.to_ne_bytes())
-                .end_nested()
-                .end_nested()
-                .end_nested()
-                .nested_elem()
-                .nested_data_meta()
-                .push_key(MetaKeys::Mark as u32)
-                .push_sreg(Registers::Reg1 as u32)
-                .end_nested()
-                .end_nested()
-                .end_nested();
+            add_rule(&mut c, name, |e| set_mark(set(e, Registers::Reg1, &mark)));
             let n = f.backends.len();
             for (i, backend) in f.backends.iter().enumerate() {
                 // svc-i: [numgen random mod (n - i) == 0] dnat to backend
-                let mut rule = c
-                    .request()
-                    .set_create()
-                    .set_append()
-                    .op_newrule_do(&header());
-                let mut exprs = rule
-                    .encode()
-                    .push_table(TABLE)
-                    .push_chain(name)
-                    .nested_expressions();
-                if let Some(m) = modulus(i, n) {
-                    exprs = exprs
-                        .nested_elem()
-                        .nested_data_numgen()
-                        // The generated binding writes this one attribute in host order
-                        // where the kernel reads network order.
-                        .push_dreg((Registers::Reg1 as u32).to_be())
-                        .push_modulus(m)
-                        .push_type(NUMGEN_RANDOM)
-                        .end_nested()
-                        .end_nested()
-                        .nested_elem()
-                        .nested_data_cmp()
-                        .push_sreg(Registers::Reg1 as u32)
-                        .push_op(CmpOps::Eq as u32)
-                        .nested_data()
-                        .push_value(&0u32.to_ne_bytes())
-                        .end_nested()
-                        .end_nested()
-                        .end_nested();
-                }
-                exprs
-                    .nested_elem()
-                    .nested_data_immediate()
-                    .push_dreg(Registers::Reg1 as u32)
-                    .nested_data()
-                    .push_value(&backend.ip().octets())
-                    .end_nested()
-                    .end_nested()
-                    .end_nested()
-                    .nested_elem()
-                    .nested_data_immediate()
-                    .push_dreg(Registers::Reg2 as u32)
-                    .nested_data()
-                    .push_value(&backend.port().to_be_bytes())
-                    .end_nested()
-                    .end_nested()
-                    .end_nested()
-                    .nested_elem()
-                    .nested_data_nat()
-                    .push_type(NAT_DNAT)
-                    .push_family(nix::libc::AF_INET as u32)
-                    .push_reg_addr_min(Registers::Reg1 as u32)
-                    .push_reg_proto_min(Registers::Reg2 as u32)
-                    .push_flags(NatRangeFlags::MapIps as u32 | NatRangeFlags::ProtoSpecified as u32)
-                    .end_nested()
-                    .end_nested()
-                    .end_nested();
+                let (ip, port) = (backend.ip().octets(), backend.port().to_be_bytes());
+                add_rule(&mut c, name, |mut e| {
+                    if let Some(m) = modulus(i, n) {
+                        e = equals(random_below(e, m), &0u32.to_ne_bytes());
+                    }
+                    let e = set(set(e, Registers::Reg1, &ip), Registers::Reg2, &port);
+                    nat(e, NAT_DNAT, true)
+                });
             }
         }
         c.request().op_batch_end_do(&batch_header());
@@ -415,6 +215,157 @@ impl Nftables {
             .recv_all()
             .map_err(|e| KernelError::Netlink(e.to_string()))
     }
+}
+
+/// The expressions of one rule, as the bindings build them.
+type Exprs<P> = nftables::PushExprListAttrs<P>;
+/// The expressions of a rule being added to a batch.
+type RuleExprs<'a> = Exprs<nftables::PushRuleAttrs<&'a mut Vec<u8>>>;
+
+/// Add a regular chain (no hook) to the table.
+fn add_chain(c: &mut nftables::Chained, name: &CStr) {
+    c.request()
+        .op_newchain_do(&header())
+        .encode()
+        .push_table(TABLE)
+        .push_name(name);
+}
+
+/// Append a rule to `chain` whose expressions `build` writes.
+fn add_rule(
+    c: &mut nftables::Chained,
+    chain: &CStr,
+    build: impl for<'a> FnOnce(RuleExprs<'a>) -> RuleExprs<'a>,
+) {
+    let mut op = c
+        .request()
+        .set_create()
+        .set_append()
+        .op_newrule_do(&header());
+    let exprs = op
+        .encode()
+        .push_table(TABLE)
+        .push_chain(chain)
+        .nested_expressions();
+    build(exprs).end_nested();
+}
+
+/// `len` bytes of the packet at `offset` from `base`, into register 1.
+fn load_payload<P: Pusher>(e: Exprs<P>, base: PayloadBase, offset: u32, len: u32) -> Exprs<P> {
+    e.nested_elem()
+        .nested_data_payload()
+        .push_dreg(Registers::Reg1 as u32)
+        .push_base(base as u32)
+        .push_offset(offset)
+        .push_len(len)
+        .end_nested()
+        .end_nested()
+}
+
+/// A packet property (`meta`), into register 1.
+fn load_meta<P: Pusher>(e: Exprs<P>, key: MetaKeys) -> Exprs<P> {
+    e.nested_elem()
+        .nested_data_meta()
+        .push_dreg(Registers::Reg1 as u32)
+        .push_key(key as u32)
+        .end_nested()
+        .end_nested()
+}
+
+/// Register 1 masked with `mask` (a bitwise AND), in place.
+fn masked<P: Pusher>(e: Exprs<P>, mask: &[u8]) -> Exprs<P> {
+    e.nested_elem()
+        .nested_data_bitwise()
+        .push_sreg(Registers::Reg1 as u32)
+        .push_dreg(Registers::Reg1 as u32)
+        .push_len(mask.len() as u32)
+        .nested_mask()
+        .push_value(mask)
+        .end_nested()
+        .nested_xor()
+        .push_value(&vec![0; mask.len()])
+        .end_nested()
+        .end_nested()
+        .end_nested()
+}
+
+/// The rule goes on only if register 1 holds `value`.
+fn equals<P: Pusher>(e: Exprs<P>, value: &[u8]) -> Exprs<P> {
+    e.nested_elem()
+        .nested_data_cmp()
+        .push_sreg(Registers::Reg1 as u32)
+        .push_op(CmpOps::Eq as u32)
+        .nested_data()
+        .push_value(value)
+        .end_nested()
+        .end_nested()
+        .end_nested()
+}
+
+/// A constant into `reg`.
+fn set<P: Pusher>(e: Exprs<P>, reg: Registers, value: &[u8]) -> Exprs<P> {
+    e.nested_elem()
+        .nested_data_immediate()
+        .push_dreg(reg as u32)
+        .nested_data()
+        .push_value(value)
+        .end_nested()
+        .end_nested()
+        .end_nested()
+}
+
+/// The packet's mark from register 1.
+fn set_mark<P: Pusher>(e: Exprs<P>) -> Exprs<P> {
+    e.nested_elem()
+        .nested_data_meta()
+        .push_key(MetaKeys::Mark as u32)
+        .push_sreg(Registers::Reg1 as u32)
+        .end_nested()
+        .end_nested()
+}
+
+/// A random number below `modulus`, into register 1.
+fn random_below<P: Pusher>(e: Exprs<P>, modulus: u32) -> Exprs<P> {
+    e.nested_elem()
+        .nested_data_numgen()
+        // The generated binding writes this one attribute in host order where the kernel
+        // reads network order.
+        .push_dreg((Registers::Reg1 as u32).to_be())
+        .push_modulus(modulus)
+        .push_type(NUMGEN_RANDOM)
+        .end_nested()
+        .end_nested()
+}
+
+/// Continue in `chain`.
+fn jump<P: Pusher>(e: Exprs<P>, chain: &CStr) -> Exprs<P> {
+    e.nested_elem()
+        .nested_data_immediate()
+        .push_dreg(Registers::RegVerdict as u32)
+        .nested_data()
+        .nested_verdict()
+        .push_code(VerdictCode::Jump as u32)
+        .push_chain(chain)
+        .end_nested()
+        .end_nested()
+        .end_nested()
+        .end_nested()
+}
+
+/// Translate to the address in register 1 (and, `with_port`, the port in register 2).
+fn nat<P: Pusher>(e: Exprs<P>, kind: u32, with_port: bool) -> Exprs<P> {
+    let mut nat = e
+        .nested_elem()
+        .nested_data_nat()
+        .push_type(kind)
+        .push_family(nix::libc::AF_INET as u32)
+        .push_reg_addr_min(Registers::Reg1 as u32);
+    let mut flags = NatRangeFlags::MapIps as u32;
+    if with_port {
+        nat = nat.push_reg_proto_min(Registers::Reg2 as u32);
+        flags |= NatRangeFlags::ProtoSpecified as u32;
+    }
+    nat.push_flags(flags).end_nested().end_nested()
 }
 
 /// Turn IPv4 forwarding on if it is off; the node container is created with it on, but
