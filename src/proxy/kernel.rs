@@ -132,7 +132,11 @@ impl Nftables {
     /// Replace the table with one serving `forwards`, in one transaction.
     pub fn program(&self, forwards: &[Forward]) -> Result<(), KernelError> {
         let mut sock = self.sock.lock().unwrap_or_else(|e| e.into_inner());
-        let mut c = nftables::Chained::new(sock.reserve_seq(4 + 2 * forwards.len() as u32 + 16));
+        // One sequence number per message: 12 for the batch's frame, the table and its fixed
+        // chains and rules, then a chain, a dispatch rule, a mark rule and a rule per
+        // endpoint for each frontend.
+        let messages: usize = 12 + forwards.iter().map(|f| 3 + f.backends.len()).sum::<usize>();
+        let mut c = nftables::Chained::new(sock.reserve_seq(messages as u32));
         c.request().op_batch_begin_do(&batch_header());
         // Create first so that the delete never fails on a missing table.
         c.request()
