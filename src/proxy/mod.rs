@@ -103,11 +103,7 @@ pub async fn run_claiming(
             let forwards = kernel::forwards(&in_kernel);
             if programmed.as_ref() != Some(&forwards) {
                 let (k, f) = (k.clone(), forwards.clone());
-                let done = tokio::task::spawn_blocking(move || k.program(&f))
-                    .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| r.map_err(|e| e.to_string()));
-                programmed = match done {
+                programmed = match blocking(move || k.program(&f)).await {
                     Ok(()) => Some(forwards),
                     Err(error) => {
                         tracing::warn!(%error, "kernel service rules not updated; serving them in user space until they are");
@@ -135,11 +131,7 @@ async fn open_kernel(node_ips: &[IpAddr]) -> Option<Arc<kernel::Nftables>> {
         println!("service proxy: user space (the node has no IPv4 address)");
         return None;
     };
-    let opened = tokio::task::spawn_blocking(move || kernel::Nftables::open(node_ip))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()));
-    match opened {
+    match blocking(move || kernel::Nftables::open(node_ip)).await {
         Ok(k) => {
             println!("service proxy: kernel (nftables DNAT) for TCP, user space for UDP and ClientIP affinity");
             Some(Arc::new(k))
@@ -148,6 +140,17 @@ async fn open_kernel(node_ips: &[IpAddr]) -> Option<Arc<kernel::Nftables>> {
             println!("service proxy: user space ({reason})");
             None
         }
+    }
+}
+
+/// Run a netlink exchange (blocking I/O) off the async workers; a failure, or the task's
+/// own, as text for the node's log.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, kernel::KernelError> + Send + 'static,
+) -> Result<T, String> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(done) => done.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
     }
 }
 

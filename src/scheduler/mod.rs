@@ -14,6 +14,7 @@ use kube::ResourceExt;
 use serde_json::json;
 
 use crate::controllers::events::{reference, EventType, Recorder};
+use crate::controllers::object_key;
 use crate::informer::{Changes, SharedCaches};
 use placement::{Choice, Placement};
 
@@ -51,7 +52,7 @@ pub async fn run(client: kube::Client, caches: SharedCaches) {
             "scheduling pass"
         );
         for pod in &pending {
-            let key = key_of(pod);
+            let key = object_key(pod.as_ref());
             match placement.choose(pod) {
                 Choice::Node(node) => {
                     if bind(&client, &recorder, pod, &node).await {
@@ -70,15 +71,10 @@ pub async fn run(client: kube::Client, caches: SharedCaches) {
                 }
             }
         }
-        let waiting: HashSet<String> = pending.iter().map(|p| key_of(p)).collect();
+        let waiting: HashSet<String> = pending.iter().map(|p| object_key(p.as_ref())).collect();
         reported.retain(|k, _| waiting.contains(k));
         changes.next_pass(RETRY, SETTLE).await;
     }
-}
-
-/// `namespace/name`, how the scheduler remembers what it reported about a pod.
-fn key_of(pod: &Pod) -> String {
-    format!("{}/{}", pod.namespace().unwrap_or_default(), pod.name_any())
 }
 
 async fn bind(client: &kube::Client, recorder: &Recorder, pod: &Pod, node: &str) -> bool {
