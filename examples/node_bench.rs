@@ -422,6 +422,30 @@ async fn idle(r: &Rkube) -> Result<(), Error> {
     delete_all(&pods).await
 }
 
+/// Pod startup, one at a time, beside `docker run -d` of the same image and command.
+async fn pod_latency(pods: &Api<Pod>) -> Result<(), Error> {
+    let mut rkube_lat = Vec::new();
+    let mut docker_lat = Vec::new();
+    for i in 0..PODS {
+        rkube_lat.push(start_pod(pods, &format!("lat-{i}")).await?);
+        let t = Instant::now();
+        let id = docker(&["run", "-d", "--rm", IMAGE, "sleep", "3600"])?;
+        docker_lat.push(t.elapsed());
+        docker(&["rm", "-f", &id])?;
+    }
+    let ours = report("pod startup, create → Running (rkube)", rkube_lat);
+    let bare = report(
+        "container startup, bare `docker run -d` (baseline)",
+        docker_lat,
+    );
+    println!(
+        "{:<52} {:>9.2}x",
+        "pod startup / docker run (p50)",
+        ours.p50.as_secs_f64() / bare.p50.as_secs_f64()
+    );
+    delete_all(pods).await
+}
+
 async fn bench(r: &Rkube) -> Result<(), Error> {
     let (cold, resume, warm) = starts(r)?;
     idle(r).await?;
@@ -449,27 +473,7 @@ async fn bench(r: &Rkube) -> Result<(), Error> {
     claims_bench(client.clone()).await?;
     metrics_bench(r, client.clone()).await?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    // Pod startup, one at a time, beside `docker run -d` of the same image and command.
-    let mut rkube_lat = Vec::new();
-    let mut docker_lat = Vec::new();
-    for i in 0..PODS {
-        rkube_lat.push(start_pod(&pods, &format!("lat-{i}")).await?);
-        let t = Instant::now();
-        let id = docker(&["run", "-d", "--rm", IMAGE, "sleep", "3600"])?;
-        docker_lat.push(t.elapsed());
-        docker(&["rm", "-f", &id])?;
-    }
-    let ours = report("pod startup, create → Running (rkube)", rkube_lat);
-    let bare = report(
-        "container startup, bare `docker run -d` (baseline)",
-        docker_lat,
-    );
-    println!(
-        "{:<52} {:>9.2}x",
-        "pod startup / docker run (p50)",
-        ours.p50.as_secs_f64() / bare.p50.as_secs_f64()
-    );
-    delete_all(&pods).await?;
+    pod_latency(&pods).await?;
 
     // A full node: 110 pods at once, less those already there (the default addons').
     let present = Api::<Pod>::all(client.clone())
@@ -548,11 +552,15 @@ async fn main() -> Result<(), Error> {
         home: root.join("target/bench-home"),
         profile: format!("bench-{}", std::process::id()),
     };
-    // `start` and `idle` run one part; anything else, or nothing, runs them all.
+    // `start`, `idle` and `pods` run one part; anything else, or nothing, runs them all.
     let result = match std::env::args().nth(1).as_deref() {
         Some("start") => starts(&r).map(|_| ()),
         Some("idle") => match r.run(&["start"]) {
             Ok(_) => idle(&r).await,
+            Err(e) => Err(e),
+        },
+        Some("pods") => match r.run(&["start"]) {
+            Ok(_) => pod_latency(&Api::namespaced(r.client().await?, "default")).await,
             Err(e) => Err(e),
         },
         _ => bench(&r).await,

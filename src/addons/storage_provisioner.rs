@@ -213,14 +213,12 @@ impl Provisioner {
     async fn provision(&self, c: &PersistentVolumeClaim, class: &StorageClass) {
         let key = format!("{}/{}", c.namespace().unwrap_or_default(), c.name_any());
         let claim = reference(c);
-        self.recorder
-            .publish(
-                &claim,
-                EventType::Normal,
-                "Provisioning",
-                &format!("External provisioner is provisioning volume for claim \"{key}\""),
-            )
-            .await;
+        self.recorder.publish(
+            &claim,
+            EventType::Normal,
+            "Provisioning",
+            &format!("External provisioner is provisioning volume for claim \"{key}\""),
+        );
         let pv = self.volume(c, class);
         let result = async {
             let dir = local_dir(&self.root, &claim_path(c))
@@ -237,28 +235,24 @@ impl Provisioner {
         match result {
             Ok(()) => {
                 tracing::info!(claim = %key, volume = %volume_name(c), "provisioned");
-                self.recorder
-                    .publish(
-                        &claim,
-                        EventType::Normal,
-                        "ProvisioningSucceeded",
-                        &format!("Successfully provisioned volume {}", volume_name(c)),
-                    )
-                    .await;
+                self.recorder.publish(
+                    &claim,
+                    EventType::Normal,
+                    "ProvisioningSucceeded",
+                    &format!("Successfully provisioned volume {}", volume_name(c)),
+                );
             }
             Err(e) => {
                 tracing::warn!(claim = %key, error = %e, "provisioning failed");
-                self.recorder
-                    .publish(
-                        &claim,
-                        EventType::Warning,
-                        "ProvisioningFailed",
-                        &format!(
-                            "failed to provision volume with StorageClass \"{}\": {e}",
-                            class.name_any()
-                        ),
-                    )
-                    .await;
+                self.recorder.publish(
+                    &claim,
+                    EventType::Warning,
+                    "ProvisioningFailed",
+                    &format!(
+                        "failed to provision volume with StorageClass \"{}\": {e}",
+                        class.name_any()
+                    ),
+                );
             }
         }
     }
@@ -290,14 +284,12 @@ impl Provisioner {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
                     tracing::warn!(volume = %v.name_any(), error = %e, "removing the volume's directory");
-                    self.recorder
-                        .publish(
-                            &reference(v),
-                            EventType::Warning,
-                            "VolumeFailedDelete",
-                            &format!("removing {path}: {e}"),
-                        )
-                        .await;
+                    self.recorder.publish(
+                        &reference(v),
+                        EventType::Warning,
+                        "VolumeFailedDelete",
+                        &format!("removing {path}: {e}"),
+                    );
                     return;
                 }
             }

@@ -90,14 +90,12 @@ async fn reconcile(cj: Arc<CronJob>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     let schedule = match Schedule::parse(&spec.schedule) {
         Ok(s) => s,
         Err(e) => {
-            ctx.recorder
-                .publish(
-                    &reference,
-                    EventType::Warning,
-                    "UnparseableSchedule",
-                    &format!("unparseable schedule: {:?} : {e}", spec.schedule),
-                )
-                .await;
+            ctx.recorder.publish(
+                &reference,
+                EventType::Warning,
+                "UnparseableSchedule",
+                &format!("unparseable schedule: {:?} : {e}", spec.schedule),
+            );
             return Ok(Action::await_change());
         }
     };
@@ -107,14 +105,12 @@ async fn reconcile(cj: Arc<CronJob>, ctx: Arc<Ctx>) -> Result<Action, Error> {
         .or(schedule.zone.clone())
         .unwrap_or_else(|| "UTC".into());
     let Ok(zone) = jiff::tz::TimeZone::get(&zone_name) else {
-        ctx.recorder
-            .publish(
-                &reference,
-                EventType::Warning,
-                "UnknownTimeZone",
-                &format!("invalid timeZone: {zone_name:?}"),
-            )
-            .await;
+        ctx.recorder.publish(
+            &reference,
+            EventType::Warning,
+            "UnknownTimeZone",
+            &format!("invalid timeZone: {zone_name:?}"),
+        );
         return Ok(Action::await_change());
     };
     let now = jiff::Timestamp::now();
@@ -150,19 +146,16 @@ async fn reconcile(cj: Arc<CronJob>, ctx: Arc<Ctx>) -> Result<Action, Error> {
             .clone()
             .unwrap_or_else(|| "Allow".into());
         if too_late {
-            ctx.recorder
-                .publish(
-                    &reference,
-                    EventType::Warning,
-                    "MissSchedule",
-                    &format!("Missed scheduled time to start a job: {}", rfc3339(at)),
-                )
-                .await;
+            ctx.recorder.publish(
+                &reference,
+                EventType::Warning,
+                "MissSchedule",
+                &format!("Missed scheduled time to start a job: {}", rfc3339(at)),
+            );
             last_schedule = Some(rfc3339(at));
         } else if policy == "Forbid" && !active.is_empty() {
             ctx.recorder
-                .publish(&reference, EventType::Normal, "JobAlreadyActive", "Not starting job because prior execution is running and concurrency policy is Forbid")
-                .await;
+                .publish(&reference, EventType::Normal, "JobAlreadyActive", "Not starting job because prior execution is running and concurrency policy is Forbid");
         } else {
             if policy == "Replace" {
                 for j in &active {
@@ -195,16 +188,12 @@ async fn reconcile(cj: Arc<CronJob>, ctx: Arc<Ctx>) -> Result<Action, Error> {
                 status: None,
             };
             match jobs_api.create(&PostParams::default(), &job).await {
-                Ok(_) => {
-                    ctx.recorder
-                        .publish(
-                            &reference,
-                            EventType::Normal,
-                            "SuccessfulCreate",
-                            &format!("Created job {job_name}"),
-                        )
-                        .await
-                }
+                Ok(_) => ctx.recorder.publish(
+                    &reference,
+                    EventType::Normal,
+                    "SuccessfulCreate",
+                    &format!("Created job {job_name}"),
+                ),
                 Err(kube::Error::Api(s)) if s.code == 409 => {}
                 Err(e) => return Err(err(e)),
             }

@@ -153,17 +153,15 @@ async fn scale(
     .await?;
     if from != to {
         let verb = if to > from { "up" } else { "down" };
-        ctx.recorder
-            .publish(
-                &reference(d),
-                EventType::Normal,
-                "ScalingReplicaSet",
-                &format!(
-                    "Scaled {verb} replica set {} from {from} to {to}",
-                    rs.name_any()
-                ),
-            )
-            .await;
+        ctx.recorder.publish(
+            &reference(d),
+            EventType::Normal,
+            "ScalingReplicaSet",
+            &format!(
+                "Scaled {verb} replica set {} from {from} to {to}",
+                rs.name_any()
+            ),
+        );
     }
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! Recording core/v1 Events the way client-go's recorder does: one Event per object,
-//! reason and message, repeated occurrences counted on the same Event.
+//! reason and message, repeated occurrences counted on the same Event, written in the
+//! background so that recording never waits on the API server.
 
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, Time};
@@ -10,6 +11,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::Resource;
 use lru::LruCache;
 use serde_json::json;
+use tokio::sync::mpsc;
 
 /// Normal or Warning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,13 +28,32 @@ type EventKey = (String, String, String);
 /// Events remembered for counting repeats: client-go's `maxLruCacheEntries`.
 const REMEMBERED: NonZeroUsize = NonZeroUsize::new(4096).expect("non-zero");
 
+/// Events waiting to be written per recorder: client-go's `maxQueuedEvents`. More are
+/// dropped, as client-go drops them, rather than slowing the component down.
+const QUEUED: usize = 1000;
+
 /// Publishes Events for one component.
 #[derive(Clone)]
 pub struct Recorder {
+    writer: Arc<Writer>,
+    /// The queue to the task writing this recorder's events, started by the first event.
+    queue: Arc<OnceLock<mpsc::Sender<Pending>>>,
+}
+
+/// Writes one component's events, in the order they were recorded.
+struct Writer {
     client: kube::Client,
     component: String,
     host: String,
-    seen: Arc<Mutex<LruCache<EventKey, (String, i32)>>>,
+    seen: Mutex<LruCache<EventKey, (String, i32)>>,
+}
+
+/// An event recorded and not yet written.
+struct Pending {
+    obj: ObjectReference,
+    kind: EventType,
+    reason: String,
+    message: String,
 }
 
 /// A reference to `obj` for `involvedObject`.
@@ -52,27 +73,51 @@ impl Recorder {
     /// A recorder for `component` (e.g. `deployment-controller`) on `host`.
     pub fn new(client: kube::Client, component: &str, host: &str) -> Self {
         Recorder {
-            client,
-            component: component.to_string(),
-            host: host.to_string(),
-            seen: Arc::new(Mutex::new(LruCache::new(REMEMBERED))),
+            writer: Arc::new(Writer {
+                client,
+                component: component.to_string(),
+                host: host.to_string(),
+                seen: Mutex::new(LruCache::new(REMEMBERED)),
+            }),
+            queue: Arc::new(OnceLock::new()),
         }
     }
 
-    /// Record an event about `obj`; failures are logged, never fatal.
-    pub async fn publish(
-        &self,
-        obj: &ObjectReference,
-        kind: EventType,
-        reason: &str,
-        message: &str,
-    ) {
-        if let Err(e) = self.try_publish(obj, kind, reason, message).await {
-            tracing::debug!(error = %e, reason, "recording event");
+    /// Record an event about `obj`. It is written in the background, after the events this
+    /// recorder took before it; failures are logged, never fatal.
+    pub fn publish(&self, obj: &ObjectReference, kind: EventType, reason: &str, message: &str) {
+        let queue = self.queue.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(QUEUED);
+            let writer = self.writer.clone();
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => drop(rt.spawn(writer.run(rx))),
+                Err(_) => tracing::debug!("no runtime to write events on"),
+            }
+            tx
+        });
+        let pending = Pending {
+            obj: obj.clone(),
+            kind,
+            reason: reason.to_string(),
+            message: message.to_string(),
+        };
+        if queue.try_send(pending).is_err() {
+            tracing::debug!(reason, "event queue full or closed: event dropped");
+        }
+    }
+}
+
+impl Writer {
+    /// Write queued events until every recorder sharing this writer is gone.
+    async fn run(self: Arc<Self>, mut queue: mpsc::Receiver<Pending>) {
+        while let Some(p) = queue.recv().await {
+            if let Err(e) = self.write(&p.obj, p.kind, &p.reason, &p.message).await {
+                tracing::debug!(error = %e, reason = %p.reason, "recording event");
+            }
         }
     }
 
-    async fn try_publish(
+    async fn write(
         &self,
         obj: &ObjectReference,
         kind: EventType,

@@ -349,9 +349,7 @@ async fn sync(
             let message =
                 format!("the HPA controller was unable to get the target's current scale: {e}");
             conditions.push(condition("AbleToScale", false, "FailedGetScale", &message));
-            recorder
-                .publish(&reference(hpa), EventType::Warning, "FailedGetScale", &e)
-                .await;
+            recorder.publish(&reference(hpa), EventType::Warning, "FailedGetScale", &e);
             status["conditions"] = json!(conditions);
             return write_status(&api, hpa, status).await;
         }
@@ -420,26 +418,22 @@ async fn sync(
             "FailedGetResourceMetric",
             &message,
         ));
-        recorder
-            .publish(
-                &reference(hpa),
-                EventType::Warning,
-                "FailedGetResourceMetric",
-                &message,
-            )
-            .await;
-        recorder
-            .publish(
-                &reference(hpa),
-                EventType::Warning,
-                "FailedComputeMetricsReplicas",
-                &format!(
-                    "invalid metrics ({} invalid out of {}), first error is: {message}",
-                    1,
-                    targets(hpa).map(|t| t.len()).unwrap_or(1)
-                ),
-            )
-            .await;
+        recorder.publish(
+            &reference(hpa),
+            EventType::Warning,
+            "FailedGetResourceMetric",
+            &message,
+        );
+        recorder.publish(
+            &reference(hpa),
+            EventType::Warning,
+            "FailedComputeMetricsReplicas",
+            &format!(
+                "invalid metrics ({} invalid out of {}), first error is: {message}",
+                1,
+                targets(hpa).map(|t| t.len()).unwrap_or(1)
+            ),
+        );
         status["desiredReplicas"] = json!(current);
         status["conditions"] = json!(conditions);
         return write_status(&api, hpa, status).await;
@@ -497,28 +491,24 @@ async fn sync(
                 "FailedUpdateScale",
                 &message,
             ));
-            recorder
-                .publish(
-                    &reference(hpa),
-                    EventType::Warning,
-                    "FailedRescale",
-                    &message,
-                )
-                .await;
+            recorder.publish(
+                &reference(hpa),
+                EventType::Warning,
+                "FailedRescale",
+                &message,
+            );
         } else {
             let reason = if want > current {
                 format!("{first} resource utilization (percentage of request) above target")
             } else {
                 "All metrics below target".to_string()
             };
-            recorder
-                .publish(
-                    &reference(hpa),
-                    EventType::Normal,
-                    "SuccessfulRescale",
-                    &format!("New size: {want}; reason: {reason}"),
-                )
-                .await;
+            recorder.publish(
+                &reference(hpa),
+                EventType::Normal,
+                "SuccessfulRescale",
+                &format!("New size: {want}; reason: {reason}"),
+            );
             conditions.push(condition(
                 "AbleToScale",
                 true,

@@ -197,8 +197,7 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, Error> {
         let cond = |t: &str| json!({"type": t, "status": "True", "reason": reason, "message": message, "lastProbeTime": now, "lastTransitionTime": now});
         conditions = json!([cond("FailureTarget"), cond("Failed")]);
         ctx.recorder
-            .publish(&reference, EventType::Warning, reason, message)
-            .await;
+            .publish(&reference, EventType::Warning, reason, message);
     } else if complete {
         let cond = |t: &str, reason: &str, message: &str| json!({"type": t, "status": "True", "reason": reason, "message": message, "lastProbeTime": now, "lastTransitionTime": now});
         conditions = json!([
@@ -215,8 +214,7 @@ async fn reconcile(job: Arc<Job>, ctx: Arc<Ctx>) -> Result<Action, Error> {
         ]);
         completion_time = Some(json!(now));
         ctx.recorder
-            .publish(&reference, EventType::Normal, "Completed", "Job completed")
-            .await;
+            .publish(&reference, EventType::Normal, "Completed", "Job completed");
     } else if !spec.suspend.unwrap_or(false) {
         // Back off after failures before starting replacements.
         let last_failure = owned

@@ -101,14 +101,12 @@ async fn pass(
         let silent = monitor.silent(&name, last_heartbeat(&node, renewals.get(&name)));
         let node = match mark_unknown_if_silent(&nodes, node, silent, now).await {
             Ok(Some(updated)) => {
-                recorder
-                    .publish(
-                        &reference(&updated),
-                        EventType::Normal,
-                        "NodeNotReady",
-                        &format!("Node {name} status is now: NodeNotReady"),
-                    )
-                    .await;
+                recorder.publish(
+                    &reference(&updated),
+                    EventType::Normal,
+                    "NodeNotReady",
+                    &format!("Node {name} status is now: NodeNotReady"),
+                );
                 mark_pods_not_ready(client, recorder, &name).await?;
                 updated
             }
@@ -218,14 +216,12 @@ async fn mark_pods_not_ready(
             &Patch::Strategic(&patch),
         )
         .await?;
-        recorder
-            .publish(
-                &reference(&pod),
-                EventType::Warning,
-                "NodeNotReady",
-                "Node is not ready",
-            )
-            .await;
+        recorder.publish(
+            &reference(&pod),
+            EventType::Warning,
+            "NodeNotReady",
+            "Node is not ready",
+        );
     }
     Ok(())
 }
@@ -369,14 +365,12 @@ async fn evict(
                 &Patch::Strategic(&target),
             )
             .await;
-        recorder
-            .publish(
-                &reference(&pod),
-                EventType::Normal,
-                "TaintManagerEviction",
-                &format!("Marking for deletion Pod {ns}/{}", pod.name_any()),
-            )
-            .await;
+        recorder.publish(
+            &reference(&pod),
+            EventType::Normal,
+            "TaintManagerEviction",
+            &format!("Marking for deletion Pod {ns}/{}", pod.name_any()),
+        );
         match api.delete(&pod.name_any(), &DeleteParams::default()).await {
             Ok(_) => {}
             Err(kube::Error::Api(e)) if e.code == 404 => {}

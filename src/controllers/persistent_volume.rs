@@ -161,14 +161,12 @@ impl Binder<'_> {
                 Some(_) => Ok(()), // Another claim holds it: wait, as the real binder does.
                 None if phase == Some("Bound") => {
                     self.claim_phase(c, "Lost").await?;
-                    self.recorder
-                        .publish(
-                            &reference(c),
-                            EventType::Warning,
-                            "ClaimLost",
-                            "Bound claim has lost its PersistentVolume. Data on the volume is lost!",
-                        )
-                        .await;
+                    self.recorder.publish(
+                        &reference(c),
+                        EventType::Warning,
+                        "ClaimLost",
+                        "Bound claim has lost its PersistentVolume. Data on the volume is lost!",
+                    );
                     Ok(())
                 }
                 None => Ok(()),
@@ -219,22 +217,18 @@ impl Binder<'_> {
                     format!("storageclass.storage.k8s.io \"{class_name}\" not found"),
                 )
             };
-            self.recorder
-                .publish(&reference(c), kind, reason, &message)
-                .await;
+            self.recorder.publish(&reference(c), kind, reason, &message);
             return Ok(());
         };
         let waits_for_consumer =
             class.volume_binding_mode.as_deref() == Some("WaitForFirstConsumer");
         if waits_for_consumer && !c.annotations().contains_key(SELECTED_NODE) {
-            self.recorder
-                .publish(
-                    &reference(c),
-                    EventType::Normal,
-                    "WaitForFirstConsumer",
-                    "waiting for first consumer to be created before binding",
-                )
-                .await;
+            self.recorder.publish(
+                &reference(c),
+                EventType::Normal,
+                "WaitForFirstConsumer",
+                "waiting for first consumer to be created before binding",
+            );
             return Ok(());
         }
         if c.annotations().get(STORAGE_PROVISIONER) != Some(&class.provisioner) {
@@ -256,8 +250,7 @@ impl Binder<'_> {
                 EventType::Normal,
                 "ExternalProvisioning",
                 &format!("Waiting for a volume to be created either by the external provisioner '{}' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered.", class.provisioner),
-            )
-            .await;
+            );
         Ok(())
     }
 

@@ -126,16 +126,12 @@ pub async fn create_recorded(
         Ok(p) => {
             let name = p.name_any();
             let msg = format!("Created pod: {name}");
-            recorder
-                .publish(about, EventType::Normal, "SuccessfulCreate", &msg)
-                .await;
+            recorder.publish(about, EventType::Normal, "SuccessfulCreate", &msg);
             Some(name)
         }
         Err(e) => {
             let msg = format!("Error creating: {e}");
-            recorder
-                .publish(about, EventType::Warning, "FailedCreate", &msg)
-                .await;
+            recorder.publish(about, EventType::Warning, "FailedCreate", &msg);
             None
         }
     }

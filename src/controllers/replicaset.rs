@@ -244,14 +244,12 @@ async fn sync(ctx: &Ctx, r: &Replicated) -> Result<(Option<serde_json::Value>, A
             match pods_api.delete(&pn, &DeleteParams::default()).await {
                 Ok(_) => {
                     ctx.expectations.deleted(uid, pn.clone());
-                    ctx.recorder
-                        .publish(
-                            reference,
-                            EventType::Normal,
-                            "SuccessfulDelete",
-                            &format!("Deleted pod: {pn}"),
-                        )
-                        .await
+                    ctx.recorder.publish(
+                        reference,
+                        EventType::Normal,
+                        "SuccessfulDelete",
+                        &format!("Deleted pod: {pn}"),
+                    )
                 }
                 Err(kube::Error::Api(s)) if s.code == 404 => {}
                 Err(e) => return Err(err(e)),

@@ -103,7 +103,7 @@ async fn reconcile(sts: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action, Error
                 }
                 pvc.status = None;
                 match pvcs.create(&PostParams::default(), &pvc).await {
-                    Ok(_) => ctx.recorder.publish(&reference, EventType::Normal, "SuccessfulCreate", &format!("create Claim {claim_name} Pod {pod_name} in StatefulSet {name} success")).await,
+                    Ok(_) => ctx.recorder.publish(&reference, EventType::Normal, "SuccessfulCreate", &format!("create Claim {claim_name} Pod {pod_name} in StatefulSet {name} success")),
                     Err(kube::Error::Api(s)) if s.code == 409 => {}
                     Err(e) => return Err(err(e)),
                 }
@@ -142,14 +142,12 @@ async fn reconcile(sts: Arc<StatefulSet>, ctx: Arc<Ctx>) -> Result<Action, Error
         match pods_api.create(&PostParams::default(), &pod).await {
             Ok(_) => {
                 ctx.expectations.created(&uid, pod_name.clone());
-                ctx.recorder
-                    .publish(
-                        &reference,
-                        EventType::Normal,
-                        "SuccessfulCreate",
-                        &format!("create Pod {pod_name} in StatefulSet {name} successful"),
-                    )
-                    .await
+                ctx.recorder.publish(
+                    &reference,
+                    EventType::Normal,
+                    "SuccessfulCreate",
+                    &format!("create Pod {pod_name} in StatefulSet {name} successful"),
+                )
             }
             Err(kube::Error::Api(s)) if s.code == 409 => {}
             Err(e) => return Err(err(e)),

@@ -140,8 +140,7 @@ where
     match api.delete(name, params).await {
         Ok(_) => {
             ctx.recorder
-                .publish(about, EventType::Normal, "SuccessfulDelete", message)
-                .await;
+                .publish(about, EventType::Normal, "SuccessfulDelete", message);
             true
         }
         Err(kube::Error::Api(s)) if s.code == 404 => false,
@@ -149,8 +148,7 @@ where
             tracing::debug!(error = %e, name, "delete failed");
             let failed = format!("Error deleting: {e}");
             ctx.recorder
-                .publish(about, EventType::Warning, "FailedDelete", &failed)
-                .await;
+                .publish(about, EventType::Warning, "FailedDelete", &failed);
             false
         }
     }

@@ -134,12 +134,8 @@ impl DockerRuntime {
         ])
     }
 
-    /// Create and start, replacing a leftover container of the same name.
-    async fn create_and_start(
-        &self,
-        name: &str,
-        body: ContainerCreateBody,
-    ) -> Result<String, RuntimeError> {
+    /// Create, replacing a leftover container of the same name.
+    async fn create(&self, name: &str, body: ContainerCreateBody) -> Result<String, RuntimeError> {
         let options = CreateContainerOptions {
             name: Some(name.to_string()),
             ..Default::default()
@@ -156,11 +152,6 @@ impl DockerRuntime {
             other => other,
         }
         .map_err(|e| RuntimeError::Start(docker_message(&e)))?;
-        if let Err(e) = self.docker.start_container(&created.id, None).await {
-            if !is_not_modified(&e) {
-                return Err(RuntimeError::Start(docker_message(&e)));
-            }
-        }
         Ok(created.id)
     }
 
@@ -406,7 +397,7 @@ impl ContainerRuntime for DockerRuntime {
         Ok(())
     }
 
-    async fn run_sandbox(&self, spec: &SandboxSpec) -> Result<String, RuntimeError> {
+    async fn create_sandbox(&self, spec: &SandboxSpec) -> Result<String, RuntimeError> {
         let name = container_name(
             "POD",
             &spec.pod_name,
@@ -448,10 +439,10 @@ impl ContainerRuntime for DockerRuntime {
             host_config: Some(host_config),
             ..Default::default()
         };
-        self.create_and_start(&name, body).await
+        self.create(&name, body).await
     }
 
-    async fn run_container(
+    async fn create_container(
         &self,
         sandbox_id: &str,
         spec: &ContainerSpec,
@@ -516,7 +507,14 @@ impl ContainerRuntime for DockerRuntime {
             }),
             ..Default::default()
         };
-        self.create_and_start(&name, body).await
+        self.create(&name, body).await
+    }
+
+    async fn start(&self, id: &str) -> Result<(), RuntimeError> {
+        match self.docker.start_container(id, None).await {
+            Err(e) if !is_not_modified(&e) => Err(RuntimeError::Start(docker_message(&e))),
+            _ => Ok(()),
+        }
     }
 
     async fn stop(&self, id: &str, grace: Duration) -> Result<(), RuntimeError> {

@@ -100,6 +100,14 @@ pub fn service_env(services: &[Service]) -> BTreeMap<String, String> {
     vars
 }
 
+/// Whether the container's environment reads the pod's IP (`status.podIP`, `status.podIPs`).
+pub fn reads_pod_ip(c: &Container) -> bool {
+    c.env.iter().flatten().any(|e| {
+        let path = e.value_from.as_ref().and_then(|v| v.field_ref.as_ref());
+        path.is_some_and(|f| matches!(f.field_path.as_str(), "status.podIP" | "status.podIPs"))
+    })
+}
+
 /// Fill the addresses the kubelet knows into `pod`'s status before its containers and
 /// downward API volumes read them: a new pod's own status has no hostIP or podIP until
 /// the kubelet reports them, and upstream's kubelet answers `status.hostIP` and

@@ -3,7 +3,7 @@
 //! reports the pod status, and on deletion stops everything within the grace period and
 //! removes the pod.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::backoff::Backoff;
 use super::probes::{self, Kind, Tally};
-use super::runtime::{Container, ContainerRuntime};
+use super::runtime::{Container, ContainerRuntime, RuntimeError};
 use super::status::{self, View};
 use super::{container_spec, env, volumes, Kubelet};
 use crate::controllers::events::{reference, EventType};
@@ -57,6 +57,17 @@ struct Worker<R: ContainerRuntime> {
     /// The last status could not be written: the next sync comes soon, not at the resync.
     status_unsent: bool,
     pulled: HashMap<String, bool>,
+}
+
+/// What a worker made while a new sandbox started.
+#[derive(Default)]
+struct Early {
+    /// The pod's volumes, prepared.
+    vols: Option<HashMap<String, volumes::Prepared>>,
+    /// Containers created and not yet started, by name, with their ids.
+    created: HashMap<String, String>,
+    /// Containers that could not be created; their waiting reason says why.
+    failed: HashSet<String>,
 }
 
 /// How often a settled pod (nothing starting, no probes) is synced when no event comes:
@@ -160,11 +171,10 @@ impl<R: ContainerRuntime> Worker<R> {
         Duration::from_secs(secs.max(0) as u64)
     }
 
-    async fn event(&self, kind: EventType, reason: &str, message: &str) {
+    fn event(&self, kind: EventType, reason: &str, message: &str) {
         self.kubelet
             .recorder
-            .publish(&reference(&self.pod), kind, reason, message)
-            .await;
+            .publish(&reference(&self.pod), kind, reason, message);
     }
 
     async fn terminate(&mut self, grace: Duration) {
@@ -186,8 +196,7 @@ impl<R: ContainerRuntime> Worker<R> {
                     EventType::Normal,
                     "Killing",
                     &format!("Stopping container {}", c.name),
-                )
-                .await;
+                );
             }
             let hook = specs
                 .iter()
@@ -257,8 +266,7 @@ impl<R: ContainerRuntime> Worker<R> {
             (None, "Never") => {
                 let msg =
                     format!("Container image \"{image}\" is not present with pull policy of Never");
-                self.event(EventType::Warning, "ErrImageNeverPull", &msg)
-                    .await;
+                self.event(EventType::Warning, "ErrImageNeverPull", &msg);
                 return Err(("ErrImageNeverPull".into(), msg));
             }
             (None, _) => true,
@@ -270,8 +278,7 @@ impl<R: ContainerRuntime> Worker<R> {
                     EventType::Normal,
                     "Pulled",
                     &format!("Container image \"{image}\" already present on machine"),
-                )
-                .await;
+                );
             }
             return Ok(());
         }
@@ -279,7 +286,7 @@ impl<R: ContainerRuntime> Worker<R> {
         if self.backoff.remaining(&key).is_some() {
             let msg = format!("Back-off pulling image \"{image}\"");
             if self.waiting.get(&c.name).map(|w| w.0.as_str()) != Some("ImagePullBackOff") {
-                self.event(EventType::Normal, "BackOff", &msg).await;
+                self.event(EventType::Normal, "BackOff", &msg);
             }
             return Err(("ImagePullBackOff".into(), msg));
         }
@@ -287,8 +294,7 @@ impl<R: ContainerRuntime> Worker<R> {
             EventType::Normal,
             "Pulling",
             &format!("Pulling image \"{image}\""),
-        )
-        .await;
+        );
         let started = Instant::now();
         match rt.pull(&image).await {
             Ok(()) => {
@@ -301,16 +307,14 @@ impl<R: ContainerRuntime> Worker<R> {
                         "Successfully pulled image \"{image}\" in {:.3}s",
                         started.elapsed().as_secs_f64()
                     ),
-                )
-                .await;
+                );
                 Ok(())
             }
             Err(e) => {
                 self.backoff.fail(&key);
                 let msg = format!("Failed to pull image \"{image}\": {e}");
-                self.event(EventType::Warning, "Failed", &msg).await;
-                self.event(EventType::Warning, "Failed", "Error: ErrImagePull")
-                    .await;
+                self.event(EventType::Warning, "Failed", &msg);
+                self.event(EventType::Warning, "Failed", "Error: ErrImagePull");
                 Err(("ErrImagePull".into(), msg))
             }
         }
@@ -348,6 +352,21 @@ impl<R: ContainerRuntime> Worker<R> {
         init: bool,
         vols: &HashMap<String, volumes::Prepared>,
     ) -> Result<(), (String, String)> {
+        let id = self
+            .create_container(c, sandbox_id, attempt, init, vols)
+            .await?;
+        self.start_created(c, &id).await
+    }
+
+    /// Create one container, not yet started; its id, or the waiting reason and message.
+    async fn create_container(
+        &mut self,
+        c: &ContainerSpecK8s,
+        sandbox_id: &str,
+        attempt: u32,
+        init: bool,
+        vols: &HashMap<String, volumes::Prepared>,
+    ) -> Result<String, (String, String)> {
         self.ensure_image(c).await?;
         let cfg = &self.kubelet.cfg;
         let services = self.services().await;
@@ -372,29 +391,42 @@ impl<R: ContainerRuntime> Worker<R> {
         }
         let _ = std::fs::write(&term_file, b"");
         let spec = container_spec::container(&self.pod, c, attempt, init, env, mounts, &term_file);
-        match self.kubelet.runtime.run_container(sandbox_id, &spec).await {
-            Ok(_) => {
-                self.event(
-                    EventType::Normal,
-                    "Created",
-                    &format!("Created container: {}", c.name),
-                )
-                .await;
-                self.event(
-                    EventType::Normal,
-                    "Started",
-                    &format!("Started container {}", c.name),
-                )
-                .await;
+        match self
+            .kubelet
+            .runtime
+            .create_container(sandbox_id, &spec)
+            .await
+        {
+            Ok(id) => {
+                let msg = format!("Created container: {}", c.name);
+                self.event(EventType::Normal, "Created", &msg);
+                Ok(id)
+            }
+            Err(e) => Err(self.failed_to_start(c, e)),
+        }
+    }
+
+    /// Start a container created by [`Self::create_container`].
+    async fn start_created(
+        &mut self,
+        c: &ContainerSpecK8s,
+        id: &str,
+    ) -> Result<(), (String, String)> {
+        match self.kubelet.runtime.start(id).await {
+            Ok(()) => {
+                let msg = format!("Started container {}", c.name);
+                self.event(EventType::Normal, "Started", &msg);
                 Ok(())
             }
-            Err(e) => {
-                let msg = format!("failed to start container \"{}\": {e}", c.name);
-                self.event(EventType::Warning, "Failed", &format!("Error: {msg}"))
-                    .await;
-                Err(("RunContainerError".into(), msg))
-            }
+            Err(e) => Err(self.failed_to_start(c, e)),
         }
+    }
+
+    /// The event and waiting reason of a container that could not be created or started.
+    fn failed_to_start(&self, c: &ContainerSpecK8s, e: RuntimeError) -> (String, String) {
+        let msg = format!("failed to start container \"{}\": {e}", c.name);
+        self.event(EventType::Warning, "Failed", &format!("Error: {msg}"));
+        ("RunContainerError".into(), msg)
     }
 
     fn base_restart_count(&self, name: &str, init: bool) -> Option<u32> {
@@ -435,6 +467,7 @@ impl<R: ContainerRuntime> Worker<R> {
             .filter(|c| c.sandbox)
             .max_by_key(|c| c.attempt)
             .cloned();
+        let mut early = Early::default();
         let sandbox = match newest_sandbox {
             Some(s) if s.running() => s,
             old => {
@@ -444,12 +477,9 @@ impl<R: ContainerRuntime> Worker<R> {
                     let _ = rt.remove(&c.id).await;
                 }
                 let attempt = old.map(|s| s.attempt + 1).unwrap_or(0);
-                let sandbox_spec = container_spec::sandbox(&self.pod, &self.kubelet.cfg, attempt);
-                if let Err(e) = rt.run_sandbox(&sandbox_spec).await {
-                    let msg = format!("Failed to create pod sandbox: {e}");
-                    self.event(EventType::Warning, "FailedCreatePodSandBox", &msg)
-                        .await;
-                    return Ok(Duration::from_secs(5));
+                match self.start_sandbox(attempt).await {
+                    Some(made) => early = made,
+                    None => return Ok(Duration::from_secs(5)),
                 }
                 all = rt.list(Some(&uid)).await.map_err(|e| e.to_string())?;
                 match all.iter().filter(|c| c.sandbox).max_by_key(|c| c.attempt) {
@@ -469,11 +499,15 @@ impl<R: ContainerRuntime> Worker<R> {
             &pod_ip,
         );
 
-        let vols = match volumes::prepare(&self.kubelet.volume_context(), &self.pod).await {
+        let prepared = match early.vols.take() {
+            Some(v) => Ok(v),
+            None => volumes::prepare(&self.kubelet.volume_context(), &self.pod).await,
+        };
+        let vols = match prepared {
             Ok(v) => v,
             Err(e) => {
                 let msg = format!("MountVolume.SetUp failed: {e}");
-                self.event(EventType::Warning, "FailedMount", &msg).await;
+                self.event(EventType::Warning, "FailedMount", &msg);
                 self.report(&all, &sandbox, &pod_ip, true).await;
                 return Ok(Duration::from_secs(5));
             }
@@ -487,6 +521,12 @@ impl<R: ContainerRuntime> Worker<R> {
             match latest {
                 Some(l) if l.running() => {
                     init_done = false;
+                    pending = true;
+                    break;
+                }
+                Some(l) if early.created.get(&c.name) == Some(&l.id) => {
+                    init_done = false;
+                    self.start_early(c, &l.id).await;
                     pending = true;
                     break;
                 }
@@ -505,7 +545,9 @@ impl<R: ContainerRuntime> Worker<R> {
                 }
                 None => {
                     init_done = false;
-                    self.start_first(c, &sandbox.id, true, &vols).await;
+                    if !early.failed.contains(&c.name) {
+                        self.start_first(c, &sandbox.id, true, &vols).await;
+                    }
                     pending = true;
                     break;
                 }
@@ -521,6 +563,10 @@ impl<R: ContainerRuntime> Worker<R> {
                             pending = true;
                         }
                     }
+                    Some(l) if early.created.get(&c.name) == Some(&l.id) => {
+                        self.start_early(c, &l.id).await;
+                        pending = true;
+                    }
                     Some(l) => {
                         let code = status::exit_code(&l).unwrap_or(0);
                         let restart = policy == "Always" || (policy == "OnFailure" && code != 0);
@@ -533,7 +579,9 @@ impl<R: ContainerRuntime> Worker<R> {
                         }
                     }
                     None => {
-                        self.start_first(c, &sandbox.id, false, &vols).await;
+                        if !early.failed.contains(&c.name) {
+                            self.start_first(c, &sandbox.id, false, &vols).await;
+                        }
                         pending = true;
                     }
                 }
@@ -581,17 +629,82 @@ impl<R: ContainerRuntime> Worker<R> {
         vols: &HashMap<String, volumes::Prepared>,
     ) {
         let attempt = self.base_restart_count(&c.name, init).unwrap_or(0);
-        match self
+        let started = self
             .start_container(c, sandbox_id, attempt, init, vols)
-            .await
-        {
-            Ok(()) => {
-                self.waiting.remove(&c.name);
+            .await;
+        self.set_waiting(&c.name, started);
+    }
+
+    /// Start a container created while its sandbox started.
+    async fn start_early(&mut self, c: &ContainerSpecK8s, id: &str) {
+        let started = self.start_created(c, id).await;
+        self.set_waiting(&c.name, started);
+    }
+
+    /// Record why a container waits, or that it no longer does.
+    fn set_waiting(&mut self, name: &str, outcome: Result<(), (String, String)>) {
+        match outcome {
+            Ok(()) => self.waiting.remove(name),
+            Err(w) => self.waiting.insert(name.to_string(), w),
+        };
+    }
+
+    /// Create and start a new sandbox; `None` when that failed (the event says why). While
+    /// it starts (attaching its network is the slow part of a pod's start), the volumes
+    /// are prepared and the containers that run first are created.
+    async fn start_sandbox(&mut self, attempt: u32) -> Option<Early> {
+        let rt = self.kubelet.runtime.clone();
+        let spec = container_spec::sandbox(&self.pod, &self.kubelet.cfg, attempt);
+        let started = match rt.create_sandbox(&spec).await {
+            Ok(id) => {
+                let (started, early) = tokio::join!(rt.start(&id), self.create_early(&id));
+                started.map(|()| early)
             }
-            Err(w) => {
-                self.waiting.insert(c.name.clone(), w);
+            Err(e) => Err(e),
+        };
+        match started {
+            Ok(early) => Some(early),
+            Err(e) => {
+                let msg = format!("Failed to create pod sandbox: {e}");
+                self.event(EventType::Warning, "FailedCreatePodSandBox", &msg);
+                None
             }
         }
+    }
+
+    /// Prepare the volumes and create the containers that run first (the first init
+    /// container, or else every app container), except those whose environment needs the
+    /// pod's IP, which the sandbox has only once it runs.
+    async fn create_early(&mut self, sandbox_id: &str) -> Early {
+        let mut early = Early::default();
+        let Ok(vols) = volumes::prepare(&self.kubelet.volume_context(), &self.pod).await else {
+            // The failure is reported by the sync that prepares them again.
+            return early;
+        };
+        let node_ip = self.kubelet.cfg.node_ip.to_string();
+        env::fill_known_addresses(&mut self.pod, &node_ip, "");
+        let spec = self.pod.spec.clone().unwrap_or_default();
+        let first: Vec<(&ContainerSpecK8s, bool)> = match spec.init_containers.as_deref() {
+            Some([first, ..]) => vec![(first, true)],
+            _ => spec.containers.iter().map(|c| (c, false)).collect(),
+        };
+        for (c, init) in first.into_iter().filter(|(c, _)| !env::reads_pod_ip(c)) {
+            let attempt = self.base_restart_count(&c.name, init).unwrap_or(0);
+            match self
+                .create_container(c, sandbox_id, attempt, init, &vols)
+                .await
+            {
+                Ok(id) => {
+                    early.created.insert(c.name.clone(), id);
+                }
+                Err(w) => {
+                    self.waiting.insert(c.name.clone(), w);
+                    early.failed.insert(c.name.clone());
+                }
+            }
+        }
+        early.vols = Some(vols);
+        early
     }
 
     /// Restart a finished container, unless it is backing off (CrashLoopBackOff).
@@ -623,8 +736,7 @@ impl<R: ContainerRuntime> Worker<R> {
                         c.name,
                         self.key()
                     ),
-                )
-                .await;
+                );
             }
             self.waiting
                 .insert(c.name.clone(), ("CrashLoopBackOff".into(), msg));
@@ -700,8 +812,7 @@ impl<R: ContainerRuntime> Worker<R> {
                     EventType::Warning,
                     "Unhealthy",
                     &format!("{} probe failed: {why}", kind.title()),
-                )
-                .await;
+                );
             }
             let tally = self
                 .probes
@@ -726,8 +837,7 @@ impl<R: ContainerRuntime> Worker<R> {
                         "Container {} failed {what} probe, will be restarted",
                         c.name
                     ),
-                )
-                .await;
+                );
                 let grace = Duration::from_secs(
                     probe.termination_grace_period_seconds.unwrap_or(30).max(0) as u64,
                 );

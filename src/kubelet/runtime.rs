@@ -285,17 +285,20 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<ImageInfo>, RuntimeError>> + Send;
     /// Pull an image.
     fn pull(&self, image: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
-    /// Create and start a sandbox; returns its id.
-    fn run_sandbox(
+    /// Create a sandbox, not yet started; returns its id.
+    fn create_sandbox(
         &self,
         spec: &SandboxSpec,
     ) -> impl Future<Output = Result<String, RuntimeError>> + Send;
-    /// Create and start a container in a sandbox; returns its id.
-    fn run_container(
+    /// Create a container in a sandbox, not yet started; returns its id. The sandbox need
+    /// not run yet, only exist.
+    fn create_container(
         &self,
         sandbox_id: &str,
         spec: &ContainerSpec,
     ) -> impl Future<Output = Result<String, RuntimeError>> + Send;
+    /// Start a created sandbox or container (a container's sandbox must run).
+    fn start(&self, id: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
     /// Stop with SIGTERM, then SIGKILL after `grace`.
     fn stop(
         &self,

@@ -96,14 +96,12 @@ async fn bind(client: &kube::Client, recorder: &Recorder, pod: &Pod, node: &str)
         .await
     {
         Ok(_) => {
-            recorder
-                .publish(
-                    &reference(pod),
-                    EventType::Normal,
-                    "Scheduled",
-                    &format!("Successfully assigned {ns}/{name} to {node}"),
-                )
-                .await;
+            recorder.publish(
+                &reference(pod),
+                EventType::Normal,
+                "Scheduled",
+                &format!("Successfully assigned {ns}/{name} to {node}"),
+            );
             true
         }
         Err(e) => {
@@ -132,12 +130,10 @@ async fn mark_unschedulable(client: &kube::Client, recorder: &Recorder, pod: &Po
     {
         tracing::debug!(error = %e, "marking pod unschedulable");
     }
-    recorder
-        .publish(
-            &reference(pod),
-            EventType::Warning,
-            "FailedScheduling",
-            message,
-        )
-        .await;
+    recorder.publish(
+        &reference(pod),
+        EventType::Warning,
+        "FailedScheduling",
+        message,
+    );
 }

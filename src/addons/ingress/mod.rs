@@ -158,14 +158,12 @@ async fn control(
             if let Some(ing) = served.iter().find(|i| {
                 i.namespace().as_deref() == Some(p.namespace.as_str()) && i.name_any() == p.name
             }) {
-                recorder
-                    .publish(
-                        &crate::controllers::events::reference(ing.as_ref()),
-                        EventType::Warning,
-                        p.reason,
-                        &p.message,
-                    )
-                    .await;
+                recorder.publish(
+                    &crate::controllers::events::reference(ing.as_ref()),
+                    EventType::Warning,
+                    p.reason,
+                    &p.message,
+                );
             }
         }
         if !node_ip.is_empty() {
