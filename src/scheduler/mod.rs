@@ -23,7 +23,7 @@ pub const NAME: &str = "default-scheduler";
 /// Unschedulable pods are tried again at least this often.
 const RETRY: Duration = Duration::from_secs(5);
 /// A pass waits this long after a change, so a burst of new pods is placed in one pass.
-const SETTLE: Duration = Duration::from_millis(10);
+const SETTLE: Duration = Duration::from_millis(2);
 
 /// Schedule pods until the future is dropped, reading pods and nodes from the process's
 /// shared caches and writing bindings and events as `client`.
