@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
@@ -312,6 +313,7 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Error> {
         }
     }
 
+    let mut next = Duration::from_secs(10);
     let new_name = new_rs.as_ref().map(|r| r.name_any());
     let olds: Vec<ReplicaSet> = sets
         .iter()
@@ -323,7 +325,8 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Error> {
             let old_running: i32 = olds
                 .iter()
                 .map(|rs| spec_replicas(rs) + rs.status.as_ref().map(|s| s.replicas).unwrap_or(0))
-                .sum();
+                .sum::<i32>()
+                + old_pods_running(&ctx, &ns, &olds).await as i32;
             for rs in &olds {
                 scale(&ctx, &d, rs, 0, max_surge).await.map_err(err)?;
             }
@@ -331,6 +334,9 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Error> {
                 scale(&ctx, &d, new, replicas, max_surge)
                     .await
                     .map_err(err)?;
+            } else {
+                // A pod going away triggers no pass of its deployment: look again soon.
+                next = OLD_PODS_POLL;
             }
         } else if paused {
             // A paused rollout only follows scaling of the current template.
@@ -399,7 +405,27 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     update_status(&ctx, &d, &sets, new_rs.as_ref(), max_unavailable)
         .await
         .map_err(err)?;
-    Ok(Action::requeue(Duration::from_secs(10)))
+    Ok(Action::requeue(next))
+}
+
+/// How soon a Recreate rollout looks again while old pods are still there.
+const OLD_PODS_POLL: Duration = Duration::from_millis(500);
+
+/// Pods of the old ReplicaSets that are not finished, terminating ones included, as
+/// upstream's `oldPodsRunning` counts them: Recreate starts new pods only once these are
+/// gone, so the two never run side by side (on the same host port, say).
+async fn old_pods_running(ctx: &Ctx, ns: &str, olds: &[ReplicaSet]) -> usize {
+    let old: std::collections::HashSet<String> = olds.iter().filter_map(|rs| rs.uid()).collect();
+    ctx.caches
+        .in_namespace::<Pod>(ns)
+        .await
+        .iter()
+        .filter(|p| controller_uid(p.as_ref()).is_some_and(|u| old.contains(&u)))
+        .filter(|p| {
+            let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
+            !matches!(phase, Some("Succeeded" | "Failed" | "Unknown"))
+        })
+        .count()
 }
 
 fn cond_of(d: &Deployment, kind: &str) -> Option<Value> {

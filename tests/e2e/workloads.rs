@@ -254,3 +254,54 @@ fn statefulset_daemonset_and_unschedulable_pod() {
         k.run(&["delete", "pv", &format!("{n}-pv{i}")]).ok();
     }
 }
+
+#[test]
+fn a_recreate_rollout_starts_new_pods_only_once_the_old_are_gone() {
+    let k = shared().kubectl();
+    let ns = namespace(&k, "recreate");
+    let n = ns.as_str();
+    // The old pod ignores SIGTERM, so it stays Terminating for its whole grace period.
+    let manifest = |version: &str| {
+        format!(
+            r#"{{"apiVersion": "apps/v1", "kind": "Deployment",
+             "metadata": {{"name": "web"}},
+             "spec": {{"replicas": 1, "strategy": {{"type": "Recreate"}},
+              "selector": {{"matchLabels": {{"app": "web"}}}},
+              "template": {{"metadata": {{"labels": {{"app": "web", "version": "{version}"}}}},
+               "spec": {{"terminationGracePeriodSeconds": 4,
+                "containers": [{{"name": "c", "image": "{BUSYBOX}", "imagePullPolicy": "Never",
+                 "command": ["sh", "-c", "trap '' TERM; sleep 3600"]}}]}}}}}}}}"#
+        )
+    };
+    k.clone()
+        .stdin(&manifest("one"))
+        .run(&["-n", n, "apply", "-f", "-"])
+        .ok();
+    ready(&k, n, "web", "1/1");
+    k.clone()
+        .stdin(&manifest("two"))
+        .run(&["-n", n, "apply", "-f", "-"])
+        .ok();
+    let versions = || {
+        k.run(&[
+            "-n",
+            n,
+            "get",
+            "pods",
+            "-o",
+            "jsonpath={.items[*].metadata.labels.version}",
+        ])
+        .stdout
+    };
+    // Until the old pod is gone, no new pod may exist; then the new one runs.
+    let mut overlap = None;
+    eventually("only the new pod", 60, || {
+        let now = versions();
+        if now.contains("one") && now.contains("two") {
+            overlap = Some(now.clone());
+        }
+        (now.trim() == "two").then_some(())
+    });
+    assert_eq!(overlap, None, "old and new pods existed together");
+    ready(&k, n, "web", "1/1");
+}
