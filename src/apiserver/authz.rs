@@ -27,7 +27,10 @@ pub fn authorize(state: &State, user: &UserInfo, req: &RequestInfo) -> Result<()
     match decide(state, user, req) {
         Decision::Allow(_) => Ok(()),
         Decision::Deny => Err(ApiError::forbidden_with(
-            forbidden_message(user, req),
+            match state.node_authorizer.refusal(user, req) {
+                Some(reason) => format!("{}: {reason}", forbidden_message(user, req)),
+                None => forbidden_message(user, req),
+            },
             req.name.as_deref(),
             req.group.as_str(),
             &req.resource,

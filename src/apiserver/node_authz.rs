@@ -62,6 +62,19 @@ impl NodeAuthorizer {
         }
     }
 
+    /// Why the graph refused a kubelet's request, as upstream's Node authorizer words it
+    /// (kube-apiserver appends it to the Forbidden message); `None` when it did not.
+    pub fn refusal(&self, user: &UserInfo, req: &RequestInfo) -> Option<String> {
+        let node = node_name(user)?;
+        if self.graph_answer(node, req)? {
+            return None;
+        }
+        Some(match req.name {
+            Some(_) => format!("no relationship found between node '{node}' and this object"),
+            None => "can only get individual resources of this type".to_string(),
+        })
+    }
+
     /// The answer for the kinds the graph governs; `None` for every other request.
     fn graph_answer(&self, node: &str, req: &RequestInfo) -> Option<bool> {
         if !req.is_resource {
@@ -499,9 +512,21 @@ mod tests {
 
         // Another node gets none of it.
         let n2 = node_user("n2");
+        let other = req("get", "", "secrets", "app", Some("pull"));
+        assert_eq!(a.decide(&n2, &other), Decision::Deny);
         assert_eq!(
-            a.decide(&n2, &req("get", "", "secrets", "app", Some("pull"))),
-            Decision::Deny
+            a.refusal(&n2, &other).as_deref(),
+            Some("no relationship found between node 'n2' and this object")
+        );
+        assert_eq!(
+            a.refusal(&n1, &req("list", "", "secrets", "app", None))
+                .as_deref(),
+            Some("can only get individual resources of this type")
+        );
+        assert_eq!(a.refusal(&n1, &other), None);
+        assert_eq!(
+            a.refusal(&n2, &req("get", "", "nodes", "", Some("n1"))),
+            None
         );
     }
 

@@ -624,7 +624,7 @@ fn a_node_reads_only_what_its_pods_use() {
     let r = as_node("node-1", &["get", "secret", "unused"]);
     assert!(
         r.fails().contains(&format!(
-            "secrets \"unused\" is forbidden: User \"system:node:node-1\" cannot get resource \"secrets\" in API group \"\" in the namespace \"{n}\""
+            "secrets \"unused\" is forbidden: User \"system:node:node-1\" cannot get resource \"secrets\" in API group \"\" in the namespace \"{n}\": no relationship found between node 'node-1' and this object"
         )),
         "{}",
         r.stderr
