@@ -15,6 +15,15 @@ macro_rules! say {
     }};
 }
 
+/// `eprintln!` for the same commands: a closed stderr must not panic them either.
+#[macro_export]
+macro_rules! say_err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// Whether emoji and box drawing may be used.
 pub fn styled() -> bool {
     if let Ok(v) = std::env::var("RKUBE_IN_STYLE") {

@@ -35,7 +35,7 @@ pub struct Args {
 fn say(url_only: bool, emoji: &str, text: &str) {
     let line = ui::line(emoji, text);
     if url_only {
-        eprintln!("{line}");
+        crate::say_err!("{line}");
     } else {
         crate::say!("{line}");
     }
@@ -70,7 +70,7 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<i32> {
         } else {
             turn_on(&docker, &client, addon, &|l| {
                 if url_only {
-                    eprintln!("{l}")
+                    crate::say_err!("{l}")
                 } else {
                     crate::say!("{l}")
                 }

@@ -128,7 +128,7 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<i32> {
                 _ = renew.tick() => {
                     // Another mount of the same node path may have taken it over.
                     if let Err(e) = mounts::publish(&d, &settings, |_| {}).await {
-                        eprintln!("❗  Renewing the mount: {e}");
+                        crate::say_err!("❗  Renewing the mount: {e}");
                     }
                 }
             }

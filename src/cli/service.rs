@@ -132,7 +132,7 @@ pub fn run(profile_name: &str, args: Args) -> anyhow::Result<i32> {
             }
         }
         for id in &missing {
-            eprintln!("😿  service {id} has no node port");
+            crate::say_err!("😿  service {id} has no node port");
         }
         if args.url {
             // A script reading the URL learns at once that there is none.
@@ -176,7 +176,7 @@ async fn forward_via_api(
             svc.metadata.name.clone().unwrap_or_default()
         );
         if ports.is_empty() {
-            eprintln!("😿  service {id} has no node port");
+            crate::say_err!("😿  service {id} has no node port");
             continue;
         }
         for port in ports {
@@ -207,8 +207,10 @@ async fn forward_via_api(
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    eprintln!("🏃  Forwarding through the API server: this host cannot reach the node's network.");
-    eprintln!("❗  The terminal needs to be open to run it; Ctrl+C stops.");
+    crate::say_err!(
+        "🏃  Forwarding through the API server: this host cannot reach the node's network."
+    );
+    crate::say_err!("❗  The terminal needs to be open to run it; Ctrl+C stops.");
     if !url_only {
         if let Some(url) = rows.iter().find_map(|r| r.url.clone()) {
             if has_display() {
