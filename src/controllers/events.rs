@@ -111,19 +111,19 @@ impl Writer {
     /// Write queued events until every recorder sharing this writer is gone.
     async fn run(self: Arc<Self>, mut queue: mpsc::Receiver<Pending>) {
         while let Some(p) = queue.recv().await {
-            if let Err(e) = self.write(&p.obj, p.kind, &p.reason, &p.message).await {
+            if let Err(e) = self.write(&p).await {
                 tracing::debug!(error = %e, reason = %p.reason, "recording event");
             }
         }
     }
 
-    async fn write(
-        &self,
-        obj: &ObjectReference,
-        kind: EventType,
-        reason: &str,
-        message: &str,
-    ) -> Result<(), kube::Error> {
+    async fn write(&self, event: &Pending) -> Result<(), kube::Error> {
+        let Pending {
+            obj,
+            kind,
+            reason,
+            message,
+        } = event;
         let ns = obj.namespace.clone().unwrap_or_else(|| "default".into());
         let api: Api<Event> = Api::namespaced(self.client.clone(), &ns);
         let now = jiff::Timestamp::now();

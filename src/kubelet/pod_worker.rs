@@ -698,7 +698,7 @@ impl<R: ContainerRuntime> Worker<R> {
                     early.created.insert(c.name.clone(), id);
                 }
                 Err(w) => {
-                    self.waiting.insert(c.name.clone(), w);
+                    self.set_waiting(&c.name, Err(w));
                     early.failed.insert(c.name.clone());
                 }
             }
