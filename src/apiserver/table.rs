@@ -43,7 +43,10 @@ pub fn columns(info: &ResourceInfo, custom: Option<&Version>) -> Vec<Value> {
     if let Some(v) = custom {
         return crd::columns::definitions(v);
     }
-    let cols = printers::columns(&info.group, &info.kind).unwrap_or_else(printers::default_columns);
+    let cols = match info.strategy.printer {
+        Some(p) => p.columns(),
+        None => printers::default_columns(),
+    };
     cols.iter()
         .map(|c| serde_json::to_value(c).unwrap_or(Value::Null))
         .collect()
@@ -57,16 +60,15 @@ fn row(
     meta_version: &str,
     now: jiff::Timestamp,
 ) -> Value {
-    let cells = if let Some(v) = custom {
-        crd::columns::cells(v, obj, now)
-    } else if printers::columns(&info.group, &info.kind).is_some() {
-        printers::cells(&info.group, &info.kind, obj, now)
-    } else {
-        printers::default_cells(obj, now)
+    let printer = info.strategy.printer;
+    let cells = match (custom, printer) {
+        (Some(v), _) => crd::columns::cells(v, obj, now),
+        (None, Some(p)) => p.cells(obj, now),
+        (None, None) => printers::default_cells(obj, now),
     };
     let mut row = Map::new();
     row.insert("cells".into(), Value::Array(cells));
-    if let Some(c) = printers::row_conditions(&info.group, &info.kind, obj) {
+    if let Some(c) = printer.and_then(|p| p.row_conditions(obj)) {
         row.insert("conditions".into(), c);
     }
     match include {

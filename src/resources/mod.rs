@@ -3,6 +3,8 @@
 
 pub mod convert;
 pub mod defaults;
+pub mod kinds;
 pub mod printers;
 pub mod registry;
+pub mod strategy;
 pub mod validation;

@@ -27,6 +27,7 @@ use super::http::{full, Body};
 use super::status::ApiError;
 use super::{object, State};
 use crate::resources::registry::{ResourceInfo, Subresource};
+use crate::resources::strategy::Strategy;
 use crate::store::EventKind;
 
 const GROUP: &str = "apiregistration.k8s.io";
@@ -178,6 +179,8 @@ fn resources_of(group: &str, version: &str, list: &Value) -> Vec<ResourceInfo> {
             subresources,
             stored: true,
             storage: String::new(),
+            // Served by the extension API server; nothing here writes these objects.
+            strategy: Strategy::PLAIN,
         });
     }
     out

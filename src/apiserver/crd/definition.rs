@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::schema;
 use crate::resources::registry::{ResourceInfo, Subresource};
+use crate::resources::strategy::Strategy;
 use crate::resources::validation::FieldError;
 
 /// One printer column (`additionalPrinterColumns`).
@@ -253,6 +254,7 @@ impl Definition {
                     subresources,
                     stored: true,
                     storage: format!("{}/{}", self.group, self.plural),
+                    strategy: Strategy::CUSTOM,
                 }
             })
             .collect()

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::resources::registry::ResourceInfo;
+use crate::resources::strategy::Field;
 
 /// Unsupported field label.
 #[derive(Debug, PartialEq, Eq)]
@@ -27,64 +28,19 @@ pub fn field_value(
     obj: &Value,
     field: &str,
 ) -> Result<Option<String>, Unsupported> {
-    let path: Vec<&str> = field.split('.').collect();
-    let get = |p: &[&str]| Ok(Some(text(at(obj, p))));
-    match field {
-        "metadata.name" | "metadata.namespace" => return get(&path),
-        _ => {}
-    }
-    match (res.group.as_str(), res.kind.as_str(), field) {
-        ("", "Pod", "spec.nodeName")
-        | ("", "Pod", "spec.restartPolicy")
-        | ("", "Pod", "spec.schedulerName")
-        | ("", "Pod", "spec.serviceAccountName")
-        | ("", "Pod", "spec.hostNetwork")
-        | ("", "Pod", "status.phase")
-        | ("", "Pod", "status.podIP")
-        | ("", "Pod", "status.nominatedNodeName") => {
-            if field == "spec.hostNetwork" {
-                return Ok(Some(
-                    at(obj, &path)
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false)
-                        .to_string(),
-                ));
-            }
-            get(&path)
-        }
-        ("", "Event", "involvedObject.kind")
-        | ("", "Event", "involvedObject.namespace")
-        | ("", "Event", "involvedObject.name")
-        | ("", "Event", "involvedObject.uid")
-        | ("", "Event", "involvedObject.apiVersion")
-        | ("", "Event", "involvedObject.resourceVersion")
-        | ("", "Event", "involvedObject.fieldPath")
-        | ("", "Event", "reason")
-        | ("", "Event", "reportingComponent")
-        | ("", "Event", "type")
-        | ("", "Event", "source") => {
-            if field == "source" {
-                return Ok(Some(text(at(obj, &["source", "component"]))));
-            }
-            get(&path)
-        }
-        ("", "Secret", "type") => get(&path),
-        ("", "Namespace", "status.phase") => get(&path),
-        ("", "Node", "spec.unschedulable") => Ok(Some(
-            at(obj, &path)
-                .and_then(Value::as_bool)
-                .unwrap_or(false)
-                .to_string(),
-        )),
-        ("", "ReplicationController", "status.replicas")
-        | ("apps", "ReplicaSet", "status.replicas") => get(&path),
-        ("batch", "Job", "status.successful") => get(&path),
-        ("", "PersistentVolume", "name") => Ok(Some(text(at(obj, &["metadata", "name"])))),
-        ("", "PersistentVolumeClaim", "spec.volumeName") => get(&path),
-        ("", "Service", "spec.clusterIP") | ("", "Service", "spec.type") => get(&path),
-        ("certificates.k8s.io", _, "spec.signerName") => get(&path),
-        _ => Err(Unsupported),
-    }
+    let read = match field {
+        "metadata.name" => Field::Text("metadata.name"),
+        "metadata.namespace" => Field::Text("metadata.namespace"),
+        _ => res.strategy.field(field).ok_or(Unsupported)?,
+    };
+    let path = |p: &str| at(obj, &p.split('.').collect::<Vec<_>>());
+    Ok(Some(match read {
+        Field::Text(p) | Field::Alias(_, p) => text(path(p)),
+        Field::Flag(p) => path(p)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+            .to_string(),
+    }))
 }
 
 #[cfg(test)]

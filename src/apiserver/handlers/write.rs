@@ -12,7 +12,7 @@ use crate::apiserver::http::{add_warning, decode_body, Body};
 use crate::apiserver::object::{self, meta_mut};
 use crate::apiserver::status::{ApiError, Cause};
 use crate::apiserver::{openapi, patch};
-use crate::resources::{convert, defaults, validation};
+use crate::resources::{convert, validation};
 use crate::store::{KeyValue, StoreError};
 
 /// How unknown fields are treated (`fieldValidation`).
@@ -365,7 +365,7 @@ pub async fn create_object(
                 );
             }
         }
-        defaults::apply_defaults(&ctx.res.group, &ctx.res.kind, &mut obj);
+        (ctx.res.strategy.defaults)(&mut obj);
         crd::admission::apply_defaults(ctx, &mut obj);
         crd::admission::prepare_create(ctx, &mut obj);
         admission::prepare_create(ctx, &mut obj)?;
@@ -381,8 +381,7 @@ pub async fn create_object(
         shape(ctx, &mut obj);
         let name = object::name(&obj).to_string();
         last_name = name.clone();
-        let mut errs =
-            validation::validate_create(&ctx.res.group, &ctx.res.kind, &obj, ctx.res.namespaced);
+        let mut errs = validation::validate_create(&ctx.res.strategy, &obj, ctx.res.namespaced);
         errs.extend(crd::admission::validate(ctx, &obj));
         if !errs.is_empty() {
             return Err(invalid(ctx, &name, errs));
@@ -621,7 +620,7 @@ pub fn finish_update(
     object::drop_null_metadata(&mut new);
     shape(ctx, &mut new);
     if sub.is_none() {
-        defaults::apply_defaults(&ctx.res.group, &ctx.res.kind, &mut new);
+        (ctx.res.strategy.defaults)(&mut new);
         crd::admission::apply_defaults(ctx, &mut new);
         admission::prepare_update(ctx, old, &mut new)?;
     }
@@ -631,8 +630,7 @@ pub fn finish_update(
         None => Some(admission::allocate(ctx, &mut new, Some(old))?),
         Some(_) => None,
     };
-    let mut errs =
-        validation::validate_update(&ctx.res.group, &ctx.res.kind, &new, old, ctx.res.namespaced);
+    let mut errs = validation::validate_update(&ctx.res.strategy, &new, old, ctx.res.namespaced);
     errs.extend(crd::admission::validate(ctx, &new));
     if !errs.is_empty() {
         return Err(invalid(ctx, &name, errs));

@@ -6,60 +6,78 @@ use serde_json::{json, Map, Value};
 use super::core::template;
 use super::{default, each, obj_mut};
 
-pub(super) fn apply(kind: &str, obj: &mut Value) {
+/// The workload's spec, after its pod template is defaulted.
+fn workload_spec(obj: &mut Value) -> Option<&mut Map<String, Value>> {
     template(obj, "/spec/template");
-    let Some(spec) = obj_mut(obj, "spec") else {
+    obj_mut(obj, "spec")
+}
+
+/// A Deployment: replicas, history, progress deadline and a rolling update of 25%.
+pub(crate) fn deployment(obj: &mut Value) {
+    let Some(spec) = workload_spec(obj) else {
         return;
     };
-    match kind {
-        "Deployment" => {
-            default(spec, "replicas", json!(1));
-            default(spec, "revisionHistoryLimit", json!(10));
-            default(spec, "progressDeadlineSeconds", json!(600));
-            strategy(
-                spec,
-                "strategy",
-                &[("maxUnavailable", json!("25%")), ("maxSurge", json!("25%"))],
-            );
-        }
-        "ReplicaSet" => default(spec, "replicas", json!(1)),
-        "StatefulSet" => {
-            default(spec, "replicas", json!(1));
-            default(spec, "podManagementPolicy", json!("OrderedReady"));
-            default(spec, "revisionHistoryLimit", json!(10));
-            default(
-                spec,
-                "persistentVolumeClaimRetentionPolicy",
-                json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
-            );
-            if let Some(p) = spec
-                .get_mut("persistentVolumeClaimRetentionPolicy")
-                .and_then(Value::as_object_mut)
-            {
-                default(p, "whenDeleted", json!("Retain"));
-                default(p, "whenScaled", json!("Retain"));
-            }
-            strategy(spec, "updateStrategy", &[("partition", json!(0))]);
-            for claim in each(spec, "volumeClaimTemplates") {
-                if let Some(s) = claim.get_mut("spec").and_then(Value::as_object_mut) {
-                    default(s, "volumeMode", json!("Filesystem"));
-                }
-                let status = claim.entry("status").or_insert_with(|| json!({}));
-                if let Some(st) = status.as_object_mut() {
-                    default(st, "phase", json!("Pending"));
-                }
-            }
-        }
-        "DaemonSet" => {
-            default(spec, "revisionHistoryLimit", json!(10));
-            strategy(
-                spec,
-                "updateStrategy",
-                &[("maxUnavailable", json!(1)), ("maxSurge", json!(0))],
-            );
-        }
-        _ => {}
+    default(spec, "replicas", json!(1));
+    default(spec, "revisionHistoryLimit", json!(10));
+    default(spec, "progressDeadlineSeconds", json!(600));
+    strategy(
+        spec,
+        "strategy",
+        &[("maxUnavailable", json!("25%")), ("maxSurge", json!("25%"))],
+    );
+}
+
+/// A ReplicaSet's replicas.
+pub(crate) fn replica_set(obj: &mut Value) {
+    let Some(spec) = workload_spec(obj) else {
+        return;
+    };
+    default(spec, "replicas", json!(1));
+}
+
+/// A StatefulSet: replicas, ordered pod management, history, claim retention and partition 0.
+pub(crate) fn stateful_set(obj: &mut Value) {
+    let Some(spec) = workload_spec(obj) else {
+        return;
+    };
+    default(spec, "replicas", json!(1));
+    default(spec, "podManagementPolicy", json!("OrderedReady"));
+    default(spec, "revisionHistoryLimit", json!(10));
+    default(
+        spec,
+        "persistentVolumeClaimRetentionPolicy",
+        json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
+    );
+    if let Some(p) = spec
+        .get_mut("persistentVolumeClaimRetentionPolicy")
+        .and_then(Value::as_object_mut)
+    {
+        default(p, "whenDeleted", json!("Retain"));
+        default(p, "whenScaled", json!("Retain"));
     }
+    strategy(spec, "updateStrategy", &[("partition", json!(0))]);
+    for claim in each(spec, "volumeClaimTemplates") {
+        if let Some(s) = claim.get_mut("spec").and_then(Value::as_object_mut) {
+            default(s, "volumeMode", json!("Filesystem"));
+        }
+        let status = claim.entry("status").or_insert_with(|| json!({}));
+        if let Some(st) = status.as_object_mut() {
+            default(st, "phase", json!("Pending"));
+        }
+    }
+}
+
+/// A DaemonSet: history and a rolling update of one pod at a time.
+pub(crate) fn daemon_set(obj: &mut Value) {
+    let Some(spec) = workload_spec(obj) else {
+        return;
+    };
+    default(spec, "revisionHistoryLimit", json!(10));
+    strategy(
+        spec,
+        "updateStrategy",
+        &[("maxUnavailable", json!(1)), ("maxSurge", json!(0))],
+    );
 }
 
 /// An update strategy: `type` defaults to RollingUpdate, which gets these `rollingUpdate`
@@ -87,7 +105,7 @@ mod tests {
     #[test]
     fn deployment_defaults() {
         let mut d = json!({"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}]}}}});
-        apply("Deployment", &mut d);
+        deployment(&mut d);
         assert_eq!(d["spec"]["replicas"], 1);
         assert_eq!(
             d["spec"]["strategy"],
@@ -99,7 +117,7 @@ mod tests {
         let c = &d["spec"]["template"]["spec"]["containers"][0];
         assert_eq!(c["imagePullPolicy"], "IfNotPresent");
         let mut r = json!({"spec": {"strategy": {"type": "Recreate"}, "replicas": 0}});
-        apply("Deployment", &mut r);
+        deployment(&mut r);
         assert_eq!(r["spec"]["replicas"], 0);
         assert!(r["spec"]["strategy"].get("rollingUpdate").is_none());
     }
@@ -107,7 +125,7 @@ mod tests {
     #[test]
     fn other_workloads() {
         let mut s = json!({"spec": {"volumeClaimTemplates": [{"spec": {}}]}});
-        apply("StatefulSet", &mut s);
+        stateful_set(&mut s);
         assert_eq!(s["spec"]["podManagementPolicy"], "OrderedReady");
         assert_eq!(
             s["spec"]["updateStrategy"],
@@ -122,13 +140,13 @@ mod tests {
             "Pending"
         );
         let mut d = json!({"spec": {}});
-        apply("DaemonSet", &mut d);
+        daemon_set(&mut d);
         assert_eq!(
             d["spec"]["updateStrategy"]["rollingUpdate"],
             json!({"maxUnavailable": 1, "maxSurge": 0})
         );
         let mut rs = json!({"spec": {}});
-        apply("ReplicaSet", &mut rs);
+        replica_set(&mut rs);
         assert_eq!(rs["spec"]["replicas"], 1);
     }
 }

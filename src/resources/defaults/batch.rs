@@ -5,36 +5,34 @@ use serde_json::{json, Map, Value};
 use super::core::template;
 use super::{default, obj_mut};
 
-pub(super) fn apply(kind: &str, obj: &mut Value) {
-    match kind {
-        "Job" => {
-            template(obj, "/spec/template");
-            let labels = obj.pointer("/spec/template/metadata/labels").cloned();
-            if let Some(spec) = obj_mut(obj, "spec") {
-                job_spec(spec);
-            }
-            // A job without labels takes its template's.
-            if let (Some(l), Some(meta)) = (labels, obj_mut(obj, "metadata")) {
-                if meta
-                    .get("labels")
-                    .and_then(Value::as_object)
-                    .is_none_or(Map::is_empty)
-                {
-                    meta.insert("labels".into(), l);
-                }
-            }
+/// A Job: its spec and pod template; a job without labels takes its template's.
+pub(crate) fn job(obj: &mut Value) {
+    template(obj, "/spec/template");
+    let labels = obj.pointer("/spec/template/metadata/labels").cloned();
+    if let Some(spec) = obj_mut(obj, "spec") {
+        job_spec(spec);
+    }
+    // A job without labels takes its template's.
+    if let (Some(l), Some(meta)) = (labels, obj_mut(obj, "metadata")) {
+        if meta
+            .get("labels")
+            .and_then(Value::as_object)
+            .is_none_or(Map::is_empty)
+        {
+            meta.insert("labels".into(), l);
         }
-        "CronJob" => {
-            // Only the pod template inside the job template is defaulted, not the job spec.
-            template(obj, "/spec/jobTemplate/spec/template");
-            if let Some(spec) = obj_mut(obj, "spec") {
-                default(spec, "concurrencyPolicy", json!("Allow"));
-                default(spec, "suspend", json!(false));
-                default(spec, "successfulJobsHistoryLimit", json!(3));
-                default(spec, "failedJobsHistoryLimit", json!(1));
-            }
-        }
-        _ => {}
+    }
+}
+
+/// A CronJob: concurrency, suspend and history limits, and its job's pod template.
+pub(crate) fn cron_job(obj: &mut Value) {
+    // Only the pod template inside the job template is defaulted, not the job spec.
+    template(obj, "/spec/jobTemplate/spec/template");
+    if let Some(spec) = obj_mut(obj, "spec") {
+        default(spec, "concurrencyPolicy", json!("Allow"));
+        default(spec, "suspend", json!(false));
+        default(spec, "successfulJobsHistoryLimit", json!(3));
+        default(spec, "failedJobsHistoryLimit", json!(1));
     }
 }
 
@@ -136,7 +134,7 @@ mod tests {
     #[test]
     fn job_defaults_and_selector() {
         let mut j = json!({"metadata": {"name": "j"}, "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": []}}}});
-        apply("Job", &mut j);
+        job(&mut j);
         prepare_job_selector(&mut j, "u1");
         let s = &j["spec"];
         assert_eq!(
@@ -160,7 +158,7 @@ mod tests {
         assert_eq!(s["template"]["spec"]["dnsPolicy"], "ClusterFirst");
 
         let mut p = json!({"spec": {"parallelism": 3, "podFailurePolicy": {"rules": [{"onPodConditions": [{"type": "DisruptionTarget"}]}]}}});
-        apply("Job", &mut p);
+        job(&mut p);
         assert!(p["spec"].get("completions").is_none());
         assert_eq!(p["spec"]["podReplacementPolicy"], "Failed");
         assert_eq!(
@@ -179,7 +177,7 @@ mod tests {
     #[test]
     fn cron_job_defaults() {
         let mut c = json!({"spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "b"}]}}}}}});
-        apply("CronJob", &mut c);
+        cron_job(&mut c);
         assert_eq!(c["spec"]["concurrencyPolicy"], "Allow");
         assert_eq!(c["spec"]["successfulJobsHistoryLimit"], 3);
         assert_eq!(c["spec"]["failedJobsHistoryLimit"], 1);

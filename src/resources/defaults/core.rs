@@ -5,93 +5,107 @@ use serde_json::{json, Map, Value};
 
 use super::{at, default, each, obj_mut};
 
-pub(super) fn apply(kind: &str, obj: &mut Value) {
-    match kind {
-        "Pod" => {
-            if let Some(spec) = obj_mut(obj, "spec") {
-                pod_spec(spec);
+/// A Pod's spec and containers.
+pub(crate) fn pod(obj: &mut Value) {
+    if let Some(spec) = obj_mut(obj, "spec") {
+        pod_spec(spec);
+    }
+}
+
+/// A PodTemplate's pod template.
+pub(crate) fn pod_template(obj: &mut Value) {
+    template(obj, "/template");
+}
+
+/// A ReplicationController: replicas, and selector and labels from its template.
+pub(crate) fn replication_controller(obj: &mut Value) {
+    template(obj, "/spec/template");
+    let labels = obj.pointer("/spec/template/metadata/labels").cloned();
+    if let Some(spec) = obj_mut(obj, "spec") {
+        default(spec, "replicas", json!(1));
+        if let Some(l) = &labels {
+            if spec
+                .get("selector")
+                .and_then(Value::as_object)
+                .is_none_or(Map::is_empty)
+            {
+                spec.insert("selector".into(), l.clone());
             }
         }
-        "PodTemplate" => template(obj, "/template"),
-        "ReplicationController" => {
-            template(obj, "/spec/template");
-            let labels = obj.pointer("/spec/template/metadata/labels").cloned();
-            if let Some(spec) = obj_mut(obj, "spec") {
-                default(spec, "replicas", json!(1));
-                if let Some(l) = &labels {
-                    if spec
-                        .get("selector")
-                        .and_then(Value::as_object)
-                        .is_none_or(Map::is_empty)
-                    {
-                        spec.insert("selector".into(), l.clone());
-                    }
-                }
-            }
-            if let (Some(l), Some(meta)) = (labels, obj_mut(obj, "metadata")) {
-                if meta
-                    .get("labels")
-                    .and_then(Value::as_object)
-                    .is_none_or(Map::is_empty)
-                {
-                    meta.insert("labels".into(), l);
-                }
+    }
+    if let (Some(l), Some(meta)) = (labels, obj_mut(obj, "metadata")) {
+        if meta
+            .get("labels")
+            .and_then(Value::as_object)
+            .is_none_or(Map::is_empty)
+        {
+            meta.insert("labels".into(), l);
+        }
+    }
+}
+
+/// A Service's spec.
+pub(crate) fn service(obj: &mut Value) {
+    if let Some(spec) = obj_mut(obj, "spec") {
+        service_spec(spec);
+    }
+}
+
+/// A Namespace: its name label, the `kubernetes` finalizer and phase Active.
+pub(crate) fn namespace(obj: &mut Value) {
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if let (Some(name), Some(meta)) = (name, obj_mut(obj, "metadata")) {
+        if let Some(labels) = obj_mut_in(meta, "labels") {
+            labels.insert("kubernetes.io/metadata.name".into(), json!(name));
+        }
+    }
+    if let Some(spec) = obj_mut(obj, "spec") {
+        default(spec, "finalizers", json!(["kubernetes"]));
+    }
+    if let Some(status) = obj_mut(obj, "status") {
+        default(status, "phase", json!("Active"));
+    }
+}
+
+/// A Secret's type, Opaque.
+pub(crate) fn secret(obj: &mut Value) {
+    if let Some(m) = obj.as_object_mut() {
+        default(m, "type", json!("Opaque"));
+    }
+}
+
+/// A PersistentVolumeClaim's volume mode and phase.
+pub(crate) fn persistent_volume_claim(obj: &mut Value) {
+    if let Some(spec) = obj_mut(obj, "spec") {
+        default(spec, "volumeMode", json!("Filesystem"));
+    }
+    if let Some(status) = obj_mut(obj, "status") {
+        default(status, "phase", json!("Pending"));
+    }
+}
+
+/// A PersistentVolume's reclaim policy, volume mode and phase.
+pub(crate) fn persistent_volume(obj: &mut Value) {
+    if let Some(spec) = obj_mut(obj, "spec") {
+        default(spec, "persistentVolumeReclaimPolicy", json!("Retain"));
+        default(spec, "volumeMode", json!("Filesystem"));
+    }
+    if let Some(status) = obj_mut(obj, "status") {
+        default(status, "phase", json!("Pending"));
+    }
+}
+
+/// Endpoints ports' protocol, TCP.
+pub(crate) fn endpoints(obj: &mut Value) {
+    if let Some(m) = obj.as_object_mut() {
+        for subset in each(m, "subsets") {
+            for port in each(subset, "ports") {
+                default(port, "protocol", json!("TCP"));
             }
         }
-        "Service" => {
-            if let Some(spec) = obj_mut(obj, "spec") {
-                service_spec(spec);
-            }
-        }
-        "Namespace" => {
-            let name = obj
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            if let (Some(name), Some(meta)) = (name, obj_mut(obj, "metadata")) {
-                if let Some(labels) = obj_mut_in(meta, "labels") {
-                    labels.insert("kubernetes.io/metadata.name".into(), json!(name));
-                }
-            }
-            if let Some(spec) = obj_mut(obj, "spec") {
-                default(spec, "finalizers", json!(["kubernetes"]));
-            }
-            if let Some(status) = obj_mut(obj, "status") {
-                default(status, "phase", json!("Active"));
-            }
-        }
-        "Secret" => {
-            if let Some(m) = obj.as_object_mut() {
-                default(m, "type", json!("Opaque"));
-            }
-        }
-        "PersistentVolumeClaim" => {
-            if let Some(spec) = obj_mut(obj, "spec") {
-                default(spec, "volumeMode", json!("Filesystem"));
-            }
-            if let Some(status) = obj_mut(obj, "status") {
-                default(status, "phase", json!("Pending"));
-            }
-        }
-        "PersistentVolume" => {
-            if let Some(spec) = obj_mut(obj, "spec") {
-                default(spec, "persistentVolumeReclaimPolicy", json!("Retain"));
-                default(spec, "volumeMode", json!("Filesystem"));
-            }
-            if let Some(status) = obj_mut(obj, "status") {
-                default(status, "phase", json!("Pending"));
-            }
-        }
-        "Endpoints" => {
-            if let Some(m) = obj.as_object_mut() {
-                for subset in each(m, "subsets") {
-                    for port in each(subset, "ports") {
-                        default(port, "protocol", json!("TCP"));
-                    }
-                }
-            }
-        }
-        _ => {}
     }
 }
 
@@ -299,7 +313,7 @@ mod tests {
         let mut p = json!({"spec": {"containers": [{"name": "c", "image": "nginx",
             "ports": [{"containerPort": 80}], "resources": {"limits": {"cpu": "1"}},
             "livenessProbe": {"httpGet": {"port": 80}}}], "volumes": [{"name": "v"}, {"name": "s", "secret": {"secretName": "x"}}]}});
-        apply("Pod", &mut p);
+        pod(&mut p);
         let s = &p["spec"];
         for (k, v) in [
             ("restartPolicy", json!("Always")),
@@ -343,7 +357,7 @@ mod tests {
     #[test]
     fn service_namespace_secret_pvc() {
         let mut s = json!({"spec": {"type": "NodePort", "ports": [{"port": 80}, {"port": 81, "targetPort": "http"}]}});
-        apply("Service", &mut s);
+        service(&mut s);
         assert_eq!(s["spec"]["ports"][0]["targetPort"], 80);
         assert_eq!(s["spec"]["ports"][1]["targetPort"], "http");
         assert_eq!(s["spec"]["ports"][0]["protocol"], "TCP");
@@ -352,13 +366,13 @@ mod tests {
         assert_eq!(s["spec"]["internalTrafficPolicy"], "Cluster");
         assert_eq!(s["spec"]["ipFamilyPolicy"], "SingleStack");
         let mut en = json!({"spec": {"type": "ExternalName", "externalName": "a.b"}});
-        apply("Service", &mut en);
+        service(&mut en);
         assert!(
             en["spec"].get("ipFamilies").is_none()
                 && en["spec"].get("externalTrafficPolicy").is_none()
         );
         let mut ns = json!({"metadata": {"name": "team"}});
-        apply("Namespace", &mut ns);
+        namespace(&mut ns);
         assert_eq!(ns["spec"]["finalizers"], json!(["kubernetes"]));
         assert_eq!(ns["status"]["phase"], "Active");
         assert_eq!(
@@ -366,13 +380,13 @@ mod tests {
             "team"
         );
         let mut sec = json!({"data": {}});
-        apply("Secret", &mut sec);
+        secret(&mut sec);
         assert_eq!(sec["type"], "Opaque");
         let mut pvc = json!({"spec": {}});
-        apply("PersistentVolumeClaim", &mut pvc);
+        persistent_volume_claim(&mut pvc);
         assert_eq!(pvc["spec"]["volumeMode"], "Filesystem");
         let mut rc = json!({"spec": {"template": {"metadata": {"labels": {"a": "1"}}, "spec": {"containers": []}}}});
-        apply("ReplicationController", &mut rc);
+        replication_controller(&mut rc);
         assert_eq!(rc["spec"]["selector"], json!({"a": "1"}));
         assert_eq!(rc["metadata"]["labels"], json!({"a": "1"}));
     }

@@ -1,30 +1,17 @@
 //! Defaulting of built-in objects, as kube-apiserver's `SetDefaults_*` functions do for the
 //! fields clients read back (pkg/apis/{core,apps,batch,...}/v1/defaults.go), plus the job
-//! registry's create-time selector generation.
+//! registry's create-time selector generation. Each kind's strategy names its function.
 
-mod apps;
-mod batch;
-mod core;
-mod networking;
-mod other;
-mod rbac;
+pub(crate) mod apps;
+pub(crate) mod batch;
+pub(crate) mod core;
+pub(crate) mod networking;
+pub(crate) mod other;
+pub(crate) mod rbac;
 
 use serde_json::{json, Map, Value};
 
 pub use batch::prepare_job_selector;
-
-/// Fill in defaults the way kube-apiserver does for this kind (group "" = core).
-/// Unknown kinds are left alone.
-pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
-    match group {
-        "" => core::apply(kind, obj),
-        "apps" => apps::apply(kind, obj),
-        "batch" => batch::apply(kind, obj),
-        "networking.k8s.io" => networking::apply(kind, obj),
-        "rbac.authorization.k8s.io" => rbac::apply(kind, obj),
-        _ => other::apply(group, kind, obj),
-    }
-}
 
 /// The object under `key`, created empty when absent or not an object.
 fn obj_mut<'a>(v: &'a mut Value, key: &str) -> Option<&'a mut Map<String, Value>> {

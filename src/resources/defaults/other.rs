@@ -5,37 +5,39 @@ use serde_json::{json, Map, Value};
 
 use super::{default, each, obj_mut};
 
-pub(super) fn apply(group: &str, kind: &str, obj: &mut Value) {
-    match (group, kind) {
-        ("autoscaling", "HorizontalPodAutoscaler") => {
-            let v1 = obj.get("apiVersion").and_then(Value::as_str) == Some("autoscaling/v1");
-            if let Some(spec) = obj_mut(obj, "spec") {
-                default(spec, "minReplicas", json!(1));
-                if !v1 {
-                    hpa_v2(spec);
-                }
-            }
+/// A HorizontalPodAutoscaler: one replica at least, and in v2 the CPU target and behaviour.
+pub(crate) fn horizontal_pod_autoscaler(obj: &mut Value) {
+    let v1 = obj.get("apiVersion").and_then(Value::as_str) == Some("autoscaling/v1");
+    if let Some(spec) = obj_mut(obj, "spec") {
+        default(spec, "minReplicas", json!(1));
+        if !v1 {
+            hpa_v2(spec);
         }
-        ("scheduling.k8s.io", "PriorityClass") => {
-            if let Some(m) = obj.as_object_mut() {
-                default(m, "preemptionPolicy", json!("PreemptLowerPriority"));
-            }
+    }
+}
+
+/// A PriorityClass's preemption policy.
+pub(crate) fn priority_class(obj: &mut Value) {
+    if let Some(m) = obj.as_object_mut() {
+        default(m, "preemptionPolicy", json!("PreemptLowerPriority"));
+    }
+}
+
+/// A StorageClass's reclaim policy and binding mode.
+pub(crate) fn storage_class(obj: &mut Value) {
+    if let Some(m) = obj.as_object_mut() {
+        default(m, "reclaimPolicy", json!("Delete"));
+        default(m, "volumeBindingMode", json!("Immediate"));
+    }
+}
+
+/// EndpointSlice ports' name and protocol.
+pub(crate) fn endpoint_slice(obj: &mut Value) {
+    if let Some(m) = obj.as_object_mut() {
+        for p in each(m, "ports") {
+            default(p, "name", json!(""));
+            default(p, "protocol", json!("TCP"));
         }
-        ("storage.k8s.io", "StorageClass") => {
-            if let Some(m) = obj.as_object_mut() {
-                default(m, "reclaimPolicy", json!("Delete"));
-                default(m, "volumeBindingMode", json!("Immediate"));
-            }
-        }
-        ("discovery.k8s.io", "EndpointSlice") => {
-            if let Some(m) = obj.as_object_mut() {
-                for p in each(m, "ports") {
-                    default(p, "name", json!(""));
-                    default(p, "protocol", json!("TCP"));
-                }
-            }
-        }
-        _ => {}
     }
 }
 
@@ -86,7 +88,7 @@ mod tests {
     #[test]
     fn hpa_and_friends() {
         let mut v2 = json!({"apiVersion": "autoscaling/v2", "spec": {"maxReplicas": 3}});
-        apply("autoscaling", "HorizontalPodAutoscaler", &mut v2);
+        horizontal_pod_autoscaler(&mut v2);
         assert_eq!(v2["spec"]["minReplicas"], 1);
         assert_eq!(
             v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
@@ -94,20 +96,20 @@ mod tests {
         );
         assert!(v2["spec"].get("behavior").is_none());
         let mut b = json!({"spec": {"maxReplicas": 3, "behavior": {"scaleDown": {"stabilizationWindowSeconds": 60}}}});
-        apply("autoscaling", "HorizontalPodAutoscaler", &mut b);
+        horizontal_pod_autoscaler(&mut b);
         assert_eq!(
             b["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"],
             60
         );
         assert_eq!(b["spec"]["behavior"]["scaleUp"]["policies"][0]["value"], 4);
         let mut v1 = json!({"apiVersion": "autoscaling/v1", "spec": {"maxReplicas": 3}});
-        apply("autoscaling", "HorizontalPodAutoscaler", &mut v1);
+        horizontal_pod_autoscaler(&mut v1);
         assert!(v1["spec"].get("metrics").is_none());
         let mut pc = json!({"value": 5});
-        apply("scheduling.k8s.io", "PriorityClass", &mut pc);
+        priority_class(&mut pc);
         assert_eq!(pc["preemptionPolicy"], "PreemptLowerPriority");
         let mut sc = json!({"provisioner": "p"});
-        apply("storage.k8s.io", "StorageClass", &mut sc);
+        storage_class(&mut sc);
         assert_eq!(
             (sc["reclaimPolicy"].clone(), sc["volumeBindingMode"].clone()),
             (json!("Delete"), json!("Immediate"))

@@ -4,10 +4,8 @@ use serde_json::{json, Value};
 
 use super::{default, obj_mut};
 
-pub(super) fn apply(kind: &str, obj: &mut Value) {
-    if kind != "RoleBinding" && kind != "ClusterRoleBinding" {
-        return;
-    }
+/// A binding: the roleRef's and subjects' API groups.
+pub(crate) fn binding(obj: &mut Value) {
     if let Some(r) = obj_mut(obj, "roleRef") {
         default(r, "apiGroup", json!("rbac.authorization.k8s.io"));
     }
@@ -39,12 +37,9 @@ mod tests {
     fn binding_defaults() {
         let mut b = json!({"roleRef": {"kind": "ClusterRole", "name": "view"},
             "subjects": [{"kind": "User", "name": "u"}, {"kind": "ServiceAccount", "name": "d", "namespace": "n"}]});
-        apply("RoleBinding", &mut b);
+        binding(&mut b);
         assert_eq!(b["roleRef"]["apiGroup"], "rbac.authorization.k8s.io");
         assert_eq!(b["subjects"][0]["apiGroup"], "rbac.authorization.k8s.io");
         assert_eq!(b["subjects"][1]["apiGroup"], "");
-        let mut r = json!({"rules": []});
-        apply("Role", &mut r);
-        assert_eq!(r, json!({"rules": []}));
     }
 }

@@ -12,7 +12,7 @@ const TEMPLATE_IMAGES: &str = "Images referenced by each container in the templa
 
 /// An apps kind with a specific printer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Kind {
+pub enum Kind {
     Deployment,
     ReplicaSet,
     StatefulSet,
@@ -21,23 +21,8 @@ pub(super) enum Kind {
 }
 
 impl Kind {
-    /// The printer for this group and kind, if it is one of ours.
-    pub(super) fn of(group: &str, kind: &str) -> Option<Self> {
-        if group != "apps" {
-            return None;
-        }
-        Some(match kind {
-            "Deployment" => Kind::Deployment,
-            "ReplicaSet" => Kind::ReplicaSet,
-            "StatefulSet" => Kind::StatefulSet,
-            "DaemonSet" => Kind::DaemonSet,
-            "ControllerRevision" => Kind::ControllerRevision,
-            _ => return None,
-        })
-    }
-
     /// Column definitions.
-    pub(super) fn columns(self) -> Vec<ColumnDefinition> {
+    pub(crate) fn columns(self) -> Vec<ColumnDefinition> {
         match self {
             Kind::Deployment => cols(&[
                 ("Name", "string", 0, "name"),
@@ -114,7 +99,7 @@ impl Kind {
     }
 
     /// Cells of one object.
-    pub(super) fn cells(self, o: &Value, now: Timestamp) -> Vec<Value> {
+    pub(crate) fn cells(self, o: &Value, now: Timestamp) -> Vec<Value> {
         let n = json!(name(o));
         let age = age_cell(o, now);
         let (c, im) = containers(o.pointer("/spec/template/spec"));

@@ -12,23 +12,14 @@ const TEMPLATE_IMAGES: &str = "Images referenced by each container in the templa
 
 /// A batch kind with a specific printer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Kind {
+pub enum Kind {
     Job,
     CronJob,
 }
 
 impl Kind {
-    /// The printer for this group and kind, if it is one of ours.
-    pub(super) fn of(group: &str, kind: &str) -> Option<Self> {
-        match (group, kind) {
-            ("batch", "Job") => Some(Kind::Job),
-            ("batch", "CronJob") => Some(Kind::CronJob),
-            _ => None,
-        }
-    }
-
     /// Column definitions.
-    pub(super) fn columns(self) -> Vec<ColumnDefinition> {
+    pub(crate) fn columns(self) -> Vec<ColumnDefinition> {
         match self {
             Kind::Job => cols(&[
                 ("Name", "string", 0, "name"),
@@ -66,7 +57,7 @@ impl Kind {
     }
 
     /// Cells of one object.
-    pub(super) fn cells(self, o: &Value, now: Timestamp) -> Vec<Value> {
+    pub(crate) fn cells(self, o: &Value, now: Timestamp) -> Vec<Value> {
         let n = json!(name(o));
         let age = age_cell(o, now);
         match self {

@@ -10,7 +10,7 @@ use super::{cols, pod, ColumnDefinition};
 
 /// A core kind with a specific printer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Kind {
+pub enum Kind {
     Pod,
     PodTemplate,
     ReplicationController,
@@ -29,30 +29,8 @@ pub(super) enum Kind {
 }
 
 impl Kind {
-    /// The printer for this group and kind, if it is one of ours.
-    pub(super) fn of(group: &str, kind: &str) -> Option<Self> {
-        Some(match (group, kind) {
-            ("", "Pod") => Kind::Pod,
-            ("", "PodTemplate") => Kind::PodTemplate,
-            ("", "ReplicationController") => Kind::ReplicationController,
-            ("", "Service") => Kind::Service,
-            ("", "Endpoints") => Kind::Endpoints,
-            ("", "Node") => Kind::Node,
-            ("", "Event") | ("events.k8s.io", "Event") => Kind::Event,
-            ("", "Namespace") => Kind::Namespace,
-            ("", "Secret") => Kind::Secret,
-            ("", "ServiceAccount") => Kind::ServiceAccount,
-            ("", "ConfigMap") => Kind::ConfigMap,
-            ("", "PersistentVolume") => Kind::PersistentVolume,
-            ("", "PersistentVolumeClaim") => Kind::PersistentVolumeClaim,
-            ("", "ResourceQuota") => Kind::ResourceQuota,
-            ("", "ComponentStatus") => Kind::ComponentStatus,
-            _ => return None,
-        })
-    }
-
     /// Column definitions.
-    pub(super) fn columns(self) -> Vec<ColumnDefinition> {
+    pub(crate) fn columns(self) -> Vec<ColumnDefinition> {
         const TEMPLATE_NAMES: &str = "Names of each container in the template.";
         const TEMPLATE_IMAGES: &str = "Images referenced by each container in the template.";
         match self {
@@ -168,7 +146,7 @@ impl Kind {
     }
 
     /// Cells of one object.
-    pub(super) fn cells(self, o: &Value, now: Timestamp) -> Vec<Value> {
+    pub(crate) fn cells(self, o: &Value, now: Timestamp) -> Vec<Value> {
         let n = json!(name(o));
         let age = age_cell(o, now);
         match self {

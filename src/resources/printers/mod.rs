@@ -2,13 +2,13 @@
 //! printers (pkg/printers/internalversion/printers.go, always run with `Wide: true`) and its
 //! default table convertor produce, computed from objects in their v1 JSON form.
 
-mod apps;
-mod batch;
-mod core;
+pub(crate) mod apps;
+pub(crate) mod batch;
+pub(crate) mod core;
 mod docs;
 pub mod duration;
 mod fields;
-mod other;
+pub(crate) mod other;
 mod pod;
 
 use serde_json::{json, Value};
@@ -88,58 +88,95 @@ pub fn default_cells(obj: &Value, _now: jiff::Timestamp) -> Vec<Value> {
     vec![json!(fields::name(obj)), json!(created)]
 }
 
-/// Which printer a (group, kind) uses; None for the default table convertor.
+/// A kind's Table printer, named by its strategy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Printer {
+pub enum Printer {
+    /// A core kind's printer (events.k8s.io Events included).
     Core(core::Kind),
+    /// An apps kind's printer.
     Apps(apps::Kind),
+    /// A batch kind's printer.
     Batch(batch::Kind),
+    /// A printer of one of the smaller groups.
     Other(other::Kind),
 }
 
-fn printer(group: &str, kind: &str) -> Option<Printer> {
-    if let Some(k) = core::Kind::of(group, kind) {
-        return Some(Printer::Core(k));
+impl From<core::Kind> for Printer {
+    fn from(k: core::Kind) -> Self {
+        Printer::Core(k)
     }
-    if let Some(k) = apps::Kind::of(group, kind) {
-        return Some(Printer::Apps(k));
-    }
-    if let Some(k) = batch::Kind::of(group, kind) {
-        return Some(Printer::Batch(k));
-    }
-    other::Kind::of(group, kind).map(Printer::Other)
 }
 
-/// Column definitions for a kind (group "" for core); None when the real server uses the
-/// default convertor (Role, ClusterRole, LimitRange, CustomResourceDefinition, ...): the caller
-/// then uses `default_columns()`.
-pub fn columns(group: &str, kind: &str) -> Option<Vec<ColumnDefinition>> {
-    Some(match printer(group, kind)? {
-        Printer::Core(k) => k.columns(),
-        Printer::Apps(k) => k.columns(),
-        Printer::Batch(k) => k.columns(),
-        Printer::Other(k) => k.columns(),
-    })
+impl From<apps::Kind> for Printer {
+    fn from(k: apps::Kind) -> Self {
+        Printer::Apps(k)
+    }
 }
 
-/// Cells of one row, matching `columns` (same count and order); falls back to the default
-/// cells for kinds without a printer.
-pub fn cells(group: &str, kind: &str, obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
-    match printer(group, kind) {
-        Some(Printer::Core(k)) => k.cells(obj, now),
-        Some(Printer::Apps(k)) => k.cells(obj, now),
-        Some(Printer::Batch(k)) => k.cells(obj, now),
-        Some(Printer::Other(k)) => k.cells(obj, now),
+impl From<batch::Kind> for Printer {
+    fn from(k: batch::Kind) -> Self {
+        Printer::Batch(k)
+    }
+}
+
+impl From<other::Kind> for Printer {
+    fn from(k: other::Kind) -> Self {
+        Printer::Other(k)
+    }
+}
+
+impl Printer {
+    /// Column definitions.
+    pub fn columns(self) -> Vec<ColumnDefinition> {
+        match self {
+            Printer::Core(k) => k.columns(),
+            Printer::Apps(k) => k.columns(),
+            Printer::Batch(k) => k.columns(),
+            Printer::Other(k) => k.columns(),
+        }
+    }
+
+    /// Cells of one row, matching `columns` (same count and order).
+    pub fn cells(self, obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
+        match self {
+            Printer::Core(k) => k.cells(obj, now),
+            Printer::Apps(k) => k.cells(obj, now),
+            Printer::Batch(k) => k.cells(obj, now),
+            Printer::Other(k) => k.cells(obj, now),
+        }
+    }
+
+    /// Row conditions: pods in phase Succeeded or Failed are `Completed`; None otherwise.
+    pub fn row_conditions(self, obj: &Value) -> Option<Value> {
+        match self {
+            Printer::Core(core::Kind::Pod) => pod::row_conditions(obj),
+            _ => None,
+        }
+    }
+}
+
+/// The printer of a built-in kind, as its strategy names it (tests name kinds by group).
+#[cfg(test)]
+fn printer_of(group: &str, kind: &str) -> Option<Printer> {
+    crate::resources::kinds::strategy(group, kind)?.printer
+}
+
+#[cfg(test)]
+fn columns(group: &str, kind: &str) -> Option<Vec<ColumnDefinition>> {
+    printer_of(group, kind).map(Printer::columns)
+}
+
+#[cfg(test)]
+fn cells(group: &str, kind: &str, obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
+    match printer_of(group, kind) {
+        Some(p) => p.cells(obj, now),
         None => default_cells(obj, now),
     }
 }
 
-/// Row conditions: pods in phase Succeeded or Failed are `Completed`; None otherwise.
-pub fn row_conditions(group: &str, kind: &str, obj: &Value) -> Option<Value> {
-    match (group, kind) {
-        ("", "Pod") => pod::row_conditions(obj),
-        _ => None,
-    }
+#[cfg(test)]
+fn row_conditions(group: &str, kind: &str, obj: &Value) -> Option<Value> {
+    printer_of(group, kind)?.row_conditions(obj)
 }
 
 #[cfg(test)]

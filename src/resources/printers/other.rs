@@ -10,7 +10,7 @@ use super::{cols, ColumnDefinition};
 
 /// A kind of the smaller groups with a specific printer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Kind {
+pub enum Kind {
     HorizontalPodAutoscaler,
     Ingress,
     IngressClass,
@@ -22,41 +22,12 @@ pub(super) enum Kind {
     EndpointSlice,
     PodDisruptionBudget,
     PriorityClass,
-    RuntimeClass,
     ApiService,
-    MutatingWebhookConfiguration,
-    ValidatingWebhookConfiguration,
 }
 
 impl Kind {
-    /// The printer for this group and kind, if it is one of ours.
-    pub(super) fn of(group: &str, kind: &str) -> Option<Self> {
-        Some(match (group, kind) {
-            ("autoscaling", "HorizontalPodAutoscaler") => Kind::HorizontalPodAutoscaler,
-            ("networking.k8s.io", "Ingress") => Kind::Ingress,
-            ("networking.k8s.io", "IngressClass") => Kind::IngressClass,
-            ("networking.k8s.io", "NetworkPolicy") => Kind::NetworkPolicy,
-            ("storage.k8s.io", "StorageClass") => Kind::StorageClass,
-            ("rbac.authorization.k8s.io", "RoleBinding") => Kind::RoleBinding,
-            ("rbac.authorization.k8s.io", "ClusterRoleBinding") => Kind::ClusterRoleBinding,
-            ("coordination.k8s.io", "Lease") => Kind::Lease,
-            ("discovery.k8s.io", "EndpointSlice") => Kind::EndpointSlice,
-            ("policy", "PodDisruptionBudget") => Kind::PodDisruptionBudget,
-            ("scheduling.k8s.io", "PriorityClass") => Kind::PriorityClass,
-            ("node.k8s.io", "RuntimeClass") => Kind::RuntimeClass,
-            ("apiregistration.k8s.io", "APIService") => Kind::ApiService,
-            ("admissionregistration.k8s.io", "MutatingWebhookConfiguration") => {
-                Kind::MutatingWebhookConfiguration
-            }
-            ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration") => {
-                Kind::ValidatingWebhookConfiguration
-            }
-            _ => return None,
-        })
-    }
-
     /// Column definitions.
-    pub(super) fn columns(self) -> Vec<ColumnDefinition> {
+    pub(crate) fn columns(self) -> Vec<ColumnDefinition> {
         match self {
             Kind::HorizontalPodAutoscaler => cols(&[
                 ("Name", "string", 0, "name"),
@@ -142,22 +113,11 @@ impl Kind {
                 ("Available", "string", 0, ""),
                 ("Age", "string", 0, "age"),
             ]),
-            // The real printer describes Handler with ObjectMeta's (missing) "handler" doc: "".
-            Kind::RuntimeClass => cols(&[
-                ("Name", "string", 0, "name"),
-                ("Handler", "string", 0, ""),
-                ("Age", "string", 0, "age"),
-            ]),
-            Kind::MutatingWebhookConfiguration | Kind::ValidatingWebhookConfiguration => cols(&[
-                ("Name", "string", 0, "name"),
-                ("Webhooks", "integer", 0, "Webhooks indicates the number of webhooks registered in this configuration"),
-                ("Age", "string", 0, "age"),
-            ]),
         }
     }
 
     /// Cells of one object.
-    pub(super) fn cells(self, o: &Value, now: Timestamp) -> Vec<Value> {
+    pub(crate) fn cells(self, o: &Value, now: Timestamp) -> Vec<Value> {
         let n = json!(name(o));
         let age = age_cell(o, now);
         match self {
@@ -315,10 +275,6 @@ impl Kind {
                 age,
                 json!(s(o, "/preemptionPolicy")),
             ],
-            Kind::RuntimeClass => vec![n, json!(s(o, "/handler")), age],
-            Kind::MutatingWebhookConfiguration | Kind::ValidatingWebhookConfiguration => {
-                vec![n, json!(len_of(o, "/webhooks")), age]
-            }
         }
     }
 }

@@ -263,18 +263,4 @@ fn misc_groups() {
             json!("PreemptLowerPriority")
         ]
     );
-    let rc = json!({"metadata": meta("gvisor"), "handler": "runsc"});
-    assert_eq!(
-        row("node.k8s.io", "RuntimeClass", &rc),
-        vec![json!("gvisor"), json!("runsc"), json!("60m")]
-    );
-    let wh = json!({"metadata": meta("hooks"), "webhooks": [{"name": "a.example.com"}, {"name": "b.example.com"}]});
-    assert_eq!(
-        row(
-            "admissionregistration.k8s.io",
-            "ValidatingWebhookConfiguration",
-            &wh
-        ),
-        vec![json!("hooks"), json!(2), json!("60m")]
-    );
 }

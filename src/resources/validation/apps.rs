@@ -20,23 +20,33 @@ fn non_negative(errs: &mut Vec<FieldError>, spec: &Value, key: &str, path: &str)
     }
 }
 
-/// Spec-level errors of an apps kind.
-pub(super) fn spec_errors(kind: &str, obj: &Value) -> Vec<FieldError> {
-    let null = Value::Null;
-    let spec = obj.get("spec").unwrap_or(&null);
-    match kind {
-        "Deployment" => deployment_errors(spec),
-        "ReplicaSet" => {
-            let mut errs = Vec::new();
-            non_negative(&mut errs, spec, "replicas", "spec.replicas");
-            non_negative(&mut errs, spec, "minReadySeconds", "spec.minReadySeconds");
-            replica_set_like(&mut errs, spec, "deployment", "ReplicaSet");
-            errs
-        }
-        "StatefulSet" => stateful_set_errors(spec),
-        "DaemonSet" => daemon_set_errors(spec),
-        _ => Vec::new(),
-    }
+fn spec(obj: &Value) -> &Value {
+    obj.get("spec").unwrap_or(&Value::Null)
+}
+
+/// A Deployment's spec.
+pub(crate) fn deployment(obj: &Value) -> Vec<FieldError> {
+    deployment_errors(spec(obj))
+}
+
+/// A ReplicaSet's spec.
+pub(crate) fn replica_set(obj: &Value) -> Vec<FieldError> {
+    let spec = spec(obj);
+    let mut errs = Vec::new();
+    non_negative(&mut errs, spec, "replicas", "spec.replicas");
+    non_negative(&mut errs, spec, "minReadySeconds", "spec.minReadySeconds");
+    replica_set_like(&mut errs, spec, "deployment", "ReplicaSet");
+    errs
+}
+
+/// A StatefulSet's spec.
+pub(crate) fn stateful_set(obj: &Value) -> Vec<FieldError> {
+    stateful_set_errors(spec(obj))
+}
+
+/// A DaemonSet's spec.
+pub(crate) fn daemon_set(obj: &Value) -> Vec<FieldError> {
+    daemon_set_errors(spec(obj))
 }
 
 /// Selector and template checks shared by Deployments and ReplicaSets.
@@ -401,51 +411,47 @@ fn daemon_set_errors(spec: &Value) -> Vec<FieldError> {
     errs
 }
 
-/// Update rules: selectors are immutable in apps/v1; a StatefulSet may change only a few
-/// spec fields.
-pub(super) fn update_errors(kind: &str, new: &Value, old: &Value) -> Vec<FieldError> {
-    let mut errs = Vec::new();
-    match kind {
-        "Deployment" | "ReplicaSet" | "DaemonSet" => {
-            let n = selector_value(new.pointer("/spec/selector"));
-            if n != selector_value(old.pointer("/spec/selector")) {
-                errs.push(FieldError::invalid(
-                    "spec.selector",
-                    n,
-                    "field is immutable",
-                ));
-            }
-        }
-        "StatefulSet" => {
-            let strip = |o: &Value| {
-                let mut spec = o.get("spec").cloned().unwrap_or(Value::Null);
-                if let Some(m) = spec.as_object_mut() {
-                    for k in [
-                        "replicas",
-                        "template",
-                        "updateStrategy",
-                        "minReadySeconds",
-                        "ordinals",
-                        "persistentVolumeClaimRetentionPolicy",
-                    ] {
-                        m.remove(k);
-                    }
-                    if let Some(sel) = m.get("selector").cloned() {
-                        m.insert("selector".into(), selector_value(Some(&sel)));
-                    }
-                }
-                spec
-            };
-            if strip(new) != strip(old) {
-                errs.push(FieldError::forbidden(
-                    "spec",
-                    "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
-                ));
-            }
-        }
-        _ => {}
+/// Deployments, ReplicaSets and DaemonSets keep their selector (apps/v1).
+pub(crate) fn selector_update(new: &Value, old: &Value) -> Vec<FieldError> {
+    let n = selector_value(new.pointer("/spec/selector"));
+    if n == selector_value(old.pointer("/spec/selector")) {
+        return Vec::new();
     }
-    errs
+    vec![FieldError::invalid(
+        "spec.selector",
+        n,
+        "field is immutable",
+    )]
+}
+
+/// A StatefulSet may change only a few spec fields.
+pub(crate) fn stateful_set_update(new: &Value, old: &Value) -> Vec<FieldError> {
+    let strip = |o: &Value| {
+        let mut spec = o.get("spec").cloned().unwrap_or(Value::Null);
+        if let Some(m) = spec.as_object_mut() {
+            for k in [
+                "replicas",
+                "template",
+                "updateStrategy",
+                "minReadySeconds",
+                "ordinals",
+                "persistentVolumeClaimRetentionPolicy",
+            ] {
+                m.remove(k);
+            }
+            if let Some(sel) = m.get("selector").cloned() {
+                m.insert("selector".into(), selector_value(Some(&sel)));
+            }
+        }
+        spec
+    };
+    if strip(new) == strip(old) {
+        return Vec::new();
+    }
+    vec![FieldError::forbidden(
+        "spec",
+        "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+    )]
 }
 
 #[cfg(test)]
@@ -474,7 +480,7 @@ mod tests {
 
     #[test]
     fn deployment_table() {
-        assert!(spec_errors("Deployment", &deployment()).is_empty());
+        assert!(super::deployment(&deployment()).is_empty());
         let cases = [
             ("/spec/replicas", json!(-1), "spec.replicas: Invalid value: -1: must be greater than or equal to 0"),
             ("/spec/selector", json!({}), "spec.selector: Invalid value: {}: empty selector is invalid for deployment"),
@@ -489,13 +495,14 @@ mod tests {
             ("/spec/progressDeadlineSeconds", json!(0), "spec.progressDeadlineSeconds: Invalid value: 0: must be greater than minReadySeconds"),
         ];
         for (ptr, v, want) in cases {
-            let got = msgs(&spec_errors("Deployment", &with(deployment(), ptr, v)));
+            let got = msgs(&super::deployment(&with(deployment(), ptr, v)));
             assert!(got.contains(&want.to_string()), "want {want}\n got {got:?}");
         }
-        let nil_sel = msgs(&spec_errors(
-            "Deployment",
-            &with(deployment(), "/spec/selector", Value::Null),
-        ));
+        let nil_sel = msgs(&super::deployment(&with(
+            deployment(),
+            "/spec/selector",
+            Value::Null,
+        )));
         assert_eq!(nil_sel, [
             "spec.selector: Required value",
             "spec.template.metadata.labels: Invalid value: {\"app\":\"x\"}: `selector` does not match template `labels`",
@@ -507,13 +514,13 @@ mod tests {
         let mut sts = deployment();
         sts["spec"] = json!({"replicas": 1, "podManagementPolicy": "Sometimes", "updateStrategy": {"type": "RollingUpdate"},
             "selector": {"matchLabels": {"app": "x"}}, "template": {"metadata": {"labels": {"app": "x"}}, "spec": {"restartPolicy": "Always"}}});
-        assert_eq!(msgs(&spec_errors("StatefulSet", &sts)), ["spec.podManagementPolicy: Invalid value: \"Sometimes\": must be 'OrderedReady' or 'Parallel'"]);
+        assert_eq!(msgs(&stateful_set(&sts)), ["spec.podManagementPolicy: Invalid value: \"Sometimes\": must be 'OrderedReady' or 'Parallel'"]);
         let mut ds = deployment();
         ds["spec"]["updateStrategy"] =
             json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 0}});
-        assert_eq!(msgs(&spec_errors("DaemonSet", &ds)), ["spec.updateStrategy.rollingUpdate.maxUnavailable: Required value: cannot be 0 when maxSurge is 0"]);
+        assert_eq!(msgs(&daemon_set(&ds)), ["spec.updateStrategy.rollingUpdate.maxUnavailable: Required value: cannot be 0 when maxSurge is 0"]);
         let rs = with(deployment(), "/spec/selector", json!({}));
-        assert!(msgs(&spec_errors("ReplicaSet", &rs)).contains(
+        assert!(msgs(&replica_set(&rs)).contains(
             &"spec.selector: Invalid value: {}: empty selector is invalid for deployment"
                 .to_string()
         ));
@@ -527,13 +534,13 @@ mod tests {
             "/spec/selector",
             json!({"matchLabels": {"app": "y"}}),
         );
-        assert_eq!(msgs(&update_errors("Deployment", &new, &old)), ["spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"y\"}}: field is immutable"]);
+        assert_eq!(msgs(&selector_update(&new, &old)), ["spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"y\"}}: field is immutable"]);
         let mut sts_old = deployment();
         sts_old["spec"]["serviceName"] = json!("a");
         let mut sts_new = sts_old.clone();
         sts_new["spec"]["replicas"] = json!(3);
-        assert!(update_errors("StatefulSet", &sts_new, &sts_old).is_empty());
+        assert!(stateful_set_update(&sts_new, &sts_old).is_empty());
         sts_new["spec"]["serviceName"] = json!("b");
-        assert_eq!(update_errors("StatefulSet", &sts_new, &sts_old).len(), 1);
+        assert_eq!(stateful_set_update(&sts_new, &sts_old).len(), 1);
     }
 }

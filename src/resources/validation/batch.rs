@@ -21,16 +21,8 @@ fn non_negative(errs: &mut Vec<FieldError>, spec: &Value, key: &str, path: &str)
     }
 }
 
-/// Spec-level errors of a batch kind.
-pub(super) fn spec_errors(kind: &str, obj: &Value) -> Vec<FieldError> {
-    match kind {
-        "Job" => job_errors(obj),
-        "CronJob" => cron_job_errors(obj),
-        _ => Vec::new(),
-    }
-}
-
-fn job_errors(obj: &Value) -> Vec<FieldError> {
+/// A Job's spec and its generated selector.
+pub(crate) fn job(obj: &Value) -> Vec<FieldError> {
     let null = Value::Null;
     let spec = obj.get("spec").unwrap_or(&null);
     let mut errs = generated_selector_errors(obj, spec);
@@ -227,7 +219,8 @@ fn job_spec_errors(errs: &mut Vec<FieldError>, spec: &Value, path: &str) {
     }
 }
 
-fn cron_job_errors(obj: &Value) -> Vec<FieldError> {
+/// A CronJob's schedule, time zone and job template.
+pub(crate) fn cron_job(obj: &Value) -> Vec<FieldError> {
     let null = Value::Null;
     let spec = obj.get("spec").unwrap_or(&null);
     let mut errs = Vec::new();
@@ -328,11 +321,8 @@ fn time_zone_errors(errs: &mut Vec<FieldError>, tz: &str) {
 
 /// Update rules for Jobs: completions, selector, template and modes are immutable (a
 /// suspended job that never started may change its scheduling directives).
-pub(super) fn update_errors(kind: &str, new: &Value, old: &Value) -> Vec<FieldError> {
+pub(crate) fn job_update(new: &Value, old: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    if kind != "Job" {
-        return errs;
-    }
     let field = |o: &Value, k: &str| {
         o.pointer(&format!("/spec/{k}"))
             .cloned()
@@ -428,9 +418,9 @@ mod tests {
     #[test]
     fn job_table() {
         assert!(
-            spec_errors("Job", &job()).is_empty(),
+            super::job(&job()).is_empty(),
             "{:?}",
-            msgs(&spec_errors("Job", &job()))
+            msgs(&super::job(&job()))
         );
         let cases = [
             ("/spec/parallelism", json!(-1), "spec.parallelism: Invalid value: -1: must be greater than or equal to 0"),
@@ -446,7 +436,7 @@ mod tests {
             if let Some(slot) = j.pointer_mut(ptr) {
                 *slot = v;
             }
-            let got = msgs(&spec_errors("Job", &j));
+            let got = msgs(&super::job(&j));
             assert!(got.contains(&want.to_string()), "want {want}\n got {got:?}");
         }
     }
@@ -457,7 +447,7 @@ mod tests {
         let mut new = job();
         new["spec"]["template"]["spec"]["containers"][0]["image"] = json!("other");
         new["spec"]["completions"] = json!(3);
-        let got = msgs(&update_errors("Job", &new, &old));
+        let got = msgs(&job_update(&new, &old));
         assert_eq!(got.len(), 2, "{got:?}");
         assert_eq!(
             got[0],
@@ -471,7 +461,7 @@ mod tests {
         suspended["spec"]["suspend"] = json!(true);
         let mut moved = suspended.clone();
         moved["spec"]["template"]["spec"]["nodeSelector"] = json!({"zone": "a"});
-        assert!(update_errors("Job", &moved, &suspended).is_empty());
+        assert!(job_update(&moved, &suspended).is_empty());
     }
 
     #[test]
@@ -479,14 +469,14 @@ mod tests {
         let mut cj = json!({"metadata": {"name": "c"}, "spec": {"schedule": "every minute", "concurrencyPolicy": "Sometimes",
             "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "OnFailure", "dnsPolicy": "ClusterFirst",
                 "containers": [{"name": "c", "image": "b", "imagePullPolicy": "Always", "terminationMessagePolicy": "File"}]}}}}}});
-        assert_eq!(msgs(&spec_errors("CronJob", &cj)), [
+        assert_eq!(msgs(&cron_job(&cj)), [
             "spec.schedule: Invalid value: \"every minute\": expected exactly 5 fields, found 2: [every minute]",
             "spec.concurrencyPolicy: Unsupported value: \"Sometimes\": supported values: \"Allow\", \"Forbid\", \"Replace\"",
         ]);
         cj["spec"]["schedule"] = json!("*/1 * * * *");
         cj["spec"]["concurrencyPolicy"] = json!("Allow");
         cj["spec"]["timeZone"] = json!("Local");
-        assert_eq!(msgs(&spec_errors("CronJob", &cj)), [
+        assert_eq!(msgs(&cron_job(&cj)), [
             "spec.timeZone: Invalid value: \"Local\": timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones",
         ]);
     }

@@ -15,66 +15,65 @@ use super::pod::{arr, protocol_errors, template_errors, text};
 use super::probe::port_num_or_name;
 use super::quantity::Quantity;
 
-/// Spec-level errors of a core kind.
-pub(super) fn spec_errors(kind: &str, obj: &Value) -> Vec<FieldError> {
-    let null = Value::Null;
-    match kind {
-        "Pod" => super::pod::spec_errors(obj.get("spec").unwrap_or(&null), "spec"),
-        "PodTemplate" => template_errors(obj.get("template"), "template"),
-        "Service" => service_errors(obj),
-        "ConfigMap" => config_map_errors(obj),
-        "Secret" => secret_errors(obj),
-        "Namespace" => namespace_errors(obj),
-        "PersistentVolumeClaim" => pvc_errors(obj.get("spec").unwrap_or(&null)),
-        "ReplicationController" => rc_errors(obj),
-        _ => Vec::new(),
-    }
+/// A Pod's spec.
+pub(crate) fn pod(obj: &Value) -> Vec<FieldError> {
+    super::pod::spec_errors(obj.get("spec").unwrap_or(&Value::Null), "spec")
 }
 
-/// Update rules of a core kind (immutable fields).
-pub(super) fn update_errors(kind: &str, new: &Value, old: &Value) -> Vec<FieldError> {
-    match kind {
-        "Pod" => super::pod::update_errors(new, old),
-        "Service" => service_update_errors(new, old),
-        "ConfigMap" | "Secret" => {
-            let mut errs = Vec::new();
-            if old.get("immutable").and_then(Value::as_bool) == Some(true) {
-                if new.get("immutable").and_then(Value::as_bool) != Some(true) {
-                    errs.push(FieldError::forbidden(
-                        "immutable",
-                        "field is immutable when `immutable` is set",
-                    ));
-                }
-                let fields: &[&str] = if kind == "ConfigMap" {
-                    &["data", "binaryData"]
-                } else {
-                    &["data"]
-                };
-                for f in fields {
-                    if non_empty(new.get(*f)) != non_empty(old.get(*f)) {
-                        errs.push(FieldError::forbidden(
-                            f,
-                            "field is immutable when `immutable` is set",
-                        ));
-                    }
-                }
-            }
-            if kind == "Secret" {
-                let t = |o: &Value| {
-                    o.get("type")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string()
-                };
-                if t(new) != t(old) {
-                    errs.push(FieldError::invalid("type", t(new), "field is immutable"));
-                }
-            }
-            errs
-        }
-        "PersistentVolumeClaim" => pvc_update_errors(new, old),
-        _ => Vec::new(),
+/// A Pod's update rules.
+pub(crate) fn pod_update(new: &Value, old: &Value) -> Vec<FieldError> {
+    super::pod::update_errors(new, old)
+}
+
+/// A PodTemplate's template.
+pub(crate) fn pod_template(obj: &Value) -> Vec<FieldError> {
+    template_errors(obj.get("template"), "template")
+}
+
+/// A PersistentVolumeClaim's spec.
+pub(crate) fn persistent_volume_claim(obj: &Value) -> Vec<FieldError> {
+    pvc_errors(obj.get("spec").unwrap_or(&Value::Null))
+}
+
+/// A ConfigMap marked `immutable` keeps its data.
+pub(crate) fn config_map_update(new: &Value, old: &Value) -> Vec<FieldError> {
+    immutable_data_errors(new, old, &["data", "binaryData"])
+}
+
+/// A Secret marked `immutable` keeps its data; its type never changes.
+pub(crate) fn secret_update(new: &Value, old: &Value) -> Vec<FieldError> {
+    let mut errs = immutable_data_errors(new, old, &["data"]);
+    let t = |o: &Value| {
+        o.get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    if t(new) != t(old) {
+        errs.push(FieldError::invalid("type", t(new), "field is immutable"));
     }
+    errs
+}
+
+fn immutable_data_errors(new: &Value, old: &Value, fields: &[&str]) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    if old.get("immutable").and_then(Value::as_bool) == Some(true) {
+        if new.get("immutable").and_then(Value::as_bool) != Some(true) {
+            errs.push(FieldError::forbidden(
+                "immutable",
+                "field is immutable when `immutable` is set",
+            ));
+        }
+        for f in fields {
+            if non_empty(new.get(*f)) != non_empty(old.get(*f)) {
+                errs.push(FieldError::forbidden(
+                    f,
+                    "field is immutable when `immutable` is set",
+                ));
+            }
+        }
+    }
+    errs
 }
 
 /// An absent map and an empty one are the same to Go's DeepEqual after decoding.
@@ -91,7 +90,7 @@ fn sorted_keys(v: Option<&Value>) -> Vec<String> {
     keys
 }
 
-fn config_map_errors(obj: &Value) -> Vec<FieldError> {
+pub(crate) fn config_map(obj: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let data = obj.get("data");
     let binary = obj.get("binaryData");
@@ -135,7 +134,7 @@ fn config_map_errors(obj: &Value) -> Vec<FieldError> {
     errs
 }
 
-fn secret_errors(obj: &Value) -> Vec<FieldError> {
+pub(crate) fn secret(obj: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let mut keys: BTreeSet<String> = sorted_keys(obj.get("data")).into_iter().collect();
     // stringData is merged into data before validation.
@@ -192,7 +191,7 @@ fn secret_errors(obj: &Value) -> Vec<FieldError> {
     errs
 }
 
-fn namespace_errors(obj: &Value) -> Vec<FieldError> {
+pub(crate) fn namespace(obj: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
     for (i, f) in arr(obj.get("spec").unwrap_or(&Value::Null), "finalizers")
         .iter()
@@ -270,7 +269,7 @@ fn pvc_errors(spec: &Value) -> Vec<FieldError> {
     errs
 }
 
-fn pvc_update_errors(new: &Value, old: &Value) -> Vec<FieldError> {
+pub(crate) fn persistent_volume_claim_update(new: &Value, old: &Value) -> Vec<FieldError> {
     let strip = |o: &Value| {
         let mut spec = o.get("spec").cloned().unwrap_or(Value::Null);
         if let Some(m) = spec.as_object_mut() {
@@ -303,7 +302,7 @@ fn pvc_update_errors(new: &Value, old: &Value) -> Vec<FieldError> {
     Vec::new()
 }
 
-fn rc_errors(obj: &Value) -> Vec<FieldError> {
+pub(crate) fn replication_controller(obj: &Value) -> Vec<FieldError> {
     let null = Value::Null;
     let spec = obj.get("spec").unwrap_or(&null);
     let mut errs = Vec::new();
@@ -395,7 +394,7 @@ fn cluster_ips(spec: &Value) -> Vec<String> {
     }
 }
 
-fn service_errors(obj: &Value) -> Vec<FieldError> {
+pub(crate) fn service(obj: &Value) -> Vec<FieldError> {
     let null = Value::Null;
     let spec = obj.get("spec").unwrap_or(&null);
     let mut errs = Vec::new();
@@ -622,7 +621,7 @@ fn external_name_errors(errs: &mut Vec<FieldError>, name: &str) {
     }
 }
 
-fn service_update_errors(new: &Value, old: &Value) -> Vec<FieldError> {
+pub(crate) fn service_update(new: &Value, old: &Value) -> Vec<FieldError> {
     let null = Value::Null;
     let (ns, os) = (
         new.get("spec").unwrap_or(&null),
@@ -679,14 +678,13 @@ mod tests {
             (json!({"sessionAffinity": "Sticky", "ports": [p(80)]}), "spec.sessionAffinity: Unsupported value: \"Sticky\": supported values: \"ClientIP\", \"None\""),
         ];
         for (spec, want) in cases {
-            let got = msgs(&spec_errors("Service", &svc(spec)));
+            let got = msgs(&service(&svc(spec)));
             assert!(got.contains(&want.to_string()), "want {want}\n got {got:?}");
         }
-        assert!(spec_errors("Service", &svc(json!({"clusterIP": "None"}))).is_empty());
-        assert!(spec_errors(
-            "Service",
-            &svc(json!({"type": "ExternalName", "externalName": "db.example.com"}))
-        )
+        assert!(service(&svc(json!({"clusterIP": "None"}))).is_empty());
+        assert!(service(&svc(
+            json!({"type": "ExternalName", "externalName": "db.example.com"})
+        ))
         .is_empty());
     }
 
@@ -695,30 +693,27 @@ mod tests {
         let old = svc(json!({"clusterIP": "10.96.0.10", "clusterIPs": ["10.96.0.10"]}));
         let new = svc(json!({"clusterIP": "None"}));
         assert_eq!(
-            msgs(&update_errors("Service", &new, &old)),
+            msgs(&service_update(&new, &old)),
             ["spec.clusterIPs[0]: Invalid value: [\"None\"]: may not change once set"]
         );
         let kept = svc(json!({}));
-        assert!(update_errors("Service", &kept, &old).is_empty());
+        assert!(service_update(&kept, &old).is_empty());
     }
 
     #[test]
     fn config_maps_and_secrets() {
         let cm = json!({"data": {"a b": "1", "ok": "2"}, "binaryData": {"ok": "AA=="}});
-        assert_eq!(msgs(&spec_errors("ConfigMap", &cm)), [
+        assert_eq!(msgs(&config_map(&cm)), [
             "data[a b]: Invalid value: \"a b\": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
             "data[ok]: Invalid value: \"ok\": duplicate of key present in binaryData",
             "binaryData[ok]: Invalid value: \"ok\": duplicate of key present in data",
         ]);
         let tls = json!({"type": "kubernetes.io/tls", "data": {"tls.crt": "AA=="}});
-        assert_eq!(
-            msgs(&spec_errors("Secret", &tls)),
-            ["data[tls.key]: Required value"]
-        );
+        assert_eq!(msgs(&secret(&tls)), ["data[tls.key]: Required value"]);
         let old = json!({"immutable": true, "data": {"a": "MQ=="}, "type": "Opaque"});
         let new = json!({"immutable": true, "data": {"a": "Mg=="}, "type": "Other"});
         assert_eq!(
-            msgs(&update_errors("Secret", &new, &old)),
+            msgs(&secret_update(&new, &old)),
             [
                 "data: Forbidden: field is immutable when `immutable` is set",
                 "type: Invalid value: \"Other\": field is immutable",
@@ -729,20 +724,20 @@ mod tests {
     #[test]
     fn pvc_and_namespace_and_rc() {
         let pvc = json!({"spec": {"accessModes": ["ReadWriteSometimes"]}});
-        assert_eq!(msgs(&spec_errors("PersistentVolumeClaim", &pvc)), [
+        assert_eq!(msgs(&persistent_volume_claim(&pvc)), [
             "spec.accessModes: Unsupported value: \"ReadWriteSometimes\": supported values: \"ReadOnlyMany\", \"ReadWriteMany\", \"ReadWriteOnce\", \"ReadWriteOncePod\"",
             "spec.resources[storage]: Required value",
         ]);
         let old = json!({"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}});
         let mut new = old.clone();
         new["spec"]["resources"]["requests"]["storage"] = json!("2Gi");
-        assert!(update_errors("PersistentVolumeClaim", &new, &old).is_empty());
+        assert!(persistent_volume_claim_update(&new, &old).is_empty());
         new["spec"]["accessModes"] = json!(["ReadWriteMany"]);
-        assert_eq!(update_errors("PersistentVolumeClaim", &new, &old).len(), 1);
+        assert_eq!(persistent_volume_claim_update(&new, &old).len(), 1);
         let ns = json!({"spec": {"finalizers": ["foo"]}});
-        assert_eq!(msgs(&spec_errors("Namespace", &ns)), ["spec.finalizers[0]: Invalid value: \"foo\": name is neither a standard finalizer name nor is it fully qualified"]);
+        assert_eq!(msgs(&namespace(&ns)), ["spec.finalizers[0]: Invalid value: \"foo\": name is neither a standard finalizer name nor is it fully qualified"]);
         let rc = json!({"spec": {"selector": {"a": "1"}, "template": {"metadata": {"labels": {"a": "2"}}, "spec": {}}}});
-        let m = msgs(&spec_errors("ReplicationController", &rc));
+        let m = msgs(&replication_controller(&rc));
         assert!(m.contains(&"spec.template.metadata.labels: Invalid value: {\"a\":\"2\"}: `selector` does not match template `labels`".to_string()), "{m:?}");
     }
 }

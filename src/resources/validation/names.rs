@@ -129,11 +129,15 @@ pub(super) fn path_segment_name(s: &str) -> Vec<String> {
 }
 
 /// How names of a kind are checked.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(super) enum NameRule {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameRule {
+    /// An RFC 1123 subdomain, as most kinds.
     Subdomain,
+    /// An RFC 1123 label (Namespace, StatefulSet).
     Label,
+    /// An RFC 1035 label (Service).
     Dns1035,
+    /// Anything usable as a path segment (RBAC kinds, APIService).
     PathSegment,
 }
 

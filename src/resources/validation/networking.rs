@@ -10,23 +10,27 @@ use super::names::{dns1035_label, dns1123_subdomain, invalid_each, port_name, po
 use super::pod::{arr, protocol_errors, text};
 use super::selector::selector_errors;
 
-/// Spec-level errors of a networking kind.
-pub(super) fn spec_errors(kind: &str, obj: &Value) -> Vec<FieldError> {
-    let null = Value::Null;
-    let spec = obj.get("spec").unwrap_or(&null);
-    match kind {
-        "Ingress" => ingress_errors(spec),
-        "IngressClass" => {
-            let c = text(spec, "controller");
-            if c.is_empty() {
-                vec![FieldError::required("spec.controller", "")]
-            } else {
-                Vec::new()
-            }
-        }
-        "NetworkPolicy" => network_policy_errors(spec),
-        _ => Vec::new(),
+fn spec(obj: &Value) -> &Value {
+    obj.get("spec").unwrap_or(&Value::Null)
+}
+
+/// An Ingress's spec.
+pub(crate) fn ingress(obj: &Value) -> Vec<FieldError> {
+    ingress_errors(spec(obj))
+}
+
+/// An IngressClass names its controller.
+pub(crate) fn ingress_class(obj: &Value) -> Vec<FieldError> {
+    if text(spec(obj), "controller").is_empty() {
+        vec![FieldError::required("spec.controller", "")]
+    } else {
+        Vec::new()
     }
+}
+
+/// A NetworkPolicy's spec.
+pub(crate) fn network_policy(obj: &Value) -> Vec<FieldError> {
+    network_policy_errors(spec(obj))
 }
 
 fn ingress_errors(spec: &Value) -> Vec<FieldError> {
@@ -255,12 +259,12 @@ mod tests {
     fn ingress_table() {
         let ok = json!({"spec": {"rules": [{"host": "a.example.com", "http": {"paths": [
             {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}});
-        assert!(spec_errors("Ingress", &ok).is_empty());
-        assert_eq!(msgs(&spec_errors("Ingress", &json!({"spec": {}}))), ["spec.rules: Invalid value: []: either `defaultBackend` or `rules` must be specified"]);
+        assert!(ingress(&ok).is_empty());
+        assert_eq!(msgs(&ingress(&json!({"spec": {}}))), ["spec.rules: Invalid value: []: either `defaultBackend` or `rules` must be specified"]);
         let bad = json!({"spec": {"rules": [{"host": "*.example.com", "http": {"paths": [
             {"path": "x", "pathType": "Exact", "backend": {"service": {"name": "web", "port": {}}}},
             {"path": "/", "backend": {"service": {"name": "web", "port": {"name": "http", "number": 80}}}}]}}]}});
-        assert_eq!(msgs(&spec_errors("Ingress", &bad)), [
+        assert_eq!(msgs(&ingress(&bad)), [
             "spec.rules[0].http.paths[0].path: Invalid value: \"x\": must be an absolute path",
             "spec.rules[0].http.paths[0].backend: Required value: port name or number is required",
             "spec.rules[0].http.paths[1].pathType: Required value: pathType must be specified",
@@ -271,7 +275,7 @@ mod tests {
     #[test]
     fn network_policies() {
         let np = json!({"spec": {"podSelector": {}, "policyTypes": ["Sideways"], "ingress": [{"ports": [{"protocol": "TCP", "port": 0}]}]}});
-        assert_eq!(msgs(&spec_errors("NetworkPolicy", &np)), [
+        assert_eq!(msgs(&network_policy(&np)), [
             "spec.ingress[0].ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive",
             "spec.policyTypes[0]: Unsupported value: \"Sideways\": supported values: \"Ingress\", \"Egress\"",
         ]);

@@ -8,39 +8,43 @@ use super::names::{invalid_each, path_segment_name, percent};
 use super::pod::text;
 use super::selector::selector_errors;
 
-/// Spec-level errors of a kind in one of these groups.
-pub(super) fn spec_errors(group: &str, kind: &str, obj: &Value) -> Vec<FieldError> {
-    let null = Value::Null;
-    let spec = obj.get("spec").unwrap_or(&null);
-    match (group, kind) {
-        ("autoscaling", "HorizontalPodAutoscaler") => hpa_errors(spec),
-        ("policy", "PodDisruptionBudget") => pdb_errors(spec),
-        ("scheduling.k8s.io", "PriorityClass") => priority_class_errors(obj),
-        ("storage.k8s.io", "StorageClass") => {
-            let mut errs = Vec::new();
-            if text(obj, "provisioner").is_empty() {
-                errs.push(FieldError::required("provisioner", ""));
-            }
-            let rp = text(obj, "reclaimPolicy");
-            if !rp.is_empty() && rp != "Delete" && rp != "Retain" {
-                errs.push(FieldError::not_supported(
-                    "reclaimPolicy",
-                    rp,
-                    &["Delete", "Retain"],
-                ));
-            }
-            let mode = text(obj, "volumeBindingMode");
-            if !mode.is_empty() && mode != "Immediate" && mode != "WaitForFirstConsumer" {
-                errs.push(FieldError::not_supported(
-                    "volumeBindingMode",
-                    mode,
-                    &["Immediate", "WaitForFirstConsumer"],
-                ));
-            }
-            errs
-        }
-        _ => Vec::new(),
+fn spec(obj: &Value) -> &Value {
+    obj.get("spec").unwrap_or(&Value::Null)
+}
+
+/// A HorizontalPodAutoscaler's spec (v1 and v2).
+pub(crate) fn horizontal_pod_autoscaler(obj: &Value) -> Vec<FieldError> {
+    hpa_errors(spec(obj))
+}
+
+/// A PodDisruptionBudget's spec.
+pub(crate) fn pod_disruption_budget(obj: &Value) -> Vec<FieldError> {
+    pdb_errors(spec(obj))
+}
+
+/// A StorageClass's provisioner, reclaim policy and binding mode.
+pub(crate) fn storage_class(obj: &Value) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    if text(obj, "provisioner").is_empty() {
+        errs.push(FieldError::required("provisioner", ""));
     }
+    let rp = text(obj, "reclaimPolicy");
+    if !rp.is_empty() && rp != "Delete" && rp != "Retain" {
+        errs.push(FieldError::not_supported(
+            "reclaimPolicy",
+            rp,
+            &["Delete", "Retain"],
+        ));
+    }
+    let mode = text(obj, "volumeBindingMode");
+    if !mode.is_empty() && mode != "Immediate" && mode != "WaitForFirstConsumer" {
+        errs.push(FieldError::not_supported(
+            "volumeBindingMode",
+            mode,
+            &["Immediate", "WaitForFirstConsumer"],
+        ));
+    }
+    errs
 }
 
 fn hpa_errors(spec: &Value) -> Vec<FieldError> {
@@ -157,7 +161,7 @@ const SYSTEM_CLASSES: [(&str, i64); 2] = [
     ("system-node-critical", 2_000_001_000),
 ];
 
-fn priority_class_errors(obj: &Value) -> Vec<FieldError> {
+pub(crate) fn priority_class(obj: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let name = obj
         .pointer("/metadata/name")
@@ -197,56 +201,54 @@ fn priority_class_errors(obj: &Value) -> Vec<FieldError> {
     errs
 }
 
-/// Update rules: a PriorityClass's value and preemption policy, a StorageClass's
-/// parameters, provisioner, reclaim policy and binding mode are fixed.
-pub(super) fn update_errors(group: &str, kind: &str, new: &Value, old: &Value) -> Vec<FieldError> {
+/// A PriorityClass keeps its value and preemption policy.
+pub(crate) fn priority_class_update(new: &Value, old: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    match (group, kind) {
-        ("scheduling.k8s.io", "PriorityClass") => {
-            if new.get("value") != old.get("value") {
-                errs.push(FieldError::forbidden(
-                    "value",
-                    "may not be changed in an update.",
-                ));
-            }
-            let n = new.get("preemptionPolicy").cloned().unwrap_or(Value::Null);
-            if Some(&n) != old.get("preemptionPolicy").or(Some(&Value::Null)) {
-                errs.push(FieldError::invalid(
-                    "preemptionPolicy",
-                    n,
-                    "field is immutable",
-                ));
-            }
-        }
-        ("storage.k8s.io", "StorageClass") => {
-            if new.get("parameters") != old.get("parameters") {
-                errs.push(FieldError::forbidden(
-                    "parameters",
-                    "updates to parameters are forbidden.",
-                ));
-            }
-            if new.get("provisioner") != old.get("provisioner") {
-                errs.push(FieldError::forbidden(
-                    "provisioner",
-                    "updates to provisioner are forbidden.",
-                ));
-            }
-            if new.get("reclaimPolicy") != old.get("reclaimPolicy") {
-                errs.push(FieldError::forbidden(
-                    "reclaimPolicy",
-                    "updates to reclaimPolicy are forbidden.",
-                ));
-            }
-            let n = new.get("volumeBindingMode").cloned().unwrap_or(Value::Null);
-            if Some(&n) != old.get("volumeBindingMode").or(Some(&Value::Null)) {
-                errs.push(FieldError::invalid(
-                    "volumeBindingMode",
-                    n,
-                    "field is immutable",
-                ));
-            }
-        }
-        _ => {}
+    if new.get("value") != old.get("value") {
+        errs.push(FieldError::forbidden(
+            "value",
+            "may not be changed in an update.",
+        ));
+    }
+    let n = new.get("preemptionPolicy").cloned().unwrap_or(Value::Null);
+    if Some(&n) != old.get("preemptionPolicy").or(Some(&Value::Null)) {
+        errs.push(FieldError::invalid(
+            "preemptionPolicy",
+            n,
+            "field is immutable",
+        ));
+    }
+    errs
+}
+
+/// A StorageClass keeps its parameters, provisioner, reclaim policy and binding mode.
+pub(crate) fn storage_class_update(new: &Value, old: &Value) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    if new.get("parameters") != old.get("parameters") {
+        errs.push(FieldError::forbidden(
+            "parameters",
+            "updates to parameters are forbidden.",
+        ));
+    }
+    if new.get("provisioner") != old.get("provisioner") {
+        errs.push(FieldError::forbidden(
+            "provisioner",
+            "updates to provisioner are forbidden.",
+        ));
+    }
+    if new.get("reclaimPolicy") != old.get("reclaimPolicy") {
+        errs.push(FieldError::forbidden(
+            "reclaimPolicy",
+            "updates to reclaimPolicy are forbidden.",
+        ));
+    }
+    let n = new.get("volumeBindingMode").cloned().unwrap_or(Value::Null);
+    if Some(&n) != old.get("volumeBindingMode").or(Some(&Value::Null)) {
+        errs.push(FieldError::invalid(
+            "volumeBindingMode",
+            n,
+            "field is immutable",
+        ));
     }
     errs
 }
@@ -263,14 +265,10 @@ mod tests {
     #[test]
     fn hpa_pdb_priority() {
         let hpa = json!({"spec": {"minReplicas": 5, "maxReplicas": 2, "scaleTargetRef": {"kind": "Deployment", "name": "web"}}});
-        assert_eq!(msgs(&spec_errors("autoscaling", "HorizontalPodAutoscaler", &hpa)), ["spec.maxReplicas: Invalid value: 2: must be greater than or equal to `minReplicas`"]);
+        assert_eq!(msgs(&horizontal_pod_autoscaler(&hpa)), ["spec.maxReplicas: Invalid value: 2: must be greater than or equal to `minReplicas`"]);
         let hpa0 = json!({"spec": {"minReplicas": 0, "maxReplicas": 0, "scaleTargetRef": {"kind": "Deployment", "name": "web"}}});
         assert_eq!(
-            msgs(&spec_errors(
-                "autoscaling",
-                "HorizontalPodAutoscaler",
-                &hpa0
-            )),
+            msgs(&horizontal_pod_autoscaler(&hpa0)),
             [
                 "spec.minReplicas: Invalid value: 0: must be greater than or equal to 1",
                 "spec.maxReplicas: Invalid value: 0: must be greater than 0",
@@ -279,23 +277,18 @@ mod tests {
         let pdb =
             json!({"spec": {"minAvailable": "120%", "selector": {"matchLabels": {"app": "x"}}}});
         assert_eq!(
-            msgs(&spec_errors("policy", "PodDisruptionBudget", &pdb)),
+            msgs(&pod_disruption_budget(&pdb)),
             ["spec.minAvailable: Invalid value: \"120%\": must not be greater than 100%"]
         );
         let pc = json!({"metadata": {"name": "high"}, "value": 2000000000});
         assert_eq!(
-            msgs(&spec_errors("scheduling.k8s.io", "PriorityClass", &pc)),
+            msgs(&priority_class(&pc)),
             ["value: Forbidden: maximum allowed value of a user defined priority is 1000000000"]
         );
         let old = json!({"value": 1, "preemptionPolicy": "Never"});
         let new = json!({"value": 2, "preemptionPolicy": "Never"});
         assert_eq!(
-            msgs(&update_errors(
-                "scheduling.k8s.io",
-                "PriorityClass",
-                &new,
-                &old
-            )),
+            msgs(&priority_class_update(&new, &old)),
             ["value: Forbidden: may not be changed in an update."]
         );
     }

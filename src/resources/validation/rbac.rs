@@ -10,66 +10,78 @@ use super::selector::selector_errors;
 
 const GROUP: &str = "rbac.authorization.k8s.io";
 
-/// Spec-level errors of an RBAC kind.
-pub(super) fn spec_errors(kind: &str, obj: &Value) -> Vec<FieldError> {
+/// A Role's rules.
+pub(crate) fn role(obj: &Value) -> Vec<FieldError> {
+    role_errors(obj, true)
+}
+
+/// A ClusterRole's rules and aggregation.
+pub(crate) fn cluster_role(obj: &Value) -> Vec<FieldError> {
+    role_errors(obj, false)
+}
+
+/// A RoleBinding's roleRef and subjects.
+pub(crate) fn role_binding(obj: &Value) -> Vec<FieldError> {
+    binding_errors(obj, true)
+}
+
+/// A ClusterRoleBinding's roleRef and subjects.
+pub(crate) fn cluster_role_binding(obj: &Value) -> Vec<FieldError> {
+    binding_errors(obj, false)
+}
+
+fn role_errors(obj: &Value, namespaced: bool) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    match kind {
-        "Role" | "ClusterRole" => {
-            for (i, rule) in arr(obj, "rules").iter().enumerate() {
-                rule_errors(&mut errs, rule, kind == "Role", &format!("rules[{i}]"));
-            }
-            if let Some(agg) = obj.get("aggregationRule").filter(|v| !v.is_null()) {
-                let selectors = arr(agg, "clusterRoleSelectors");
-                if selectors.is_empty() {
-                    errs.push(FieldError::required(
-                        "aggregationRule.clusterRoleSelectors",
-                        "at least one clusterRoleSelector required if aggregationRule is non-nil",
-                    ));
-                }
-                for (i, s) in selectors.iter().enumerate() {
-                    errs.extend(selector_errors(
-                        &format!("aggregationRule.clusterRoleSelectors[{i}]"),
-                        Some(s),
-                    ));
-                }
-            }
+    for (i, rule) in arr(obj, "rules").iter().enumerate() {
+        rule_errors(&mut errs, rule, namespaced, &format!("rules[{i}]"));
+    }
+    if let Some(agg) = obj.get("aggregationRule").filter(|v| !v.is_null()) {
+        let selectors = arr(agg, "clusterRoleSelectors");
+        if selectors.is_empty() {
+            errs.push(FieldError::required(
+                "aggregationRule.clusterRoleSelectors",
+                "at least one clusterRoleSelector required if aggregationRule is non-nil",
+            ));
         }
-        "RoleBinding" | "ClusterRoleBinding" => {
-            let null = Value::Null;
-            let role_ref = obj.get("roleRef").unwrap_or(&null);
-            let group = text(role_ref, "apiGroup");
-            if group != GROUP {
-                errs.push(FieldError::not_supported(
-                    "roleRef.apiGroup",
-                    group,
-                    &[GROUP],
-                ));
-            }
-            let ref_kind = text(role_ref, "kind");
-            let allowed: &[&str] = if kind == "RoleBinding" {
-                &["Role", "ClusterRole"]
-            } else {
-                &["ClusterRole"]
-            };
-            if !allowed.contains(&ref_kind) {
-                errs.push(FieldError::not_supported("roleRef.kind", ref_kind, allowed));
-            }
-            let name = text(role_ref, "name");
-            if name.is_empty() {
-                errs.push(FieldError::required("roleRef.name", ""));
-            } else {
-                errs.extend(invalid_each("roleRef.name", name, path_segment_name(name)));
-            }
-            for (i, s) in arr(obj, "subjects").iter().enumerate() {
-                subject_errors(
-                    &mut errs,
-                    s,
-                    kind == "RoleBinding",
-                    &format!("subjects[{i}]"),
-                );
-            }
+        for (i, s) in selectors.iter().enumerate() {
+            errs.extend(selector_errors(
+                &format!("aggregationRule.clusterRoleSelectors[{i}]"),
+                Some(s),
+            ));
         }
-        _ => {}
+    }
+    errs
+}
+
+fn binding_errors(obj: &Value, namespaced: bool) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    let null = Value::Null;
+    let role_ref = obj.get("roleRef").unwrap_or(&null);
+    let group = text(role_ref, "apiGroup");
+    if group != GROUP {
+        errs.push(FieldError::not_supported(
+            "roleRef.apiGroup",
+            group,
+            &[GROUP],
+        ));
+    }
+    let ref_kind = text(role_ref, "kind");
+    let allowed: &[&str] = if namespaced {
+        &["Role", "ClusterRole"]
+    } else {
+        &["ClusterRole"]
+    };
+    if !allowed.contains(&ref_kind) {
+        errs.push(FieldError::not_supported("roleRef.kind", ref_kind, allowed));
+    }
+    let name = text(role_ref, "name");
+    if name.is_empty() {
+        errs.push(FieldError::required("roleRef.name", ""));
+    } else {
+        errs.extend(invalid_each("roleRef.name", name, path_segment_name(name)));
+    }
+    for (i, s) in arr(obj, "subjects").iter().enumerate() {
+        subject_errors(&mut errs, s, namespaced, &format!("subjects[{i}]"));
     }
     errs
 }
@@ -168,10 +180,7 @@ fn subject_errors(errs: &mut Vec<FieldError>, s: &Value, namespaced: bool, path:
 }
 
 /// A binding's roleRef cannot change.
-pub(super) fn update_errors(kind: &str, new: &Value, old: &Value) -> Vec<FieldError> {
-    if kind != "RoleBinding" && kind != "ClusterRoleBinding" {
-        return Vec::new();
-    }
+pub(crate) fn role_ref_update(new: &Value, old: &Value) -> Vec<FieldError> {
     let role_ref = |o: &Value| {
         let r = o.get("roleRef").cloned().unwrap_or(Value::Null);
         // Go prints the internal RoleRef struct, whose JSON keys are its Go field names.
@@ -194,26 +203,25 @@ mod tests {
 
     #[test]
     fn roles_and_bindings() {
-        let role = json!({"rules": [{"apiGroups": [""], "resources": ["pods"]}, {"verbs": ["get"], "nonResourceURLs": ["/healthz"]}]});
-        assert_eq!(msgs(&spec_errors("Role", &role)), [
+        let r = json!({"rules": [{"apiGroups": [""], "resources": ["pods"]}, {"verbs": ["get"], "nonResourceURLs": ["/healthz"]}]});
+        assert_eq!(msgs(&role(&r)), [
             "rules[0].verbs: Required value: verbs must contain at least one value",
             "rules[1].nonResourceURLs: Invalid value: [\"/healthz\"]: namespaced rules cannot apply to non-resource URLs",
         ]);
-        assert!(spec_errors(
-            "ClusterRole",
+        assert!(cluster_role(
             &json!({"rules": [{"verbs": ["get"], "nonResourceURLs": ["/healthz"]}]})
         )
         .is_empty());
         let rb = json!({"roleRef": {"apiGroup": GROUP, "kind": "Pod", "name": "r"},
             "subjects": [{"kind": "ServiceAccount", "name": "default"}, {"kind": "User", "name": "u"}, {"kind": "Robot", "name": "x"}]});
-        assert_eq!(msgs(&spec_errors("RoleBinding", &rb)), [
+        assert_eq!(msgs(&role_binding(&rb)), [
             "roleRef.kind: Unsupported value: \"Pod\": supported values: \"Role\", \"ClusterRole\"",
             "subjects[1].apiGroup: Unsupported value: \"\": supported values: \"rbac.authorization.k8s.io\"",
             "subjects[2].kind: Unsupported value: \"Robot\": supported values: \"ServiceAccount\", \"User\", \"Group\"",
         ]);
         let old = json!({"roleRef": {"apiGroup": GROUP, "kind": "Role", "name": "a"}});
         let new = json!({"roleRef": {"apiGroup": GROUP, "kind": "Role", "name": "b"}});
-        assert_eq!(msgs(&update_errors("RoleBinding", &new, &old)), [
+        assert_eq!(msgs(&role_ref_update(&new, &old)), [
             "roleRef: Invalid value: {\"APIGroup\":\"rbac.authorization.k8s.io\",\"Kind\":\"Role\",\"Name\":\"b\"}: cannot change roleRef",
         ]);
     }
