@@ -3,6 +3,7 @@
 //! A kind is read or added here, in one place.
 
 use super::defaults::{self, core as dc};
+use super::prepare;
 use super::printers::{
     apps::Kind as A, batch::Kind as B, core::Kind as C, other::Kind as O, Printer,
 };
@@ -157,6 +158,8 @@ fn builtin_defs() -> Vec<Def> {
             .strategy(Strategy {
                 name_rule: NameRule::Label,
                 defaults: dc::namespace,
+                prepare_create: prepare::namespace_create,
+                prepare_update: prepare::namespace_update,
                 validate: vc::namespace,
                 fields: &[Field::Text("status.phase")],
                 ..printed(C::Namespace)
@@ -209,6 +212,7 @@ fn builtin_defs() -> Vec<Def> {
             ])
             .strategy(Strategy {
                 defaults: dc::pod,
+                prepare_create: prepare::pod_create,
                 validate: vc::pod,
                 validate_update: vc::pod_update,
                 generation: true,
@@ -259,6 +263,8 @@ fn builtin_defs() -> Vec<Def> {
             .strategy(Strategy {
                 name_rule: NameRule::Dns1035,
                 defaults: dc::service,
+                prepare_create: prepare::service_create,
+                prepare_update: prepare::service_update,
                 validate: vc::service,
                 validate_update: vc::service_update,
                 fields: &[Field::Text("spec.clusterIP"), Field::Text("spec.type")],
@@ -407,6 +413,7 @@ fn builtin_defs() -> Vec<Def> {
             .subs(&["status"])
             .strategy(Strategy {
                 defaults: defaults::batch::job,
+                prepare_create: defaults::batch::job_prepare,
                 validate: validation::batch::job,
                 validate_update: validation::batch::job_update,
                 generation: true,
@@ -719,7 +726,10 @@ mod tests {
                 .map(|d| d.strategy)
         };
         assert_eq!(hpa("v1"), hpa("v2"));
-        assert_eq!(strategy("autoscaling", "HorizontalPodAutoscaler"), hpa("v2"));
+        assert_eq!(
+            strategy("autoscaling", "HorizontalPodAutoscaler"),
+            hpa("v2")
+        );
         assert_eq!(strategy("example.com", "Widget"), None);
         let svc = strategy("", "Service").expect("services");
         assert_eq!(svc.name_rule, NameRule::Dns1035);

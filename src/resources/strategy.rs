@@ -41,6 +41,10 @@ pub struct Strategy {
     pub validate: fn(&Value) -> Vec<FieldError>,
     /// Rules between the stored object and its update, such as immutable fields.
     pub validate_update: fn(&Value, &Value) -> Vec<FieldError>,
+    /// Server-owned fields of a new object, set before validation (`PrepareForCreate`).
+    pub prepare_create: fn(&mut Value),
+    /// What an update keeps of the stored object, given (old, new) (`PrepareForUpdate`).
+    pub prepare_update: fn(&Value, &mut Value),
     /// The Table printer; `None` gives the default convertor's Name and Created At.
     pub printer: Option<Printer>,
     /// Whether `metadata.generation` is kept and bumped on spec changes.
@@ -59,6 +63,8 @@ fn no_update_errors(_: &Value, _: &Value) -> Vec<FieldError> {
     Vec::new()
 }
 
+fn keep_update(_: &Value, _: &mut Value) {}
+
 impl Strategy {
     /// A kind with metadata rules only: no defaults, no spec checks, the default table.
     pub const PLAIN: Strategy = Strategy {
@@ -66,6 +72,8 @@ impl Strategy {
         defaults: no_defaults,
         validate: no_errors,
         validate_update: no_update_errors,
+        prepare_create: no_defaults,
+        prepare_update: keep_update,
         printer: None,
         generation: false,
         fields: &[],

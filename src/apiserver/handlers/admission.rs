@@ -247,37 +247,6 @@ pub async fn check_namespace_open(ctx: &Ctx, ns: &str) -> Result<Value, ApiError
     Ok(v)
 }
 
-fn qos_class(pod: &Value) -> &'static str {
-    let containers: Vec<&Value> = ["containers", "initContainers"]
-        .iter()
-        .filter_map(|f| pod.pointer(&format!("/spec/{f}"))?.as_array())
-        .flatten()
-        .collect();
-    let mut any = false;
-    let mut guaranteed = true;
-    for c in &containers {
-        let req = c.pointer("/resources/requests").and_then(Value::as_object);
-        let lim = c.pointer("/resources/limits").and_then(Value::as_object);
-        if req.is_some_and(|r| !r.is_empty()) || lim.is_some_and(|l| !l.is_empty()) {
-            any = true;
-        }
-        for res in ["cpu", "memory"] {
-            let l = lim.and_then(|l| l.get(res));
-            let r = req.and_then(|r| r.get(res)).or(l);
-            if l.is_none() || r != l {
-                guaranteed = false;
-            }
-        }
-    }
-    if !any {
-        "BestEffort"
-    } else if guaranteed {
-        "Guaranteed"
-    } else {
-        "Burstable"
-    }
-}
-
 /// DefaultStorageClass: a claim that names no class (the field absent, not empty) gets the
 /// default StorageClass, the newest when several are marked.
 pub async fn default_storage_class(ctx: &Ctx, claim: &mut Value) -> Result<(), ApiError> {
@@ -397,45 +366,24 @@ fn default_toleration_seconds(pod: &mut Value) {
     }
 }
 
-/// Create-time preparation of server-owned fields (the registry strategies' PrepareForCreate).
+/// Create-time preparation of server-owned fields: a status to start from, then the kind's
+/// strategy (PrepareForCreate), after RBAC's escalation check; and DefaultTolerationSeconds.
 pub fn prepare_create(ctx: &Ctx, obj: &mut Value) -> Result<(), ApiError> {
     if ctx.res.group == "rbac.authorization.k8s.io" {
         crate::apiserver::rbac::escalation::check(&ctx.state, &ctx.user, &ctx.res.kind, obj, None)?;
     }
-    if is_kind(ctx, "batch", "Job") {
-        let uid = object::meta_str(obj, "uid").unwrap_or("").to_string();
-        crate::resources::defaults::prepare_job_selector(obj, &uid);
-    }
-    if is_kind(ctx, "", "Pod") {
-        obj["status"] = json!({"phase": "Pending", "qosClass": qos_class(obj)});
-        default_toleration_seconds(obj);
-    } else if is_kind(ctx, "", "Service") {
-        obj["status"] = json!({"loadBalancer": {}});
-    } else if ctx.res.has_status_subresource()
-        && obj.get("status").is_none()
-        && !is_kind(ctx, "", "Namespace")
-    {
+    if ctx.res.has_status_subresource() && obj.get("status").is_none() {
         obj["status"] = json!({});
     }
-    if is_kind(ctx, "", "Namespace") {
-        obj["status"] = json!({"phase": "Active"});
-        label_namespace_name(obj);
+    (ctx.res.strategy.prepare_create)(obj);
+    if is_kind(ctx, "", "Pod") {
+        default_toleration_seconds(obj);
     }
     Ok(())
 }
 
-/// Every namespace carries its name as the `kubernetes.io/metadata.name` label.
-fn label_namespace_name(obj: &mut Value) {
-    let name = object::name(obj).to_string();
-    let m = object::meta_mut(obj);
-    let labels = m.entry("labels").or_insert_with(|| json!({}));
-    if !labels.is_object() {
-        *labels = json!({});
-    }
-    labels["kubernetes.io/metadata.name"] = json!(name);
-}
-
-/// Update-time preparation: values the server allocated stay unless the user changes them.
+/// Update-time preparation: RBAC's escalation check, then the kind's strategy
+/// (PrepareForUpdate), which keeps what the server allocated unless the user changes it.
 pub fn prepare_update(ctx: &Ctx, old: &Value, new: &mut Value) -> Result<(), ApiError> {
     if ctx.res.group == "rbac.authorization.k8s.io" {
         crate::apiserver::rbac::escalation::check(
@@ -446,61 +394,7 @@ pub fn prepare_update(ctx: &Ctx, old: &Value, new: &mut Value) -> Result<(), Api
             Some(old),
         )?;
     }
-    if is_kind(ctx, "", "Namespace") {
-        label_namespace_name(new);
-    }
-    if is_kind(ctx, "", "Service") {
-        for f in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
-            let missing = new
-                .pointer(&format!("/spec/{f}"))
-                .is_none_or(Value::is_null);
-            if missing {
-                if let Some(v) = old.pointer(&format!("/spec/{f}")) {
-                    new["spec"][f] = v.clone();
-                }
-            }
-        }
-        // Keep node ports of ports that are still there (matched by port+protocol).
-        let old_ports = old
-            .pointer("/spec/ports")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        let needs_node_port = matches!(
-            new.pointer("/spec/type").and_then(Value::as_str),
-            Some("NodePort") | Some("LoadBalancer")
-        );
-        // Fields that only mean something for externally reachable types go with the type
-        // (upstream's dropTypeDependentFields).
-        if !needs_node_port {
-            if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
-                spec.remove("externalTrafficPolicy");
-                spec.remove("healthCheckNodePort");
-                spec.remove("allocateLoadBalancerNodePorts");
-            }
-        }
-        if let Some(ports) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
-            for p in ports.iter_mut() {
-                if !needs_node_port {
-                    if let Some(m) = p.as_object_mut() {
-                        m.remove("nodePort");
-                    }
-                    continue;
-                }
-                if p.get("nodePort").is_some_and(|v| !v.is_null()) {
-                    continue;
-                }
-                let same = old_ports.iter().find(|o| {
-                    o.get("port") == p.get("port")
-                        && o.get("protocol").and_then(Value::as_str).unwrap_or("TCP")
-                            == p.get("protocol").and_then(Value::as_str).unwrap_or("TCP")
-                });
-                if let Some(np) = same.and_then(|o| o.get("nodePort")) {
-                    p["nodePort"] = np.clone();
-                }
-            }
-        }
-    }
+    (ctx.res.strategy.prepare_update)(old, new);
     Ok(())
 }
 
@@ -653,25 +547,5 @@ mod tests {
         let mut all = json!({"spec": {"tolerations": [{"operator": "Exists"}]}});
         default_toleration_seconds(&mut all);
         assert_eq!(all["spec"]["tolerations"].as_array().unwrap().len(), 1);
-    }
-
-    #[test]
-    fn qos() {
-        assert_eq!(
-            qos_class(&json!({"spec": {"containers": [{"name": "a"}]}})),
-            "BestEffort"
-        );
-        assert_eq!(
-            qos_class(
-                &json!({"spec": {"containers": [{"resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}})
-            ),
-            "Guaranteed"
-        );
-        assert_eq!(
-            qos_class(
-                &json!({"spec": {"containers": [{"resources": {"requests": {"cpu": "1"}}}]}})
-            ),
-            "Burstable"
-        );
     }
 }

@@ -74,10 +74,20 @@ fn job_spec(spec: &mut Map<String, Value>) {
     }
 }
 
+/// The job strategy's PrepareForCreate: the selector and labels from the job's uid.
+pub(crate) fn job_prepare(obj: &mut Value) {
+    let uid = obj
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    prepare_job_selector(obj, &uid);
+}
+
 /// The job registry's create-time selector and labels (`batch.kubernetes.io/controller-uid`,
 /// `batch.kubernetes.io/job-name` and their legacy forms), unless the user manages the
 /// selector. Labels the user set are kept (validation refuses conflicting ones).
-pub fn prepare_job_selector(obj: &mut Value, uid: &str) {
+fn prepare_job_selector(obj: &mut Value, uid: &str) {
     if obj.pointer("/spec/manualSelector").and_then(Value::as_bool) == Some(true) {
         return;
     }

@@ -11,8 +11,6 @@ pub(crate) mod rbac;
 
 use serde_json::{json, Map, Value};
 
-pub use batch::prepare_job_selector;
-
 /// The object under `key`, created empty when absent or not an object.
 fn obj_mut<'a>(v: &'a mut Value, key: &str) -> Option<&'a mut Map<String, Value>> {
     let m = v.as_object_mut()?;
