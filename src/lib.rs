@@ -16,7 +16,7 @@ pub mod pki;
 pub mod proxy;
 pub mod resources;
 pub mod scheduler;
-pub mod store;
+pub use rkube_store as store;
 pub mod streams;
 pub mod supervisor;
 pub mod tunnel;

@@ -81,7 +81,7 @@ pub fn spawn(store: Arc<dyn Store>, ttl: Duration) -> tokio::task::JoinHandle<()
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{SqliteOptions, SqliteStore, Synchronous};
+    use crate::{SqliteOptions, SqliteStore, Synchronous};
     use bytes::Bytes;
     use serde_json::json;
 

@@ -5,6 +5,7 @@
 //! Keys follow kube-apiserver's layout `/registry/<resource>/<ns>/<name>`; values are opaque
 //! bytes (JSON). Every write gets the next global revision; the API server uses it as
 //! `metadata.resourceVersion`.
+#![forbid(unsafe_code)]
 
 mod error;
 pub mod event_ttl;

@@ -767,13 +767,11 @@ fn trials(mode: &str) -> (HashMap<String, String>, String) {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(rand::random);
+    // The test's name is its module path without the crate's name.
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    let child = format!("{module}::crash_child");
     let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "store::tests::fault_vfs::crash_child",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args([child.as_str(), "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, mode)
         .env(SEED_ENV, seed.to_string())
         .output()
