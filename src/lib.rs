@@ -14,7 +14,7 @@ pub mod kubelet;
 pub mod node;
 pub mod pki;
 pub mod proxy;
-pub mod resources;
+pub use rkube_resources as resources;
 pub mod scheduler;
 pub use rkube_store as store;
 pub mod streams;

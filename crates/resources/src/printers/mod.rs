@@ -158,7 +158,7 @@ impl Printer {
 /// The printer of a built-in kind, as its strategy names it (tests name kinds by group).
 #[cfg(test)]
 fn printer_of(group: &str, kind: &str) -> Option<Printer> {
-    crate::resources::kinds::strategy(group, kind)?.printer
+    crate::kinds::strategy(group, kind)?.printer
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! What the cluster serves: the registry of kinds, their defaulting, validation,
 //! version conversion and table printers.
+#![forbid(unsafe_code)]
 
 pub mod convert;
 pub mod defaults;

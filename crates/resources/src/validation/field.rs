@@ -157,7 +157,7 @@ pub(super) fn go_value(v: &Value) -> String {
 }
 
 /// Go's `strconv.Quote` (`%q`), as kube-apiserver quotes values in its messages.
-pub(crate) fn go_quote(s: &str) -> String {
+pub fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -184,7 +184,7 @@ fn matches_label_key_name(s: &str) -> bool {
 }
 
 /// A qualified name (label keys, annotation keys, finalizers): `[prefix/]name`.
-pub(crate) fn qualified_name(value: &str) -> Vec<String> {
+pub fn qualified_name(value: &str) -> Vec<String> {
     let mut errs = Vec::new();
     let parts: Vec<&str> = value.split('/').collect();
     let name = match parts.as_slice() {
@@ -232,7 +232,7 @@ pub(crate) fn qualified_name(value: &str) -> Vec<String> {
 }
 
 /// A label value: empty or a short alphanumeric string.
-pub(crate) fn label_value(value: &str) -> Vec<String> {
+pub fn label_value(value: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if value.len() > 63 {
         errs.push(max_len_bytes(63));

@@ -24,10 +24,10 @@ use serde_json::Value;
 use super::strategy::Strategy;
 
 pub use cron::Schedule;
-pub(crate) use field::go_quote;
+pub use field::go_quote;
 pub use field::{ErrorType, FieldError};
 pub use names::NameRule;
-pub(crate) use names::{label_value, qualified_name};
+pub use names::{label_value, qualified_name};
 pub use quantity::nanos as quantity_nanos;
 
 /// Validate a new object against its kind's strategy.
@@ -67,7 +67,7 @@ mod tests {
     }
 
     fn strategy(group: &str, kind: &str) -> Strategy {
-        crate::resources::kinds::strategy(group, kind).unwrap_or(Strategy::PLAIN)
+        crate::kinds::strategy(group, kind).unwrap_or(Strategy::PLAIN)
     }
 
     fn create(group: &str, kind: &str, obj: &Value, namespaced: bool) -> Vec<FieldError> {
