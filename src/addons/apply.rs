@@ -85,7 +85,7 @@ fn builtin_target(api_version: &str, kind: &str) -> Option<(ApiResource, ApiCapa
         Scope::Cluster
     };
     Some((
-        info.api_resource(),
+        crate::controllers::api_resource(&info),
         ApiCapabilities {
             scope,
             subresources: Vec::new(),

@@ -157,8 +157,21 @@ pub fn stored_kinds(
         .into_iter()
         .filter(|r| r.stored && pred(r))
         .filter(|r| seen.insert(r.storage.clone()))
-        .map(|r| r.api_resource())
+        .map(|r| api_resource(&r))
         .collect()
+}
+
+/// A served resource as kube-rs names it for dynamic clients.
+pub fn api_resource(
+    info: &crate::resources::registry::ResourceInfo,
+) -> kube::discovery::ApiResource {
+    kube::discovery::ApiResource {
+        api_version: info.api_version(),
+        group: info.group.clone(),
+        version: info.version.clone(),
+        kind: info.kind.clone(),
+        plural: info.plural.clone(),
+    }
 }
 
 /// Start every controller under `supervisor`; they run until their tasks are aborted.

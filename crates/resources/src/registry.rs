@@ -80,17 +80,6 @@ impl ResourceInfo {
         }
     }
 
-    /// This resource as kube-rs names it for dynamic clients.
-    pub fn api_resource(&self) -> kube::discovery::ApiResource {
-        kube::discovery::ApiResource {
-            api_version: self.api_version(),
-            group: self.group.clone(),
-            version: self.version.clone(),
-            kind: self.kind.clone(),
-            plural: self.plural.clone(),
-        }
-    }
-
     /// `plural.group` (or just `plural` for core), as error messages name resources.
     pub fn qualified_resource(&self) -> String {
         if self.group.is_empty() {

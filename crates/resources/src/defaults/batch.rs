@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 
 use super::core::template;
-use super::{default, obj_mut};
+use super::{default, default_map, obj_mut};
 
 /// A Job: its spec and pod template; a job without labels takes its template's.
 pub(crate) fn job(obj: &mut Value) {
@@ -12,15 +12,8 @@ pub(crate) fn job(obj: &mut Value) {
     if let Some(spec) = obj_mut(obj, "spec") {
         job_spec(spec);
     }
-    // A job without labels takes its template's.
     if let (Some(l), Some(meta)) = (labels, obj_mut(obj, "metadata")) {
-        if meta
-            .get("labels")
-            .and_then(Value::as_object)
-            .is_none_or(Map::is_empty)
-        {
-            meta.insert("labels".into(), l);
-        }
+        default_map(meta, "labels", l);
     }
 }
 
@@ -120,13 +113,7 @@ fn prepare_job_selector(obj: &mut Value, uid: &str) {
     }
     // Kubernetes re-defaults on every read, so a job without labels shows its template's.
     if let (Some(l), Some(meta)) = (snapshot, obj_mut(obj, "metadata")) {
-        if meta
-            .get("labels")
-            .and_then(Value::as_object)
-            .is_none_or(Map::is_empty)
-        {
-            meta.insert("labels".into(), l);
-        }
+        default_map(meta, "labels", l);
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{at, default, each, obj_mut};
+use super::{at, default, default_map, each, obj_mut};
 
 /// A Pod's spec and containers.
 pub(crate) fn pod(obj: &mut Value) {
@@ -24,23 +24,11 @@ pub(crate) fn replication_controller(obj: &mut Value) {
     if let Some(spec) = obj_mut(obj, "spec") {
         default(spec, "replicas", json!(1));
         if let Some(l) = &labels {
-            if spec
-                .get("selector")
-                .and_then(Value::as_object)
-                .is_none_or(Map::is_empty)
-            {
-                spec.insert("selector".into(), l.clone());
-            }
+            default_map(spec, "selector", l.clone());
         }
     }
     if let (Some(l), Some(meta)) = (labels, obj_mut(obj, "metadata")) {
-        if meta
-            .get("labels")
-            .and_then(Value::as_object)
-            .is_none_or(Map::is_empty)
-        {
-            meta.insert("labels".into(), l);
-        }
+        default_map(meta, "labels", l);
     }
 }
 

@@ -32,6 +32,16 @@ fn default(m: &mut Map<String, Value>, key: &str, value: Value) {
     }
 }
 
+/// Set `key` when it is absent or holds no entries (a label set or a selector).
+fn default_map(m: &mut Map<String, Value>, key: &str, value: Value) {
+    if m.get(key)
+        .and_then(Value::as_object)
+        .is_none_or(Map::is_empty)
+    {
+        m.insert(key.to_string(), value);
+    }
+}
+
 /// Each object in the array under `key`.
 fn each<'a>(
     m: &'a mut Map<String, Value>,

@@ -179,6 +179,37 @@ fn row_conditions(group: &str, kind: &str, obj: &Value) -> Option<Value> {
     printer_of(group, kind)?.row_conditions(obj)
 }
 
+/// The instant the printer tests print at.
+#[cfg(test)]
+fn now() -> jiff::Timestamp {
+    "2024-05-01T12:00:00Z".parse().unwrap()
+}
+
+/// Cells of an object, asserting they line up with the column definitions.
+#[cfg(test)]
+fn row(group: &str, kind: &str, o: &Value) -> Vec<Value> {
+    let cols = columns(group, kind).expect("printer");
+    let cells = cells(group, kind, o, now());
+    assert_eq!(cols.len(), cells.len(), "{group}/{kind}: columns vs cells");
+    cells
+}
+
+/// The column names of a kind's table.
+#[cfg(test)]
+fn header(group: &str, kind: &str) -> Vec<String> {
+    columns(group, kind)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect()
+}
+
+/// Metadata created one hour before `now()`.
+#[cfg(test)]
+fn meta(name: &str) -> Value {
+    json!({"name": name, "namespace": "default", "creationTimestamp": "2024-05-01T11:00:00Z"})
+}
+
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -3,18 +3,6 @@
 use super::*;
 use serde_json::json;
 
-fn now() -> jiff::Timestamp {
-    "2024-05-01T12:00:00Z".parse().unwrap()
-}
-
-/// Cells of an object, asserting they line up with the column definitions.
-fn row(group: &str, kind: &str, o: &Value) -> Vec<Value> {
-    let cols = columns(group, kind).expect("printer");
-    let cells = cells(group, kind, o, now());
-    assert_eq!(cols.len(), cells.len(), "{group}/{kind}: columns vs cells");
-    cells
-}
-
 fn names(group: &str, kind: &str) -> Vec<(String, i32)> {
     columns(group, kind)
         .unwrap()

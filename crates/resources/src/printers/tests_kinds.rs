@@ -3,30 +3,6 @@
 use super::*;
 use serde_json::json;
 
-fn now() -> jiff::Timestamp {
-    "2024-05-01T12:00:00Z".parse().unwrap()
-}
-
-fn row(group: &str, kind: &str, o: &Value) -> Vec<Value> {
-    let cols = columns(group, kind).expect("printer");
-    let cells = cells(group, kind, o, now());
-    assert_eq!(cols.len(), cells.len(), "{group}/{kind}: columns vs cells");
-    cells
-}
-
-fn header(group: &str, kind: &str) -> Vec<String> {
-    columns(group, kind)
-        .unwrap()
-        .into_iter()
-        .map(|c| c.name)
-        .collect()
-}
-
-/// Metadata created one hour before `now()`.
-fn meta(name: &str) -> Value {
-    json!({"name": name, "namespace": "default", "creationTimestamp": "2024-05-01T11:00:00Z"})
-}
-
 fn template() -> Value {
     json!({"metadata": {"labels": {"app": "web"}},
            "spec": {"containers": [{"name": "nginx", "image": "nginx:1.25"}, {"name": "sidecar", "image": "busybox"}]}})
