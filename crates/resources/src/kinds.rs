@@ -3,7 +3,7 @@
 //! A kind is read or added here, in one place.
 
 use super::defaults::{self, core as dc};
-use super::prepare;
+use super::lifecycle;
 use super::printers::{
     apps::Kind as A, batch::Kind as B, core::Kind as C, other::Kind as O, Printer,
 };
@@ -158,8 +158,8 @@ fn builtin_defs() -> Vec<Def> {
             .strategy(Strategy {
                 name_rule: NameRule::Label,
                 defaults: dc::namespace,
-                prepare_create: prepare::namespace_create,
-                prepare_update: prepare::namespace_update,
+                prepare_create: lifecycle::namespace_create,
+                prepare_update: lifecycle::namespace_update,
                 validate: vc::namespace,
                 fields: &[Field::Text("status.phase")],
                 ..printed(C::Namespace)
@@ -212,7 +212,8 @@ fn builtin_defs() -> Vec<Def> {
             ])
             .strategy(Strategy {
                 defaults: dc::pod,
-                prepare_create: prepare::pod_create,
+                prepare_create: lifecycle::pod_create,
+                grace_period: lifecycle::pod_grace,
                 validate: vc::pod,
                 validate_update: vc::pod_update,
                 generation: true,
@@ -263,8 +264,8 @@ fn builtin_defs() -> Vec<Def> {
             .strategy(Strategy {
                 name_rule: NameRule::Dns1035,
                 defaults: dc::service,
-                prepare_create: prepare::service_create,
-                prepare_update: prepare::service_update,
+                prepare_create: lifecycle::service_create,
+                prepare_update: lifecycle::service_update,
                 validate: vc::service,
                 validate_update: vc::service_update,
                 fields: &[Field::Text("spec.clusterIP"), Field::Text("spec.type")],

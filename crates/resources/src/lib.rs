@@ -5,7 +5,7 @@
 pub mod convert;
 pub mod defaults;
 pub mod kinds;
-pub mod prepare;
+pub mod lifecycle;
 pub mod printers;
 pub mod registry;
 pub mod strategy;

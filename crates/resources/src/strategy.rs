@@ -45,6 +45,9 @@ pub struct Strategy {
     pub prepare_create: fn(&mut Value),
     /// What an update keeps of the stored object, given (old, new) (`PrepareForUpdate`).
     pub prepare_update: fn(&Value, &mut Value),
+    /// Seconds a delete waits before the object goes, given the grace period the delete
+    /// asked for (`CheckGracefulDelete`); 0 deletes at once.
+    pub grace_period: fn(&Value, Option<i64>) -> i64,
     /// The Table printer; `None` gives the default convertor's Name and Created At.
     pub printer: Option<Printer>,
     /// Whether `metadata.generation` is kept and bumped on spec changes.
@@ -65,6 +68,10 @@ fn no_update_errors(_: &Value, _: &Value) -> Vec<FieldError> {
 
 fn keep_update(_: &Value, _: &mut Value) {}
 
+fn no_grace(_: &Value, _: Option<i64>) -> i64 {
+    0
+}
+
 impl Strategy {
     /// A kind with metadata rules only: no defaults, no spec checks, the default table.
     pub const PLAIN: Strategy = Strategy {
@@ -74,6 +81,7 @@ impl Strategy {
         validate_update: no_update_errors,
         prepare_create: no_defaults,
         prepare_update: keep_update,
+        grace_period: no_grace,
         printer: None,
         generation: false,
         fields: &[],

@@ -100,23 +100,6 @@ fn check_preconditions(ctx: &Ctx, obj: &Value, opts: &DeleteOptions) -> Result<(
     Ok(())
 }
 
-/// The grace period a pod gets: requested, else its spec, else 30s; 0 when never scheduled.
-fn pod_grace(obj: &Value, opts: &DeleteOptions) -> i64 {
-    let scheduled = obj
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .is_some_and(|n| !n.is_empty());
-    let phase = obj.pointer("/status/phase").and_then(Value::as_str);
-    if !scheduled || matches!(phase, Some("Succeeded") | Some("Failed")) {
-        return 0;
-    }
-    opts.grace_period.unwrap_or_else(|| {
-        obj.pointer("/spec/terminationGracePeriodSeconds")
-            .and_then(Value::as_i64)
-            .unwrap_or(30)
-    })
-}
-
 /// Outcome of deleting one object.
 pub enum Deleted {
     /// Gone from the store; the last state.
@@ -175,11 +158,7 @@ pub async fn delete_object(
                 pending = true;
             }
         } else {
-            let grace = if ctx.res.kind == "Pod" && ctx.res.group.is_empty() {
-                pod_grace(&current, opts)
-            } else {
-                0
-            };
+            let grace = (ctx.res.strategy.grace_period)(&current, opts.grace_period);
             let mut finalizers = object::finalizers(&current);
             if let Some(f) = extra_finalizer {
                 if !finalizers.iter().any(|x| x == f) && !object::is_deleting(&current) {

@@ -1,12 +1,30 @@
-//! The strategies' preparation of server-owned fields: what kube-apiserver's
-//! PrepareForCreate and PrepareForUpdate set or keep before validation
-//! (pkg/registry/core/{pod,service,namespace}/strategy.go).
+//! What kinds' strategies do around writes: the server-owned fields kube-apiserver's
+//! PrepareForCreate and PrepareForUpdate set or keep before validation, and the grace
+//! period CheckGracefulDelete gives a delete (pkg/registry/core/{pod,service,namespace}).
 
 use serde_json::{json, Value};
 
 /// A new pod starts Pending, with the QoS class its resources give.
 pub(crate) fn pod_create(obj: &mut Value) {
     obj["status"] = json!({"phase": "Pending", "qosClass": qos_class(obj)});
+}
+
+/// How long a pod may take to stop: none when it never reached a node or has finished,
+/// else the grace period the delete asked for or the pod's own (30 s by default).
+pub(crate) fn pod_grace(obj: &Value, asked: Option<i64>) -> i64 {
+    let scheduled = obj
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty());
+    let phase = obj.pointer("/status/phase").and_then(Value::as_str);
+    if !scheduled || matches!(phase, Some("Succeeded") | Some("Failed")) {
+        return 0;
+    }
+    asked.unwrap_or_else(|| {
+        obj.pointer("/spec/terminationGracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(30)
+    })
 }
 
 /// A new service has an empty load balancer status.
@@ -152,5 +170,18 @@ mod tests {
             ),
             "Burstable"
         );
+    }
+
+    #[test]
+    fn pod_grace_follows_the_delete_then_the_pod() {
+        let pod = json!({"spec": {"nodeName": "n", "terminationGracePeriodSeconds": 5}, "status": {"phase": "Running"}});
+        assert_eq!(pod_grace(&pod, None), 5);
+        assert_eq!(pod_grace(&pod, Some(0)), 0);
+        assert_eq!(pod_grace(&pod, Some(12)), 12);
+        assert_eq!(pod_grace(&json!({"spec": {"nodeName": "n"}}), None), 30);
+        let unscheduled = json!({"spec": {"terminationGracePeriodSeconds": 5}});
+        assert_eq!(pod_grace(&unscheduled, Some(9)), 0);
+        let done = json!({"spec": {"nodeName": "n"}, "status": {"phase": "Succeeded"}});
+        assert_eq!(pod_grace(&done, None), 0);
     }
 }
