@@ -54,14 +54,6 @@ pub enum StoreError {
         /// Why it was rejected.
         reason: &'static str,
     },
-    /// A watcher fell too far behind the write stream; the client must re-watch.
-    #[error(
-        "watch fell behind by {missed} events and was closed; re-watch from the last revision seen"
-    )]
-    WatchLagged {
-        /// How many live events were dropped for this watcher.
-        missed: u64,
-    },
     /// The database is already opened by another process.
     #[error("datastore {path} is locked by another process")]
     Locked {

@@ -60,7 +60,7 @@ pub enum Synchronous {
 pub struct SqliteOptions {
     /// Commit durability.
     pub synchronous: Synchronous,
-    /// Live events a watcher may fall behind by before it is closed with `WatchLagged`.
+    /// Live events kept for watchers; one that falls further behind catches up from disk.
     pub watch_buffer: usize,
     /// Reader connections kept open for reuse.
     pub read_connections: usize,
@@ -70,7 +70,9 @@ impl Default for SqliteOptions {
     fn default() -> Self {
         SqliteOptions {
             synchronous: Synchronous::Full,
-            watch_buffer: 10_000,
+            // The ring is allocated whole and keeps the last events' values alive, so it
+            // is memory for as long as the node runs; a burst past it costs a disk replay.
+            watch_buffer: 1024,
             read_connections: 4,
         }
     }

@@ -16,8 +16,8 @@ use super::{prefix_end, Event, Revision, StoreError};
 /// Rows fetched from disk per replay step.
 const REPLAY_PAGE: usize = 512;
 
-/// The events of one watch. Ends after yielding an error (lagged, compacted, closed); the
-/// API server then ends the HTTP watch and the client re-watches from its last revision.
+/// The events of one watch. Ends after yielding an error (compacted, closed); the API server
+/// then ends the HTTP watch and the client re-watches from its last revision.
 pub struct WatchStream {
     inner: BoxStream<'static, Result<Event, StoreError>>,
     progress: Arc<AtomicI64>,
@@ -128,8 +128,12 @@ impl State {
                         return Some(Ok(event));
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    return Some(Err(StoreError::WatchLagged { missed }))
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // Fallen behind the live ring: what it dropped is on disk up to the
+                    // current revision, so replay that (as etcd catches up an unsynced
+                    // watcher from its backend) and skip the live events it covers.
+                    self.scanned = self.progress.load(Ordering::SeqCst);
+                    self.replay_until = self.readers.shared.current.load(Ordering::SeqCst);
                 }
                 Err(broadcast::error::RecvError::Closed) => return Some(Err(StoreError::Closed)),
             }
