@@ -77,7 +77,9 @@ impl Recorder {
                 client,
                 component: component.to_string(),
                 host: host.to_string(),
-                seen: Mutex::new(LruCache::new(REMEMBERED)),
+                // Grown as events come: `LruCache::new` would allocate all 4096 entries up
+                // front, in every component's recorder.
+                seen: Mutex::new(LruCache::unbounded()),
             }),
             queue: Arc::new(OnceLock::new()),
         }
@@ -145,10 +147,7 @@ impl Writer {
                 .await
                 .is_ok()
             {
-                self.seen
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .put(key, (name, count + 1));
+                self.remember(key, (name, count + 1));
                 return Ok(());
             }
         }
@@ -184,10 +183,16 @@ impl Writer {
             ..Default::default()
         };
         api.create(&PostParams::default(), &event).await?;
-        self.seen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .put(key, (name, 1));
+        self.remember(key, (name, 1));
         Ok(())
+    }
+
+    /// Record an event's name and count, forgetting the least recent past `REMEMBERED`.
+    fn remember(&self, key: EventKey, seen: (String, i32)) {
+        let mut cache = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        cache.put(key, seen);
+        while cache.len() > REMEMBERED.get() {
+            cache.pop_lru();
+        }
     }
 }
