@@ -56,7 +56,7 @@ pub struct Strategy {
     pub fields: &'static [Field],
 }
 
-fn no_defaults(_: &mut Value) {}
+fn leave_as_is(_: &mut Value) {}
 
 fn no_errors(_: &Value) -> Vec<FieldError> {
     Vec::new()
@@ -66,7 +66,7 @@ fn no_update_errors(_: &Value, _: &Value) -> Vec<FieldError> {
     Vec::new()
 }
 
-fn keep_update(_: &Value, _: &mut Value) {}
+fn leave_update_as_is(_: &Value, _: &mut Value) {}
 
 fn no_grace(_: &Value, _: Option<i64>) -> i64 {
     0
@@ -76,11 +76,11 @@ impl Strategy {
     /// A kind with metadata rules only: no defaults, no spec checks, the default table.
     pub const PLAIN: Strategy = Strategy {
         name_rule: NameRule::Subdomain,
-        defaults: no_defaults,
+        defaults: leave_as_is,
         validate: no_errors,
         validate_update: no_update_errors,
-        prepare_create: no_defaults,
-        prepare_update: keep_update,
+        prepare_create: leave_as_is,
+        prepare_update: leave_update_as_is,
         grace_period: no_grace,
         printer: None,
         generation: false,
