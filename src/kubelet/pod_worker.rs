@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::backoff::Backoff;
 use super::probes::{self, Kind, Tally};
-use super::runtime::{Container, ContainerRuntime, RuntimeError};
+use super::runtime::{Container, ContainerRuntime, Mount, RuntimeError};
 use super::status::{self, View};
 use super::{container_spec, env, volumes, Kubelet};
 use crate::controllers::events::{reference, EventType};
@@ -380,8 +380,31 @@ impl<R: ContainerRuntime> Worker<R> {
         )
         .await
         .map_err(|e| ("CreateContainerConfigError".to_string(), e.0))?;
-        let mounts = volumes::mounts(c, vols)
+        let mut mounts = volumes::mounts(c, vols)
             .map_err(|e| ("CreateContainerConfigError".to_string(), e.0))?;
+        // The pod's resolv.conf goes in as a file of its own: the sandbox's pause process
+        // writes the shared one only once it runs, and a container started right after the
+        // sandbox could read Docker's embedded-DNS file first.
+        let resolv = super::dns_config::resolv_conf(&self.pod, cfg);
+        if !resolv.is_empty()
+            && !mounts
+                .iter()
+                .any(|m| m.container_path == "/etc/resolv.conf")
+        {
+            let dir = volumes::pod_dir(&cfg.state_dir, &self.uid());
+            let file = dir.join("resolv.conf");
+            let written =
+                std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&file, resolv));
+            written.map_err(|e| {
+                let why = format!("writing {}: {e}", file.display());
+                ("CreateContainerConfigError".to_string(), why)
+            })?;
+            mounts.push(Mount {
+                node_path: file.to_string_lossy().to_string(),
+                container_path: "/etc/resolv.conf".into(),
+                read_only: false,
+            });
+        }
         let term_file = volumes::pod_dir(&cfg.state_dir, &self.uid())
             .join("containers")
             .join(&c.name)
