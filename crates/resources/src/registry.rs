@@ -134,11 +134,6 @@ impl ResourceInfo {
     pub fn has_generation(&self) -> bool {
         self.strategy.generation
     }
-
-    /// Whether the group is one of Kubernetes' own (custom resources are not).
-    pub fn is_builtin_group(&self) -> bool {
-        self.group.is_empty() || self.group.ends_with(".k8s.io") || !self.group.contains('.')
-    }
 }
 
 /// All served resources, keyed by (group, version, plural). Cheap to clone (an `Arc`).
