@@ -96,72 +96,89 @@ fn load(path: &Path) -> Result<Value, KubeconfigError> {
     })
 }
 
-fn save(path: &Path, doc: &Value) -> Result<(), KubeconfigError> {
+/// Load, change and save the kubeconfig at `path` under an exclusive lock, so that
+/// rkube processes starting or deleting profiles at once never lose each other's entries.
+fn update(path: &Path, change: impl FnOnce(&mut Mapping)) -> Result<(), KubeconfigError> {
     let io = |e| KubeconfigError::Io {
         path: path.to_path_buf(),
         source: e,
     };
-    let text = serde_yaml::to_string(doc).map_err(|e| KubeconfigError::Invalid {
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => dir,
+        None => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    // The lock is on the directory: the file itself is replaced by rename, and a lock file
+    // of our own would be one more thing to leave behind in ~/.kube.
+    let guard = std::fs::File::open(dir).map_err(io)?;
+    guard.lock().map_err(io)?;
+    let mut doc = load(path)?;
+    let Some(m) = doc.as_mapping_mut() else {
+        unreachable!("load returns a mapping")
+    };
+    change(m);
+    let text = serde_yaml::to_string(&doc).map_err(|e| KubeconfigError::Invalid {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
     // Write then rename, private: the file holds a client key.
-    let tmp = path.with_extension("rkube-tmp");
-    std::fs::write(&tmp, text).map_err(io)?;
+    let tmp = path.with_extension(format!("rkube-tmp-{}", std::process::id()));
     {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io)?;
+        f.write_all(text.as_bytes()).map_err(io)?;
     }
     std::fs::rename(&tmp, path).map_err(io)
 }
 
 /// Merge `entry` into the kubeconfig at `path` (created when missing) and make it current.
 pub fn merge(path: &Path, entry: &Entry<'_>) -> Result<(), KubeconfigError> {
-    let mut doc = load(path)?;
-    let Some(m) = doc.as_mapping_mut() else {
-        unreachable!("load returns a mapping")
-    };
-    m.insert("apiVersion".into(), "v1".into());
-    m.insert("kind".into(), "Config".into());
-    let mut list = |key: &str, item: Value| {
-        let mut items: Vec<Value> = m
-            .get(key)
-            .and_then(Value::as_sequence)
-            .cloned()
-            .unwrap_or_default();
-        upsert(&mut items, item);
-        m.insert(key.into(), Value::Sequence(items));
-    };
-    let mut cluster = Mapping::new();
-    cluster.insert("server".into(), entry.server.into());
-    cluster.insert(
-        "certificate-authority-data".into(),
-        b64(entry.ca_pem).into(),
-    );
-    list(
-        "clusters",
-        named(entry.name, "cluster", Value::Mapping(cluster)),
-    );
-    let mut user = Mapping::new();
-    user.insert("client-certificate-data".into(), b64(entry.cert_pem).into());
-    user.insert("client-key-data".into(), b64(entry.key_pem).into());
-    list("users", named(entry.name, "user", Value::Mapping(user)));
-    let mut ctx = Mapping::new();
-    ctx.insert("cluster".into(), entry.name.into());
-    ctx.insert("user".into(), entry.name.into());
-    ctx.insert("namespace".into(), "default".into());
-    list(
-        "contexts",
-        named(entry.name, "context", Value::Mapping(ctx)),
-    );
-    m.insert("current-context".into(), entry.name.into());
-    if !m.contains_key("preferences") {
-        m.insert("preferences".into(), Value::Mapping(Mapping::new()));
-    }
-    save(path, &doc)
+    update(path, |m| {
+        m.insert("apiVersion".into(), "v1".into());
+        m.insert("kind".into(), "Config".into());
+        let mut list = |key: &str, item: Value| {
+            let mut items: Vec<Value> = m
+                .get(key)
+                .and_then(Value::as_sequence)
+                .cloned()
+                .unwrap_or_default();
+            upsert(&mut items, item);
+            m.insert(key.into(), Value::Sequence(items));
+        };
+        let mut cluster = Mapping::new();
+        cluster.insert("server".into(), entry.server.into());
+        cluster.insert(
+            "certificate-authority-data".into(),
+            b64(entry.ca_pem).into(),
+        );
+        list(
+            "clusters",
+            named(entry.name, "cluster", Value::Mapping(cluster)),
+        );
+        let mut user = Mapping::new();
+        user.insert("client-certificate-data".into(), b64(entry.cert_pem).into());
+        user.insert("client-key-data".into(), b64(entry.key_pem).into());
+        list("users", named(entry.name, "user", Value::Mapping(user)));
+        let mut ctx = Mapping::new();
+        ctx.insert("cluster".into(), entry.name.into());
+        ctx.insert("user".into(), entry.name.into());
+        ctx.insert("namespace".into(), "default".into());
+        list(
+            "contexts",
+            named(entry.name, "context", Value::Mapping(ctx)),
+        );
+        m.insert("current-context".into(), entry.name.into());
+        if !m.contains_key("preferences") {
+            m.insert("preferences".into(), Value::Mapping(Mapping::new()));
+        }
+    })
 }
 
 /// Remove the cluster, user and context `name` (and unset it as current); other entries stay.
@@ -169,19 +186,16 @@ pub fn remove(path: &Path, name: &str) -> Result<(), KubeconfigError> {
     if !path.exists() {
         return Ok(());
     }
-    let mut doc = load(path)?;
-    let Some(m) = doc.as_mapping_mut() else {
-        unreachable!("load returns a mapping")
-    };
-    for key in ["clusters", "users", "contexts"] {
-        if let Some(Value::Sequence(items)) = m.get_mut(key) {
-            items.retain(|v| v.get("name").and_then(Value::as_str) != Some(name));
+    update(path, |m| {
+        for key in ["clusters", "users", "contexts"] {
+            if let Some(Value::Sequence(items)) = m.get_mut(key) {
+                items.retain(|v| v.get("name").and_then(Value::as_str) != Some(name));
+            }
         }
-    }
-    if m.get("current-context").and_then(Value::as_str) == Some(name) {
-        m.insert("current-context".into(), "".into());
-    }
-    save(path, &doc)
+        if m.get("current-context").and_then(Value::as_str) == Some(name) {
+            m.insert("current-context".into(), "".into());
+        }
+    })
 }
 
 /// The server URL of cluster `name` in the kubeconfig at `path`.
@@ -242,5 +256,45 @@ mod tests {
         assert_eq!(v["users"].as_sequence().unwrap().len(), 1);
         assert_eq!(v["contexts"][0]["name"], Value::from("other"));
         assert_eq!(v["current-context"], Value::from(""));
+    }
+
+    /// Profiles started at once (the e2e suite does this) must all end up in the file.
+    #[test]
+    fn concurrent_merges_keep_every_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        let names: Vec<String> = (0..16).map(|i| format!("p{i}")).collect();
+        std::thread::scope(|s| {
+            for name in &names {
+                let path = &path;
+                s.spawn(move || {
+                    let e = Entry {
+                        name,
+                        server: "https://127.0.0.1:1",
+                        ca_pem: "ca",
+                        cert_pem: "c",
+                        key_pem: "k",
+                    };
+                    merge(path, &e).unwrap();
+                });
+            }
+        });
+        for name in &names {
+            assert!(has_context(&path, name), "{name} lost");
+        }
+        std::thread::scope(|s| {
+            for name in &names[..8] {
+                let path = &path;
+                s.spawn(move || remove(path, name).unwrap());
+            }
+        });
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(has_context(&path, name), i >= 8, "{name}");
+        }
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("config")]);
     }
 }
