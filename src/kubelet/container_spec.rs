@@ -7,8 +7,8 @@ use std::path::Path;
 use k8s_openapi::api::core::v1::{Container as K8sContainer, Pod};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
+use super::env;
 use super::runtime::{ContainerSpec, Mount, SandboxSpec};
-use super::{env, Config};
 use crate::resources::validation::quantity_nanos;
 
 /// The termination message path when the container names none.
@@ -94,8 +94,8 @@ pub fn container(
     }
 }
 
-/// The sandbox of `pod` at `attempt`: hostname, DNS, host aliases and network mode.
-pub fn sandbox(pod: &Pod, cfg: &Config, attempt: u32) -> SandboxSpec {
+/// The sandbox of `pod` at `attempt`: hostname, host aliases and network mode.
+pub fn sandbox(pod: &Pod, attempt: u32) -> SandboxSpec {
     let spec = pod.spec.clone().unwrap_or_default();
     let name = pod.metadata.name.clone().unwrap_or_default();
     let hostname = spec
@@ -120,7 +120,6 @@ pub fn sandbox(pod: &Pod, cfg: &Config, attempt: u32) -> SandboxSpec {
         pod_namespace: pod.metadata.namespace.clone().unwrap_or_default(),
         attempt,
         hostname,
-        resolv_conf: super::dns_config::resolv_conf(pod, cfg),
         extra_hosts,
         host_network: spec.host_network == Some(true),
     }
@@ -274,39 +273,19 @@ mod tests {
         assert_eq!(spec.termination_log.unwrap().container_path, "/tmp/why");
     }
 
-    fn config() -> Config {
-        Config {
-            node_name: "n1".into(),
-            node_ip: "192.168.49.2".parse().unwrap(),
-            cpus: 2,
-            memory_mb: 2048,
-            cluster_dns: Some("10.96.0.10".parse().unwrap()),
-            upstream_dns: vec!["192.168.49.1".into()],
-            cluster_domain: "cluster.local".into(),
-            state_dir: "/state".into(),
-            control_plane: true,
-        }
-    }
-
     #[test]
     fn the_sandbox_takes_hostname_aliases_and_network_mode() {
         let p = pod(json!({"containers": [{"name": "c", "image": "i"}],
             "hostAliases": [{"ip": "10.0.0.5", "hostnames": ["db", "db.local"]}]}));
-        let s = sandbox(&p, &config(), 3);
+        let s = sandbox(&p, 3);
         assert_eq!((s.pod_uid.as_str(), s.attempt), ("u-1", 3));
         assert_eq!(s.hostname, "web");
         assert_eq!(s.extra_hosts, ["db:10.0.0.5", "db.local:10.0.0.5"]);
         assert!(!s.host_network);
-        assert!(
-            s.resolv_conf.contains("nameserver 10.96.0.10"),
-            "{}",
-            s.resolv_conf
-        );
-        assert!(s.resolv_conf.contains("search shop.svc.cluster.local"));
 
         let p = pod(json!({"hostname": "box", "hostNetwork": true,
             "containers": [{"name": "c", "image": "i"}]}));
-        let s = sandbox(&p, &config(), 0);
+        let s = sandbox(&p, 0);
         assert_eq!(s.hostname, "box");
         assert!(s.host_network);
     }

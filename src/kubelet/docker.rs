@@ -405,10 +405,6 @@ impl ContainerRuntime for DockerRuntime {
             &spec.pod_uid,
             spec.attempt,
         );
-        let mut env = Vec::new();
-        if !spec.resolv_conf.is_empty() {
-            env.push(format!("RKUBE_RESOLV_CONF={}", spec.resolv_conf));
-        }
         let host_config = if spec.host_network {
             HostConfig {
                 network_mode: Some(format!("container:{}", self.node_container)),
@@ -427,7 +423,6 @@ impl ContainerRuntime for DockerRuntime {
             image: Some(self.pause_image.clone()),
             cmd: Some(vec!["pod-sandbox".into()]),
             hostname: (!spec.host_network).then(|| spec.hostname.clone()),
-            env: Some(env),
             labels: Some(self.labels(
                 &spec.pod_uid,
                 &spec.pod_name,

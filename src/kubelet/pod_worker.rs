@@ -382,9 +382,8 @@ impl<R: ContainerRuntime> Worker<R> {
         .map_err(|e| ("CreateContainerConfigError".to_string(), e.0))?;
         let mut mounts = volumes::mounts(c, vols)
             .map_err(|e| ("CreateContainerConfigError".to_string(), e.0))?;
-        // The pod's resolv.conf goes in as a file of its own: the sandbox's pause process
-        // writes the shared one only once it runs, and a container started right after the
-        // sandbox could read Docker's embedded-DNS file first.
+        // The pod's resolv.conf is bound into each container: the sandbox's own file is
+        // Docker's, pointing at its embedded resolver, which knows nothing of the cluster.
         let resolv = super::dns_config::resolv_conf(&self.pod, cfg);
         if !resolv.is_empty()
             && !mounts
@@ -677,7 +676,7 @@ impl<R: ContainerRuntime> Worker<R> {
     /// are prepared and the containers that run first are created.
     async fn start_sandbox(&mut self, attempt: u32) -> Option<Early> {
         let rt = self.kubelet.runtime.clone();
-        let spec = container_spec::sandbox(&self.pod, &self.kubelet.cfg, attempt);
+        let spec = container_spec::sandbox(&self.pod, attempt);
         let started = match rt.create_sandbox(&spec).await {
             Ok(id) => {
                 let (started, early) = tokio::join!(rt.start(&id), self.create_early(&id));

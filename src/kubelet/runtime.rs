@@ -124,8 +124,6 @@ pub struct SandboxSpec {
     pub attempt: u32,
     /// Hostname.
     pub hostname: String,
-    /// Contents of the pod's /etc/resolv.conf.
-    pub resolv_conf: String,
     /// Extra `/etc/hosts` lines (hostAliases).
     pub extra_hosts: Vec<String>,
     /// Share the node's network namespace.
