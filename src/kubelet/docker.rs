@@ -46,6 +46,9 @@ pub struct DockerRuntime {
     inspected: std::sync::Mutex<HashMap<String, (String, Container)>>,
 }
 
+/// Inspections a list sends to dockerd at once.
+const INSPECT_AT_ONCE: usize = 8;
+
 /// Inspections kept at most; past this the memo starts over (ids of removed containers
 /// that went behind the kubelet's back are dropped this way).
 const INSPECTED_MAX: usize = 4096;
@@ -216,18 +219,29 @@ impl DockerRuntime {
             .await
             .map_err(err)?;
         let mut out = Vec::new();
+        let mut changed = Vec::new();
         for s in summaries.into_iter().filter(|s| self.is_ours(s)) {
             let Some(id) = s.id else { continue };
             // The status text ("Up 5 minutes (healthy)", "Exited (1) 3 seconds ago") moves
             // with every change an inspection would show, and at least once an hour.
             let seen = format!("{:?} {}", s.state, s.status.as_deref().unwrap_or_default());
-            if let Some((at, c)) = self.inspected().get(&id) {
-                if *at == seen {
-                    out.push(c.clone());
-                    continue;
-                }
+            match self.inspected().get(&id) {
+                Some((at, c)) if *at == seen => out.push(c.clone()),
+                _ => changed.push((id, seen)),
             }
-            match self.docker.inspect_container(&id, None).await {
+        }
+        // A pod that just started has all its containers changed at once: inspecting them
+        // together keeps one round trip on the path to Running, not one per container. A
+        // node-wide relist after a restart changes them all, so dockerd sees a few at a time.
+        let docker = &self.docker;
+        let ids: Vec<String> = changed.iter().map(|(id, _)| id.clone()).collect();
+        let inspections: Vec<_> = futures::stream::iter(ids)
+            .map(|id| async move { docker.inspect_container(&id, None).await })
+            .buffered(INSPECT_AT_ONCE)
+            .collect()
+            .await;
+        for ((id, seen), inspected) in changed.into_iter().zip(inspections) {
+            match inspected {
                 Ok(c) => {
                     if let Some(c) = self.container_of(c) {
                         let mut memo = self.inspected();

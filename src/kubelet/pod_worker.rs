@@ -64,8 +64,8 @@ struct Worker<R: ContainerRuntime> {
 struct Early {
     /// The pod's volumes, prepared.
     vols: Option<HashMap<String, volumes::Prepared>>,
-    /// Containers created and not yet started, by name, with their ids.
-    created: HashMap<String, String>,
+    /// Containers created while the sandbox started and started as soon as it ran.
+    started: HashSet<String>,
     /// Containers that could not be created; their waiting reason says why.
     failed: HashSet<String>,
 }
@@ -355,7 +355,7 @@ impl<R: ContainerRuntime> Worker<R> {
         let id = self
             .create_container(c, sandbox_id, attempt, init, vols)
             .await?;
-        self.start_created(c, &id).await
+        self.start_created(&c.name, &id).await
     }
 
     /// Create one container, not yet started; its id, or the waiting reason and message.
@@ -424,29 +424,35 @@ impl<R: ContainerRuntime> Worker<R> {
                 self.event(EventType::Normal, "Created", &msg);
                 Ok(id)
             }
-            Err(e) => Err(self.failed_to_start(c, e)),
+            Err(e) => Err(self.failed_to_start(&c.name, e)),
         }
     }
 
     /// Start a container created by [`Self::create_container`].
-    async fn start_created(
-        &mut self,
-        c: &ContainerSpecK8s,
-        id: &str,
+    async fn start_created(&mut self, name: &str, id: &str) -> Result<(), (String, String)> {
+        let started = self.kubelet.runtime.start(id).await;
+        self.started(name, started)
+    }
+
+    /// The event of a container's start, or its waiting reason when it failed.
+    fn started(
+        &self,
+        name: &str,
+        result: Result<(), RuntimeError>,
     ) -> Result<(), (String, String)> {
-        match self.kubelet.runtime.start(id).await {
+        match result {
             Ok(()) => {
-                let msg = format!("Started container {}", c.name);
+                let msg = format!("Started container {name}");
                 self.event(EventType::Normal, "Started", &msg);
                 Ok(())
             }
-            Err(e) => Err(self.failed_to_start(c, e)),
+            Err(e) => Err(self.failed_to_start(name, e)),
         }
     }
 
     /// The event and waiting reason of a container that could not be created or started.
-    fn failed_to_start(&self, c: &ContainerSpecK8s, e: RuntimeError) -> (String, String) {
-        let msg = format!("failed to start container \"{}\": {e}", c.name);
+    fn failed_to_start(&self, name: &str, e: RuntimeError) -> (String, String) {
+        let msg = format!("failed to start container \"{name}\": {e}");
         self.event(EventType::Warning, "Failed", &format!("Error: {msg}"));
         ("RunContainerError".into(), msg)
     }
@@ -546,9 +552,9 @@ impl<R: ContainerRuntime> Worker<R> {
                     pending = true;
                     break;
                 }
-                Some(l) if early.created.get(&c.name) == Some(&l.id) => {
+                Some(_) if early.started.contains(&c.name) => {
+                    // Its start failed, or it ended already: the next sync looks again.
                     init_done = false;
-                    self.start_early(c, &l.id).await;
                     pending = true;
                     break;
                 }
@@ -585,10 +591,7 @@ impl<R: ContainerRuntime> Worker<R> {
                             pending = true;
                         }
                     }
-                    Some(l) if early.created.get(&c.name) == Some(&l.id) => {
-                        self.start_early(c, &l.id).await;
-                        pending = true;
-                    }
+                    Some(_) if early.started.contains(&c.name) => pending = true,
                     Some(l) => {
                         let code = status::exit_code(&l).unwrap_or(0);
                         let restart = policy == "Always" || (policy == "OnFailure" && code != 0);
@@ -657,10 +660,14 @@ impl<R: ContainerRuntime> Worker<R> {
         self.set_waiting(&c.name, started);
     }
 
-    /// Start a container created while its sandbox started.
-    async fn start_early(&mut self, c: &ContainerSpecK8s, id: &str) {
-        let started = self.start_created(c, id).await;
-        self.set_waiting(&c.name, started);
+    /// Start, together, the containers created while their sandbox started.
+    async fn start_early(&mut self, created: HashMap<String, String>) {
+        let rt = self.kubelet.runtime.clone();
+        let results = futures::future::join_all(created.values().map(|id| rt.start(id))).await;
+        for (name, result) in created.keys().zip(results) {
+            let outcome = self.started(name, result);
+            self.set_waiting(name, outcome);
+        }
     }
 
     /// Record why a container waits, or that it no longer does.
@@ -685,7 +692,13 @@ impl<R: ContainerRuntime> Worker<R> {
             Err(e) => Err(e),
         };
         match started {
-            Ok(early) => Some(early),
+            Ok((mut early, created)) => {
+                // Started as soon as the sandbox runs, without waiting for a relist: the
+                // sandbox id is all they need.
+                early.started = created.keys().cloned().collect();
+                self.start_early(created).await;
+                Some(early)
+            }
             Err(e) => {
                 let msg = format!("Failed to create pod sandbox: {e}");
                 self.event(EventType::Warning, "FailedCreatePodSandBox", &msg);
@@ -696,12 +709,14 @@ impl<R: ContainerRuntime> Worker<R> {
 
     /// Prepare the volumes and create the containers that run first (the first init
     /// container, or else every app container), except those whose environment needs the
-    /// pod's IP, which the sandbox has only once it runs.
-    async fn create_early(&mut self, sandbox_id: &str) -> Early {
+    /// pod's IP, which the sandbox has only once it runs. The ids of those created are
+    /// returned by container name.
+    async fn create_early(&mut self, sandbox_id: &str) -> (Early, HashMap<String, String>) {
         let mut early = Early::default();
+        let mut created = HashMap::new();
         let Ok(vols) = volumes::prepare(&self.kubelet.volume_context(), &self.pod).await else {
             // The failure is reported by the sync that prepares them again.
-            return early;
+            return (early, created);
         };
         let node_ip = self.kubelet.cfg.node_ip.to_string();
         env::fill_known_addresses(&mut self.pod, &node_ip, "");
@@ -717,7 +732,7 @@ impl<R: ContainerRuntime> Worker<R> {
                 .await
             {
                 Ok(id) => {
-                    early.created.insert(c.name.clone(), id);
+                    created.insert(c.name.clone(), id);
                 }
                 Err(w) => {
                     self.set_waiting(&c.name, Err(w));
@@ -726,7 +741,7 @@ impl<R: ContainerRuntime> Worker<R> {
             }
         }
         early.vols = Some(vols);
-        early
+        (early, created)
     }
 
     /// Restart a finished container, unless it is backing off (CrashLoopBackOff).
