@@ -17,7 +17,7 @@ pub use rkube_network::proxy;
 pub use rkube_resources as resources;
 pub mod scheduler;
 pub use rkube_store as store;
-pub mod streams;
+pub use rkube_streams as streams;
 pub mod supervisor;
 pub mod tunnel;
 pub mod ui;

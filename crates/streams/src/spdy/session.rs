@@ -297,8 +297,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::streams::spdy::headers::Decoder as ClientDecoder;
-    use crate::streams::spdy::headers::Encoder as ClientEncoder;
+    use crate::spdy::headers::Decoder as ClientDecoder;
+    use crate::spdy::headers::Encoder as ClientEncoder;
     use tokio::io::DuplexStream;
 
     struct Client {

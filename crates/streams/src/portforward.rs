@@ -297,8 +297,8 @@ async fn pipe_channel(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::streams::spdy::frame::{Frame, FLAG_FIN};
-    use crate::streams::spdy::headers::{Decoder, Encoder, Headers};
+    use crate::spdy::frame::{Frame, FLAG_FIN};
+    use crate::spdy::headers::{Decoder, Encoder, Headers};
     use bytes::BytesMut;
     use tokio::io::DuplexStream;
     use tokio::net::TcpListener;

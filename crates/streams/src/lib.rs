@@ -1,4 +1,5 @@
 //! Stream protocols of `kubectl exec`, `attach`, `port-forward` and `cp`.
+#![forbid(unsafe_code)]
 
 pub mod channel;
 pub mod portforward;
