@@ -9,7 +9,7 @@ pub mod controllers;
 pub mod dashboard;
 pub use rkube_network::dns;
 pub mod echo_server;
-pub use rkube_informer as informer;
+pub use rkube_client::informer;
 pub mod kubelet;
 pub mod node;
 pub mod pki;

@@ -7,7 +7,7 @@ pub mod daemonset;
 pub mod deployment;
 pub mod disruption;
 pub mod endpoints;
-pub mod events;
+pub use rkube_client::events;
 pub mod expectations;
 pub mod garbage_collector;
 pub mod history;

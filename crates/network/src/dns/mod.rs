@@ -11,7 +11,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
-use rkube_informer::{Changes, SharedCaches};
+use rkube_client::informer::{Changes, SharedCaches};
 use tokio::net::{TcpListener, UdpSocket};
 
 use server::Resolver;

@@ -24,7 +24,7 @@ use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use tokio::task::JoinHandle;
 
-use rkube_informer::{Changes, SharedCaches};
+use rkube_client::informer::{Changes, SharedCaches};
 
 use pool::Pool;
 use table::{Frontend, Protocol};

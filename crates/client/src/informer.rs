@@ -2,7 +2,6 @@
 //! background watch, whose changes are announced to whoever recomputes what it derives from
 //! it. `SharedCaches` keeps one per kind for a whole process; `Informer` is one of a
 //! component's own (the addon programs, the tunnel).
-#![forbid(unsafe_code)]
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
