@@ -103,10 +103,10 @@ fn update(path: &Path, change: impl FnOnce(&mut Mapping)) -> Result<(), Kubeconf
         path: path.to_path_buf(),
         source: e,
     };
-    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        Some(dir) => dir,
-        None => Path::new("."),
-    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io)?;
     // The lock is on the directory: the file itself is replaced by rename, and a lock file
     // of our own would be one more thing to leave behind in ~/.kube.

@@ -234,13 +234,15 @@ impl DockerRuntime {
         // together keeps one round trip on the path to Running, not one per container. A
         // node-wide relist after a restart changes them all, so dockerd sees a few at a time.
         let docker = &self.docker;
-        let ids: Vec<String> = changed.iter().map(|(id, _)| id.clone()).collect();
-        let inspections: Vec<_> = futures::stream::iter(ids)
-            .map(|id| async move { docker.inspect_container(&id, None).await })
+        let inspections: Vec<_> = futures::stream::iter(changed)
+            .map(|(id, seen)| async move {
+                let inspected = docker.inspect_container(&id, None).await;
+                (id, seen, inspected)
+            })
             .buffered(INSPECT_AT_ONCE)
             .collect()
             .await;
-        for ((id, seen), inspected) in changed.into_iter().zip(inspections) {
+        for (id, seen, inspected) in inspections {
             match inspected {
                 Ok(c) => {
                     if let Some(c) = self.container_of(c) {

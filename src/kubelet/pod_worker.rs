@@ -64,8 +64,9 @@ struct Worker<R: ContainerRuntime> {
 struct Early {
     /// The pod's volumes, prepared.
     vols: Option<HashMap<String, volumes::Prepared>>,
-    /// Containers created while the sandbox started and started as soon as it ran.
-    started: HashSet<String>,
+    /// Containers created while the sandbox started, by name, with their ids; they are
+    /// started as soon as it runs.
+    created: HashMap<String, String>,
     /// Containers that could not be created; their waiting reason says why.
     failed: HashSet<String>,
 }
@@ -552,7 +553,7 @@ impl<R: ContainerRuntime> Worker<R> {
                     pending = true;
                     break;
                 }
-                Some(_) if early.started.contains(&c.name) => {
+                Some(_) if early.created.contains_key(&c.name) => {
                     // Its start failed, or it ended already: the next sync looks again.
                     init_done = false;
                     pending = true;
@@ -591,7 +592,7 @@ impl<R: ContainerRuntime> Worker<R> {
                             pending = true;
                         }
                     }
-                    Some(_) if early.started.contains(&c.name) => pending = true,
+                    Some(_) if early.created.contains_key(&c.name) => pending = true,
                     Some(l) => {
                         let code = status::exit_code(&l).unwrap_or(0);
                         let restart = policy == "Always" || (policy == "OnFailure" && code != 0);
@@ -661,7 +662,7 @@ impl<R: ContainerRuntime> Worker<R> {
     }
 
     /// Start, together, the containers created while their sandbox started.
-    async fn start_early(&mut self, created: HashMap<String, String>) {
+    async fn start_early(&mut self, created: &HashMap<String, String>) {
         let rt = self.kubelet.runtime.clone();
         let results = futures::future::join_all(created.values().map(|id| rt.start(id))).await;
         for (name, result) in created.keys().zip(results) {
@@ -692,11 +693,10 @@ impl<R: ContainerRuntime> Worker<R> {
             Err(e) => Err(e),
         };
         match started {
-            Ok((mut early, created)) => {
+            Ok(early) => {
                 // Started as soon as the sandbox runs, without waiting for a relist: the
                 // sandbox id is all they need.
-                early.started = created.keys().cloned().collect();
-                self.start_early(created).await;
+                self.start_early(&early.created).await;
                 Some(early)
             }
             Err(e) => {
@@ -709,14 +709,12 @@ impl<R: ContainerRuntime> Worker<R> {
 
     /// Prepare the volumes and create the containers that run first (the first init
     /// container, or else every app container), except those whose environment needs the
-    /// pod's IP, which the sandbox has only once it runs. The ids of those created are
-    /// returned by container name.
-    async fn create_early(&mut self, sandbox_id: &str) -> (Early, HashMap<String, String>) {
+    /// pod's IP, which the sandbox has only once it runs.
+    async fn create_early(&mut self, sandbox_id: &str) -> Early {
         let mut early = Early::default();
-        let mut created = HashMap::new();
         let Ok(vols) = volumes::prepare(&self.kubelet.volume_context(), &self.pod).await else {
             // The failure is reported by the sync that prepares them again.
-            return (early, created);
+            return early;
         };
         let node_ip = self.kubelet.cfg.node_ip.to_string();
         env::fill_known_addresses(&mut self.pod, &node_ip, "");
@@ -732,7 +730,7 @@ impl<R: ContainerRuntime> Worker<R> {
                 .await
             {
                 Ok(id) => {
-                    created.insert(c.name.clone(), id);
+                    early.created.insert(c.name.clone(), id);
                 }
                 Err(w) => {
                     self.set_waiting(&c.name, Err(w));
@@ -741,7 +739,7 @@ impl<R: ContainerRuntime> Worker<R> {
             }
         }
         early.vols = Some(vols);
-        (early, created)
+        early
     }
 
     /// Restart a finished container, unless it is backing off (CrashLoopBackOff).
