@@ -1,5 +1,4 @@
-//! The built-in kinds with OpenAPI schemas: their k8s-openapi types, schema generation
-//! and strict decoding (which fields a type does not know).
+//! The built-in kinds with OpenAPI schemas: their k8s-openapi types and schema generation.
 
 use std::sync::OnceLock;
 
@@ -12,9 +11,9 @@ use k8s_openapi::api::{
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiext;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1 as apireg;
+#[cfg(test)]
 use serde_json::Value;
 
-type StrictFn = fn(&Value) -> Result<Vec<String>, TypeError>;
 type SchemaFn = fn(&mut schemars::SchemaGenerator);
 
 pub(super) struct KindEntry {
@@ -22,56 +21,6 @@ pub(super) struct KindEntry {
     pub(super) version: &'static str,
     pub(super) kind: &'static str,
     pub(super) schema: SchemaFn,
-    pub(super) strict: StrictFn,
-}
-
-/// A value of the wrong type: where (JSON field names from the root) and serde's words.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TypeError {
-    /// Field names from the object's root, without list indexes.
-    pub path: Vec<String>,
-    /// serde's message, e.g. `invalid type: string "x", expected i32`.
-    pub message: String,
-}
-
-fn strict_decode<T: serde::de::DeserializeOwned>(v: &Value) -> Result<Vec<String>, TypeError> {
-    let mut unknown = Vec::new();
-    let mut record = |path: serde_ignored::Path<'_>| unknown.push(kube_path(&path.to_string()));
-    let de = serde_ignored::Deserializer::new(v.clone(), &mut record);
-    let result: Result<T, _> = serde_path_to_error::deserialize(de);
-    match result {
-        Ok(_) => Ok(unknown),
-        Err(e) => {
-            let path = e
-                .path()
-                .iter()
-                .filter_map(|seg| match seg {
-                    serde_path_to_error::Segment::Map { key } => Some(key.clone()),
-                    _ => None,
-                })
-                .collect();
-            Err(TypeError {
-                path,
-                message: e.into_inner().to_string(),
-            })
-        }
-    }
-}
-
-/// serde_ignored writes `spec.containers.0.imagee`; Kubernetes writes `spec.containers[0].imagee`.
-fn kube_path(p: &str) -> String {
-    let mut out = String::new();
-    for seg in p.split('.').filter(|s| !s.is_empty() && *s != "?") {
-        if seg.chars().all(|c| c.is_ascii_digit()) {
-            out.push_str(&format!("[{seg}]"));
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(seg);
-        }
-    }
-    out
 }
 
 macro_rules! kinds {
@@ -84,7 +33,6 @@ macro_rules! kinds {
                     version: $v,
                     kind: $k,
                     schema: |g| { let _ = g.subschema_for::<$t>(); },
-                    strict: strict_decode::<$t>,
                 }
             ),*]).as_slice()
         }
@@ -92,6 +40,21 @@ macro_rules! kinds {
             $(
                 if group == $g && version == $v && kind == $k {
                     return Some(<$t as schemars::JsonSchema>::schema_name().into_owned());
+                }
+            )*
+            None
+        }
+        /// The typed serde decode that the schema walk replaced, kept as its oracle.
+        #[cfg(test)]
+        pub(super) fn serde_decode(
+            group: &str,
+            version: &str,
+            kind: &str,
+            obj: &Value,
+        ) -> Option<Result<Vec<String>, super::strict_tests::TypeError>> {
+            $(
+                if group == $g && version == $v && kind == $k {
+                    return Some(super::strict_tests::serde_decode::<$t>(obj));
                 }
             )*
             None

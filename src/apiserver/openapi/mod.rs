@@ -1,7 +1,7 @@
 //! OpenAPI v3 documents generated from k8s-openapi's schemas plus the Kubernetes
 //! extensions (group-version-kind, and patch strategies, merge keys, list types and
 //! defaults from the protos' markers), the Swagger 2.0 document derived from them (`v2`, encoded by `gnostic`), and
-//! strict decoding of built-in objects (which fields the types do not know).
+//! strict decoding of built-in objects against those schemas (`strict`).
 
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
@@ -9,6 +9,9 @@ use std::sync::OnceLock;
 mod extensions;
 pub mod gnostic;
 mod kinds;
+mod strict;
+#[cfg(test)]
+mod strict_tests;
 pub mod v2;
 
 use serde_json::{json, Map, Value};
@@ -61,11 +64,8 @@ pub fn unknown_fields(
     kind: &str,
     obj: &Value,
 ) -> Option<Result<Vec<String>, String>> {
-    let e = kind_table()
-        .iter()
-        .find(|e| e.group == group && e.version == version && e.kind == kind)?;
-    let root = definition_of(group, version, kind);
-    Some((e.strict)(obj).map_err(|te| go_type_error(root.as_deref(), &te)))
+    let root = definition_name(group, version, kind)?;
+    Some(strict::decode(definitions(), root, obj))
 }
 
 /// Follow `$ref` / `allOf: [{$ref}]`, returning the definition name when there was one.
@@ -120,63 +120,6 @@ fn go_type(defs: &Map<String, Value>, s: &Value) -> String {
         },
         _ => "interface {}".into(),
     }
-}
-
-/// A type mismatch as encoding/json words it: `json: cannot unmarshal string into Go
-/// struct field DeploymentSpec.spec.replicas of type int32`.
-fn go_type_error(root: Option<&str>, te: &kinds::TypeError) -> String {
-    let defs = definitions();
-    let found = te
-        .message
-        .strip_prefix("invalid type: ")
-        .map(|rest| match rest.split([' ', ',']).next().unwrap_or("") {
-            "string" => "string",
-            "integer" | "floating" => "number",
-            "boolean" => "bool",
-            "map" => "object",
-            "sequence" => "array",
-            _ => "",
-        })
-        .filter(|k| !k.is_empty());
-    let (Some(found), Some(root)) = (found, root.and_then(|r| defs.get(r))) else {
-        return te.message.clone();
-    };
-    // Walk to the field, remembering the struct that holds it.
-    let mut cur = root;
-    let mut holder = root_name(root);
-    for (i, seg) in te.path.iter().enumerate() {
-        let (mut name, mut s) = resolve(defs, cur);
-        // A list's fields are its items' fields.
-        if s.get("type").and_then(Value::as_str) == Some("array") {
-            if let Some(items) = s.get("items") {
-                (name, s) = resolve(defs, items);
-            }
-        }
-        if let Some(n) = name {
-            holder = n.rsplit('.').next().unwrap_or(n).to_string();
-        }
-        let Some(next) = s.get("properties").and_then(|p| p.get(seg)) else {
-            return te.message.clone();
-        };
-        if i + 1 == te.path.len() {
-            return format!(
-                "json: cannot unmarshal {found} into Go struct field {holder}.{} of type {}",
-                te.path.join("."),
-                go_type(defs, next)
-            );
-        }
-        cur = next;
-    }
-    te.message.clone()
-}
-
-fn root_name(s: &Value) -> String {
-    s.get("x-kubernetes-group-version-kind")
-        .and_then(|g| g.get(0))
-        .and_then(|g| g.get("kind"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
 }
 
 fn schema_ref(def: &str) -> Value {
