@@ -1,4 +1,5 @@
-//! The built-in kinds with OpenAPI schemas: their k8s-openapi types and schema generation.
+//! The built-in kinds with OpenAPI schemas: their k8s-openapi types, and the schema
+//! generation that writes `definitions.json`.
 
 use std::sync::OnceLock;
 
@@ -9,17 +10,19 @@ use k8s_openapi::api::{
     policy::v1 as policy, rbac::v1 as rbac, scheduling::v1 as sched, storage::v1 as storage,
 };
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiext;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1 as apireg;
 #[cfg(test)]
 use serde_json::Value;
 
+#[cfg(test)]
 type SchemaFn = fn(&mut schemars::SchemaGenerator);
 
 pub(super) struct KindEntry {
     pub(super) group: &'static str,
     pub(super) version: &'static str,
     pub(super) kind: &'static str,
+    /// Adds the kind's schema; only the test that writes `definitions.json` runs it.
+    #[cfg(test)]
     pub(super) schema: SchemaFn,
 }
 
@@ -32,6 +35,7 @@ macro_rules! kinds {
                     group: $g,
                     version: $v,
                     kind: $k,
+                    #[cfg(test)]
                     schema: |g| { let _ = g.subschema_for::<$t>(); },
                 }
             ),*]).as_slice()
@@ -221,7 +225,9 @@ kinds![
 ];
 
 /// Meta types every document refers to.
+#[cfg(test)]
 pub(super) fn meta_schemas(g: &mut schemars::SchemaGenerator) {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
     let _ = g.subschema_for::<meta::Status>();
     let _ = g.subschema_for::<meta::DeleteOptions>();
     let _ = g.subschema_for::<meta::Patch>();

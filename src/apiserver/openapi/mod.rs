@@ -17,21 +17,40 @@ pub mod v2;
 use serde_json::{json, Map, Value};
 
 use crate::resources::registry::ResourceInfo;
-use kinds::{definition_of, kind_table, meta_schemas};
+use kinds::{definition_of, kind_table};
+
+/// The component schemas as schemars writes them from k8s-openapi's types, one definition
+/// per line. The test `generated_definitions_are_current` writes and checks the file; the
+/// code that generates it stays out of the binary, of which it was a tenth.
+const GENERATED: &str = include_str!("definitions.json");
 
 /// All component schemas, with the Kubernetes extensions, built once.
 pub fn definitions() -> &'static Map<String, Value> {
     static DEFS: OnceLock<Map<String, Value>> = OnceLock::new();
     DEFS.get_or_init(|| {
-        let mut g = schemars::generate::SchemaSettings::openapi3().into_generator();
-        for e in kind_table() {
-            (e.schema)(&mut g);
-        }
-        meta_schemas(&mut g);
-        let mut defs = g.take_definitions(true);
+        let mut defs = serde_json::from_str(GENERATED).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the built-in OpenAPI definitions do not parse");
+            Map::new()
+        });
         extensions::annotate(&mut defs);
         defs
     })
+}
+
+/// The component schemas from k8s-openapi's types, as `definitions.json` holds them.
+#[cfg(test)]
+fn generate() -> String {
+    let mut g = schemars::generate::SchemaSettings::openapi3().into_generator();
+    for e in kind_table() {
+        (e.schema)(&mut g);
+    }
+    kinds::meta_schemas(&mut g);
+    let lines: Vec<String> = g
+        .take_definitions(true)
+        .iter()
+        .map(|(name, schema)| format!("{}:{schema}", Value::from(name.as_str())))
+        .collect();
+    format!("{{\n{}\n}}\n", lines.join(",\n"))
 }
 
 /// The definition name of a served kind.
@@ -586,6 +605,25 @@ mod tests {
             defs["io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"]["x-kubernetes-map-type"],
             "atomic"
         );
+    }
+
+    #[test]
+    fn generated_definitions_are_current() {
+        let generated = generate();
+        if std::env::var_os("RKUBE_BLESS").is_some() {
+            let path = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/apiserver/openapi/definitions.json"
+            );
+            std::fs::write(path, &generated).expect("write definitions.json");
+        }
+        assert!(
+            generated == GENERATED,
+            "src/apiserver/openapi/definitions.json does not match k8s-openapi's schemas; \
+             write it again with RKUBE_BLESS=1 cargo test --lib generated_definitions_are_current"
+        );
+        let parsed: Map<String, Value> = serde_json::from_str(GENERATED).expect("JSON");
+        assert!(parsed.len() > 400, "{} definitions", parsed.len());
     }
 
     #[test]
