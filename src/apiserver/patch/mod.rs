@@ -150,7 +150,7 @@ impl PatchError {
 }
 
 /// Go's name for a JSON value's type in `json: cannot unmarshal X into ...` messages.
-fn json_type_name(v: &Value) -> &'static str {
+pub(crate) fn json_type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "bool",
