@@ -82,11 +82,9 @@ fn fits_integer(n: &serde_json::Number, format: Option<&str>) -> bool {
     }
 }
 
-impl<'d, 'v> Walk<'d, 'v> {
-    fn value(&mut self, schema: &'d Value, v: &'v Value, holder: &'v str) -> Result<(), String>
-    where
-        'd: 'v,
-    {
+// The struct names that steps borrow come from the schemas, so the schemas outlive the steps.
+impl<'d: 'v, 'v> Walk<'d, 'v> {
+    fn value(&mut self, schema: &'d Value, v: &'v Value, holder: &'v str) -> Result<(), String> {
         let (name, s) = resolve(self.defs, schema);
         let holder = name.map_or(holder, |n| n.rsplit('.').next().unwrap_or(n));
         if flag(s, "x-kubernetes-int-or-string") {
@@ -152,10 +150,7 @@ impl<'d, 'v> Walk<'d, 'v> {
         s: &'d Value,
         m: &'v Map<String, Value>,
         holder: &'v str,
-    ) -> Result<(), String>
-    where
-        'd: 'v,
-    {
+    ) -> Result<(), String> {
         let props = s.get("properties").and_then(Value::as_object);
         let extra = s.get("additionalProperties").filter(|a| a.is_object());
         for (k, x) in m {
@@ -200,10 +195,7 @@ impl<'d, 'v> Walk<'d, 'v> {
     }
 
     /// A list item or map value: null only where the element type takes it.
-    fn element(&mut self, schema: &'d Value, x: &'v Value, holder: &'v str) -> Result<(), String>
-    where
-        'd: 'v,
-    {
+    fn element(&mut self, schema: &'d Value, x: &'v Value, holder: &'v str) -> Result<(), String> {
         if x.is_null() {
             let s = resolve(self.defs, schema).1;
             let takes_null =
