@@ -1,10 +1,11 @@
 //! The node container and everything else labelled with a profile on Docker.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use bollard::models::{
-    ContainerCreateBody, ContainerSummary, EndpointIpamConfig, EndpointSettings, HostConfig,
-    NetworkingConfig, PortBinding,
+    ContainerCreateBody, ContainerInspectResponse, ContainerSummary, EndpointIpamConfig,
+    EndpointSettings, HostConfig, NetworkingConfig, PortBinding,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, ListContainersOptions, RemoveContainerOptions, StopContainerOptions,
@@ -261,8 +262,41 @@ pub async fn stop(
         )
         .await
     {
+        // A busy engine (many containers being removed at once) can answer later than the
+        // client waits, though it has signalled the container: wait for it to exit.
+        Err(e @ bollard::errors::Error::RequestTimeoutError) => {
+            if settled(docker, id, Duration::from_secs(300), |c| !running(c)).await {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        }
         Err(e) if !is_not_found(&e) && !is_not_modified(&e) => Err(e),
         _ => Ok(()),
+    }
+}
+
+/// Whether an inspected container runs (one that is gone does not).
+fn running(c: Option<&ContainerInspectResponse>) -> bool {
+    c.and_then(|c| c.state.as_ref()?.running).unwrap_or(false)
+}
+
+/// Poll a container's inspection (`None` once it is gone) until `done` holds, for at
+/// most `within`; whether it came to hold.
+async fn settled(
+    docker: &Docker,
+    id: &str,
+    within: Duration,
+    done: impl Fn(Option<&ContainerInspectResponse>) -> bool,
+) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        match docker.inspect_container(id, None).await {
+            Err(gone) if is_not_found(&gone) && done(None) => return true,
+            Ok(c) if done(Some(&c)) => return true,
+            _ if Instant::now() >= deadline => return false,
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
     }
 }
 
@@ -282,13 +316,10 @@ pub async fn remove(docker: &Docker, id: &str) -> Result<(), bollard::errors::Er
         .await;
     match removed {
         Err(e) if is_removal_in_progress(&e) => {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-            loop {
-                match docker.inspect_container(id, None).await {
-                    Err(gone) if is_not_found(&gone) => return Ok(()),
-                    _ if std::time::Instant::now() >= deadline => return Err(e),
-                    _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
-                }
+            if settled(docker, id, Duration::from_secs(30), |c| c.is_none()).await {
+                Ok(())
+            } else {
+                Err(e)
             }
         }
         Err(e) if !is_not_found(&e) => Err(e),
