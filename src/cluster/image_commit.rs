@@ -222,7 +222,13 @@ mod tests {
         }
         let node = config_of("node", image::NODE.dockerfile).unwrap();
         assert_eq!(node.cmd, Some(vec!["node-daemon".to_string()]));
-        assert_eq!(node.env, Some(vec!["PATH=/usr/local/bin:/bin".to_string()]));
+        assert_eq!(
+            node.env,
+            Some(vec![
+                "PATH=/usr/local/bin:/bin".to_string(),
+                "MALLOC_ARENA_MAX=2".to_string()
+            ])
+        );
         let echo = config_of("echo", image::ECHO_SERVER.dockerfile).unwrap();
         assert_eq!(echo.exposed_ports, Some(vec!["8080/tcp".to_string()]));
         assert_eq!(echo.cmd, None);
