@@ -63,8 +63,8 @@ pub async fn inspect_node(
                 return Ok(None);
             }
             Ok(Some(NodeState {
+                running: running(&c),
                 id: c.id.unwrap_or_default(),
-                running: c.state.as_ref().and_then(|s| s.running).unwrap_or(false),
                 paused: c.state.as_ref().and_then(|s| s.paused).unwrap_or(false),
                 image: c.config.and_then(|c| c.image).unwrap_or_default(),
             }))
@@ -265,20 +265,20 @@ pub async fn stop(
         // A busy engine (many containers being removed at once) can answer later than the
         // client waits, though it has signalled the container: wait for it to exit.
         Err(e @ bollard::errors::Error::RequestTimeoutError) => {
-            if settled(docker, id, Duration::from_secs(300), |c| !running(c)).await {
-                Ok(())
-            } else {
-                Err(e)
-            }
+            let exited = |c: Option<&_>| !c.is_some_and(running);
+            settled(docker, id, Duration::from_secs(300), exited)
+                .await
+                .then_some(())
+                .ok_or(e)
         }
         Err(e) if !is_not_found(&e) && !is_not_modified(&e) => Err(e),
         _ => Ok(()),
     }
 }
 
-/// Whether an inspected container runs (one that is gone does not).
-fn running(c: Option<&ContainerInspectResponse>) -> bool {
-    c.and_then(|c| c.state.as_ref()?.running).unwrap_or(false)
+/// Whether an inspected container runs.
+fn running(c: &ContainerInspectResponse) -> bool {
+    c.state.as_ref().and_then(|s| s.running).unwrap_or(false)
 }
 
 /// Poll a container's inspection (`None` once it is gone) until `done` holds, for at
@@ -316,11 +316,10 @@ pub async fn remove(docker: &Docker, id: &str) -> Result<(), bollard::errors::Er
         .await;
     match removed {
         Err(e) if is_removal_in_progress(&e) => {
-            if settled(docker, id, Duration::from_secs(30), |c| c.is_none()).await {
-                Ok(())
-            } else {
-                Err(e)
-            }
+            settled(docker, id, Duration::from_secs(30), |c| c.is_none())
+                .await
+                .then_some(())
+                .ok_or(e)
         }
         Err(e) if !is_not_found(&e) => Err(e),
         _ => Ok(()),
