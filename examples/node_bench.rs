@@ -1,7 +1,9 @@
 //! Benchmarks of `rkube start` on Docker, printing figures (not asserted): cold start with
 //! the node image build, start with the image present, resume of a stopped cluster; pod
 //! startup latency (create → Running) beside a bare `docker run` of the same image in the
-//! same run; idle CPU of the node and dockerd with no pods and with 60; node container memory idle and with 110 pods; time for 110 pods to run;
+//! same run; idle CPU of the node and dockerd with no pods and with 60; node container
+//! memory idle and with 110 pods; time for 110 pods to run beside as many bare `docker
+//! run`s at once;
 //! memory of the default addons' pods; claim create → Bound through the storage-provisioner
 //! addon beside binding to a pre-made volume; `start --nodes 3` cold, warm and resumed
 //! beside one node, and a worker node's memory.
@@ -472,32 +474,100 @@ async fn bench(r: &Rkube) -> Result<(), Error> {
     let client = r.client().await?;
     claims_bench(client.clone()).await?;
     metrics_bench(r, client.clone()).await?;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    pod_latency(&pods).await?;
+    pod_latency(&Api::namespaced(client.clone(), "default")).await?;
 
-    // A full node: 110 pods at once, less those already there (the default addons').
-    let present = Api::<Pod>::all(client.clone())
-        .list(&Default::default())
-        .await?
-        .items
-        .len();
-    let room = MAX_PODS.saturating_sub(present);
+    full_node(&r.profile, client).await?;
+    several_nodes(r, cold, resume, warm).await
+}
+
+/// How many pods the cluster runs once the default addons' are all up: the count, all
+/// Running, unchanged over three polls (right after `start` the addons' pods may not exist
+/// yet, and a node filled past 110 leaves pods Pending).
+async fn settled_pods(all: &Api<Pod>) -> Result<usize, Error> {
+    let (mut last, mut steady) = (usize::MAX, 0);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        let items = all.list(&Default::default()).await?.items;
+        if items.iter().all(running) && items.len() == last {
+            steady += 1;
+            if steady == 3 {
+                return Ok(last);
+            }
+        } else {
+            steady = 0;
+        }
+        last = items.len();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err("the cluster's pods did not settle within 120 s".into())
+}
+
+/// `n` bare `docker run -d` of the same image and command, all launched at once as the
+/// kubelet starts a full node's pods, until every one has returned.
+fn bare_runs(n: usize) -> Result<Duration, Error> {
+    let t = Instant::now();
+    let children = (0..n)
+        .map(|_| {
+            std::process::Command::new("docker")
+                .args(["run", "-d", "--rm", IMAGE, "sleep", "3600"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut ids = Vec::new();
+    let mut failed = None;
+    for child in children {
+        let out = child.wait_with_output()?;
+        if out.status.success() {
+            ids.push(String::from_utf8_lossy(&out.stdout).trim().to_string());
+        } else {
+            failed = Some(String::from_utf8_lossy(&out.stderr).to_string());
+        }
+    }
+    let took = t.elapsed();
+    let mut rm = vec!["rm", "-f"];
+    rm.extend(ids.iter().map(String::as_str));
+    if !ids.is_empty() {
+        docker(&rm)?;
+    }
+    match failed {
+        Some(e) => Err(format!("docker run: {e}").into()),
+        None => Ok(took),
+    }
+}
+
+/// A full node: 110 pods at once, less those already there (the default addons'), beside
+/// as many bare `docker run`s at once; and the node's memory while full.
+async fn full_node(profile: &str, client: kube::Client) -> Result<(), Error> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let room = MAX_PODS.saturating_sub(settled_pods(&Api::all(client)).await?);
     let t = Instant::now();
     for i in 0..room {
         pods.create(&PostParams::default(), &sleeper(&format!("full-{i}"))?)
             .await?;
     }
     wait_all_running(&pods, room, Duration::from_secs(900)).await?;
+    let ours = t.elapsed();
     println!(
-        "{:<52} {:>9.1?}",
+        "{:<52} {ours:>9.1?}",
         &format!("{room} pods created → all Running (node full at 110)"),
-        t.elapsed()
     );
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let full = node_memory_mib(&r.profile)?;
+    let full = node_memory_mib(profile)?;
     println!("{:<52} {full:>9.1} MiB", "node container memory, 110 pods");
     delete_all(&pods).await?;
-    several_nodes(r, cold, resume, warm).await
+    let bare = bare_runs(room)?;
+    println!(
+        "{:<52} {bare:>9.1?}",
+        &format!("{room} bare `docker run -d` at once (baseline)"),
+    );
+    println!(
+        "{:<52} {:>9.2}x  (goal ≤ 1.3x)",
+        "full node / bare runs",
+        ours.as_secs_f64() / bare.as_secs_f64()
+    );
+    Ok(())
 }
 
 /// `start --nodes 3` beside the one-node starts measured above, and a worker's memory.
@@ -552,7 +622,7 @@ async fn main() -> Result<(), Error> {
         home: root.join("target/bench-home"),
         profile: format!("bench-{}", std::process::id()),
     };
-    // `start`, `idle` and `pods` run one part; anything else, or nothing, runs them all.
+    // `start`, `idle`, `pods` and `full` run one part; anything else, or nothing, runs them all.
     let result = match std::env::args().nth(1).as_deref() {
         Some("start") => starts(&r).map(|_| ()),
         Some("idle") => match r.run(&["start"]) {
@@ -561,6 +631,10 @@ async fn main() -> Result<(), Error> {
         },
         Some("pods") => match r.run(&["start"]) {
             Ok(_) => pod_latency(&Api::namespaced(r.client().await?, "default")).await,
+            Err(e) => Err(e),
+        },
+        Some("full") => match r.run(&["start"]) {
+            Ok(_) => full_node(&r.profile, r.client().await?).await,
             Err(e) => Err(e),
         },
         _ => bench(&r).await,
