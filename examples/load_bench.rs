@@ -20,7 +20,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
 use kube::api::{Api, DeleteParams, ListParams, PostParams, WatchEvent, WatchParams};
 
 mod support;
-use support::{build_busybox_image, docker, report, Error, Rkube, Server};
+use support::{bare_runs, build_busybox_image, report, Error, Rkube, Server};
 
 /// Objects in the listed namespace: the goal's "list of 1,000 objects".
 const LISTED: usize = 1000;
@@ -326,29 +326,6 @@ async fn density(pods: &Api<Pod>, tag: &str, gap: Duration) -> Result<Vec<Durati
     Ok(running.into_values().collect())
 }
 
-/// `docker run -d` of the same image and command, `gap` apart, each one timed.
-async fn bare_runs(gap: Duration) -> Result<Vec<Duration>, Error> {
-    let mut runs = Vec::new();
-    for _ in 0..PODS {
-        runs.push(tokio::task::spawn_blocking(|| {
-            let t = Instant::now();
-            let id = docker(&["run", "-d", "--rm", IMAGE, "sleep", "3600"])
-                .map_err(|e| e.to_string())?;
-            Ok::<_, String>((t.elapsed(), id))
-        }));
-        if !gap.is_zero() {
-            tokio::time::sleep(gap).await;
-        }
-    }
-    let mut took = Vec::new();
-    for r in runs {
-        let (t, id) = r.await??;
-        took.push(t);
-        docker(&["rm", "-f", &id])?;
-    }
-    Ok(took)
-}
-
 async fn delete_pods(pods: &Api<Pod>) -> Result<(), Error> {
     let lp = ListParams::default().labels("bench=density");
     pods.delete_collection(&DeleteParams::default().grace_period(0), &lp)
@@ -372,7 +349,7 @@ async fn pod_density(r: &Rkube) -> Result<(), Error> {
     delete_pods(&pods).await?;
     let bare_paced = report(
         "30 `docker run -d` at 5/s (baseline)",
-        bare_runs(gap).await?,
+        bare_runs(IMAGE, PODS, gap)?.0,
     );
     let batch = report(
         "a batch of 30 pods (rkube)",
@@ -381,7 +358,7 @@ async fn pod_density(r: &Rkube) -> Result<(), Error> {
     delete_pods(&pods).await?;
     let bare_batch = report(
         "30 `docker run -d` at once (baseline)",
-        bare_runs(Duration::ZERO).await?,
+        bare_runs(IMAGE, PODS, Duration::ZERO)?.0,
     );
     println!(
         "{:<52} p50 {:.2}x, batch p50 {:.2}x  (SLO: p99 ≤ 5 s)",

@@ -18,7 +18,7 @@ use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use kube::api::{Api, DeleteParams, PostParams, WatchEvent, WatchParams};
 
 mod support;
-use support::{build_busybox_image, docker, report, Error, Rkube};
+use support::{bare_runs, build_busybox_image, docker, report, Error, Rkube};
 
 const IMAGE: &str = "rkube-bench/busybox:1";
 const PODS: usize = 30;
@@ -502,41 +502,6 @@ async fn settled_pods(all: &Api<Pod>) -> Result<usize, Error> {
     Err("the cluster's pods did not settle within 120 s".into())
 }
 
-/// `n` bare `docker run -d` of the same image and command, all launched at once as the
-/// kubelet starts a full node's pods, until every one has returned.
-fn bare_runs(n: usize) -> Result<Duration, Error> {
-    let t = Instant::now();
-    let children = (0..n)
-        .map(|_| {
-            std::process::Command::new("docker")
-                .args(["run", "-d", "--rm", IMAGE, "sleep", "3600"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut ids = Vec::new();
-    let mut failed = None;
-    for child in children {
-        let out = child.wait_with_output()?;
-        if out.status.success() {
-            ids.push(String::from_utf8_lossy(&out.stdout).trim().to_string());
-        } else {
-            failed = Some(String::from_utf8_lossy(&out.stderr).to_string());
-        }
-    }
-    let took = t.elapsed();
-    let mut rm = vec!["rm", "-f"];
-    rm.extend(ids.iter().map(String::as_str));
-    if !ids.is_empty() {
-        docker(&rm)?;
-    }
-    match failed {
-        Some(e) => Err(format!("docker run: {e}").into()),
-        None => Ok(took),
-    }
-}
-
 /// A full node: 110 pods at once, less those already there (the default addons'), beside
 /// as many bare `docker run`s at once; and the node's memory while full.
 async fn full_node(profile: &str, client: kube::Client) -> Result<(), Error> {
@@ -557,7 +522,7 @@ async fn full_node(profile: &str, client: kube::Client) -> Result<(), Error> {
     let full = node_memory_mib(profile)?;
     println!("{:<52} {full:>9.1} MiB", "node container memory, 110 pods");
     delete_all(&pods).await?;
-    let bare = bare_runs(room)?;
+    let (_, bare) = bare_runs(IMAGE, room, Duration::ZERO)?;
     println!(
         "{:<52} {bare:>9.1?}",
         &format!("{room} bare `docker run -d` at once (baseline)"),

@@ -156,6 +156,44 @@ pub fn docker(args: &[&str]) -> Result<String, Error> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// `n` bare `docker run -d IMAGE sleep 3600`, launched `gap` apart (all at once for zero),
+/// as the baseline of pods started the same way: how long each took, and the time until
+/// the last one returned. The containers are removed afterwards.
+pub fn bare_runs(image: &str, n: usize, gap: Duration) -> Result<(Vec<Duration>, Duration), Error> {
+    let t = Instant::now();
+    let mut runs = Vec::new();
+    for _ in 0..n {
+        let image = image.to_string();
+        runs.push(std::thread::spawn(move || {
+            let t = Instant::now();
+            let id = docker(&["run", "-d", "--rm", &image, "sleep", "3600"])
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((t.elapsed(), id))
+        }));
+        std::thread::sleep(gap);
+    }
+    let (mut took, mut ids, mut failed) = (Vec::new(), Vec::new(), None);
+    for run in runs {
+        match run.join().map_err(|_| "a docker run thread panicked")? {
+            Ok((d, id)) => {
+                took.push(d);
+                ids.push(id);
+            }
+            Err(e) => failed = Some(e),
+        }
+    }
+    let all = t.elapsed();
+    if !ids.is_empty() {
+        let mut rm = vec!["rm", "-f"];
+        rm.extend(ids.iter().map(String::as_str));
+        docker(&rm)?;
+    }
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok((took, all)),
+    }
+}
+
 /// Build `tag` from Debian's busybox-static in the build context `dir` (no registry here).
 pub fn build_busybox_image(dir: &Path, tag: &str) -> Result<(), Error> {
     let busybox = ["/usr/bin/busybox", "/bin/busybox"]
