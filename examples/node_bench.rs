@@ -429,38 +429,27 @@ async fn idle(r: &Rkube) -> Result<(), Error> {
 /// joining its network namespace, which Docker starts only once the first runs. Both are
 /// removed afterwards; the time is until the second `docker run` returns.
 fn bare_pod(network: &str) -> Result<Duration, Error> {
+    let run = |network: &str| {
+        docker(&[
+            "run",
+            "-d",
+            "--rm",
+            "--network",
+            network,
+            IMAGE,
+            "sleep",
+            "3600",
+        ])
+    };
     let t = Instant::now();
-    let sandbox = docker(&[
-        "run",
-        "-d",
-        "--rm",
-        "--network",
-        network,
-        IMAGE,
-        "sleep",
-        "3600",
-    ])?;
-    let joined = format!("container:{sandbox}");
-    let app = docker(&[
-        "run",
-        "-d",
-        "--rm",
-        "--network",
-        &joined,
-        IMAGE,
-        "sleep",
-        "3600",
-    ]);
+    let sandbox = run(network)?;
+    let app = run(&format!("container:{sandbox}"));
     let took = t.elapsed();
-    let mut ids = vec![sandbox];
-    ids.extend(app.as_ref().ok().cloned());
-    docker(
-        &[
-            &["rm", "-f"][..],
-            &ids.iter().map(String::as_str).collect::<Vec<_>>(),
-        ]
-        .concat(),
-    )?;
+    let mut rm = vec!["rm", "-f", sandbox.as_str()];
+    if let Ok(id) = &app {
+        rm.push(id);
+    }
+    docker(&rm)?;
     app.map(|_| took)
 }
 
