@@ -7,7 +7,7 @@
 //!   `exec true`, beside the same through Docker's own exec on the pod's container.
 //!
 //! `scripts/bench` starts a throwaway cluster and runs this; by hand:
-//! `RKUBE_BENCH_KUBECONFIG=... RKUBE_BENCH_CONTEXT=... cargo run --release --example stream_bench`.
+//! `RKUBE_BENCH_KUBECONFIG=... RKUBE_BENCH_CONTEXT=... cargo run --profile bench --example stream_bench`.
 //! Needs the test image `rkube-test/busybox:1` (built by the e2e tests and scripts/bench).
 
 use std::io::{BufRead, BufReader, Read, Write};
