@@ -238,7 +238,7 @@ pub fn write_kubeconfig(s: &Settings, creds: &Credentials) -> Result<(), Kubecon
 
 /// An admin client of the profile's API server.
 pub async fn admin_client(s: &Settings, creds: &Credentials) -> Result<kube::Client, String> {
-    crate::controllers::client(&server_url(s), &creds.ca_pem, &creds.admin)
+    crate::controllers::upgradable_client(&server_url(s), &creds.ca_pem, &creds.admin)
         .await
         .map_err(|e| e.to_string())
 }

@@ -296,7 +296,6 @@ impl ControlPlane {
         let cm_cert =
             ca.client_cert("controller-manager", "system:kube-controller-manager", &[])?;
         let cm_client = controllers::client(&server_url, ca.cert_pem(), &cm_cert)
-            .await
             .map_err(|e| StartError::Config(e.to_string()))?;
         tasks.push(
             supervisor.spawn("controller/legacy-service-account-token-tracking", {
@@ -324,7 +323,6 @@ impl ControlPlane {
 
         let scheduler_cert = ca.client_cert("scheduler", "system:kube-scheduler", &[])?;
         let scheduler_client = controllers::client(&server_url, ca.cert_pem(), &scheduler_cert)
-            .await
             .map_err(|e| StartError::Config(e.to_string()))?;
         tasks.push(supervisor.spawn("scheduler", move || {
             crate::scheduler::run(scheduler_client.clone(), caches.clone())
@@ -336,7 +334,6 @@ impl ControlPlane {
                 &["system:nodes"],
             )?;
             let client = controllers::client(&server_url, ca.cert_pem(), &cert)
-                .await
                 .map_err(|e| StartError::Config(e.to_string()))?;
             tasks.push(tokio::spawn(super::simulated::run(client, node.clone())));
         }

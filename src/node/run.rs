@@ -145,7 +145,7 @@ async fn run_control_plane(s: NodeSettings) -> anyhow::Result<()> {
         &format!("system:node:{}", s.profile),
         &["system:nodes"],
     )?;
-    let client = crate::controllers::client(&local_url, &cp.ca_pem, &node_cert).await?;
+    let client = crate::controllers::client(&local_url, &cp.ca_pem, &node_cert)?;
     let serving = cp.ca.serving_cert(
         "kubelet",
         &s.profile,
@@ -192,13 +192,13 @@ async fn run_worker(s: NodeSettings, url: &str) -> anyhow::Result<()> {
     let dns_ip = crate::apiserver::Allocators::new(&s.service_cidr)
         .with_context(|| format!("invalid service CIDR {:?}", s.service_cidr))?
         .dns_ip();
-    let client = crate::controllers::client(url, &ca_pem, &node_cert).await?;
+    let client = crate::controllers::client(url, &ca_pem, &node_cert)?;
     // A worker's components restart as the control plane's do; its health shows as the
     // node's Ready condition.
     let supervisor = Supervisor::new();
     let mut tasks =
         start_kubelet(&s, client, &serving, &ca_pem, dns_ip, false, &supervisor).await?;
-    let proxy_client = crate::controllers::client(url, &ca_pem, &proxy_cert).await?;
+    let proxy_client = crate::controllers::client(url, &ca_pem, &proxy_cert)?;
     let proxy_cfg = proxy::Config {
         node_ips: vec![IpAddr::V4(s.node_ip)],
         cluster_ips: false,
@@ -279,7 +279,7 @@ async fn start_services(
     supervisor: &Arc<Supervisor>,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let cert = cp.ca.client_cert("kube-proxy", "system:kube-proxy", &[])?;
-    let client = crate::controllers::client(local_url, &cp.ca_pem, &cert).await?;
+    let client = crate::controllers::client(local_url, &cp.ca_pem, &cert)?;
     // The proxy and the DNS read Services and EndpointSlices from one cache.
     let caches = SharedCaches::new(client);
     let iface = proxy::addresses::Netlink::open(SERVICE_INTERFACE)
