@@ -24,17 +24,49 @@ use kinds::{definition_of, kind_table};
 /// code that generates it stays out of the binary, of which it was a tenth.
 const GENERATED: &str = include_str!("definitions.json");
 
-/// All component schemas, with the Kubernetes extensions, built once.
+/// All component schemas with the Kubernetes extensions but without their descriptions,
+/// built once: what decoding, defaulting and patching read on every write.
 pub fn definitions() -> &'static Map<String, Value> {
     static DEFS: OnceLock<Map<String, Value>> = OnceLock::new();
     DEFS.get_or_init(|| {
-        let mut defs = serde_json::from_str(GENERATED).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "the built-in OpenAPI definitions do not parse");
-            Map::new()
-        });
-        extensions::annotate(&mut defs);
+        let mut defs = documented_definitions();
+        defs.values_mut().for_each(strip_descriptions);
         defs
     })
+}
+
+/// All component schemas with the Kubernetes extensions and descriptions, for the served
+/// documents. Built per document rather than kept: the descriptions are two thirds of the
+/// schemas' text and only `kubectl explain` reads them, from documents cached as bytes.
+fn documented_definitions() -> Map<String, Value> {
+    let mut defs = serde_json::from_str(GENERATED).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the built-in OpenAPI definitions do not parse");
+        Map::new()
+    });
+    extensions::annotate(&mut defs);
+    defs
+}
+
+/// Removes the descriptions of a schema and of the schemas within it (a property may itself
+/// be named `description`, as PriorityClass's is).
+fn strip_descriptions(schema: &mut Value) {
+    match schema {
+        Value::Object(m) => {
+            if m.get("description").is_some_and(Value::is_string) {
+                m.remove("description");
+            }
+            for (key, child) in m.iter_mut() {
+                match (key.as_str(), child) {
+                    ("properties", Value::Object(props)) => {
+                        props.values_mut().for_each(strip_descriptions)
+                    }
+                    (_, child) => strip_descriptions(child),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_descriptions),
+        _ => {}
+    }
 }
 
 /// The component schemas from k8s-openapi's types, as `definitions.json` holds them.
@@ -231,7 +263,7 @@ pub fn group_version_document(
     resources: &[ResourceInfo],
     custom: &Map<String, Value>,
 ) -> Value {
-    let defs = definitions();
+    let defs = documented_definitions();
     let lookup = |name: &str| defs.get(name).or_else(|| custom.get(name));
     let mut paths = Map::new();
     let mut wanted: BTreeSet<String> = [
@@ -560,6 +592,26 @@ mod tests {
                 "unresolved {r}"
             );
         }
+    }
+
+    #[test]
+    fn descriptions_are_served_but_not_kept() {
+        let spec = "io.k8s.api.apps.v1.DeploymentSpec";
+        let kept = &definitions()[spec];
+        assert!(kept.get("description").is_none());
+        assert!(kept["properties"]["replicas"].get("description").is_none());
+        assert_eq!(kept["properties"]["replicas"]["type"], "integer");
+        let pc = &definitions()["io.k8s.api.scheduling.v1.PriorityClass"]["properties"];
+        assert_eq!(pc["description"]["type"], "string");
+
+        let doc = group_version_document("apps", "v1", &[deploy_desc()], &Map::new());
+        let served = &doc["components"]["schemas"][spec];
+        assert!(served["description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()));
+        assert!(served["properties"]["replicas"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("desired pods")));
     }
 
     #[test]
