@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use kube::runtime::watcher;
 
-use crate::support::{helm_bin, namespace, python_bin, root, shared, write_file};
+use crate::support::{helm_bin, namespace, python_bin, root, shared, write_file, Server};
 
 #[test]
 fn python_client_crud_and_watch() {
@@ -128,6 +128,12 @@ async fn client() -> kube::Client {
     crate::support::kube_client(&shared().kubeconfig).await
 }
 
+/// The resourceVersion of a list of `api`'s objects, to watch from.
+async fn list_revision(api: &Api<ConfigMap>) -> String {
+    let list = api.list(&Default::default()).await.unwrap();
+    list.metadata.resource_version.unwrap()
+}
+
 fn cm(name: &str, v: &str) -> ConfigMap {
     serde_json::from_value(serde_json::json!({"metadata": {"name": name}, "data": {"v": v}}))
         .unwrap()
@@ -140,13 +146,7 @@ async fn kube_rs_watch_and_watcher() {
     let api: Api<ConfigMap> = Api::namespaced(client().await, &ns);
 
     // Raw watch: ADDED, MODIFIED, DELETED.
-    let rv = api
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .metadata
-        .resource_version
-        .unwrap();
+    let rv = list_revision(&api).await;
     let mut raw = api
         .watch(&WatchParams::default().timeout(30), &rv)
         .await
@@ -254,4 +254,71 @@ async fn kube_rs_watch_and_watcher() {
         );
         assert_eq!(deleted, [name.to_string()]);
     }
+}
+
+/// Established connections of this network namespace to `port` on the client's side.
+fn connections_to(port: u16) -> usize {
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .flat_map(|t| t.lines().skip(1).map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            let remote_port = cols
+                .get(2)
+                .and_then(|r| r.rsplit(':').next())
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            remote_port == Some(port) && cols.get(3) == Some(&"01")
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn a_components_watches_share_one_connection() {
+    use base64::Engine;
+    // A server of its own: every connection to its port is this test's.
+    let s = Server::start();
+    let ns = namespace(&s.kubectl(), "multiplexed");
+    let kc: serde_json::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&s.kubeconfig).expect("kubeconfig"))
+            .expect("kubeconfig YAML");
+    let pem = |pointer: &str| {
+        let data = kc.pointer(pointer).and_then(|v| v.as_str()).expect(pointer);
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .expect("base64");
+        String::from_utf8(der).expect("PEM")
+    };
+    let cert = rkube::pki::CertPair {
+        cert_pem: pem("/users/0/user/client-certificate-data"),
+        key_pem: pem("/users/0/user/client-key-data"),
+    };
+    let ca = pem("/clusters/0/cluster/certificate-authority-data");
+    let client = rkube::controllers::client(&s.url, &ca, &cert).expect("component client");
+    let api: Api<ConfigMap> = Api::namespaced(client, &ns);
+
+    // More watches than hyper's default of 200 streams per connection.
+    let rv = list_revision(&api).await;
+    // The server's own controllers hold connections to it too; ours is open from here on.
+    let before = connections_to(s.port);
+    let mut watches = Vec::new();
+    for _ in 0..300 {
+        let w = api
+            .watch(&WatchParams::default().timeout(60), &rv)
+            .await
+            .expect("watch");
+        watches.push(w.boxed());
+    }
+    api.create(&PostParams::default(), &cm("seen", "1"))
+        .await
+        .unwrap();
+    for (i, w) in watches.iter_mut().enumerate() {
+        match tokio::time::timeout(Duration::from_secs(30), w.try_next()).await {
+            Ok(Ok(Some(WatchEvent::Added(o)))) => {
+                assert_eq!(o.metadata.name.as_deref(), Some("seen"))
+            }
+            other => panic!("watch {i}: {other:?}"),
+        }
+    }
+    assert_eq!(connections_to(s.port), before, "no connection per watch");
 }
