@@ -204,8 +204,8 @@ async fn serve_connection<S>(
         async move { Ok::<_, Infallible>(router::route(state, user, req).await) }
     });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    // k8s.io/apiserver's recommended limit: each of a client's watches holds one stream for its lifetime,
-    // and the controller manager alone watches every resource kind (hyper's default is 200).
+    // k8s.io/apiserver's recommended limit (hyper's default is 200): each of a client's
+    // watches holds a stream for its lifetime, and the controller manager watches every kind.
     builder.http2().max_concurrent_streams(1000);
     if let Err(e) = builder
         .serve_connection_with_upgrades(TokioIo::new(io), svc)

@@ -47,30 +47,12 @@ pub enum ClientError {
 /// A client for an in-node component (controllers, scheduler, kubelet, proxy) of `server`,
 /// authenticated with `cert` and trusting `ca_pem`. As client-go does, all of its requests
 /// and watches share one HTTP/2 connection: kube-rs's own HTTP/1.1 client holds a TLS
-/// connection per watch, 80 of them at idle at about 50 KiB on each end.
+/// connection per watch, 80 of them at idle at about 50 KiB each on the server's end alone.
 pub fn client(server: &str, ca_pem: &str, cert: &CertPair) -> Result<kube::Client, ClientError> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let bad = |what: &str, e: &dyn std::fmt::Display| ClientError::Config(format!("{what}: {e}"));
-    let uri: http::Uri = server.parse().map_err(|e| bad("server URL", &e))?;
-    let mut roots = rustls::RootCertStore::empty();
-    for ca in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        let ca = ca.map_err(|e| bad("CA certificate", &e))?;
-        roots.add(ca).map_err(|e| bad("CA certificate", &e))?;
-    }
-    let chain = CertificateDer::pem_slice_iter(cert.cert_pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad("client certificate", &e))?;
-    let key = PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes())
-        .map_err(|e| bad("client key", &e))?;
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| bad("TLS", &e))?
-    .with_root_certificates(roots)
-    .with_client_auth_cert(chain, key)
-    .map_err(|e| bad("client certificate", &e))?;
+    let uri: http::Uri = server
+        .parse()
+        .map_err(|e| ClientError::Config(format!("server URL: {e}")))?;
+    let tls = client_tls(ca_pem, cert)?;
     let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
     tcp.enforce_http(false);
     tcp.set_nodelay(true);
@@ -91,6 +73,29 @@ pub fn client(server: &str, ca_pem: &str, cert: &CertPair) -> Result<kube::Clien
     Ok(kube::client::ClientBuilder::new(http, "default")
         .with_layer(&kube::client::middleware::BaseUriLayer::new(uri))
         .build())
+}
+
+/// The TLS side of [`client`]: the cluster CA as the only root, `cert` as the identity.
+fn client_tls(ca_pem: &str, cert: &CertPair) -> Result<rustls::ClientConfig, ClientError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |what: &str, e: &dyn std::fmt::Display| ClientError::Config(format!("{what}: {e}"));
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        let ca = ca.map_err(|e| bad("CA certificate", &e))?;
+        roots.add(ca).map_err(|e| bad("CA certificate", &e))?;
+    }
+    let chain = CertificateDer::pem_slice_iter(cert.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad("client certificate", &e))?;
+    let key = PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes())
+        .map_err(|e| bad("client key", &e))?;
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("TLS", &e))?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| bad("client certificate", &e))
 }
 
 /// A kube-rs client for `server` authenticated with `cert`, trusting `ca_pem`, over
