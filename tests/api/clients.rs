@@ -258,10 +258,13 @@ async fn kube_rs_watch_and_watcher() {
 
 /// Established connections of this network namespace to `port` on the client's side.
 fn connections_to(port: u16) -> usize {
-    ["/proc/net/tcp", "/proc/net/tcp6"]
+    let tables: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
         .iter()
         .filter_map(|f| std::fs::read_to_string(f).ok())
-        .flat_map(|t| t.lines().skip(1).map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    tables
+        .iter()
+        .flat_map(|t| t.lines().skip(1))
         .filter(|l| {
             let cols: Vec<&str> = l.split_whitespace().collect();
             let remote_port = cols
@@ -276,7 +279,7 @@ fn connections_to(port: u16) -> usize {
 #[tokio::test]
 async fn a_components_watches_share_one_connection() {
     use base64::Engine;
-    // A server of its own: every connection to its port is this test's.
+    // A server of its own: only this test and the server's own controllers connect to it.
     let s = Server::start();
     let ns = namespace(&s.kubectl(), "multiplexed");
     let kc: serde_json::Value =
@@ -284,10 +287,10 @@ async fn a_components_watches_share_one_connection() {
             .expect("kubeconfig YAML");
     let pem = |pointer: &str| {
         let data = kc.pointer(pointer).and_then(|v| v.as_str()).expect(pointer);
-        let der = base64::engine::general_purpose::STANDARD
+        let decoded = base64::engine::general_purpose::STANDARD
             .decode(data)
             .expect("base64");
-        String::from_utf8(der).expect("PEM")
+        String::from_utf8(decoded).expect("PEM")
     };
     let cert = rkube::pki::CertPair {
         cert_pem: pem("/users/0/user/client-certificate-data"),
