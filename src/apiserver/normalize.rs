@@ -1,10 +1,12 @@
 //! Give stored objects the shape Go's encoding would: what `omitempty` leaves out (nulls,
 //! empty maps and lists) is removed, so a label removed by a patch leaves no `labels: {}`.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use crate::apiserver::openapi::Definitions;
 
 /// Resolve `$ref` / `allOf: [{$ref}]` against the component schemas.
-fn resolve<'a>(defs: &'a Map<String, Value>, s: &'a Value) -> &'a Value {
+fn resolve<'a>(defs: &'a dyn Definitions, s: &'a Value) -> &'a Value {
     let mut cur = s;
     for _ in 0..8 {
         let r = cur
@@ -16,7 +18,7 @@ fn resolve<'a>(defs: &'a Map<String, Value>, s: &'a Value) -> &'a Value {
             })
             .and_then(Value::as_str)
             .and_then(|r| r.strip_prefix("#/components/schemas/"));
-        match r.and_then(|name| defs.get(name)) {
+        match r.and_then(|name| defs.schema(name)) {
             Some(next) => cur = next,
             None => break,
         }
@@ -29,7 +31,7 @@ fn is_map(schema: &Value) -> bool {
 }
 
 /// Drop nulls, empty maps and empty lists below `v` (schema-guided; `None` = unknown).
-pub fn normalize(defs: &Map<String, Value>, schema: Option<&Value>, v: &mut Value) {
+pub fn normalize(defs: &dyn Definitions, schema: Option<&Value>, v: &mut Value) {
     let schema = schema.map(|s| resolve(defs, s));
     match v {
         Value::Object(m) => {
@@ -82,7 +84,9 @@ mod tests {
     #[test]
     fn drops_what_go_omits() {
         let defs = openapi::definitions();
-        let root = &defs[openapi::definition_name("apps", "v1", "Deployment").unwrap()];
+        let root = defs
+            .schema(openapi::definition_name("apps", "v1", "Deployment").unwrap())
+            .unwrap();
         let mut d = json!({"metadata": {"name": "x", "labels": {}, "annotations": {"a": "b"}, "finalizers": []},
             "spec": {"selector": {}, "paused": null, "template": {"metadata": {"creationTimestamp": null}, "spec": {"containers": [{"name": "c", "resources": {}, "env": []}]}}},
             "status": {}});

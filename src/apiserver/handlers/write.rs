@@ -10,8 +10,9 @@ use super::{admission, pod_security_admission, sa_admission, Ctx};
 use crate::apiserver::crd;
 use crate::apiserver::http::{add_warning, decode_body, Body};
 use crate::apiserver::object::{self, meta_mut};
+use crate::apiserver::openapi::{self, Definitions};
+use crate::apiserver::patch;
 use crate::apiserver::status::{ApiError, Cause};
-use crate::apiserver::{openapi, patch};
 use crate::resources::{convert, validation};
 use crate::store::{KeyValue, StoreError};
 
@@ -174,7 +175,7 @@ enum Seg {
 /// The OpenAPI schema root of this resource's kind, for patches and managed fields.
 pub fn schema(ctx: &Ctx) -> patch::SchemaRef<'static> {
     match openapi::definition_name(&ctx.res.group, &ctx.res.version, &ctx.res.kind)
-        .and_then(|n| openapi::definitions().get(n))
+        .and_then(|n| openapi::definitions().schema(n))
     {
         Some(root) => patch::SchemaRef::new(openapi::definitions(), root),
         None => patch::SchemaRef::unknown(),
@@ -207,7 +208,7 @@ pub fn owner<'a>(
 fn shape(ctx: &Ctx, obj: &mut Value) {
     let defs = openapi::definitions();
     let root = openapi::definition_name(&ctx.res.group, &ctx.res.version, &ctx.res.kind)
-        .and_then(|n| defs.get(n));
+        .and_then(|n| defs.schema(n));
     crate::apiserver::normalize::normalize(defs, root, obj);
 }
 

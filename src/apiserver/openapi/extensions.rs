@@ -3,57 +3,74 @@
 //! the protos' markers), and group-version-kind; and the one place its schemas are
 //! stricter than Kubernetes' (`metadata` is never required).
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use super::kinds::{definition_of, kind_table};
 
 /// The extensions build.rs read off the `+` markers in the Kubernetes protos' comments:
-/// definition name → {"": the type's own, field name: the field's}.
-fn marker_extensions() -> Map<String, Value> {
-    serde_json::from_str(include_str!(concat!(
-        env!("OUT_DIR"),
-        "/openapi_extensions.json"
-    )))
-    .unwrap_or_default()
+/// definition name → {"": the type's own, field name: the field's}, each left unparsed
+/// until its definition is.
+fn marker_extensions() -> &'static HashMap<&'static str, &'static RawValue> {
+    static MARKERS: OnceLock<HashMap<&'static str, &'static RawValue>> = OnceLock::new();
+    MARKERS.get_or_init(|| {
+        serde_json::from_str(include_str!(concat!(
+            env!("OUT_DIR"),
+            "/openapi_extensions.json"
+        )))
+        .unwrap_or_default()
+    })
 }
 
-pub(super) fn annotate(defs: &mut Map<String, Value>) {
-    for schema in defs.values_mut() {
-        // k8s-openapi makes every object's `metadata` required; Kubernetes never does (an
-        // item without it must not fail kubectl's client-side validation).
-        let Some(s) = schema.as_object_mut() else {
-            continue;
-        };
-        if let Some(req) = s.get_mut("required").and_then(Value::as_array_mut) {
-            req.retain(|f| f != "metadata");
-            if req.is_empty() {
-                s.remove("required");
-            }
-        }
-    }
-    for (name, fields) in marker_extensions() {
-        let (Some(schema), Value::Object(fields)) = (defs.get_mut(&name), fields) else {
-            continue;
-        };
-        for (field, ext) in fields {
-            let target = if field.is_empty() {
-                Some(&mut *schema)
-            } else {
-                schema.get_mut("properties").and_then(|p| p.get_mut(&field))
-            };
-            if let (Some(Value::Object(target)), Value::Object(ext)) = (target, ext) {
-                target.extend(ext);
-            }
-        }
-    }
-    for e in kind_table() {
-        if let Some(def) = definition_of(e.group, e.version, e.kind) {
-            if let Some(s) = defs.get_mut(&def).and_then(Value::as_object_mut) {
-                s.insert(
-                    "x-kubernetes-group-version-kind".into(),
+/// The group-version-kind of each served kind's definition.
+fn kinds_by_definition() -> &'static HashMap<String, Value> {
+    static KINDS: OnceLock<HashMap<String, Value>> = OnceLock::new();
+    KINDS.get_or_init(|| {
+        kind_table()
+            .iter()
+            .filter_map(|e| {
+                let def = definition_of(e.group, e.version, e.kind)?;
+                Some((
+                    def,
                     json!([{"group": e.group, "version": e.version, "kind": e.kind}]),
-                );
-            }
+                ))
+            })
+            .collect()
+    })
+}
+
+/// Adds the extensions to the definition `name`.
+pub(super) fn annotate(name: &str, schema: &mut Value) {
+    let Some(s) = schema.as_object_mut() else {
+        return;
+    };
+    // k8s-openapi makes every object's `metadata` required; Kubernetes never does (an
+    // item without it must not fail kubectl's client-side validation).
+    if let Some(req) = s.get_mut("required").and_then(Value::as_array_mut) {
+        req.retain(|f| f != "metadata");
+        if req.is_empty() {
+            s.remove("required");
         }
+    }
+    let markers = marker_extensions()
+        .get(name)
+        .and_then(|raw| serde_json::from_str::<Map<String, Value>>(raw.get()).ok());
+    for (field, ext) in markers.into_iter().flatten() {
+        let target = if field.is_empty() {
+            Some(&mut *s)
+        } else {
+            s.get_mut("properties")
+                .and_then(|p| p.get_mut(&field))
+                .and_then(Value::as_object_mut)
+        };
+        if let (Some(target), Value::Object(ext)) = (target, ext) {
+            target.extend(ext);
+        }
+    }
+    if let Some(gvk) = kinds_by_definition().get(name) {
+        s.insert("x-kubernetes-group-version-kind".into(), gvk.clone());
     }
 }

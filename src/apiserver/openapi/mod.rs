@@ -3,7 +3,7 @@
 //! defaults from the protos' markers), the Swagger 2.0 document derived from them (`v2`, encoded by `gnostic`), and
 //! strict decoding of built-in objects against those schemas (`strict`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::OnceLock;
 
 mod extensions;
@@ -14,6 +14,7 @@ mod strict;
 mod strict_tests;
 pub mod v2;
 
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use crate::resources::registry::ResourceInfo;
@@ -24,14 +25,54 @@ use kinds::{definition_of, kind_table};
 /// code that generates it stays out of the binary, of which it was a tenth.
 const GENERATED: &str = include_str!("definitions.json");
 
-/// All component schemas with the Kubernetes extensions but without their descriptions,
-/// built once: what decoding, defaulting and patching read on every write.
-pub fn definitions() -> &'static Map<String, Value> {
-    static DEFS: OnceLock<Map<String, Value>> = OnceLock::new();
+/// Component schemas by definition name.
+pub trait Definitions: Sync {
+    /// The schema named `name`, if there is one.
+    fn schema(&self, name: &str) -> Option<&Value>;
+}
+
+impl Definitions for Map<String, Value> {
+    fn schema(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+}
+
+/// The built-in component schemas with the Kubernetes extensions but without their
+/// descriptions: what decoding, defaulting and patching read on every write. Each is parsed
+/// on first use and kept; a node reads a few hundred of them and all parsed were 2 MiB.
+pub struct BuiltIn {
+    entries: HashMap<&'static str, (&'static RawValue, OnceLock<Value>)>,
+}
+
+impl Definitions for BuiltIn {
+    fn schema(&self, name: &str) -> Option<&Value> {
+        let (name, (raw, parsed)) = self.entries.get_key_value(name)?;
+        Some(parsed.get_or_init(|| {
+            let mut schema = serde_json::from_str(raw.get()).unwrap_or_else(|e| {
+                tracing::error!(error = %e, name, "a built-in OpenAPI definition does not parse");
+                Value::Null
+            });
+            extensions::annotate(name, &mut schema);
+            strip_descriptions(&mut schema);
+            schema
+        }))
+    }
+}
+
+/// The built-in component schemas (see [`BuiltIn`]).
+pub fn definitions() -> &'static BuiltIn {
+    static DEFS: OnceLock<BuiltIn> = OnceLock::new();
     DEFS.get_or_init(|| {
-        let mut defs = documented_definitions();
-        defs.values_mut().for_each(strip_descriptions);
-        defs
+        let raw: HashMap<&'static str, &'static RawValue> = serde_json::from_str(GENERATED)
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "the built-in OpenAPI definitions do not parse");
+                HashMap::new()
+            });
+        let entries = raw
+            .into_iter()
+            .map(|(name, raw)| (name, (raw, OnceLock::new())))
+            .collect();
+        BuiltIn { entries }
     })
 }
 
@@ -39,11 +80,13 @@ pub fn definitions() -> &'static Map<String, Value> {
 /// documents. Built per document rather than kept: the descriptions are two thirds of the
 /// schemas' text and only `kubectl explain` reads them, from documents cached as bytes.
 fn documented_definitions() -> Map<String, Value> {
-    let mut defs = serde_json::from_str(GENERATED).unwrap_or_else(|e| {
+    let mut defs: Map<String, Value> = serde_json::from_str(GENERATED).unwrap_or_else(|e| {
         tracing::error!(error = %e, "the built-in OpenAPI definitions do not parse");
         Map::new()
     });
-    extensions::annotate(&mut defs);
+    for (name, schema) in defs.iter_mut() {
+        extensions::annotate(name, schema);
+    }
     defs
 }
 
@@ -120,7 +163,7 @@ pub fn unknown_fields(
 }
 
 /// Follow `$ref` / `allOf: [{$ref}]`, returning the definition name when there was one.
-fn resolve<'a>(defs: &'a Map<String, Value>, s: &'a Value) -> (Option<&'a str>, &'a Value) {
+fn resolve<'a>(defs: &'a dyn Definitions, s: &'a Value) -> (Option<&'a str>, &'a Value) {
     let r = s
         .get("$ref")
         .or_else(|| {
@@ -130,14 +173,14 @@ fn resolve<'a>(defs: &'a Map<String, Value>, s: &'a Value) -> (Option<&'a str>, 
         })
         .and_then(Value::as_str)
         .and_then(|r| r.strip_prefix("#/components/schemas/"));
-    match r.and_then(|name| defs.get(name).map(|d| (name, d))) {
+    match r.and_then(|name| defs.schema(name).map(|d| (name, d))) {
         Some((name, d)) => (Some(name), d),
         None => (None, s),
     }
 }
 
 /// The Go type a schema decodes into, as encoding/json names it (`int32`, `v1.PodSpec`).
-fn go_type(defs: &Map<String, Value>, s: &Value) -> String {
+fn go_type(defs: &dyn Definitions, s: &Value) -> String {
     let (name, s) = resolve(defs, s);
     let short = |n: &str| {
         let mut parts = n.rsplit('.');
@@ -597,11 +640,13 @@ mod tests {
     #[test]
     fn descriptions_are_served_but_not_kept() {
         let spec = "io.k8s.api.apps.v1.DeploymentSpec";
-        let kept = &definitions()[spec];
+        let kept = definitions().schema(spec).expect("defined");
         assert!(kept.get("description").is_none());
         assert!(kept["properties"]["replicas"].get("description").is_none());
         assert_eq!(kept["properties"]["replicas"]["type"], "integer");
-        let pc = &definitions()["io.k8s.api.scheduling.v1.PriorityClass"]["properties"];
+        let pc = &definitions()
+            .schema("io.k8s.api.scheduling.v1.PriorityClass")
+            .expect("defined")["properties"];
         assert_eq!(pc["description"]["type"], "string");
 
         let doc = group_version_document("apps", "v1", &[deploy_desc()], &Map::new());
@@ -615,23 +660,42 @@ mod tests {
     }
 
     #[test]
+    fn each_kept_definition_is_the_served_one_without_descriptions() {
+        let documented = documented_definitions();
+        assert!(documented.len() > 400, "{} definitions", documented.len());
+        for (name, schema) in &documented {
+            let mut expected = schema.clone();
+            strip_descriptions(&mut expected);
+            assert_eq!(definitions().schema(name), Some(&expected), "{name}");
+        }
+        assert!(definitions().schema("io.k8s.api.core.v1.Nothing").is_none());
+    }
+
+    #[test]
     fn pod_spec_containers_have_merge_metadata() {
-        let c = &definitions()["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"];
+        let c = &definitions()
+            .schema("io.k8s.api.core.v1.PodSpec")
+            .expect("defined")["properties"]["containers"];
         assert_eq!(c["x-kubernetes-patch-merge-key"], "name");
         assert_eq!(c["x-kubernetes-patch-strategy"], "merge");
         assert_eq!(c["x-kubernetes-list-type"], "map");
         assert_eq!(c["x-kubernetes-list-map-keys"], json!(["name"]));
         assert_eq!(
-            definitions()["io.k8s.api.apps.v1.Deployment"]["x-kubernetes-group-version-kind"][0]
-                ["kind"],
+            definitions()
+                .schema("io.k8s.api.apps.v1.Deployment")
+                .expect("defined")["x-kubernetes-group-version-kind"][0]["kind"],
             "Deployment"
         );
         // As in Kubernetes: metadata is optional, other required fields stay.
-        assert!(definitions()["io.k8s.api.core.v1.Pod"]
+        assert!(definitions()
+            .schema("io.k8s.api.core.v1.Pod")
+            .expect("defined")
             .get("required")
             .is_none());
         assert_eq!(
-            definitions()["io.k8s.api.core.v1.Binding"]["required"],
+            definitions()
+                .schema("io.k8s.api.core.v1.Binding")
+                .expect("defined")["required"],
             json!(["target"])
         );
     }
@@ -639,7 +703,8 @@ mod tests {
     #[test]
     fn list_types_and_defaults_follow_the_proto_markers() {
         let defs = definitions();
-        let prop = |def: &str, field: &str| &defs[def]["properties"][field];
+        let prop =
+            |def: &str, field: &str| &defs.schema(def).expect("defined")["properties"][field];
         // Atomic upstream; the hand-written table they replace merged them by key.
         let job = prop("io.k8s.api.batch.v1.JobStatus", "conditions");
         assert_eq!(job["x-kubernetes-list-type"], "atomic");
@@ -654,7 +719,8 @@ mod tests {
             json!(["port", "protocol"])
         );
         assert_eq!(
-            defs["io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"]["x-kubernetes-map-type"],
+            defs.schema("io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector")
+                .expect("defined")["x-kubernetes-map-type"],
             "atomic"
         );
     }

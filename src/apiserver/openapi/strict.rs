@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{go_type, resolve};
+use super::{go_type, resolve, Definitions};
 use crate::apiserver::patch::json_type_name;
 
 const QUANTITY: &str = "io.k8s.apimachinery.pkg.api.resource.Quantity";
@@ -21,7 +21,7 @@ enum Step<'v> {
 }
 
 struct Walk<'d, 'v> {
-    defs: &'d Map<String, Value>,
+    defs: &'d dyn Definitions,
     at: Vec<Step<'v>>,
     unknown: Vec<String>,
 }
@@ -29,11 +29,11 @@ struct Walk<'d, 'v> {
 /// Unknown fields (Kubernetes paths such as `spec.containers[0].imagee`) of `obj` read as
 /// the definition `root`, or the first type mismatch.
 pub(super) fn decode(
-    defs: &Map<String, Value>,
+    defs: &dyn Definitions,
     root: &str,
     obj: &Value,
 ) -> Result<Vec<String>, String> {
-    let Some(schema) = defs.get(root) else {
+    let Some(schema) = defs.schema(root) else {
         return Ok(Vec::new());
     };
     let mut walk = Walk {

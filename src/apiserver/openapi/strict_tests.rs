@@ -6,7 +6,7 @@
 use serde_json::{json, Map, Value};
 
 use super::kinds::{kind_table, serde_decode as oracle};
-use super::{definition_name, definitions, go_type, resolve, unknown_fields};
+use super::{definition_name, definitions, go_type, resolve, unknown_fields, Definitions};
 
 /// A value of the wrong type: where (JSON field names from the root) and serde's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +74,7 @@ fn go_type_error(root: Option<&str>, te: &TypeError) -> String {
             _ => "",
         })
         .filter(|k| !k.is_empty());
-    let (Some(found), Some(root)) = (found, root.and_then(|r| defs.get(r))) else {
+    let (Some(found), Some(root)) = (found, root.and_then(|r| defs.schema(r))) else {
         return te.message.clone();
     };
     // Walk to the field, remembering the struct that holds it.
@@ -129,7 +129,7 @@ impl Rng {
 }
 
 /// A valid value for `schema`, filling about half of each struct's fields.
-fn sample(defs: &Map<String, Value>, schema: &Value, depth: usize, rng: &mut Rng) -> Value {
+fn sample(defs: &dyn Definitions, schema: &Value, depth: usize, rng: &mut Rng) -> Value {
     let s = resolve(defs, schema).1;
     if s.get("x-kubernetes-int-or-string").is_some() {
         return if rng.below(2) == 0 {
@@ -255,7 +255,7 @@ fn agrees_with_the_typed_decode_on_every_kind() {
             format!("{}/{}", e.group, e.version)
         };
         for _ in 0..60 {
-            let mut obj = sample(defs, &defs[root], 7, &mut rng);
+            let mut obj = sample(defs, defs.schema(root).expect("defined"), 7, &mut rng);
             obj["apiVersion"] = json!(api_version);
             obj["kind"] = json!(e.kind);
             compare(e.group, e.version, e.kind, &obj, None);

@@ -1,7 +1,9 @@
 //! Navigation in OpenAPI v3 schemas for patch metadata (`x-kubernetes-patch-*`, list and map
 //! types), resolving `$ref` and `allOf: [{$ref}]` against the component schemas.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use crate::apiserver::openapi::Definitions;
 
 const REF_PREFIX: &str = "#/components/schemas/";
 /// Guards against reference cycles in malformed documents.
@@ -21,13 +23,13 @@ pub enum ListKind {
 /// A position in an OpenAPI v3 schema (resolves `$ref` / `allOf` against the component schemas).
 #[derive(Clone, Copy)]
 pub struct SchemaRef<'a> {
-    definitions: Option<&'a Map<String, Value>>,
+    definitions: Option<&'a dyn Definitions>,
     node: Option<&'a Value>,
 }
 
 impl<'a> SchemaRef<'a> {
     /// A schema rooted at `root`, with `definitions` the `components.schemas` map.
-    pub fn new(definitions: &'a Map<String, Value>, root: &'a Value) -> Self {
+    pub fn new(definitions: &'a dyn Definitions, root: &'a Value) -> Self {
         SchemaRef {
             definitions: Some(definitions),
             node: Some(root),
@@ -77,7 +79,7 @@ impl<'a> SchemaRef<'a> {
                 .find_map(|v| v.get("$ref").and_then(Value::as_str))
         })?;
         let name = reference.strip_prefix(REF_PREFIX)?;
-        self.definitions?.get(name)
+        self.definitions?.schema(name)
     }
 
     fn lookup(&self, key: &str) -> Option<&'a Value> {
