@@ -39,7 +39,8 @@ impl Definitions for Map<String, Value> {
 
 /// The built-in component schemas with the Kubernetes extensions but without their
 /// descriptions: what decoding, defaulting and patching read on every write. Each is parsed
-/// on first use and kept; a node reads a few hundred of them and all parsed were 2 MiB.
+/// on first use and kept: an idle control plane holds 0.3 MiB of them, where all parsed
+/// held 2 MiB (heaptrack, live heap).
 pub struct BuiltIn {
     entries: HashMap<&'static str, (&'static RawValue, OnceLock<Value>)>,
 }
