@@ -289,33 +289,14 @@ mod tests {
     use k8s_openapi::api::core::v1::ConfigMap;
     use serde_json::json;
 
-    /// A kube client whose API lists one ConfigMap after `delay` and then holds every
+    /// A kube client whose API lists `count` ConfigMaps after `delay` and then holds every
     /// watch open without events.
-    fn slow_api(delay: Duration) -> kube::Client {
+    fn listing_api(count: usize, delay: Duration) -> kube::Client {
         let api = tower::service_fn(move |req: http::Request<kube::client::Body>| async move {
             if req.uri().query().is_some_and(|q| q.contains("watch=true")) {
                 std::future::pending::<()>().await;
             }
             tokio::time::sleep(delay).await;
-            let list = json!({
-                "apiVersion": "v1", "kind": "ConfigMapList",
-                "metadata": {"resourceVersion": "7"},
-                "items": [{"metadata": {"name": "one", "namespace": "default",
-                                        "resourceVersion": "7"}}],
-            });
-            let body = Bytes::from(serde_json::to_vec(&list).expect("JSON"));
-            Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(body)))
-        });
-        kube::Client::new(api, "default")
-    }
-
-    /// A kube client whose API lists `count` ConfigMaps and then holds every watch open
-    /// without events.
-    fn listing_api(count: usize) -> kube::Client {
-        let api = tower::service_fn(move |req: http::Request<kube::client::Body>| async move {
-            if req.uri().query().is_some_and(|q| q.contains("watch=true")) {
-                std::future::pending::<()>().await;
-            }
             let items: Vec<_> = (0..count)
                 .map(|i| {
                     json!({"metadata": {"name": format!("cm-{i}"), "namespace": "default",
@@ -335,7 +316,7 @@ mod tests {
     #[tokio::test]
     async fn a_subscriber_that_falls_behind_the_ring_gets_every_cached_object() {
         let count = TOUCHED_BUFFER * 2 + 3;
-        let caches = SharedCaches::new(listing_api(count));
+        let caches = SharedCaches::new(listing_api(count, Duration::ZERO));
         let touched = caches.touched::<ConfigMap>();
         // The first list announces every object at once, twice the ring, while the
         // subscriber reads nothing.
@@ -353,7 +334,7 @@ mod tests {
 
     #[tokio::test]
     async fn every_task_waiting_for_the_first_list_wakes() {
-        let caches = SharedCaches::new(slow_api(Duration::from_millis(200)));
+        let caches = SharedCaches::new(listing_api(1, Duration::from_millis(200)));
         // All wait before the list is in: kube-runtime's own readiness would wake one.
         let waiters: Vec<_> = (0..4)
             .map(|_| {

@@ -17,11 +17,8 @@ use super::kinds::{definition_of, kind_table};
 fn marker_extensions() -> &'static HashMap<&'static str, &'static RawValue> {
     static MARKERS: OnceLock<HashMap<&'static str, &'static RawValue>> = OnceLock::new();
     MARKERS.get_or_init(|| {
-        serde_json::from_str(include_str!(concat!(
-            env!("OUT_DIR"),
-            "/openapi_extensions.json"
-        )))
-        .unwrap_or_default()
+        let text = include_str!(concat!(env!("OUT_DIR"), "/openapi_extensions.json"));
+        super::raw_index(text, "marker extensions")
     })
 }
 

@@ -64,16 +64,20 @@ impl Definitions for BuiltIn {
 pub fn definitions() -> &'static BuiltIn {
     static DEFS: OnceLock<BuiltIn> = OnceLock::new();
     DEFS.get_or_init(|| {
-        let raw: HashMap<&'static str, &'static RawValue> = serde_json::from_str(GENERATED)
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "the built-in OpenAPI definitions do not parse");
-                HashMap::new()
-            });
-        let entries = raw
+        let entries = raw_index(GENERATED, "definitions")
             .into_iter()
             .map(|(name, raw)| (name, (raw, OnceLock::new())))
             .collect();
         BuiltIn { entries }
+    })
+}
+
+/// The members of an embedded JSON object, each left unparsed; empty (and logged) if the
+/// text does not parse.
+fn raw_index(text: &'static str, what: &str) -> HashMap<&'static str, &'static RawValue> {
+    serde_json::from_str(text).unwrap_or_else(|e| {
+        tracing::error!(error = %e, what, "built-in OpenAPI data does not parse");
+        HashMap::new()
     })
 }
 
