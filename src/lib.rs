@@ -1,5 +1,5 @@
 //! rkube: a minikube-style local Kubernetes in one Rust binary.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod addons;
 pub mod apiserver;

@@ -167,12 +167,6 @@ pub enum Command {
 }
 
 impl Cli {
-    /// Whether this process is a node: it lives as long as the cluster, so the heap a burst
-    /// of work leaves free is worth handing back to the kernel.
-    pub fn is_node(&self) -> bool {
-        matches!(self.command, Command::NodeDaemon(_))
-    }
-
     /// Whether the command only prints and exits, so a closed stdout (`| head`) should
     /// end it quietly, as it ends `ls` or `kubectl`: Rust ignores SIGPIPE, which turns such
     /// a write into a panic. Commands that serve connections keep it ignored, so a peer

@@ -5,5 +5,6 @@
 pub mod control_plane;
 pub mod pause;
 pub mod port_relay;
+pub mod reclaim;
 pub mod run;
 pub mod simulated;

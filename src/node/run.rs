@@ -88,6 +88,7 @@ fn upstream_resolvers() -> Vec<String> {
 /// Run the node until SIGTERM or SIGINT.
 pub async fn run(s: NodeSettings) -> anyhow::Result<()> {
     reap_as_init();
+    super::reclaim::spawn();
     match s.join.clone() {
         Some(url) => run_worker(s, &url).await,
         None => run_control_plane(s).await,
