@@ -24,14 +24,14 @@ const QUIET: f64 = 0.02;
 
 /// Whether a release is due, from one CPU sample after another.
 #[derive(Debug, Default)]
-pub struct Spells {
+struct Spells {
     busy_since_release: bool,
 }
 
 impl Spells {
     /// Takes the CPU share of one core over the last sample; true when a busy spell has
     /// just ended.
-    pub fn quiet_after_busy(&mut self, share: f64) -> bool {
+    fn quiet_after_busy(&mut self, share: f64) -> bool {
         if share >= BUSY {
             self.busy_since_release = true;
         }
@@ -115,7 +115,7 @@ fn mappings(maps: &str) -> impl Iterator<Item = Mapping<'_>> {
 /// Pages out the read-only mappings of our own binary (code and constants): clean file
 /// pages, so nothing is lost and what runs next reads its pages back. Returns the bytes
 /// advised; 0 where the kernel lacks MADV_PAGEOUT (before 5.4).
-pub fn page_out_binary() -> usize {
+fn page_out_binary() -> usize {
     let (Ok(exe), Ok(maps)) = (
         std::fs::read_link("/proc/self/exe"),
         std::fs::read_to_string("/proc/self/maps"),
