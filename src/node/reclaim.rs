@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use nix::sys::mman::{madvise, MmapAdvise};
 use nix::sys::resource::{getrusage, UsageWho};
+use nix::sys::time::TimeValLike;
 use tracing::debug;
 
 /// How often the node's CPU use is sampled.
@@ -77,12 +78,8 @@ pub fn spawn() {
 
 fn cpu_time() -> Duration {
     getrusage(UsageWho::RUSAGE_SELF)
-        .map(|u| {
-            let t = |v: nix::sys::time::TimeVal| {
-                Duration::new(v.tv_sec().max(0) as u64, (v.tv_usec().max(0) as u32) * 1000)
-            };
-            t(u.user_time()) + t(u.system_time())
-        })
+        .map(|u| (u.user_time() + u.system_time()).num_microseconds())
+        .map(|us| Duration::from_micros(us.max(0) as u64))
         .unwrap_or_default()
 }
 
