@@ -1,5 +1,6 @@
 //! [`SqliteStore`]: the embedded engine. kine's layout — one append-only table whose row id
-//! is the revision — with one writer thread and a small pool of WAL reader connections.
+//! is the revision — with one writer thread and a few reader threads, each with a WAL
+//! connection of its own.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -10,7 +11,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use rusqlite::types::Type;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{broadcast, oneshot, Semaphore};
 
 use super::watch::WatchStream;
 use super::writer::{Command, PendingWrite, WriteOp, Writer};
@@ -62,7 +63,7 @@ pub struct SqliteOptions {
     pub synchronous: Synchronous,
     /// Live events kept for watchers; one that falls further behind catches up from disk.
     pub watch_buffer: usize,
-    /// Reader connections kept open for reuse.
+    /// Reader threads, each with a connection: at most this many reads run at once.
     pub read_connections: usize,
 }
 
@@ -84,44 +85,66 @@ pub(super) struct Shared {
     pub(super) compacted: AtomicI64,
 }
 
+/// Work for a reader thread.
+type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+
 /// What readers and watch streams need; outlives the store while a stream holds it.
 pub(super) struct Readers {
     path: PathBuf,
-    pool: Mutex<Vec<Connection>>,
-    max_pooled: usize,
+    /// Reader threads waiting for work, each owning one connection.
+    idle: Mutex<Vec<mpsc::Sender<ReadJob>>>,
+    /// One permit per reader thread. Reads on tokio's blocking pool, unbounded, opened a
+    /// connection and kept a thread for every read past the pool: an idle node held 36 such
+    /// threads, about 0.9 MiB of resident stacks.
+    permits: Semaphore,
     pub(super) shared: Arc<Shared>,
 }
 
 impl Readers {
-    /// Runs `f` with a reader connection on tokio's blocking pool.
+    /// Runs `f` on a reader thread with its connection, once one is free.
     pub(super) async fn run<T, F>(self: &Arc<Self>, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let readers = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            let pooled = readers
-                .pool
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .pop();
-            let conn = match pooled {
-                Some(conn) => conn,
-                None => open_reader(&readers.path)?,
-            };
-            let out = f(&conn);
-            let mut pool = readers
-                .pool
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if pool.len() < readers.max_pooled {
-                pool.push(conn);
-            }
-            out
-        })
-        .await
-        .map_err(|err| StoreError::TaskFailed(err.to_string()))?
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let reader = match idle {
+            Some(reader) => reader,
+            None => self.start_reader()?,
+        };
+        let (tx, rx) = oneshot::channel();
+        let job: ReadJob = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        // A reader whose thread ended (a read panicked) is not put back.
+        let ended = || StoreError::TaskFailed("a store reader thread ended".into());
+        reader.send(job).map_err(|_| ended())?;
+        let out = rx.await.map_err(|_| ended())?;
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(reader);
+        out
+    }
+
+    /// A new reader thread with a connection of its own; it ends when its sender is dropped.
+    fn start_reader(&self) -> Result<mpsc::Sender<ReadJob>, StoreError> {
+        let conn = open_reader(&self.path)?;
+        let (tx, jobs) = mpsc::channel::<ReadJob>();
+        std::thread::Builder::new()
+            .name("rkube-store-reader".to_string())
+            .spawn(move || {
+                for job in jobs {
+                    job(&conn);
+                }
+            })
+            .map_err(io_err(&self.path))?;
+        Ok(tx)
     }
 
     /// Fails if history at `revision` may have been purged by now. Called after a read:
@@ -170,10 +193,6 @@ impl SqliteStore {
 
     /// Opens (creating if needed) the store at `path` with explicit options.
     pub fn open_with(path: &Path, options: SqliteOptions) -> Result<Self, StoreError> {
-        let io_err = |path: &Path| {
-            let path = path.display().to_string();
-            move |source| StoreError::Io { path, source }
-        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             create_dir_durably(dir).map_err(io_err(dir))?;
         }
@@ -259,14 +278,20 @@ impl SqliteStore {
         Ok(SqliteStore {
             readers: Arc::new(Readers {
                 path: path.to_path_buf(),
-                pool: Mutex::new(Vec::new()),
-                max_pooled: options.read_connections,
+                idle: Mutex::new(Vec::new()),
+                permits: Semaphore::new(options.read_connections.max(1)),
                 shared,
             }),
             writer: Some(tx),
             events: Some(events),
             thread: Some(thread),
         })
+    }
+
+    /// Reader threads started so far; all idle once no read is running.
+    #[cfg(test)]
+    pub(crate) fn reader_threads(&self) -> usize {
+        self.readers.idle.lock().map_or(0, |idle| idle.len())
     }
 
     fn send(&self, cmd: Command) -> Result<(), StoreError> {
@@ -423,6 +448,12 @@ impl Store for SqliteStore {
             }
         })
     }
+}
+
+/// Maps an I/O error about `path` to the store's error.
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.display().to_string();
+    move |source| StoreError::Io { path, source }
 }
 
 fn open_reader(path: &Path) -> Result<Connection, StoreError> {

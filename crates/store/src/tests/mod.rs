@@ -460,6 +460,26 @@ async fn state_persists_across_reopen() {
     assert_eq!(store.create("/h/e", b("e")).await.unwrap().mod_revision, 14);
 }
 
+/// Reads past the reader threads wait for one: they start no threads or connections of
+/// their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_reads_use_at_most_the_reader_threads() {
+    let (_dir, store) = open_temp();
+    for i in 0..20 {
+        store.create(&format!("/r/{i:02}"), b("v")).await.unwrap();
+    }
+    let reads = (0..64).map(|_| store.range("/r/", None, None, None));
+    for read in futures::future::join_all(reads).await {
+        assert_eq!(read.expect("read").kvs.len(), 20);
+    }
+    let allowed = fast().read_connections;
+    let started = store.reader_threads();
+    assert!(
+        (1..=allowed).contains(&started),
+        "64 concurrent reads started {started} reader threads (at most {allowed})"
+    );
+}
+
 #[tokio::test]
 async fn second_open_of_the_same_file_is_locked() {
     let (dir, _store) = open_temp();
