@@ -4,7 +4,8 @@
 //! (after a 60-pod burst, anonymous memory 44.5 -> 34.2 MiB). And when the node goes quiet
 //! after a busy spell (its start, a burst of pods), the pages of the binary and of its
 //! shared libraries that the spell read in: code that idling does not run stays out of
-//! memory, what it runs faults back at once. The one module of the library with `unsafe`: two libc calls.
+//! memory, what it runs faults back at once. The one module of the library with `unsafe`:
+//! two libc calls.
 #![allow(unsafe_code)]
 
 use std::time::Duration;

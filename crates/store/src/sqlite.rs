@@ -134,6 +134,8 @@ impl Readers {
 
     /// A new reader thread with a connection of its own; it ends when its sender is dropped.
     fn start_reader(&self) -> Result<mpsc::Sender<ReadJob>, StoreError> {
+        // Opened on the caller's thread: a few file calls, at most `read_connections` times
+        // in the store's life.
         let conn = open_reader(&self.path)?;
         let (tx, jobs) = mpsc::channel::<ReadJob>();
         std::thread::Builder::new()
