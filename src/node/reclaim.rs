@@ -190,16 +190,16 @@ garbage";
         assert_eq!(got[3].path, "");
     }
 
-    /// Resident kB of the read-only mappings of the files `path` picks, from
-    /// /proc/self/smaps.
-    fn resident_kb(pick: impl Fn(&Path) -> bool) -> u64 {
+    /// Resident kB of the test binary's read-only mappings, from /proc/self/smaps.
+    fn binary_rss_kb() -> u64 {
+        let exe = std::fs::read_link("/proc/self/exe").unwrap();
         let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
-        let mut picked = false;
+        let mut ours = false;
         let mut kb = 0;
         for line in smaps.lines() {
             if let Some(m) = mappings(line).next() {
-                picked = !m.writable && pick(Path::new(m.path));
-            } else if let Some(v) = line.strip_prefix("Rss:").filter(|_| picked) {
+                ours = !m.writable && Path::new(m.path) == exe;
+            } else if let Some(v) = line.strip_prefix("Rss:").filter(|_| ours) {
                 kb += v.trim().trim_end_matches(" kB").parse::<u64>().unwrap();
             }
         }
@@ -234,11 +234,9 @@ garbage";
     /// MADV_PAGEOUT leaves alone; the binary's are this process's own.
     #[test]
     fn paging_out_drops_the_binarys_resident_pages() {
-        let exe = std::fs::read_link("/proc/self/exe").unwrap();
-        let binary = |p: &Path| p == exe;
-        let before = resident_kb(binary);
+        let before = binary_rss_kb();
         let advised = page_out_code();
-        let after = resident_kb(binary);
+        let after = binary_rss_kb();
         assert!(advised > 0, "no mapping was advised");
         assert!(
             after < before / 2,
